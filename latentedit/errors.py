@@ -1,0 +1,19 @@
+"""Errors that the command line reports as one line on stderr."""
+
+
+class LatentEditError(Exception):
+    """A user-facing error: the message is complete and says how to fix the problem."""
+
+    exit_code = 1
+
+
+class UsageError(LatentEditError):
+    """Bad arguments or bad input data."""
+
+    exit_code = 2
+
+
+class WeightsError(LatentEditError):
+    """Model weights are missing, corrupted or of the wrong format."""
+
+    exit_code = 3

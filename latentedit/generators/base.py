@@ -1,0 +1,93 @@
+"""The generator interface every model in the registry implements."""
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..errors import UsageError
+
+
+class Generator(nn.Module):
+    """A pretrained face generator: latent codes in, images in [-1, 1] (N, 3, H, W) out.
+
+    Subclasses set the class attributes and implement :meth:`synthesize`.
+    """
+
+    name: str
+    resolution: int
+    latent_dim: int
+    spaces: tuple[str, ...] = ("z",)
+
+    def code_shape(self, space: str) -> tuple[int, ...]:
+        """Shape of one code in ``space`` (without the batch axis)."""
+        self.check_space(space)
+        return (self.latent_dim,)
+
+    def check_space(self, space: str) -> None:
+        if space not in self.spaces:
+            raise UsageError(f"model {self.name} has no latent space {space!r}; it has: {', '.join(self.spaces)}")
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        """``n`` Gaussian Z codes, float32 (n, latent_dim); the same seed gives the same codes."""
+        if n <= 0:
+            raise UsageError(f"the number of faces must be positive, got {n}")
+        rng = np.random.default_rng(seed)
+        return rng.standard_normal((n, self.latent_dim)).astype(np.float32)
+
+    def synthesize(self, codes: torch.Tensor, space: str = "z") -> torch.Tensor:
+        """Images in [-1, 1], shape (N, 3, resolution, resolution), for a batch of codes."""
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def validate_codes(self, codes: np.ndarray, space: str = "z") -> np.ndarray:
+        """Return ``codes`` as float32 (N, *code_shape), or raise a one-line error naming the expected shape."""
+        expected = self.code_shape(space)
+        arr = np.asarray(codes)
+        if arr.ndim == len(expected) + 1 and arr.shape[1:] == expected and arr.shape[0] > 0:
+            pass
+        elif arr.ndim == len(expected) + 3 and arr.shape[1:] == (*expected, 1, 1) and arr.shape[0] > 0:
+            arr = arr.reshape(arr.shape[0], *expected)  # DCGAN's (N, dim, 1, 1) layout
+        else:
+            want = "(N, " + ", ".join(map(str, expected)) + ")"
+            raise UsageError(f"codes for {self.name} in space {space} must have shape {want}, got {arr.shape}")
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise UsageError(f"codes must be floating point, got dtype {arr.dtype}")
+        if not np.isfinite(arr).all():
+            raise UsageError("codes contain NaN or infinite values")
+        return arr.astype(np.float32, copy=False)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) images in [-1, 1] to (N, H, W, 3) uint8 on the host."""
+    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round_().to(torch.uint8)
+    return pixels.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+@torch.inference_mode()
+def render(
+    generator: Generator,
+    codes: np.ndarray,
+    space: str = "z",
+    batch_size: int = 64,
+    progress: bool | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield uint8 (B, H, W, 3) image batches for ``codes``, ``batch_size`` at a time.
+
+    The progress bar shows when ``progress`` is true, or by default for more than one batch.
+    """
+    if batch_size <= 0:
+        raise UsageError(f"batch size must be positive, got {batch_size}")
+    codes = generator.validate_codes(codes, space)
+    device = generator.device
+    show = progress if progress is not None else len(codes) > batch_size
+    with tqdm(total=len(codes), unit="img", desc=f"rendering {generator.name}", disable=not show, leave=False) as bar:
+        for start in range(0, len(codes), batch_size):
+            batch = torch.from_numpy(codes[start : start + batch_size]).to(device, non_blocking=True)
+            yield to_uint8(generator.synthesize(batch, space))
+            bar.update(len(batch))
