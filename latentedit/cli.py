@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("latentedit: interrupted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "latentedit"
+        hint = f" (see '{where} --help')" if isinstance(exc, click.UsageError) else ""
+        click.echo(f"{where}: error: {exc.format_message()}{hint}", err=True)
         sys.exit(exc.exit_code)
     except LatentEditError as exc:
         click.echo(f"latentedit: error: {exc}", err=True)

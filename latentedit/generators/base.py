@@ -20,6 +20,9 @@ class Generator(nn.Module):
     resolution: int
     latent_dim: int
     spaces: tuple[str, ...] = ("z",)
+    # Batches are padded to a multiple of this so that convolution kernels see the same batch shapes
+    # whatever the caller's batch size: that keeps images bit-identical across batch sizes on the CPU.
+    batch_multiple: int = 4
 
     def code_shape(self, space: str) -> tuple[int, ...]:
         """Shape of one code in ``space`` (without the batch axis)."""
@@ -69,6 +72,14 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return pixels.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
+def synthesize_padded(generator: Generator, codes: torch.Tensor, space: str = "z") -> torch.Tensor:
+    """:meth:`Generator.synthesize` with the batch padded to ``generator.batch_multiple`` (see there)."""
+    n, extra = len(codes), -len(codes) % generator.batch_multiple
+    if extra:
+        codes = torch.cat([codes, codes[:1].expand(extra, *codes.shape[1:])])
+    return generator.synthesize(codes, space)[:n]
+
+
 @torch.inference_mode()
 def render(
     generator: Generator,
@@ -89,5 +100,5 @@ def render(
     with tqdm(total=len(codes), unit="img", desc=f"rendering {generator.name}", disable=not show, leave=False) as bar:
         for start in range(0, len(codes), batch_size):
             batch = torch.from_numpy(codes[start : start + batch_size]).to(device, non_blocking=True)
-            yield to_uint8(generator.synthesize(batch, space))
+            yield to_uint8(synthesize_padded(generator, batch, space))
             bar.update(len(batch))
