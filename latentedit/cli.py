@@ -72,6 +72,90 @@ def models_cmd() -> None:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
 
 
+def _names(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+@cli.command("train-boundary")
+@click.option("--codes", type=click.Path(path_type=Path), help="Latent codes .npy, (N, dim).")
+@click.option("--scores", type=click.Path(path_type=Path), help="Attribute scores .npy, (N, 1).")
+@click.option("--attr", help="Attribute to score and train (end-to-end mode), also the default NAME.")
+@click.option("-n", "--num", "n", type=int, default=50000, show_default=True, callback=_positive,
+              help="End-to-end mode: number of codes to sample and score.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling and the train/validation split.")
+@model_option
+@click.option("--ratio", type=float, default=0.02, show_default=True,
+              help="Fraction per side in (0, 0.5], or a whole number ≥ 1 = count per side.")
+@click.option("--split", type=float, default=0.7, show_default=True, help="Training fraction of the chosen samples.")
+@click.option("--invalid-value", type=float, default=None, help="Drop rows with this score (NaN rows always are).")
+@click.option("--condition", help="Comma-separated boundaries (shipped names or .npy paths) to project out.")
+@click.option("--name", help="Boundary file name (default: the attribute).")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Folder for NAME.npy and NAME.json.")
+@click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@device_option
+@overwrite_option
+def train_boundary_cmd(codes, scores, attr, n, seed, model, ratio, split, invalid_value, condition, name, out,
+                       batch_size, device, overwrite) -> None:
+    """Learn an attribute's boundary: a linear SVM on the highest- and lowest-scored codes.
+
+    From files: --codes z.npy --scores smile_scores.npy. End to end: --model M --attr smile -n 50000 samples,
+    scores and trains, keeping z.npy and the scores in OUT. With --condition, also writes the conditional
+    boundary NAME_c_COND1_COND2.npy whose normal is orthogonal to every condition's.
+    """
+    from .boundaries import train_boundary_files
+
+    result = train_boundary_files(
+        out, codes, scores, attr, n, seed, model, ratio, split, invalid_value, _names(condition), name,
+        batch_size, device, overwrite,
+    )
+    for boundary, path in result:
+        meta = boundary.meta
+        click.echo(
+            f"{path}: {meta['chosen_per_side']} per side of {meta['n_valid']} valid codes; "
+            f"validation accuracy {meta['validation_accuracy']:.3f}, remaining accuracy "
+            + (f"{meta['remaining_accuracy']:.3f}" if meta["remaining_accuracy"] is not None else "n/a")
+        )
+
+
+@cli.command("boundaries")
+@click.argument("files", nargs=-1)
+@model_option
+def boundaries_cmd(files, model) -> None:
+    """Cosine similarity between boundaries (shipped names or .npy paths; default: all shipped for --model)."""
+    from .boundaries import cosine_matrix, resolve_boundary, shipped_boundaries
+
+    specs = list(files) or list(shipped_boundaries(model))
+    if len(specs) < 2:
+        raise UsageError(f"need at least two boundaries to compare; model {model} ships {len(specs)}")
+    loaded = [resolve_boundary(spec, model) for spec in specs]
+    matrix = cosine_matrix(loaded)
+    width = max(8, *(len(b.name) for b in loaded))
+    click.echo(" " * width + "".join(b.name.rjust(width + 1) for b in loaded))
+    for boundary, row in zip(loaded, matrix):
+        click.echo(boundary.name.ljust(width) + "".join(f"{v:+.3f}".rjust(width + 1) for v in row))
+
+
+@cli.command("rank")
+@click.option("--codes", type=click.Path(path_type=Path), required=True, help="Latent codes .npy, (N, dim).")
+@click.option("--boundary", "boundary_spec", required=True, help="Shipped attribute name or .npy path.")
+@model_option
+@click.option("--per-group", type=int, default=8, show_default=True, callback=_positive, help="Faces per row.")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output PNG.")
+@device_option
+@overwrite_option
+def rank_cmd(codes, boundary_spec, model, per_group, out, device, overwrite) -> None:
+    """Show the faces at both ends and the middle of the ranking by signed distance to a boundary."""
+    from .boundaries import render_ranking, resolve_boundary
+    from .generators import load_generator
+    from .outputs import load_codes, save_png, write_files_atomically
+
+    boundary = resolve_boundary(boundary_spec, model)
+    generator, _ = load_generator(model, device)
+    picture = render_ranking(generator, load_codes(codes), boundary, per_group)
+    write_files_atomically({Path(out): lambda p: save_png(picture, p)}, overwrite)
+    click.echo(f"wrote {out}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the CLI and turns library errors into one line on stderr."""
     try:

@@ -4,14 +4,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from .errors import UsageError
 
@@ -73,6 +73,42 @@ def preview_tiles(images: np.ndarray, size: int | None = None) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(im).resize((size, size), method)) for im in images])
 
 
+def annotated_grid(
+    tiles: np.ndarray,
+    title: str | None = None,
+    row_labels: Sequence[str] | None = None,
+    column_labels: Sequence[str] | None = None,
+    captions: Sequence[Sequence[str]] | None = None,
+    pad: int = 4,
+) -> np.ndarray:
+    """Lay out (R, C, H, W, 3) uint8 tiles on white with an optional title, row and column labels,
+    and a caption under each tile; returns the picture as a uint8 array."""
+    rows, cols, h, w, _ = tiles.shape
+    font = ImageFont.load_default(size=max(11, min(18, w // 9)))
+    line = font.size + 6
+    left = pad + (max(int(font.getlength(t)) for t in row_labels) + pad if row_labels else 0)
+    top = pad + (line if title else 0) + (line if column_labels else 0)
+    cell_h = h + pad + (line if captions else 0)
+    canvas = Image.new("RGB", (left + cols * (w + pad), top + rows * cell_h), "white")
+    draw = ImageDraw.Draw(canvas)
+    if title:
+        draw.text((pad, pad), title, fill="black", font=font)
+    for c, label in enumerate(column_labels or []):
+        x = left + c * (w + pad) + (w - font.getlength(label)) / 2
+        draw.text((x, top - line), label, fill="black", font=font)
+    for r in range(rows):
+        y = top + r * cell_h
+        if row_labels:
+            draw.text((pad, y + (h - font.size) / 2), row_labels[r], fill="black", font=font)
+        for c in range(cols):
+            x = left + c * (w + pad)
+            canvas.paste(Image.fromarray(tiles[r, c]), (x, y))
+            if captions:
+                text = captions[r][c]
+                draw.text((x + (w - font.getlength(text)) / 2, y + h + 2), text, fill="black", font=font)
+    return np.asarray(canvas)
+
+
 def save_png(array: np.ndarray, path: Path) -> None:
     """Save a uint8 (H, W, 3) array as PNG."""
     Image.fromarray(array).save(path)
@@ -122,3 +158,32 @@ def load_codes(path: Path) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise UsageError(f"cannot read codes {path}: not a NumPy .npy file ({exc})") from None
+
+
+def write_files_atomically(writers: dict[Path, Callable[[Path], None]], overwrite: bool = False) -> None:
+    """Write several files as a unit: each writer fills a temporary path, then all are renamed into place.
+
+    Refuses existing files unless ``overwrite``; on any error no target is touched.
+    """
+    targets = [Path(p) for p in writers]
+    existing = [str(p) for p in targets if p.exists()]
+    if existing and not overwrite:
+        raise UsageError(f"{', '.join(existing)} already exist(s); choose another name or pass --overwrite")
+    temporaries: list[Path] = []
+    try:
+        for target, write in writers.items():
+            target = Path(target)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial" + target.suffix, dir=target.parent)
+            except OSError as exc:
+                raise UsageError(f"cannot write to {target.parent}: {exc.strerror}") from None
+            os.close(handle)
+            temporaries.append(Path(name))
+            write(Path(name))
+        for temporary, target in zip(temporaries, targets):
+            os.replace(temporary, target)
+        temporaries.clear()
+    finally:
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)
