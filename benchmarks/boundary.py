@@ -1,0 +1,93 @@
+"""Boundary training speed and accuracy: latentedit's solver against InterFaceGAN's SVC(kernel="linear").
+
+    python benchmarks/boundary.py [--sizes 2000,10000,20000] [--noise 0.5,2.0] [--real DIR ...]
+
+Both solvers fit the same chosen samples (InterFaceGAN's protocol: top/bottom 2 %, 70/30 split) in one run.
+Synthetic data: codes ~ N(0, I) in 512 dimensions, score = <code, u> + noise * N(0, 1); "chosen" counts both
+sides. ``--real DIR`` adds a row per attribute from DIR/z.npy and DIR/{attr}_scores.npy.
+"""
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.svm import SVC
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import machine, write_section  # noqa: E402
+
+from latentedit.boundaries import accuracy, choose_samples, fit_linear_svm
+
+
+def compare(codes: np.ndarray, scores: np.ndarray, ratio: float) -> dict:
+    chosen = choose_samples(codes, scores, ratio, 0.7, 0)
+    start = time.perf_counter()
+    normal, offset = fit_linear_svm(chosen.train_x, chosen.train_y)
+    ours = time.perf_counter() - start
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        svc = SVC(kernel="linear").fit(chosen.train_x, chosen.train_y)
+        theirs = time.perf_counter() - start
+    return {
+        "chosen": 2 * chosen.per_side,
+        "ours_s": ours,
+        "svc_s": theirs,
+        "ours_acc": accuracy(normal, offset, chosen.val_x, chosen.val_y),
+        "svc_acc": float(svc.score(chosen.val_x, chosen.val_y)),
+    }
+
+
+def row(label: str, r: dict) -> str:
+    return (
+        f"| {label} | {r['chosen']} | {r['svc_s']:.2f} | {r['ours_s']:.2f} | {r['svc_s'] / r['ours_s']:.1f}× "
+        f"| {r['svc_acc']:.4f} | {r['ours_acc']:.4f} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="2000,10000,20000")
+    parser.add_argument("--noise", default="0.5,2.0", help="score noise levels (0.5: nearly separable)")
+    parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--real", type=Path, nargs="*", default=[], help="folders with z.npy and *_scores.npy")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+
+    lines = [
+        "| data | chosen samples | SVC(kernel='linear') s | latentedit s | speed-up | SVC val. acc. | latentedit val. acc. |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    rng = np.random.default_rng(0)
+    for noise in (float(v) for v in args.noise.split(",")):
+        for chosen in (int(v) for v in args.sizes.split(",")):
+            n = chosen * 25  # top and bottom 2 %
+            direction = rng.standard_normal(args.dim)
+            direction /= np.linalg.norm(direction)
+            codes = rng.standard_normal((n, args.dim)).astype(np.float32)
+            scores = codes @ direction + noise * rng.standard_normal(n)
+            lines.append(row(f"synthetic, {args.dim}-d, noise {noise}", compare(codes, scores, 0.02)))
+            print(lines[-1], flush=True)
+    for folder in args.real:
+        codes = np.load(folder / "z.npy")
+        for scores_file in sorted(folder.glob("*_scores.npy")):
+            attr = scores_file.stem.removesuffix("_scores")
+            lines.append(row(f"{folder.name}: {attr}", compare(codes, np.load(scores_file), 0.02)))
+            print(lines[-1], flush=True)
+    body = "\n".join(
+        [
+            "`python benchmarks/boundary.py` — both solvers on the same chosen samples, in one run.",
+            f"Machine: {machine()}.",
+            "",
+            *lines,
+        ]
+    )
+    if not args.no_write:
+        write_section("Boundary training (`benchmarks/boundary.py`)", body)
+
+
+if __name__ == "__main__":
+    main()
