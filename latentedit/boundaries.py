@@ -27,6 +27,7 @@ class Boundary:
     normal: np.ndarray  # float32 (dim,), unit norm
     offset: float = 0.0
     meta: dict = field(default_factory=dict)
+    path: Path | None = None  # the file it was loaded from, if any
 
     @property
     def dim(self) -> int:
@@ -237,7 +238,7 @@ def load_boundary(path: Path) -> Boundary:
     meta = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
     offset = float(meta.pop("offset", 0.0))
     name = meta.pop("name", path.stem.removesuffix("_boundary"))
-    return Boundary(name, _unit(array.reshape(-1).astype(np.float64), f"boundary {path}"), offset, meta)
+    return Boundary(name, _unit(array.reshape(-1).astype(np.float64), f"boundary {path}"), offset, meta, path)
 
 
 def shipped_boundaries(model: str) -> dict[str, Path]:

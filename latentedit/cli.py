@@ -1,6 +1,7 @@
 """The ``latentedit`` command line: parses arguments and calls the library."""
 
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -156,8 +157,58 @@ def rank_cmd(codes, boundary_spec, model, per_group, out, device, overwrite) -> 
     click.echo(f"wrote {out}")
 
 
+def _indices(value: str | None) -> list[int] | None:
+    try:
+        return [int(part) for part in _names(value)] or None
+    except ValueError:
+        raise UsageError(f"--index must be comma-separated whole numbers, got {value!r}") from None
+
+
+def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
+    overrides = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise UsageError(f"--boundary must be NAME=path.npy, got {value!r}")
+        overrides[name.strip()] = path.strip()
+    return overrides
+
+
+@cli.command()
+@click.option("--attrs", required=True, help="Attributes to edit: smile,age (swept) or smile=+3,age=-2 (strengths).")
+@model_option
+@click.option("--codes", type=click.Path(path_type=Path), help="Edit these codes (.npy) instead of sampling.")
+@click.option("--index", help="With --codes: comma-separated rows to edit, e.g. 0,5,7.")
+@click.option("-n", "--num", "n", type=int, default=4, show_default=True, callback=_positive, help="Faces to sample.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--boundary", "boundary_files", multiple=True, help="NAME=path.npy: use this boundary for NAME.")
+@click.option("--range", "value_range", help="Sweep LOW:HIGH (default -3:3 without strengths, 0:1 with).")
+@click.option("--steps", type=int, default=None, callback=_positive, help="Number of columns (default 7, or 5 with strengths).")
+@click.option("--condition", help="Comma-separated attributes to keep fixed by projection.")
+@click.option("--combine", type=click.Choice(["sum", "average"]), default="sum", show_default=True,
+              help="sum: each attribute with its strength; average: the seed projects' (b1+b2)/2 direction.")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@device_option
+@overwrite_option
+def edit(attrs, model, codes, index, n, seed, boundary_files, value_range, steps, condition, combine, out,
+         batch_size, device, overwrite) -> None:
+    """Edit faces along attribute boundaries: one, several at once, or conditional.
+
+    Writes OUT/grid.png (rows = faces, columns = steps), OUT/gifs/face_000.gif..., OUT/codes.npy
+    (N x steps x dim), OUT/source_codes.npy and OUT/edit.json.
+    """
+    from .editing import edit_faces
+
+    result = edit_faces(out, attrs, model, codes, _indices(index), n, seed, _boundary_overrides(boundary_files),
+                        value_range, steps, _names(condition), combine, batch_size, device, overwrite)
+    click.echo(f"{result.record['edit']}: wrote {len(result.codes)} faces x {result.codes.shape[1]} steps to "
+               f"{result.out}; grid: {result.out / 'grid.png'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the CLI and turns library errors into one line on stderr."""
+    warnings.showwarning = lambda message, *_, **__: click.echo(f"latentedit: warning: {message}", err=True)
     try:
         cli.main(args=argv, prog_name="latentedit", standalone_mode=False)
     except click.exceptions.Abort:

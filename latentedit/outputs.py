@@ -187,3 +187,10 @@ def write_files_atomically(writers: dict[Path, Callable[[Path], None]], overwrit
     finally:
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)
+
+
+def save_gif(frames: Sequence[np.ndarray], path: Path, frame_ms: int = 120) -> None:
+    """An animated GIF that plays ``frames`` forward then back, looping."""
+    sequence = list(frames) + list(frames[-2:0:-1])
+    images = [Image.fromarray(f) for f in sequence]
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0)

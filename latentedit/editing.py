@@ -1,0 +1,218 @@
+"""Editing codes along boundaries: single, several at once with their own strengths, or conditional."""
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .boundaries import Boundary, project_out, resolve_boundary
+from .errors import UsageError
+from .generators import DEFAULT_MODEL, Generator, load_generator, render
+from .outputs import annotated_grid, load_codes, preview_tiles, save_gif, save_png, staged_output, utc_now, write_json
+from .weights import sha256_file
+
+_ATTR = re.compile(r"^\s*([A-Za-z0-9_.\-/]+?)\s*(?:=\s*(\S+))?\s*$")
+
+
+@dataclass
+class EditPlan:
+    """What to add to a code at each step: ``codes + steps[k] * direction``."""
+
+    attributes: list[str]
+    strengths: list[float]
+    conditions: list[str]
+    combine: str
+    steps: np.ndarray
+    direction: np.ndarray  # (dim,): the strengths already folded in
+    boundaries: list[Boundary] = field(repr=False, default_factory=list)
+
+    def describe(self) -> str:
+        parts = [f"{a}{s:+g}" if self.combine == "sum" else a for a, s in zip(self.attributes, self.strengths)]
+        text = (" + " if self.combine == "sum" else " & ").join(parts)
+        if self.combine == "average":
+            text = f"average({text})"
+        if self.conditions:
+            text += f" | fixed: {', '.join(self.conditions)}"
+        return text
+
+
+def parse_attrs(spec: str) -> list[tuple[str, float | None]]:
+    """``"smile=+3,age=-2"`` or ``"smile,age"`` to [(name, strength or None)]."""
+    parsed = []
+    for part in spec.split(","):
+        if not part.strip():
+            continue
+        match = _ATTR.match(part)
+        if not match:
+            raise UsageError(f"cannot read attribute {part.strip()!r}: use NAME or NAME=STRENGTH, e.g. smile=+3")
+        name, strength = match.groups()
+        if strength is not None:
+            try:
+                value = float(strength)
+            except ValueError:
+                raise UsageError(f"strength of {name!r} is not a number: {strength!r}") from None
+            if not np.isfinite(value):
+                raise UsageError(f"strength of {name!r} must be finite, got {strength!r}")
+            parsed.append((name, value))
+        else:
+            parsed.append((name, None))
+    if not parsed:
+        raise UsageError("no attribute to edit: give --attrs, e.g. --attrs smile=+3")
+    names = [name for name, _ in parsed]
+    if len(set(names)) != len(names):
+        raise UsageError(f"an attribute is named twice in {spec!r}")
+    return parsed
+
+
+def parse_range(spec: str, steps: int) -> np.ndarray:
+    """``"-3:3"`` with ``steps`` to evenly spaced step values."""
+    try:
+        low, high = (float(v) for v in spec.split(":"))
+    except ValueError:
+        raise UsageError(f"--range must be LOW:HIGH with numbers, e.g. -3:3, got {spec!r}") from None
+    if steps < 1:
+        raise UsageError(f"--steps must be at least 1, got {steps}")
+    return np.linspace(low, high, steps, dtype=np.float64) if steps > 1 else np.array([high])
+
+
+def plan_edit(
+    boundaries: list[Boundary],
+    strengths: list[float | None],
+    conditions: list[Boundary] = (),
+    combine: str = "sum",
+    steps: np.ndarray | None = None,
+) -> EditPlan:
+    """Build the edit direction.
+
+    ``sum`` (default): every attribute moves by its own strength, ``Σ s_i n_i`` (unit normals, strength 1 where
+    none is given). ``average``: the seed projects' ``(n_1 + … + n_k) / k`` with the strengths ignored, kept for
+    comparison. With ``conditions`` each normal first has the condition normals projected out, so the
+    conditioned attributes stay put to first order. Without ``steps``: ``-3…3`` in 7 steps if no strength
+    was given, else ``0…1`` in 5 steps (the last column is exactly the asked edit).
+    """
+    if combine not in ("sum", "average"):
+        raise UsageError(f"--combine must be sum or average, got {combine!r}")
+    names = [b.name for b in boundaries]
+    clash = sorted(set(names) & {c.name for c in conditions})
+    if clash:
+        raise UsageError(f"--condition names an edited attribute itself: {', '.join(clash)}")
+    if len({b.dim for b in [*boundaries, *conditions]}) > 1:
+        raise UsageError("the boundaries have different dimensions: " + ", ".join(f"{b.name}={b.dim}" for b in [*boundaries, *conditions]))
+    projected = [project_out(b, list(conditions)) for b in boundaries]
+    weights = [1.0 if s is None else s for s in strengths]
+    if combine == "average":
+        direction = np.mean([b.normal.astype(np.float64) for b in projected], axis=0)
+    else:
+        direction = np.sum([w * b.normal.astype(np.float64) for w, b in zip(weights, projected)], axis=0)
+    if steps is None:
+        steps = np.linspace(-3, 3, 7) if all(s is None for s in strengths) else np.linspace(0, 1, 5)
+    return EditPlan(names, weights, [c.name for c in conditions], combine, np.asarray(steps, np.float64),
+                    direction.astype(np.float32), projected)
+
+
+def apply_edit(codes: np.ndarray, plan: EditPlan) -> np.ndarray:
+    """Edited codes, shape (N, steps, *code_shape); for W+ codes (N, layers, dim) every layer moves."""
+    codes = np.asarray(codes, np.float32)
+    if codes.shape[-1] != plan.direction.shape[0]:
+        raise UsageError(f"codes have dimension {codes.shape[-1]}, the boundaries {plan.direction.shape[0]}")
+    offsets = plan.steps.astype(np.float32)[:, None] * plan.direction[None, :]  # (S, dim)
+    offsets = offsets.reshape(len(plan.steps), *([1] * (codes.ndim - 2)), -1)
+    return codes[:, None] + offsets[None]
+
+
+@dataclass
+class EditResult:
+    out: Path
+    codes: np.ndarray  # (N, S, dim)
+    record: dict
+
+
+def select_codes(generator: Generator, codes_file: Path | None, index: list[int] | None, n: int, seed: int) -> tuple[np.ndarray, dict]:
+    """The codes to edit, from a file (optionally some rows) or sampled, with a record of where they came from."""
+    if codes_file is None:
+        return generator.sample(n, seed), {"seed": seed, "n": n}
+    codes = generator.validate_codes(load_codes(codes_file))
+    record = {"codes_file": str(codes_file), "codes_sha256": sha256_file(Path(codes_file))}
+    if index:
+        bad = [i for i in index if not -len(codes) <= i < len(codes)]
+        if bad:
+            raise UsageError(f"--index {bad[0]} is out of range: {codes_file} holds {len(codes)} codes")
+        codes, record["index"] = codes[index], list(index)
+    return codes, record
+
+
+def resolve_boundaries(names: list[str], model: str, overrides: dict[str, str]) -> list[Boundary]:
+    """Boundaries by attribute name: ``overrides`` (NAME=path) first, then the shipped ones for ``model``.
+
+    Warns on stderr when a boundary's sidecar names another model.
+    """
+    loaded = []
+    for name in names:
+        boundary = resolve_boundary(overrides.get(name, name), model)
+        boundary.name = name
+        trained_for = boundary.meta.get("model")
+        if trained_for and trained_for != model:
+            warnings.warn(f"boundary {name} was trained for model {trained_for}, not {model}", stacklevel=2)
+        loaded.append(boundary)
+    return loaded
+
+
+def edit_faces(
+    out: Path,
+    attrs: str,
+    model: str = DEFAULT_MODEL,
+    codes_file: Path | None = None,
+    index: list[int] | None = None,
+    n: int = 4,
+    seed: int = 0,
+    boundary_files: dict[str, str] | None = None,
+    value_range: str | None = None,
+    steps: int | None = None,
+    conditions: list[str] | None = None,
+    combine: str = "sum",
+    batch_size: int = 64,
+    device: str = "auto",
+    overwrite: bool = False,
+) -> EditResult:
+    """What ``latentedit edit`` does for generated faces: plan the edit, render every step, write the results.
+
+    Writes ``grid.png`` (rows = faces, columns = steps), ``gifs/face_000.gif``…, ``codes.npy`` (N, steps, dim),
+    ``source_codes.npy`` and ``edit.json``.
+    """
+    parsed = parse_attrs(attrs)
+    overrides = boundary_files or {}
+    generator, digest = load_generator(model, device)
+    codes, source = select_codes(generator, codes_file, index, n, seed)
+    boundaries = resolve_boundaries([name for name, _ in parsed], model, overrides)
+    condition_boundaries = resolve_boundaries(conditions or [], model, overrides)
+    if value_range is None and steps is not None:
+        value_range = "-3:3" if all(s is None for _, s in parsed) else "0:1"
+    step_values = parse_range(value_range, steps or 7) if value_range else None
+    plan = plan_edit(boundaries, [s for _, s in parsed], condition_boundaries, combine, step_values)
+    if plan.direction.shape[0] != codes.shape[-1]:
+        raise UsageError(f"the boundaries have dimension {plan.direction.shape[0]}, model {model} codes {codes.shape[-1]}")
+    edited = apply_edit(codes, plan)
+    flat = edited.reshape(-1, *edited.shape[2:])
+    faces = preview_tiles(np.concatenate(list(render(generator, flat, "z", batch_size))))
+    tiles = faces.reshape(*edited.shape[:2], *faces.shape[1:])  # (N, steps, T, T, 3)
+    record = {
+        "tool": "latentedit", "version": __version__, "date": utc_now(),
+        "model": model, "weights_sha256": digest, "space": "z", **source,
+        "attrs": attrs, "attributes": plan.attributes, "strengths": plan.strengths,
+        "boundaries": {b.name: {"path": str(b.path), "sha256": sha256_file(b.path)} for b in [*boundaries, *condition_boundaries]},
+        "conditions": plan.conditions, "combine": combine, "steps": plan.steps.tolist(), "edit": plan.describe(),
+    }
+    with staged_output(out, overwrite) as staging:
+        np.save(staging / "source_codes.npy", codes)
+        np.save(staging / "codes.npy", edited)
+        swept = all(s is None for _, s in parsed)  # columns are distances, else fractions of the asked edit
+        column_labels = [f"{v:+.2g}" if swept else f"×{v:.2g}" for v in plan.steps]
+        save_png(annotated_grid(tiles, plan.describe(), [f"#{i}" for i in range(len(codes))], column_labels), staging / "grid.png")
+        (staging / "gifs").mkdir()
+        for i, frames in enumerate(tiles):
+            save_gif(frames, staging / "gifs" / f"face_{i:03d}.gif")
+        write_json(record, staging / "edit.json")
+    return EditResult(Path(out), edited, record)
