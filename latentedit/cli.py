@@ -175,7 +175,8 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 
 
 @cli.command()
-@click.option("--attrs", required=True, help="Attributes to edit: smile,age (swept) or smile=+3,age=-2 (strengths).")
+@click.option("--attrs", help="Attributes to edit: smile,age (swept) or smile=+3,age=-2 (strengths).")
+@click.option("--replay", type=click.Path(path_type=Path), help="Redo the edit recorded in this edit.json.")
 @model_option
 @click.option("--codes", type=click.Path(path_type=Path), help="Edit these codes (.npy) instead of sampling.")
 @click.option("--index", help="With --codes: comma-separated rows to edit, e.g. 0,5,7.")
@@ -191,17 +192,22 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
 @device_option
 @overwrite_option
-def edit(attrs, model, codes, index, n, seed, boundary_files, value_range, steps, condition, combine, out,
+def edit(attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition, combine, out,
          batch_size, device, overwrite) -> None:
     """Edit faces along attribute boundaries: one, several at once, or conditional.
 
     Writes OUT/grid.png (rows = faces, columns = steps), OUT/gifs/face_000.gif..., OUT/codes.npy
     (N x steps x dim), OUT/source_codes.npy and OUT/edit.json.
     """
-    from .editing import edit_faces
+    from .editing import edit_faces, replay_edit
 
-    result = edit_faces(out, attrs, model, codes, _indices(index), n, seed, _boundary_overrides(boundary_files),
-                        value_range, steps, _names(condition), combine, batch_size, device, overwrite)
+    if replay is not None:
+        result = replay_edit(replay, out, device, overwrite)
+    elif not attrs:
+        raise UsageError("give --attrs (e.g. --attrs smile=+3) or --replay edit.json")
+    else:
+        result = edit_faces(out, attrs, model, codes, _indices(index), n, seed, _boundary_overrides(boundary_files),
+                            value_range, steps, _names(condition), combine, batch_size, device, overwrite)
     click.echo(f"{result.record['edit']}: wrote {len(result.codes)} faces x {result.codes.shape[1]} steps to "
                f"{result.out}; grid: {result.out / 'grid.png'}")
 

@@ -1,5 +1,6 @@
 """Editing codes along boundaries: single, several at once with their own strengths, or conditional."""
 
+import json
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -216,3 +217,27 @@ def edit_faces(
             save_gif(frames, staging / "gifs" / f"face_{i:03d}.gif")
         write_json(record, staging / "edit.json")
     return EditResult(Path(out), edited, record)
+
+
+def replay_edit(record_file: Path, out: Path, device: str = "auto", overwrite: bool = False) -> EditResult:
+    """Redo the edit recorded in an ``edit.json``; refuses if a boundary or codes file has changed since."""
+    record_file = Path(record_file)
+    if not record_file.is_file():
+        raise UsageError(f"edit record {record_file} does not exist")
+    try:
+        record = json.loads(record_file.read_text())
+        files = {name: entry["path"] for name, entry in record["boundaries"].items()}
+        for name, entry in record["boundaries"].items():
+            if not Path(entry["path"]).is_file() or sha256_file(Path(entry["path"])) != entry["sha256"]:
+                raise UsageError(f"boundary {name} ({entry['path']}) is missing or has changed since {record_file}")
+        if "codes_file" in record and sha256_file(Path(record["codes_file"])) != record["codes_sha256"]:
+            raise UsageError(f"codes file {record['codes_file']} has changed since {record_file}")
+        steps = record["steps"]
+        return edit_faces(
+            out, record["attrs"], record["model"], record.get("codes_file") and Path(record["codes_file"]),
+            record.get("index"), record.get("n", 1), record.get("seed", 0), files,
+            f"{steps[0]!r}:{steps[-1]!r}", len(steps), record["conditions"], record["combine"],
+            device=device, overwrite=overwrite,
+        )
+    except (KeyError, TypeError, ValueError, OSError) as exc:
+        raise UsageError(f"{record_file} is not a readable latentedit edit record ({type(exc).__name__}: {exc})") from None

@@ -1,0 +1,113 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from latentedit.boundaries import Boundary
+from latentedit.editing import apply_edit, parse_attrs, parse_range, plan_edit
+from latentedit.errors import UsageError
+
+
+def unit(v):
+    v = np.asarray(v, np.float64)
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def test_parse_attrs_and_range():
+    assert parse_attrs("smile=+3, age=-2") == [("smile", 3.0), ("age", -2.0)]
+    assert parse_attrs("smile,age") == [("smile", None), ("age", None)]
+    for bad, message in [("smile=big", "not a number"), ("smile=inf", "finite"), ("", "no attribute"),
+                         ("smile,smile=2", "named twice"), ("a b=1", "cannot read")]:
+        with pytest.raises(UsageError, match=message):
+            parse_attrs(bad)
+    np.testing.assert_allclose(parse_range("-3:3", 7), [-3, -2, -1, 0, 1, 2, 3])
+    with pytest.raises(UsageError, match="LOW:HIGH"):
+        parse_range("3", 5)
+
+
+def test_direction_arithmetic():
+    a, b, c = Boundary("a", unit([1, 0, 0, 0])), Boundary("b", unit([0, 1, 0, 0])), Boundary("c", unit([1, 1, 1, 0]))
+    plan = plan_edit([a, b], [3.0, -2.0])
+    np.testing.assert_allclose(plan.direction, [3, -2, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(plan.steps, np.linspace(0, 1, 5))
+    average = plan_edit([a, b], [None, None], combine="average")
+    np.testing.assert_allclose(average.direction, [0.5, 0.5, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(average.steps, np.arange(-3, 4))
+    conditional = plan_edit([c], [2.0], conditions=[a])
+    assert abs(conditional.direction @ a.normal) < 1e-6
+    np.testing.assert_allclose(np.linalg.norm(conditional.direction), 2.0, rtol=1e-6)
+    codes = np.zeros((2, 4), np.float32)
+    edited = apply_edit(codes, plan)
+    assert edited.shape == (2, 5, 4)
+    np.testing.assert_allclose(edited[:, -1], [[3, -2, 0, 0]] * 2, atol=1e-6)
+    np.testing.assert_allclose(edited[:, 0], codes)
+    wp = apply_edit(np.zeros((2, 3, 4), np.float32), plan)  # W+: every layer moves
+    assert wp.shape == (2, 5, 3, 4) and np.allclose(wp[:, -1, 2], [3, -2, 0, 0], atol=1e-6)
+    with pytest.raises(UsageError, match="names an edited attribute"):
+        plan_edit([a], [1.0], conditions=[a])
+    with pytest.raises(UsageError, match="different dimensions"):
+        plan_edit([a, Boundary("d", unit([1, 0]))], [1.0, 1.0])
+
+
+@pytest.fixture
+def boundary_files(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = {}
+    for name in ("up", "side"):
+        paths[name] = tmp_path / f"{name}.npy"
+        np.save(paths[name], unit(rng.standard_normal(100)).reshape(1, -1))
+    return paths
+
+
+def test_edit_layout_and_replay(tmp_path, run_cli, boundary_files):
+    out = tmp_path / "edit"
+    code, stdout, stderr = run_cli(
+        "edit", "--attrs", "up=+3,side=-1", "--boundary", f"up={boundary_files['up']}", "--boundary",
+        f"side={boundary_files['side']}", "-n", 2, "--seed", 5, "--steps", 3, "-o", out, "--device", "cpu")
+    assert code == 0, stderr
+    codes = np.load(out / "codes.npy")
+    source = np.load(out / "source_codes.npy")
+    assert codes.shape == (2, 3, 100) and source.shape == (2, 100)
+    np.testing.assert_allclose(codes[:, 0], source)
+    expected = source + 3 * np.load(boundary_files["up"])[0] - np.load(boundary_files["side"])[0]
+    np.testing.assert_allclose(codes[:, -1], expected, atol=1e-5)
+    gif = Image.open(out / "gifs" / "face_001.gif")
+    assert gif.n_frames == 4  # 3 steps forward and one back
+    grid = Image.open(out / "grid.png")
+    assert grid.height > 2 * 128 and grid.width > 3 * 128
+    record = json.loads((out / "edit.json").read_text())
+    assert record["strengths"] == [3.0, -1.0] and record["seed"] == 5 and record["steps"] == [0.0, 0.5, 1.0]
+    code, _, stderr = run_cli("edit", "--replay", out / "edit.json", "-o", tmp_path / "again", "--device", "cpu")
+    assert code == 0, stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "again" / "codes.npy"), codes)
+    np.save(boundary_files["up"], -np.load(boundary_files["up"]))
+    code, _, stderr = run_cli("edit", "--replay", out / "edit.json", "-o", tmp_path / "third")
+    assert code == 2 and "has changed" in stderr
+
+
+def test_edit_bad_inputs(tmp_path, run_cli, boundary_files):
+    out = tmp_path / "o"
+    up = f"up={boundary_files['up']}"
+    cases = [
+        (["--attrs", "nothing"], "no boundary 'nothing'"),
+        (["--attrs", "up=lots", "--boundary", up], "not a number"),
+        (["--attrs", "up", "--boundary", up, "--condition", "up"], "names an edited attribute"),
+        (["--attrs", "up", "--boundary", up, "--codes", boundary_files["side"], "--index", "3"], "out of range"),
+        (["--attrs", "up", "--boundary", "up"], "NAME=path.npy"),
+        (["--attrs", "up", "--boundary", up, "--range", "a:b"], "LOW:HIGH"),
+        ([], "give --attrs"),
+    ]
+    for args, message in cases:
+        code, _, stderr = run_cli("edit", *args, "-o", out, "--device", "cpu")
+        assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1, (args, stderr)
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, unit(np.ones(512)).reshape(1, -1))
+    code, _, stderr = run_cli("edit", "--attrs", "w", "--boundary", f"w={wrong}", "-o", out, "--device", "cpu")
+    assert code == 2 and "dimension 512" in stderr
+    other = tmp_path / "other.npy"
+    np.save(other, np.load(boundary_files["up"]))
+    other.with_suffix(".json").write_text(json.dumps({"model": "stylegan-ffhq"}))
+    code, _, stderr = run_cli("edit", "--attrs", "o=1", "--boundary", f"o={other}", "-o", out, "--device", "cpu")
+    assert code == 0 and "trained for model stylegan-ffhq" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "other.json", "other.npy", "side.npy", "up.npy", "wrong.npy"]
