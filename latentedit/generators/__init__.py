@@ -1,5 +1,6 @@
 """Registry of face generators: what each model is, where its weights come from, how to load it."""
 
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -7,10 +8,15 @@ from pathlib import Path
 import torch
 
 from ..device import resolve_device
+from ..downloads import DownloadedWeights
 from ..errors import UsageError, WeightsError
 from ..weights import PackagedWeights, load_state_dict, sha256_file
 from .base import Generator, render, to_uint8
 from .dcgan import DCGANGenerator
+from .pggan import PGGANGenerator
+from .style import StyleGenerator
+from .stylegan import StyleGANGenerator
+from .stylegan2 import StyleGAN2Generator
 
 __all__ = ["Generator", "ModelInfo", "MODELS", "DEFAULT_MODEL", "get_model", "load_generator", "render", "to_uint8"]
 
@@ -24,9 +30,21 @@ class ModelInfo:
     resolution: int
     latent_dim: int
     spaces: tuple[str, ...]
-    build: Callable[[], Generator]
-    weights: PackagedWeights
+    weights: PackagedWeights | DownloadedWeights
+    build: Callable[[], Generator] | None = None
     state_key: str | None = None
+    # Reads a weights file and returns the filled generator (architecture from the file); replaces build.
+    loader: Callable[[str, Path], Generator] | None = None
+
+    def load(self, path: Path) -> Generator:
+        if self.loader is not None:
+            return self.loader(self.name, path)
+        generator = self.build()
+        try:
+            generator.load_state_dict(load_state_dict(path, self.state_key), strict=True)
+        except RuntimeError as exc:
+            raise WeightsError(f"weights {path} do not fit model {self.name}: {str(exc).splitlines()[0]}") from None
+        return generator
 
     def weights_status(self) -> str:
         path = self.weights.locate()
@@ -34,6 +52,40 @@ class ModelInfo:
 
 
 DEFAULT_MODEL = "dcgan-digiface64"
+
+
+def _state_dict_loader(family: type[Generator]) -> Callable[[str, Path], Generator]:
+    def load(name: str, path: Path) -> Generator:
+        try:
+            return family.from_state_dict(name, load_state_dict(path))
+        except RuntimeError as exc:
+            raise WeightsError(f"weights {path} do not fit model {name}: {str(exc).splitlines()[0]}") from None
+
+    return load
+
+
+def _load_stylegan2(name: str, path: Path) -> Generator:
+    """An NVIDIA ``.pkl`` (read without running its code) or a zip ``torch.save`` of ``G_ema.state_dict()``."""
+    if zipfile.is_zipfile(path):
+        return StyleGAN2Generator.from_state_dict(name, load_state_dict(path))
+    return StyleGAN2Generator.from_file(name, path)
+
+
+def _interfacegan(model: str, filename: str, url: str) -> DownloadedWeights:
+    # URLs from InterFaceGAN's Colab notebook (docs/InterFaceGAN.ipynb); no digest is published.
+    return DownloadedWeights(model, filename, url, "https://github.com/genforce/interfacegan (docs/InterFaceGAN.ipynb)")
+
+
+def _stylegan(name: str, dataset: str, url: str) -> "ModelInfo":
+    return ModelInfo(
+        name=name,
+        description=f"StyleGAN trained on {dataset}, InterFaceGAN's PyTorch port (truncation 0.7 on 8 layers)",
+        resolution=1024,
+        latent_dim=512,
+        spaces=("z", "w", "wp"),
+        weights=_interfacegan(name, url.split("/")[-1].split("?")[0], url),
+        loader=_state_dict_loader(StyleGANGenerator),
+    )
 
 MODELS: dict[str, ModelInfo] = {
     info.name: info
@@ -53,6 +105,33 @@ MODELS: dict[str, ModelInfo] = {
             ),
             state_key="netG_state_dict",
         ),
+        ModelInfo(
+            name="pggan-celebahq",
+            description="PGGAN trained on CelebA-HQ, InterFaceGAN's PyTorch port",
+            resolution=1024,
+            latent_dim=512,
+            spaces=("z",),
+            weights=_interfacegan(
+                "pggan-celebahq", "pggan_celebahq.pth", "https://www.dropbox.com/s/t74z87pk3cf8ny7/pggan_celebahq.pth?dl=1"
+            ),
+            loader=_state_dict_loader(PGGANGenerator),
+        ),
+        _stylegan("stylegan-celebahq", "CelebA-HQ", "https://www.dropbox.com/s/nmo2g3u0qt7x70m/stylegan_celebahq.pth?dl=1"),
+        _stylegan("stylegan-ffhq", "FFHQ", "https://www.dropbox.com/s/qyv37eaobnow7fu/stylegan_ffhq.pth?dl=1"),
+        ModelInfo(
+            name="stylegan2-ffhq",
+            description="StyleGAN2 trained on FFHQ, NVIDIA's stylegan2-ada-pytorch pickle (read without running its code)",
+            resolution=1024,
+            latent_dim=512,
+            spaces=("z", "w", "wp"),
+            weights=DownloadedWeights(
+                "stylegan2-ffhq",
+                "stylegan2-ada-ffhq.pkl",
+                "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/ffhq.pkl",
+                "https://github.com/NVlabs/stylegan2-ada-pytorch (README, pre-trained networks)",
+            ),
+            loader=_load_stylegan2,
+        ),
     ]
 }
 
@@ -66,21 +145,35 @@ def get_model(name: str) -> ModelInfo:
 
 
 def load_generator(
-    name: str = DEFAULT_MODEL, device: str | torch.device = "auto", weights: Path | None = None
+    name: str = DEFAULT_MODEL,
+    device: str | torch.device = "auto",
+    weights: Path | None = None,
+    truncation_psi: float | None = None,
+    truncation_layers: int | None = None,
+    noise: str | None = None,
 ) -> tuple[Generator, str]:
     """Build model ``name`` with verified weights on ``device`` in eval mode.
 
-    ``weights`` overrides the registry's file (its sha256 is then recorded but not pinned).
-    Returns the generator and the sha256 of the weights it was loaded from.
+    ``weights`` overrides the registry's file (its sha256 is then recorded but not pinned); the PGGAN and
+    StyleGAN families read their architecture from the file, so smaller checkpoints of the same kind load too.
+    ``truncation_psi``, ``truncation_layers`` and ``noise`` (const or random) apply to StyleGAN models;
+    None keeps the model's default. Returns the generator and the sha256 of the weights it was loaded from.
     """
     info = get_model(name)
     if weights is not None and not Path(weights).is_file():
         raise WeightsError(f"weights file {weights} does not exist")
+    options = {"truncation_psi": truncation_psi, "truncation_layers": truncation_layers, "noise": noise}
+    given = [key for key, value in options.items() if value is not None]
+    if given and "wp" not in info.spaces:
+        raise UsageError(f"{', '.join(given)} only apply to StyleGAN models, not to {name}")
+    device = resolve_device(device)
     path = weights if weights is not None else info.weights.verified_path()
-    digest = sha256_file(path) if weights is not None else info.weights.sha256
-    generator = info.build()
-    try:
-        generator.load_state_dict(load_state_dict(path, info.state_key), strict=True)
-    except RuntimeError as exc:
-        raise WeightsError(f"weights {path} do not fit model {name}: {str(exc).splitlines()[0]}") from None
-    return generator.eval().requires_grad_(False).to(resolve_device(device)), digest
+    digest = sha256_file(path) if weights is not None or not info.weights.sha256 else info.weights.sha256
+    generator = info.load(Path(path))
+    if isinstance(generator, StyleGenerator):
+        generator.configure(
+            generator.truncation_psi if truncation_psi is None else truncation_psi,
+            generator.truncation_layers if truncation_layers is None else truncation_layers,
+            generator.noise if noise is None else noise,
+        )
+    return generator.eval().requires_grad_(False).to(device), digest

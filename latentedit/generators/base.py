@@ -20,6 +20,8 @@ class Generator(nn.Module):
     resolution: int
     latent_dim: int
     spaces: tuple[str, ...] = ("z",)
+    # InterFaceGAN rescales sampled Z codes to norm sqrt(dim) (PGGAN, StyleGAN); its boundaries live there.
+    z_on_sphere: bool = False
     # Batches are padded to a multiple of this so that convolution kernels see the same batch shapes
     # whatever the caller's batch size: that keeps images bit-identical across batch sizes on the CPU.
     batch_multiple: int = 4
@@ -38,7 +40,14 @@ class Generator(nn.Module):
         if n <= 0:
             raise UsageError(f"the number of faces must be positive, got {n}")
         rng = np.random.default_rng(seed)
-        return rng.standard_normal((n, self.latent_dim)).astype(np.float32)
+        codes = rng.standard_normal((n, self.latent_dim))
+        if self.z_on_sphere:
+            codes *= np.sqrt(self.latent_dim) / np.linalg.norm(codes, axis=1, keepdims=True)
+        return codes.astype(np.float32)
+
+    def latents(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The codes of ``z`` in every space of :attr:`spaces` (style-based models add ``w`` and ``wp``)."""
+        return {"z": z}
 
     def synthesize(self, codes: torch.Tensor, space: str = "z") -> torch.Tensor:
         """Images in [-1, 1], shape (N, 3, resolution, resolution), for a batch of codes."""

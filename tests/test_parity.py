@@ -1,0 +1,84 @@
+"""Numerical parity with the reference implementations, on seeded random weights saved in each official format.
+
+Expected outputs (tests/data/parity) come from genforce/interfacegan's PyTorch ports and NVlabs'
+stylegan2-ada-pytorch networks run on the same weights (see tests/parity.py). Tolerance: 1e-4 in [-1, 1] units.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from latentedit.generators import load_generator
+from latentedit.generators.pggan import PGGANGenerator
+from latentedit.generators.stylegan import StyleGANGenerator
+from latentedit.generators.stylegan2 import StyleGAN2Generator
+from parity import load_case, random_state, write_nvidia_pickle
+
+TOLERANCE = 1e-4
+
+
+def interfacegan_channels(resolution: int) -> list[int]:
+    """InterFaceGAN's widths: 512 up to 32 px, then halving (channels[0] is the latent size)."""
+    return [512] + [min(512, 16384 >> (i + 1)) for i in range(1, resolution.bit_length() - 1)]
+
+
+def assert_close(actual: torch.Tensor, expected: np.ndarray) -> None:
+    assert actual.shape == expected.shape
+    difference = float(np.abs(actual.numpy() - expected).max())
+    assert difference <= TOLERANCE, difference
+
+
+@pytest.mark.parametrize("case", ["pggan32", "pggan32_fused"])
+def test_pggan_matches_interfacegan(case, tmp_path):
+    config, expected = load_case(case)
+    template = PGGANGenerator("t", interfacegan_channels(config["resolution"]), config["fused_scale"]).state_dict()
+    torch.save(random_state(template, config["seed"]), tmp_path / "pggan.pth")
+    generator, _ = load_generator("pggan-celebahq", "cpu", tmp_path / "pggan.pth")
+    assert generator.resolution == config["resolution"]
+    with torch.inference_mode():
+        assert_close(generator.synthesize(torch.from_numpy(expected["z"])), expected["image"])
+
+
+def check_style_case(generator, config: dict, expected: dict[str, np.ndarray]) -> None:
+    """z -> w -> wp codes, and images from z, w (truncation on and off) and wp, against the reference."""
+    psi, layers = config["truncation_psi"], config["truncation_layers"]
+    z = torch.from_numpy(expected["z"])
+    with torch.inference_mode():
+        latents = generator.configure(psi, layers, "const").latents(z)
+        assert_close(latents["w"], expected["w"])
+        assert_close(latents["wp"], expected["wp_trunc"])
+        checked = 0
+        for key in expected:
+            if key.startswith("image_"):
+                space, truncated = key.split("_")[1], key.endswith("_trunc")
+                codes = z if space == "z" else torch.from_numpy(expected[f"{space}_in"])
+                generator.configure(psi if truncated else 1.0, layers, "const")
+                assert_close(generator.synthesize(codes, space), expected[key])
+                checked += 1
+    assert checked == len([k for k in expected if k.startswith("image_")]) >= 2
+
+
+@pytest.mark.parametrize("case", ["stylegan64", "stylegan128"])
+def test_stylegan_matches_interfacegan(case, tmp_path):
+    config, expected = load_case(case)
+    resolution = config["resolution"]
+    fused = [False] + [4 * 2**i >= 128 for i in range(1, resolution.bit_length() - 2)]  # InterFaceGAN's "auto"
+    template = StyleGANGenerator("t", interfacegan_channels(resolution), fused).state_dict()
+    torch.save(random_state(template, config["seed"]), tmp_path / "stylegan.pth")
+    generator, _ = load_generator("stylegan-ffhq", "cpu", tmp_path / "stylegan.pth")
+    assert generator.resolution == resolution and generator.num_ws == 2 * (resolution.bit_length() - 2)
+    assert (generator.truncation_psi, generator.truncation_layers) == (0.7, 8)  # InterFaceGAN's defaults
+    check_style_case(generator, config, expected)
+
+
+@pytest.mark.parametrize("case", ["stylegan2_64_skip", "stylegan2_32_resnet", "stylegan2_32_orig"])
+def test_stylegan2_pickle_matches_stylegan2_ada(case, tmp_path):
+    config, expected = load_case(case)
+    kwargs = config["init_kwargs"]
+    empty = StyleGAN2Generator.from_config("t", kwargs)
+    empty.load_state_dict(random_state(empty.state_dict(), config["seed"]))
+    write_nvidia_pickle(tmp_path / "network.pkl", empty, kwargs)
+    generator, _ = load_generator("stylegan2-ffhq", "cpu", tmp_path / "network.pkl")
+    assert generator.resolution == kwargs["img_resolution"]
+    assert (generator.truncation_psi, generator.truncation_layers) == (1.0, None)  # generate.py's defaults
+    check_style_case(generator, config, expected)
