@@ -62,6 +62,31 @@ def sample(n, seed, model, out, batch_size, no_images, codes, device, weights, o
     click.echo(f"wrote {result.n} faces to {result.out}; preview: {result.out / 'grid.png'}")
 
 
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path), required=False)
+@click.option("--codes", type=click.Path(path_type=Path), default=None, help="Score these codes (.npy) rendered on the fly.")
+@click.option("--model", "-m", default=None, help=f"Generator for --codes [default: {DEFAULT_MODEL}].")
+@click.option("--attrs", "-a", default=None, help="Comma-separated attributes [default: pose,smile,age,gender,eyeglasses].")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
+@click.option("--batch-size", "-b", type=int, default=256, show_default=True, callback=_positive)
+@click.option("--strict", is_flag=True, help="Fail on an unreadable file instead of skipping it.")
+@device_option
+@weights_option
+@overwrite_option
+def score(source, codes, model, attrs, out, batch_size, strict, device, weights, overwrite) -> None:
+    """Score faces for the InterFaceGAN attributes.
+
+    SOURCE is a folder of images or a `sample` output folder; or pass --codes z.npy [--model M] to render and
+    score codes without writing images. Writes OUT/{attr}_scores.npy (float32, N x 1, NaN where no face was
+    found), OUT/scores.csv (one row per image) and OUT/manifest.json.
+    """
+    from .scoring import score_to_folder
+
+    result = score_to_folder(out, source, codes, model, attrs, batch_size, device, strict, overwrite, weights)
+    skipped = f"; skipped {len(result.skipped)} unreadable file(s)" if result.skipped else ""
+    click.echo(f"scored {result.n} images into {result.out}: no face found in {result.missing}{skipped}")
+
+
 @cli.group("models", invoke_without_command=True)
 @click.pass_context
 def models_cmd(ctx: click.Context) -> None:

