@@ -27,6 +27,26 @@ weights_option = click.option(
     "--weights", type=click.Path(path_type=Path), default=None, help="Use this weights file instead of the registry's."
 )
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace an output folder that already holds results.")
+space_option = click.option(
+    "--space", type=click.Choice(["z", "w", "wp"]), default="z", show_default=True,
+    help="Latent space of the codes (w and wp: StyleGAN models; wp is layers x dim).",
+)
+
+
+def style_options(command):
+    """--truncation-psi, --truncation-layers and --noise (StyleGAN models), collected into ``style``."""
+    options = [
+        click.option("--truncation-psi", type=float, default=None, help="StyleGAN truncation psi (1 = off; default: the model's)."),
+        click.option("--truncation-layers", type=int, default=None, help="StyleGAN: truncate the first N layers (default: the model's)."),
+        click.option("--noise", type=click.Choice(["const", "random"]), default=None, help="StyleGAN noise inputs (default: const)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _style(truncation_psi: float | None, truncation_layers: int | None, noise: str | None) -> dict:
+    return {"truncation_psi": truncation_psi, "truncation_layers": truncation_layers, "noise": noise}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -47,18 +67,23 @@ def cli() -> None:
 @click.option(
     "--codes", type=click.Path(path_type=Path), default=None, help="Render these codes (.npy, (N, dim)) instead of sampling."
 )
+@space_option
+@style_options
 @device_option
 @weights_option
 @overwrite_option
-def sample(n, seed, model, out, batch_size, no_images, codes, device, weights, overwrite) -> None:
+def sample(n, seed, model, out, batch_size, no_images, codes, space, truncation_psi, truncation_layers, noise, device,
+           weights, overwrite) -> None:
     """Generate faces and save their latent codes.
 
     Writes OUT/z.npy (float32, N x dim, InterFaceGAN layout), OUT/000000.png ..., OUT/grid.png (the first 64
-    faces) and OUT/manifest.json. The same seed gives the same faces whatever the batch size.
+    faces) and OUT/manifest.json. The same seed gives the same faces whatever the batch size. StyleGAN models
+    also write OUT/w.npy (N x 512) and OUT/wp.npy (N x layers x 512); with --space w|wp, --codes holds such codes.
     """
     from .sampling import sample_faces
 
-    result = sample_faces(out, n, seed, model, batch_size, not no_images, device, codes, overwrite, weights)
+    result = sample_faces(out, n, seed, model, batch_size, not no_images, device, codes, overwrite, weights,
+                          space=space, style=_style(truncation_psi, truncation_layers, noise))
     click.echo(f"wrote {result.n} faces to {result.out}; preview: {result.out / 'grid.png'}")
 
 
@@ -234,10 +259,13 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
               help="sum: each attribute with its strength; average: the seed projects' (b1+b2)/2 direction.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@space_option
+@style_options
 @device_option
+@weights_option
 @overwrite_option
 def edit(attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition, combine, out,
-         batch_size, device, overwrite) -> None:
+         batch_size, space, truncation_psi, truncation_layers, noise, device, weights, overwrite) -> None:
     """Edit faces along attribute boundaries: one, several at once, or conditional.
 
     Writes OUT/grid.png (rows = faces, columns = steps), OUT/gifs/face_000.gif..., OUT/codes.npy
@@ -251,7 +279,8 @@ def edit(attrs, replay, model, codes, index, n, seed, boundary_files, value_rang
         raise UsageError("give --attrs (e.g. --attrs smile=+3) or --replay edit.json")
     else:
         result = edit_faces(out, attrs, model, codes, _indices(index), n, seed, _boundary_overrides(boundary_files),
-                            value_range, steps, _names(condition), combine, batch_size, device, overwrite)
+                            value_range, steps, _names(condition), combine, batch_size, device, overwrite, space,
+                            weights, _style(truncation_psi, truncation_layers, noise))
     click.echo(f"{result.record['edit']}: wrote {len(result.codes)} faces x {result.codes.shape[1]} steps to "
                f"{result.out}; grid: {result.out / 'grid.png'}")
 

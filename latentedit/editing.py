@@ -11,7 +11,7 @@ import numpy as np
 from . import __version__
 from .boundaries import Boundary, project_out, resolve_boundary
 from .errors import UsageError
-from .generators import DEFAULT_MODEL, Generator, load_generator, render
+from .generators import DEFAULT_MODEL, Generator, downstream_codes, load_generator, render
 from .outputs import annotated_grid, load_codes, preview_tiles, save_gif, save_png, staged_output, utc_now, write_json
 from .weights import sha256_file
 
@@ -131,11 +131,14 @@ class EditResult:
     record: dict
 
 
-def select_codes(generator: Generator, codes_file: Path | None, index: list[int] | None, n: int, seed: int) -> tuple[np.ndarray, dict]:
-    """The codes to edit, from a file (optionally some rows) or sampled, with a record of where they came from."""
+def select_codes(
+    generator: Generator, codes_file: Path | None, index: list[int] | None, n: int, seed: int, space: str = "z"
+) -> tuple[np.ndarray, dict]:
+    """The codes to edit in ``space``, from a file (optionally some rows) or sampled (Z codes mapped to
+    ``space``), with a record of where they came from."""
     if codes_file is None:
-        return generator.sample(n, seed), {"seed": seed, "n": n}
-    codes = generator.validate_codes(load_codes(codes_file))
+        return downstream_codes(generator, generator.sample(n, seed))[space], {"seed": seed, "n": n}
+    codes = generator.validate_codes(load_codes(codes_file), space)
     record = {"codes_file": str(codes_file), "codes_sha256": sha256_file(Path(codes_file))}
     if index:
         bad = [i for i in index if not -len(codes) <= i < len(codes)]
@@ -177,6 +180,9 @@ def edit_faces(
     batch_size: int = 64,
     device: str = "auto",
     overwrite: bool = False,
+    space: str = "z",
+    weights: Path | None = None,
+    style: dict | None = None,
 ) -> EditResult:
     """What ``latentedit edit`` does for generated faces: plan the edit, render every step, write the results.
 
@@ -185,8 +191,9 @@ def edit_faces(
     """
     parsed = parse_attrs(attrs)
     overrides = boundary_files or {}
-    generator, digest = load_generator(model, device)
-    codes, source = select_codes(generator, codes_file, index, n, seed)
+    generator, digest = load_generator(model, device, weights, **(style or {}))
+    generator.check_space(space)
+    codes, source = select_codes(generator, codes_file, index, n, seed, space)
     boundaries = resolve_boundaries([name for name, _ in parsed], model, overrides)
     condition_boundaries = resolve_boundaries(conditions or [], model, overrides)
     if value_range is None and steps is not None:
@@ -197,11 +204,12 @@ def edit_faces(
         raise UsageError(f"the boundaries have dimension {plan.direction.shape[0]}, model {model} codes {codes.shape[-1]}")
     edited = apply_edit(codes, plan)
     flat = edited.reshape(-1, *edited.shape[2:])
-    faces = preview_tiles(np.concatenate(list(render(generator, flat, "z", batch_size))))
+    faces = preview_tiles(np.concatenate(list(render(generator, flat, space, batch_size))))
     tiles = faces.reshape(*edited.shape[:2], *faces.shape[1:])  # (N, steps, T, T, 3)
     record = {
         "tool": "latentedit", "version": __version__, "date": utc_now(),
-        "model": model, "weights_sha256": digest, "space": "z", **source,
+        "model": model, "weights_sha256": digest, **({"weights_file": str(weights)} if weights else {}),
+        "space": space, **generator.settings(), **source,
         "attrs": attrs, "attributes": plan.attributes, "strengths": plan.strengths,
         "boundaries": {b.name: {"path": str(b.path), "sha256": sha256_file(b.path)} for b in [*boundaries, *condition_boundaries]},
         "conditions": plan.conditions, "combine": combine, "steps": plan.steps.tolist(), "edit": plan.describe(),
@@ -237,7 +245,9 @@ def replay_edit(record_file: Path, out: Path, device: str = "auto", overwrite: b
             out, record["attrs"], record["model"], record.get("codes_file") and Path(record["codes_file"]),
             record.get("index"), record.get("n", 1), record.get("seed", 0), files,
             f"{steps[0]!r}:{steps[-1]!r}", len(steps), record["conditions"], record["combine"],
-            device=device, overwrite=overwrite,
+            device=device, overwrite=overwrite, space=record.get("space", "z"),
+            weights=record.get("weights_file") and Path(record["weights_file"]),
+            style={key: record.get(key) for key in ("truncation_psi", "truncation_layers", "noise")},
         )
     except (KeyError, TypeError, ValueError, OSError) as exc:
         raise UsageError(f"{record_file} is not a readable latentedit edit record ({type(exc).__name__}: {exc})") from None

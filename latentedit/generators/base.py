@@ -45,9 +45,14 @@ class Generator(nn.Module):
             codes *= np.sqrt(self.latent_dim) / np.linalg.norm(codes, axis=1, keepdims=True)
         return codes.astype(np.float32)
 
-    def latents(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The codes of ``z`` in every space of :attr:`spaces` (style-based models add ``w`` and ``wp``)."""
-        return {"z": z}
+    def latents(self, codes: torch.Tensor, space: str = "z") -> dict[str, torch.Tensor]:
+        """``codes`` in ``space`` and in every later space (style-based models map z -> w -> wp)."""
+        self.check_space(space)
+        return {space: codes}
+
+    def settings(self) -> dict:
+        """Run-time options that change the images (truncation, noise), for manifests."""
+        return {}
 
     def synthesize(self, codes: torch.Tensor, space: str = "z") -> torch.Tensor:
         """Images in [-1, 1], shape (N, 3, resolution, resolution), for a batch of codes."""
@@ -111,3 +116,19 @@ def render(
             batch = torch.from_numpy(codes[start : start + batch_size]).to(device, non_blocking=True)
             yield to_uint8(synthesize_padded(generator, batch, space))
             bar.update(len(batch))
+
+
+@torch.inference_mode()
+def downstream_codes(generator: Generator, codes: np.ndarray, space: str = "z", batch_size: int = 256) -> dict[str, np.ndarray]:
+    """``codes`` in ``space`` and in every space after it (z -> w -> wp), float32, as InterFaceGAN saves them."""
+    codes = generator.validate_codes(codes, space)
+    later = generator.spaces[generator.spaces.index(space) :]
+    if len(later) == 1:
+        return {space: codes}
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in later}
+    for start in range(0, len(codes), batch_size):
+        batch = torch.from_numpy(codes[start : start + batch_size]).to(generator.device)
+        latents = generator.latents(batch, space)
+        for name in later:
+            parts[name].append(latents[name].float().cpu().numpy())
+    return {name: np.concatenate(arrays) for name, arrays in parts.items()}

@@ -53,9 +53,15 @@ class StyleGenerator(Generator):
             wp[:, :cut] = self.w_avg.lerp(wp[:, :cut], self.truncation_psi)
         return wp
 
-    def latents(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
-        w = self.map(z)
-        return {"z": z, "w": w, "wp": self.truncate(w)}
+    def latents(self, codes: torch.Tensor, space: str = "z") -> dict[str, torch.Tensor]:
+        self.check_space(space)
+        if space == "wp":
+            return {"wp": codes}
+        w = self.map(codes) if space == "z" else codes
+        return {**({"z": codes} if space == "z" else {}), "w": w, "wp": self.truncate(w)}
+
+    def settings(self) -> dict:
+        return {"truncation_psi": self.truncation_psi, "truncation_layers": self.truncation_layers, "noise": self.noise}
 
     def synthesize(self, codes: torch.Tensor, space: str = "z") -> torch.Tensor:
         self.check_space(space)

@@ -1,0 +1,123 @@
+"""``sample`` and ``edit`` end to end on PGGAN, StyleGAN and StyleGAN2 checkpoints (small, seeded weights)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from latentedit.generators.pggan import PGGANGenerator
+from latentedit.generators.stylegan import StyleGANGenerator
+from latentedit.generators.stylegan2 import StyleGAN2Generator
+from parity import random_state, write_nvidia_pickle
+
+SG2 = {
+    "z_dim": 512, "w_dim": 512, "c_dim": 0, "img_resolution": 32, "img_channels": 3,
+    "mapping_kwargs": {"num_layers": 2},
+    "synthesis_kwargs": {"channel_base": 1024, "channel_max": 64, "conv_clamp": 256, "architecture": "skip"},
+}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """{model name: weights file} in each official format: 32 px PGGAN, 64 px StyleGAN, 32 px StyleGAN2 pickle.
+
+    Latents are 512-d as in the published models; the layers are narrower (the loaders read widths from the file).
+    """
+    folder = tmp_path_factory.mktemp("weights")
+    pggan = PGGANGenerator("t", [512, 64, 64, 32, 32])
+    torch.save(random_state(pggan.state_dict(), 11), folder / "pggan.pth")
+    stylegan = StyleGANGenerator("t", [64, 64, 64, 64, 32, 32], [False] * 5)
+    torch.save(random_state(stylegan.state_dict(), 12), folder / "stylegan.pth")
+    stylegan2 = StyleGAN2Generator.from_config("t", SG2)
+    stylegan2.load_state_dict(random_state(stylegan2.state_dict(), 13))
+    write_nvidia_pickle(folder / "stylegan2.pkl", stylegan2, SG2)
+    return {"pggan-celebahq": folder / "pggan.pth", "stylegan-ffhq": folder / "stylegan.pth", "stylegan2-ffhq": folder / "stylegan2.pkl"}
+
+
+@pytest.fixture(scope="module")
+def interfacegan_boundary(tmp_path_factory):
+    """A boundary file exactly as InterFaceGAN ships them: bare float32 (1, 512), unit norm, no sidecar."""
+    normal = np.random.default_rng(5).standard_normal((1, 512))
+    path = tmp_path_factory.mktemp("boundaries") / "stylegan_ffhq_smile_w_boundary.npy"
+    np.save(path, (normal / np.linalg.norm(normal)).astype(np.float32))
+    return path
+
+
+def pngs(folder):
+    return [np.asarray(Image.open(p)) for p in sorted(folder.glob("0*.png"))]
+
+
+def test_stylegan_sample_saves_z_w_wp_and_every_space_renders_the_same_faces(tmp_path, run_cli, checkpoints):
+    weights = checkpoints["stylegan-ffhq"]
+    common = ("--model", "stylegan-ffhq", "--weights", weights, "--device", "cpu")
+    code, _, stderr = run_cli("sample", "-n", 3, "--seed", 1, "-o", tmp_path / "z", *common)
+    assert code == 0, stderr
+    z, w, wp = (np.load(tmp_path / "z" / f"{name}.npy") for name in ("z", "w", "wp"))
+    assert z.shape == (3, 512) and w.shape == (3, 512) and wp.shape == (3, 10, 512)
+    np.testing.assert_allclose(np.linalg.norm(z, axis=1), np.sqrt(512), rtol=1e-5)  # InterFaceGAN's Z sphere
+    manifest = json.loads((tmp_path / "z" / "manifest.json").read_text())
+    assert manifest["spaces"] == {"z": [512], "w": [512], "wp": [10, 512]} and manifest["resolution"] == 64
+    assert (manifest["truncation_psi"], manifest["truncation_layers"], manifest["noise"]) == (0.7, 8, "const")
+    faces = pngs(tmp_path / "z")
+    assert len(faces) == 3 and faces[0].shape == (64, 64, 3)
+    for space in ("w", "wp"):
+        code, _, stderr = run_cli("sample", "--codes", tmp_path / "z" / f"{space}.npy", "--space", space, "-o", tmp_path / space, *common)
+        assert code == 0, stderr
+        for a, b in zip(pngs(tmp_path / space), faces):
+            assert np.abs(a.astype(int) - b).max() <= 1
+    run_cli("sample", "-n", 3, "--seed", 1, "-o", tmp_path / "random", "--noise", "random", *common)
+    assert any(np.abs(a.astype(int) - b).mean() > 0.5 for a, b in zip(pngs(tmp_path / "random"), faces))
+    run_cli("sample", "-n", 3, "--seed", 1, "-o", tmp_path / "psi1", "--truncation-psi", 1, *common)
+    assert not np.array_equal(np.load(tmp_path / "psi1" / "wp.npy"), wp)
+    np.testing.assert_array_equal(np.load(tmp_path / "psi1" / "w.npy"), w)  # W is taken before truncation
+
+
+@pytest.mark.parametrize("space", ["w", "wp"])
+def test_interfacegan_boundary_drives_a_stylegan_edit(tmp_path, run_cli, checkpoints, interfacegan_boundary, space):
+    out = tmp_path / "edit"
+    code, stdout, stderr = run_cli(
+        "edit", "--attrs", "smile", "--boundary", f"smile={interfacegan_boundary}", "--model", "stylegan-ffhq",
+        "--weights", checkpoints["stylegan-ffhq"], "--space", space, "-n", 2, "--steps", 3, "-o", out, "--device", "cpu",
+    )
+    assert code == 0, stderr
+    source, edited = np.load(out / "source_codes.npy"), np.load(out / "codes.npy")
+    normal = np.load(interfacegan_boundary)[0]
+    assert edited.shape == (2, 3, *source.shape[1:])
+    expected = source[:, None] + np.array([-3.0, 0.0, 3.0]).reshape(1, 3, *[1] * (source.ndim - 1)) * normal
+    np.testing.assert_allclose(edited, expected, atol=1e-5)
+    record = json.loads((out / "edit.json").read_text())
+    assert record["space"] == space and record["truncation_psi"] == 0.7
+    grid = np.asarray(Image.open(out / "grid.png"))
+    assert grid.ndim == 3 and grid.std() > 10
+    assert run_cli("edit", "--replay", out / "edit.json", "-o", tmp_path / "again", "--device", "cpu")[0] == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "again" / "codes.npy"), edited)
+
+
+@pytest.mark.parametrize("model, space", [("pggan-celebahq", "z"), ("stylegan2-ffhq", "wp")])
+def test_pggan_and_stylegan2_sample_and_edit(tmp_path, run_cli, checkpoints, interfacegan_boundary, model, space):
+    common = ("--model", model, "--weights", checkpoints[model], "--device", "cpu")
+    code, _, stderr = run_cli("sample", "-n", 2, "-o", tmp_path / "s", *common)
+    assert code == 0, stderr
+    assert pngs(tmp_path / "s")[0].shape == (32, 32, 3)
+    saved = sorted(p.name for p in (tmp_path / "s").glob("*.npy"))
+    assert saved == (["z.npy"] if model.startswith("pggan") else ["w.npy", "wp.npy", "z.npy"])
+    code, _, stderr = run_cli(
+        "edit", "--attrs", "smile=+2", "--boundary", f"smile={interfacegan_boundary}", "--space", space, "-n", 2,
+        "-o", tmp_path / "e", *common,
+    )
+    assert code == 0, stderr
+    assert np.load(tmp_path / "e" / "codes.npy").shape[-1] == 512
+
+
+def test_style_options_are_refused_for_other_models(tmp_path, run_cli, checkpoints):
+    code, _, stderr = run_cli("sample", "-n", 1, "-o", tmp_path / "x", "--model", "pggan-celebahq", "--weights",
+                              checkpoints["pggan-celebahq"], "--truncation-psi", 0.5, "--device", "cpu")
+    assert code == 2 and "only apply to StyleGAN models" in stderr and len(stderr.strip().splitlines()) == 1
+    code, _, stderr = run_cli("sample", "-n", 1, "-o", tmp_path / "y", "--space", "w")
+    assert code == 2 and "--codes" in stderr
+    code, _, stderr = run_cli("sample", "-n", 1, "-o", tmp_path / "z", "--model", "stylegan-ffhq", "--weights",
+                              checkpoints["pggan-celebahq"], "--device", "cpu")
+    assert code == 3 and "not an InterFaceGAN StyleGAN state dict" in stderr
+    assert not any(tmp_path.iterdir())
