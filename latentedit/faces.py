@@ -154,7 +154,8 @@ def _regress(boxes: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
 
 
 def _normalise(pixels: torch.Tensor) -> torch.Tensor:
-    return (pixels - 127.5) * 0.0078125
+    """Pixels 0..255 to MTCNN's input range, channels-last (about twice as fast on the CPU)."""
+    return ((pixels - 127.5) * 0.0078125).contiguous(memory_format=torch.channels_last)
 
 
 class MTCNN(nn.Module):
@@ -187,7 +188,7 @@ class MTCNN(nn.Module):
                 getattr(model, name).load_state_dict(load_state_dict(weights.verified_path()))
             except RuntimeError as exc:
                 raise WeightsError(f"{weights.describe()} does not fit MTCNN: {str(exc).splitlines()[0]}") from None
-        return model.eval().requires_grad_(False).to(resolve_device(device))
+        return model.eval().requires_grad_(False).to(resolve_device(device), memory_format=torch.channels_last)
 
     @property
     def device(self) -> torch.device:
@@ -276,24 +277,30 @@ class MTCNN(nn.Module):
         """Square crops resized to ``size``; parts outside the image are zero.
 
         Each output pixel averages r x r bilinear samples (r = box side / size, at most 4), which approximates
-        area interpolation, batched per image.
+        area interpolation. Small images are gathered once per box and sampled in one call; big ones are
+        sampled image by image, all boxes of an image at once.
         """
         height, width = images.shape[2:]
         corners = boxes.trunc()
         corners[:, :2] -= 1  # MTCNN's 1-based inclusive corners to pixel edges
         side = (corners[:, 2:] - corners[:, :2]).clamp(min=1)
         r = int(min(4, max(1, float(side.max()) // size))) if len(boxes) else 1
-        steps = (torch.arange(size * r, device=images.device, dtype=images.dtype) + 0.5) / (size * r)
+        n = size * r
+        steps = (torch.arange(n, device=images.device, dtype=images.dtype) + 0.5) / n
         xs = (corners[:, None, 0] + steps * side[:, None, 0]) / width * 2 - 1
         ys = (corners[:, None, 1] + steps * side[:, None, 1]) / height * 2 - 1
         grid = torch.stack(torch.broadcast_tensors(xs[:, None, :], ys[:, :, None]), -1)  # (K, n, n, 2)
-        out = images.new_zeros((len(boxes), 3, size * r, size * r))
-        for owner in owners.unique().tolist():
-            idx = (owners == owner).nonzero()[:, 0]
-            sampled = F.grid_sample(
-                images[owner : owner + 1], grid[idx].reshape(1, -1, size * r, 2), align_corners=False
-            )
-            out[idx] = sampled.reshape(3, len(idx), size * r, size * r).transpose(0, 1)
+        if height * width <= 256 * 256:
+            out = torch.cat([
+                F.grid_sample(images[owners[i : i + 1024]], grid[i : i + 1024], align_corners=False)
+                for i in range(0, len(boxes), 1024)
+            ]) if len(boxes) else images.new_zeros((0, 3, n, n))
+        else:
+            out = images.new_zeros((len(boxes), 3, n, n))
+            for owner in owners.unique().tolist():
+                idx = (owners == owner).nonzero()[:, 0]
+                sampled = F.grid_sample(images[owner : owner + 1], grid[idx].reshape(1, -1, n, 2), align_corners=False)
+                out[idx] = sampled.reshape(3, len(idx), n, n).transpose(0, 1)
         return F.avg_pool2d(out, r) if r > 1 else out
 
 

@@ -29,7 +29,7 @@ class _ChipNetScorer(Scorer):
 
     def __init__(self, device="auto") -> None:
         super().__init__(device)
-        self.net = OnnxNet(self.weights.verified_path()).eval().to(self.device)
+        self.net = OnnxNet(self.weights.verified_path()).eval().to(self.device, memory_format=torch.channels_last)
         self.means = torch.tensor(CHANNEL_MEANS, device=self.device).view(1, 3, 1, 1)
 
     @torch.inference_mode()
@@ -37,7 +37,7 @@ class _ChipNetScorer(Scorer):
         """Network output for uint8 (N, size, size, 3) RGB chips."""
         out = []
         for start in range(0, len(chips), CHUNK):
-            x = torch.from_numpy(chips[start : start + CHUNK]).to(self.device).permute(0, 3, 1, 2).float()
+            x = torch.from_numpy(chips[start : start + CHUNK]).to(self.device).permute(0, 3, 1, 2).float()  # channels-last
             out.append(self.net((x - self.means) / 256.0).float().cpu().numpy())
         return np.concatenate(out)
 

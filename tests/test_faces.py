@@ -1,0 +1,143 @@
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from latentedit.errors import WeightsError
+from latentedit.faces import MTCNN, MTCNN_WEIGHTS, TEMPLATES, FaceBatch, align, nms, similarity_transform
+from latentedit.generators import render
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return MTCNN.load("cpu")
+
+
+@pytest.fixture(scope="module")
+def faces(dcgan):
+    return np.concatenate(list(render(dcgan, dcgan.sample(24, seed=11), progress=False)))
+
+
+def test_finds_generator_faces_with_sane_landmarks(detector, faces):
+    results = detector.detect(list(faces))
+    found = [r[0] for r in results if r]
+    assert len(found) >= 21  # ~96 % of samples measured on 2000
+    for face in found:
+        (lx, ly), (rx, ry), (nx, ny), (mlx, mly), (mrx, mry) = face.landmarks
+        assert lx < rx and mlx < mrx  # image-left before image-right
+        assert max(ly, ry) < ny < min(mly, mry)  # eyes above the nose above the mouth
+        x1, y1, x2, y2 = face.box
+        assert x1 < lx < x2 and y1 < ly < y2 and 0.5 < face.score <= 1
+        assert 20 < x2 - x1 < 90
+
+
+def test_batch_equals_single_and_order(detector, faces):
+    together = detector.detect(list(faces[:6]))
+    for image, expected in zip(faces[:6], together):
+        alone = detector.detect([image])[0]
+        assert len(alone) == len(expected)
+        for a, b in zip(alone, expected):
+            np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-3)
+    collage = np.zeros((200, 300, 3), np.uint8)
+    collage[10:74, 10:74] = faces[0]
+    big = np.asarray(Image.fromarray(faces[1]).resize((128, 128), Image.BICUBIC))
+    collage[50:178, 140:268] = big
+    found = detector.detect([collage])[0]
+    assert len(found) == 2 and found[0].box[0] > 120  # largest first
+
+
+def test_no_face_and_mixed_sizes(detector, faces):
+    blank = np.full((64, 64, 3), 128, np.uint8)
+    noise = np.random.default_rng(0).integers(0, 256, (80, 50, 3), dtype=np.uint8)
+    tiny = np.asarray(Image.fromarray(faces[0]).resize((32, 32), Image.LANCZOS))  # upscaled to 64 for detection
+    results = detector.detect([blank, faces[0], noise, tiny])
+    assert results[0] == [] and results[2] == [] and len(results[1]) >= 1 and len(results[3]) >= 1
+    np.testing.assert_allclose(results[3][0].landmarks * 2, results[1][0].landmarks, atol=3)
+
+
+def test_huge_image_is_mapped_back(detector, faces):
+    image = faces[0]
+    small = detector.detect([image])[0][0]
+    huge = np.asarray(Image.fromarray(image).resize((3200, 3200), Image.BICUBIC))  # detected at 1600
+    big = detector.detect([huge])[0][0]
+    np.testing.assert_allclose(big.landmarks / 50, small.landmarks, atol=2.5)
+
+
+def test_corrupted_weights_are_refused(tmp_path, monkeypatch):
+    bad = tmp_path / "onet.pt"
+    bad.write_bytes(MTCNN_WEIGHTS["onet"].verified_path().read_bytes()[:-10] + b"0123456789")
+    monkeypatch.setitem(MTCNN_WEIGHTS, "onet", replace(MTCNN_WEIGHTS["onet"], relative_path=str(bad)))
+    with pytest.raises(WeightsError, match="corrupted"):
+        MTCNN.load("cpu")
+
+
+def test_nms_groups_and_modes():
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10], [20, 20, 30, 30], [2, 2, 6, 6]], dtype=torch.float)
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.6, 0.95])
+    groups = torch.tensor([0, 0, 1, 0, 0])
+    kept = set(nms(boxes, scores, groups, 0.5).tolist())
+    assert kept == {0, 2, 3, 4}  # box 1 overlaps box 0 (IoU 0.68); box 2 is in another image
+    assert set(nms(boxes, scores, groups, 0.5, "min").tolist()) == {4, 2, 3}  # box 4 lies inside box 0
+    assert nms(boxes[:0], scores[:0], groups[:0], 0.5).numel() == 0
+
+
+def test_similarity_transform_recovers_a_known_map():
+    rng = np.random.default_rng(1)
+    source = rng.uniform(0, 100, (5, 2))
+    angle, scale, shift = 0.4, 1.7, np.array([12.0, -3.0])
+    linear = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    matrix = similarity_transform(source, source @ linear.T + shift)
+    np.testing.assert_allclose(matrix, np.hstack([linear, shift[:, None]]), atol=1e-9)
+
+
+def _centroid(gray: np.ndarray) -> np.ndarray:
+    """Intensity centroid (x, y), pixel (i, j) covering [i, i + 1) x [j, j + 1)."""
+    ys, xs = np.mgrid[: gray.shape[0], : gray.shape[1]] + 0.5
+    weights = gray.astype(float)
+    return np.array([(xs * weights).sum(), (ys * weights).sum()]) / weights.sum()
+
+
+@pytest.mark.parametrize("template", list(TEMPLATES))
+def test_landmarks_land_on_the_template(template):
+    """The matrix puts the landmarks of a rotated, scaled face on the template, and the crop follows the matrix:
+    a dot drawn in the image appears in the crop where the matrix maps it (to a hundredth of a pixel)."""
+    size = 96
+    target = TEMPLATES[template] * size
+    angle, scale, shift = 0.5, 2.3, np.array([140.0, 60.0])
+    linear = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    landmarks = target @ linear.T + shift
+    for point, expected in zip(landmarks, target):
+        image = Image.new("L", (400, 400))
+        ImageDraw.Draw(image).ellipse([*(point - 5), *(point + 5)], fill=255)
+        crop, matrix = align(np.asarray(image.convert("RGB")), landmarks, size, template)
+        assert crop.shape == (size, size, 3) and crop.dtype == np.uint8
+        np.testing.assert_allclose(matrix @ [*point, 1], expected, atol=1e-6)
+        drawn = _centroid(np.asarray(image))
+        np.testing.assert_allclose(_centroid(crop[..., 0]), matrix @ [*drawn, 1], atol=0.05)
+        np.testing.assert_allclose(_centroid(crop[..., 0]), expected, atol=1.0 / scale + 0.05)
+
+
+def test_align_round_trip(faces):
+    """Warping an aligned crop back with the inverse matrix reproduces the face region of the image."""
+    image = np.asarray(Image.fromarray(faces[3]).resize((256, 256), Image.BICUBIC))
+    landmarks = np.array([[90.0, 110], [165, 108], [128, 150], [100, 190], [158, 188]])
+    crop, matrix = align(image, landmarks, 160, "face")
+    forward = np.vstack([matrix, [0, 0, 1]])
+    back = Image.fromarray(crop).transform((256, 256), Image.AFFINE, tuple(forward[:2].ravel()), resample=Image.BILINEAR)
+    back = np.asarray(back).astype(float)
+    inner = (slice(100, 170), slice(100, 160))  # well inside the crop's footprint
+    error = np.abs(back[inner] - image[inner]).mean()
+    assert error < 4, error
+    assert np.abs(back[inner] - np.roll(image, 8, axis=1)[inner]).mean() > 2 * error  # and it can tell
+
+
+def test_face_batch_crops(detector, faces):
+    images = [faces[0], np.full((64, 64, 3), 128, np.uint8)]
+    batch = FaceBatch.detect(images, detector)
+    assert batch.found.tolist() == [True, False] and len(batch) == 2
+    crops = batch.crops(48, "dlib-chip")
+    assert crops.shape == (2, 48, 48, 3) and crops[1].max() == 0 and crops[0].std() > 10
+    assert batch.crops(48, "dlib-chip") is crops  # cached
+    assert np.isnan(batch.landmarks()[1]).all() and not np.isnan(batch.landmarks()[0]).any()
