@@ -257,6 +257,7 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--condition", help="Comma-separated attributes to keep fixed by projection.")
 @click.option("--combine", type=click.Choice(["sum", "average"]), default="sum", show_default=True,
               help="sum: each attribute with its strength; average: the seed projects' (b1+b2)/2 direction.")
+@click.option("--report", is_flag=True, help="Re-score the faces before and after the edit and report the changes.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
 @space_option
@@ -264,8 +265,8 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @device_option
 @weights_option
 @overwrite_option
-def edit(attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition, combine, out,
-         batch_size, space, truncation_psi, truncation_layers, noise, device, weights, overwrite) -> None:
+def edit(attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition, combine, report,
+         out, batch_size, space, truncation_psi, truncation_layers, noise, device, weights, overwrite) -> None:
     """Edit faces along attribute boundaries: one, several at once, or conditional.
 
     Writes OUT/grid.png (rows = faces, columns = steps), OUT/gifs/face_000.gif..., OUT/codes.npy
@@ -280,9 +281,16 @@ def edit(attrs, replay, model, codes, index, n, seed, boundary_files, value_rang
     else:
         result = edit_faces(out, attrs, model, codes, _indices(index), n, seed, _boundary_overrides(boundary_files),
                             value_range, steps, _names(condition), combine, batch_size, device, overwrite, space,
-                            weights, _style(truncation_psi, truncation_layers, noise))
+                            weights, _style(truncation_psi, truncation_layers, noise), report=report)
     click.echo(f"{result.record['edit']}: wrote {len(result.codes)} faces x {result.codes.shape[1]} steps to "
                f"{result.out}; grid: {result.out / 'grid.png'}")
+    if "report" in result.record:
+        measured = result.record["report"]
+        for name, target in measured["targets"].items():
+            click.echo(f"  {name}: score change {target['mean_change']:+.3f} ({target['change_per_unit_step']:+.3f} per "
+                       f"unit step), moved as asked for {target['moved_as_asked']:.0%} of {target['faces_scored']} faces")
+        for name, change in measured["side_effects"].items():
+            click.echo(f"  {name}: mean absolute change {change:.3f} (side effect)")
 
 
 def main(argv: list[str] | None = None) -> None:

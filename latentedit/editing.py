@@ -12,6 +12,7 @@ from . import __version__
 from .boundaries import Boundary, project_out, resolve_boundary
 from .errors import UsageError
 from .generators import DEFAULT_MODEL, Generator, downstream_codes, load_generator, render
+from .scoring import SCORERS, load_scorers, score_codes
 from .outputs import annotated_grid, load_codes, preview_tiles, save_gif, save_png, staged_output, utc_now, write_json
 from .weights import sha256_file
 
@@ -183,11 +184,12 @@ def edit_faces(
     space: str = "z",
     weights: Path | None = None,
     style: dict | None = None,
+    report: bool = False,
 ) -> EditResult:
     """What ``latentedit edit`` does for generated faces: plan the edit, render every step, write the results.
 
     Writes ``grid.png`` (rows = faces, columns = steps), ``gifs/face_000.gif``…, ``codes.npy`` (N, steps, dim),
-    ``source_codes.npy`` and ``edit.json``.
+    ``source_codes.npy`` and ``edit.json`` (with ``report``: the measured effect, see :func:`edit_report`).
     """
     parsed = parse_attrs(attrs)
     overrides = boundary_files or {}
@@ -214,6 +216,8 @@ def edit_faces(
         "boundaries": {b.name: {"path": str(b.path), "sha256": sha256_file(b.path)} for b in [*boundaries, *condition_boundaries]},
         "conditions": plan.conditions, "combine": combine, "steps": plan.steps.tolist(), "edit": plan.describe(),
     }
+    if report:
+        record["report"] = edit_report(generator, codes, edited, plan, batch_size=batch_size)
     with staged_output(out, overwrite) as staging:
         np.save(staging / "source_codes.npy", codes)
         np.save(staging / "codes.npy", edited)
@@ -251,3 +255,38 @@ def replay_edit(record_file: Path, out: Path, device: str = "auto", overwrite: b
         )
     except (KeyError, TypeError, ValueError, OSError) as exc:
         raise UsageError(f"{record_file} is not a readable latentedit edit record ({type(exc).__name__}: {exc})") from None
+
+
+def edit_report(generator: Generator, source: np.ndarray, edited: np.ndarray, plan: EditPlan,
+                scorers: dict | None = None, batch_size: int = 64) -> dict:
+    """Re-score unedited and fully edited faces (the last step) and measure what the edit changed.
+
+    For each edited attribute: the mean score change per unit of movement along its own normal, and the
+    fraction of faces whose score moved the asked way; for every other scored attribute, the mean absolute
+    change (side effects). Faces without a detected face before or after are left out (counted).
+    """
+    scorers = scorers or load_scorers(list(SCORERS), generator.device)
+    final = edited[:, -1]
+    before = score_codes(generator, source, list(scorers), batch_size, scorers=scorers)
+    after = score_codes(generator, final, list(scorers), batch_size, scorers=scorers)
+    moved = final.reshape(len(final), -1) - source.reshape(len(source), -1)
+    report: dict = {"faces": len(source), "targets": {}, "side_effects": {}}
+    for boundary, strength in zip(plan.boundaries, plan.strengths):
+        if boundary.name not in scorers:
+            continue
+        valid = np.isfinite(before[boundary.name]) & np.isfinite(after[boundary.name])
+        change = (after[boundary.name] - before[boundary.name])[valid]
+        distance = (moved @ boundary.normal)[valid]
+        asked = np.sign(strength * plan.steps[-1]) if plan.combine == "sum" else np.sign(plan.steps[-1])
+        report["targets"][boundary.name] = {
+            "faces_scored": int(valid.sum()),
+            "mean_change": float(change.mean()),
+            "change_per_unit_step": float(change.mean() / distance.mean()),
+            "moved_as_asked": float(np.mean(np.sign(change) == asked)),
+        }
+    for name in scorers:
+        if name in report["targets"]:
+            continue
+        valid = np.isfinite(before[name]) & np.isfinite(after[name])
+        report["side_effects"][name] = float(np.abs(after[name] - before[name])[valid].mean())
+    return report
