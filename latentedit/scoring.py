@@ -185,11 +185,9 @@ def score_to_folder(
         source = Path(source)
         if not source.is_dir():
             raise UsageError(f"{source} is not a folder of images")
-        paths = list_images(source)
-        manifest = source / "manifest.json"
-        if not paths and manifest.is_file() and (source / "z.npy").is_file():
-            model = model or json.loads(manifest.read_text()).get("model")
-            codes_file = source / "z.npy"
+        paths, sample = _folder_images(source)
+        if paths is None:  # a `sample --no-images` folder: render its codes
+            model, codes_file = model or sample["model"], source / sample["files"]["codes"]
         elif not paths:
             raise UsageError(f"no images (.png, .jpg, ...) in {source}")
         else:
@@ -226,6 +224,21 @@ def score_to_folder(
             staging / "manifest.json",
         )
     return ScoreRun(Path(out), len(scores), scores.missing, skipped)
+
+
+def _folder_images(folder: Path) -> tuple[list[Path] | None, dict]:
+    """The images to score in ``folder``: a ``sample`` folder's own images in index order (None when it has only
+    codes) and its manifest; otherwise every image file in the folder and an empty manifest."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        files = manifest["files"]
+        if manifest.get("tool") != "latentedit" or "model" not in manifest:
+            raise KeyError("not a sample manifest")
+    except (OSError, ValueError, KeyError, TypeError):
+        return list_images(folder), {}
+    if files.get("images"):
+        return [folder / (files["images"] % i) for i in range(int(manifest["n"]))], manifest
+    return None, manifest
 
 
 def _cell(value: float) -> str:

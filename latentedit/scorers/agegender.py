@@ -34,11 +34,16 @@ class _ChipNetScorer(Scorer):
 
     @torch.inference_mode()
     def probabilities(self, chips: np.ndarray) -> np.ndarray:
-        """Network output for uint8 (N, size, size, 3) RGB chips."""
+        """Network output for uint8 (N, size, size, 3) RGB chips, averaged with that of the mirrored chips.
+
+        The mirror average is ours, not dlib's: on 64x64 generator faces the gender network alone changes its
+        answer for about one face in seven when the face is mirrored.
+        """
         out = []
         for start in range(0, len(chips), CHUNK):
             x = torch.from_numpy(chips[start : start + CHUNK]).to(self.device).permute(0, 3, 1, 2).float()  # channels-last
-            out.append(self.net((x - self.means) / 256.0).float().cpu().numpy())
+            x = (x - self.means) / 256.0
+            out.append(((self.net(x) + self.net(x.flip(3))) / 2).float().cpu().numpy())
         return np.concatenate(out)
 
     def _chip_probabilities(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
