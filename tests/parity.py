@@ -20,8 +20,8 @@ DERIVED = ("lod", "blur.kernel", "resample_filter", "truncation.truncation")
 def random_state(template: dict[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:
     """Fill every learned tensor of ``template`` from ``numpy.random.default_rng(seed)``, keys in sorted order.
 
-    Weights and constants are standard normal; biases, noise strengths and ``w_avg`` are scaled down so that
-    activations stay in a realistic range.
+    Weights and constants are standard normal (mapping weights x 100, undoing the learning-rate multiplier);
+    biases, noise strengths and ``w_avg`` are scaled down so that activations stay in a realistic range.
     """
     rng = np.random.default_rng(seed)
     state = {}
@@ -31,6 +31,8 @@ def random_state(template: dict[str, torch.Tensor], seed: int) -> dict[str, torc
             state[key] = torch.zeros_like(value) if key.endswith("lod") else value.clone()
             continue
         scale = 0.5 if key.endswith("w_avg") else 0.2 if key.endswith(("bias", "noise_strength", "apply_noise.weight")) else 1.0
+        if key.startswith("mapping.") and key.endswith("weight"):
+            scale = 100.0  # stored divided by the mapping's learning-rate multiplier 0.01, as trained weights are
         state[key] = torch.from_numpy(np.asarray(rng.standard_normal(value.shape) * scale, dtype=np.float32))
     return state
 
