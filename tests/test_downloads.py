@@ -107,6 +107,12 @@ def test_pull_fills_the_cache_and_offline_errors_say_where_to_put_the_file(serve
     assert expected.read_bytes() == PAYLOAD and str(expected) in stdout
     code, stdout, _ = run_cli("models", "pull", "stylegan-ffhq")  # already there: nothing is downloaded
     assert code == 0 and len(server.requests) == 1
+    assert f"available ({expected})" in run_cli("models")[1]
+    unpinned = dataclasses.replace(weights, sha256=None)
+    monkeypatch.setitem(MODELS, "stylegan-ffhq", dataclasses.replace(real, weights=unpinned))
+    assert "unpinned" in MODELS["stylegan-ffhq"].weights_status()
+    code, stdout, _ = run_cli("models", "pull", "stylegan-ffhq")
+    assert code == 0 and DIGEST in stdout and len(server.requests) == 1
 
     expected.unlink()
     server.shutdown()

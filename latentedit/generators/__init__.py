@@ -48,7 +48,9 @@ class ModelInfo:
 
     def weights_status(self) -> str:
         path = self.weights.locate()
-        return f"available ({path})" if path else f"missing: {self.weights.install_command}"
+        if path is None:
+            return f"missing: {self.weights.install_command}"
+        return f"available ({path})" if self.weights.sha256 else f"available, unpinned: no published sha256 ({path})"
 
 
 DEFAULT_MODEL = "dcgan-digiface64"
