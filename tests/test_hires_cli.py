@@ -121,3 +121,15 @@ def test_style_options_are_refused_for_other_models(tmp_path, run_cli, checkpoin
                               checkpoints["pggan-celebahq"], "--device", "cpu")
     assert code == 3 and "not an InterFaceGAN StyleGAN state dict" in stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_high_resolution_models_render_at_most_four_at_once_and_identically(checkpoints):
+    from latentedit.generators import load_generator, render
+
+    generator, _ = load_generator("stylegan2-ffhq", "cpu", checkpoints["stylegan2-ffhq"])
+    codes = generator.sample(6, seed=2)
+    batches = list(render(generator, codes, batch_size=64, progress=False))
+    assert [len(b) for b in batches] == [4, 2]
+    for batch_size in (1, 3):
+        np.testing.assert_array_equal(np.concatenate(list(render(generator, codes, batch_size=batch_size, progress=False))),
+                                      np.concatenate(batches))

@@ -25,6 +25,8 @@ class Generator(nn.Module):
     # Batches are padded to a multiple of this so that convolution kernels see the same batch shapes
     # whatever the caller's batch size: that keeps images bit-identical across batch sizes on the CPU.
     batch_multiple: int = 4
+    # Largest batch run at once (high-resolution models: InterFaceGAN's 4 images per forward).
+    max_batch: int | None = None
 
     def code_shape(self, space: str) -> tuple[int, ...]:
         """Shape of one code in ``space`` (without the batch axis)."""
@@ -109,6 +111,7 @@ def render(
     if batch_size <= 0:
         raise UsageError(f"batch size must be positive, got {batch_size}")
     codes = generator.validate_codes(codes, space)
+    batch_size = min(batch_size, generator.max_batch or batch_size)
     device = generator.device
     show = progress if progress is not None else len(codes) > batch_size
     with tqdm(total=len(codes), unit="img", desc=f"rendering {generator.name}", disable=not show, leave=False) as bar:

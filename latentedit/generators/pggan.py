@@ -70,6 +70,7 @@ class PGGANGenerator(Generator):
     """Z (N, channels[0]) to RGB in [-1, 1]; ``channels[i]`` (i >= 1) is the width at 2**(i + 1) pixels."""
 
     z_on_sphere = True
+    max_batch = 4
 
     def __init__(self, name: str, channels: list[int], fused_scale: bool = False) -> None:
         super().__init__()

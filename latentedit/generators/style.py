@@ -17,6 +17,7 @@ class StyleGenerator(Generator):
     """
 
     spaces = ("z", "w", "wp")
+    max_batch = 4
     w_dim: int
     num_ws: int
     w_avg: torch.Tensor
