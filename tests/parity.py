@@ -92,6 +92,7 @@ def write_nvidia_pickle(path: Path, generator: torch.nn.Module, init_kwargs: dic
                     "_non_persistent_buffers_set": set(),
                     "_modules": OrderedDict((n, Persistent(c, {})) for n, c in module.named_children()),
                     "_init_args": (),
+                    "act_gain": np.sqrt(2.0),  # NumPy float64 attributes, as the real networks carry
                     "_init_kwargs": EasyDict({k: EasyDict(v) if isinstance(v, dict) else v for k, v in kwargs.items()}),
                 },
             }
