@@ -5,7 +5,7 @@
 Renders the 320 check-set codes, scores every attribute that has a scorer, and prints a Markdown table: ROC AUC for
 smile, eyeglasses and gender (faces labelled unclear and faces without a detected face left out), Spearman rank
 correlation of the pose score with the yaw label (left -1, frontal 0, right +1), the yaw sign accuracy on the faces
-labelled left or right, and the face detection rate. OUT gets table.md, scores.csv (labels and scores per face) and
+labelled left or right, Spearman correlation of the predicted age with the age bucket, and the face detection rate. OUT gets table.md, scores.csv (labels and scores per face) and
 {attr}_extremes.png: the 16 highest- and 16 lowest-scored faces of each attribute, to look at.
 """
 
@@ -27,6 +27,7 @@ AUC_TARGET, SIGN_TARGET = 0.90, 0.90
 # attribute -> (label column, positive label, negative label) for the AUC rows
 BINARY = {"smile": ("smile", "yes", "no"), "eyeglasses": ("eyeglasses", "yes", "no"), "gender": ("gender", "male", "female")}
 YAW = {"left": -1, "frontal": 0, "right": 1}
+AGE = {"child": 0, "young": 1, "middle": 2, "old": 3}
 EXTREMES = 16
 
 
@@ -63,6 +64,19 @@ def pose_rows(scores: np.ndarray, labels: list[dict[str, str]]) -> list[list[str
     ]
 
 
+def age_row(scores: np.ndarray, labels: list[dict[str, str]]) -> list[str]:
+    """Rank correlation of the predicted age with the age bucket, and the median prediction per bucket."""
+    bucket = np.array([AGE.get(r["age"], np.nan) for r in labels])
+    used = ~np.isnan(bucket) & ~np.isnan(scores)
+    rho = spearmanr(bucket[used], scores[used]).statistic
+    medians = ", ".join(
+        f"{name} {np.median(scores[used & (bucket == code)]):.0f} y (n={int((used & (bucket == code)).sum())})"
+        for name, code in AGE.items()
+        if (used & (bucket == code)).any()
+    )
+    return ["age", "Spearman ρ, predicted age vs bucket (child < young < middle < old)", f"{rho:.3f}", "–", "–", f"median prediction: {medians}"]
+
+
 def _met(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
@@ -77,7 +91,7 @@ def accuracy_table(scores: Scores, labels: list[dict[str, str]]) -> str:
         elif attr == "pose":
             rows.extend(pose_rows(scores[attr], labels))
         else:
-            rows.append([attr, "no labels in the check set", "see extremes sheet", "", "", ""])
+            rows.append(age_row(scores[attr], labels))
     n = len(scores)
     rows.append(["(detection)", "faces found by MTCNN", f"{n - scores.missing}/{n} = {(n - scores.missing) / n:.1%}", "", "", ""])
     head = ["attribute", "measure", "value", "target", "met", "faces"]
@@ -89,8 +103,8 @@ def extremes_sheet(attr: str, values: np.ndarray, faces: np.ndarray, labels: lis
     """The EXTREMES highest- and lowest-scored faces (index, score and label under each) in four rows of eight."""
     order = [i for i in np.argsort(-values, kind="stable") if not np.isnan(values[i])]
     picked = order[:EXTREMES] + order[::-1][:EXTREMES]
-    column = BINARY[attr][0] if attr in BINARY else "yaw" if attr == "pose" else None
-    captions = [f"{i}: {values[i]:.3g}" + (f" ({labels[i][column][:1]})" if column else "") for i in picked]
+    column = BINARY[attr][0] if attr in BINARY else {"pose": "yaw"}.get(attr, attr)
+    captions = [f"{i}: {values[i]:.3g} ({labels[i][column][:1]})" for i in picked]
     tiles = preview_tiles(faces[picked], 96).reshape(4, EXTREMES // 2, 96, 96, 3)
     half = EXTREMES // 2
     return annotated_grid(
