@@ -15,9 +15,10 @@ building its models (its code is not changed).
 """
 
 import argparse
+import gc
 import json
+import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -54,40 +55,56 @@ def float_scales(module: torch.nn.Module) -> torch.nn.Module:
     return module
 
 
-def build(family: str, resolution: int, args) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """(ours, reference forward z -> image) on the same weights."""
-    if family in ("pggan", "stylegan"):
-        sys.path.insert(0, str(Path(args.interfacegan).resolve()))
-    if family == "pggan":
-        from models.pggan_generator_model import PGGANGeneratorModel
-
-        ours = PGGANGenerator("pggan", interfacegan_channels(resolution))
-        randomise(ours)
-        reference = float_scales(PGGANGeneratorModel(resolution=resolution))
-        reference.load_state_dict(ours.state_dict())
-        return ours, reference
-    if family == "stylegan":
-        from models.stylegan_generator_model import StyleGANGeneratorModel
-
-        fused = [False] + [2 ** (i + 2) >= 128 for i in range(1, resolution.bit_length() - 2)]
-        ours = StyleGANGenerator("stylegan", interfacegan_channels(resolution), fused)
-        randomise(ours)
-        reference = float_scales(StyleGANGeneratorModel(resolution=resolution, truncation_psi=0.7, truncation_layers=8))
-        missing, unexpected = reference.load_state_dict(ours.state_dict(), strict=False)
-        assert not unexpected and all(k.endswith(("blur.kernel", "truncation.truncation")) for k in missing)
-        return ours, reference
-    sys.path.insert(0, str(Path(args.stylegan2_ada).resolve()))
-    from training.networks import Generator
-
-    kwargs = {
+def stylegan2_kwargs(resolution: int) -> dict:
+    """The official FFHQ configuration (channel_base 32768, conv_clamp 256), in float32."""
+    return {
         "z_dim": 512, "w_dim": 512, "c_dim": 0, "img_resolution": resolution, "img_channels": 3,
         "mapping_kwargs": {"num_layers": 8},
         "synthesis_kwargs": {"channel_base": 32768, "channel_max": 512, "conv_clamp": 256, "num_fp16_res": 0},
     }
-    network = Generator(**kwargs)
+
+
+def make_ours(family: str, resolution: int) -> torch.nn.Module:
+    if family == "pggan":
+        ours = PGGANGenerator("pggan", interfacegan_channels(resolution))
+    elif family == "stylegan":
+        fused = [False] + [2 ** (i + 2) >= 128 for i in range(1, resolution.bit_length() - 2)]  # InterFaceGAN's "auto"
+        ours = StyleGANGenerator("stylegan", interfacegan_channels(resolution), fused)
+    else:
+        ours = StyleGAN2Generator.from_config("stylegan2", stylegan2_kwargs(resolution)).configure(0.7, None, "const")
+    randomise(ours)
+    return ours
+
+
+def make_reference(family: str, resolution: int, args) -> torch.nn.Module:
+    """The reference network, imported from the user's checkout, with random weights; forward(z) -> image."""
+    if family in ("pggan", "stylegan"):
+        sys.path.insert(0, str(Path(args.interfacegan).resolve()))
+        if family == "pggan":
+            from models.pggan_generator_model import PGGANGeneratorModel as Model
+
+            reference = Model(resolution=resolution)
+        else:
+            from models.stylegan_generator_model import StyleGANGeneratorModel as Model
+
+            reference = Model(resolution=resolution, truncation_psi=0.7, truncation_layers=8)
+        randomise(reference)
+        return float_scales(reference)
+    sys.path.insert(0, str(Path(args.stylegan2_ada).resolve()))
+    from training.networks import Generator
+
+    network = Generator(**stylegan2_kwargs(resolution))
     randomise(network)
-    ours = StyleGAN2Generator.from_config("stylegan2", kwargs, network.state_dict()).configure(0.7, None, "const")
-    return ours, StyleGAN2Reference(network)
+    return StyleGAN2Reference(network)
+
+
+def build(family: str, resolution: int, args) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(ours, reference) with the same weights: ours loads the reference's state dict."""
+    reference = make_reference(family, resolution, args)
+    state = (reference.network if family == "stylegan2" else reference).state_dict()
+    ours = make_ours(family, resolution)
+    ours.load_state_dict({k: v for k, v in state.items() if not k.endswith(("blur.kernel", "truncation.truncation"))})
+    return ours, reference
 
 
 class StyleGAN2Reference(torch.nn.Module):
@@ -101,10 +118,11 @@ class StyleGAN2Reference(torch.nn.Module):
         return self.network(z, None, truncation_psi=0.7, noise_mode="const", force_fp32=True)
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
+def timed(fn) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds of ``fn()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 @torch.inference_mode()
@@ -120,50 +138,69 @@ def measure(family: str, resolution: int, batch: int, args) -> dict:
         return lambda: (fn(z), sync())
 
     a, b = ours.synthesize(z), reference(z)  # warm-up, and the parity of this full-size network
-    difference = float((a - b).abs().max())
     times = {"ours": [], "reference": []}
     for _ in range(args.repeats):
         times["ours"].append(timed(run(ours.synthesize)))
         times["reference"].append(timed(run(reference)))
-    ours_rate, reference_rate = (batch / statistics.median(times[k]) for k in ("ours", "reference"))
-    return {
-        "family": family, "resolution": resolution, "batch": batch, "ours": ours_rate, "reference": reference_rate,
-        "ratio": ours_rate / reference_rate, "max_abs_diff": difference,
-    }
+    row = {"family": family, "resolution": resolution, "batch": batch, "load": os.getloadavg()[0]}
+    for side, samples in times.items():
+        row[f"{side}_wall"] = batch / statistics.median(t[0] for t in samples)
+        row[f"{side}_cpu"] = batch / statistics.median(t[1] for t in samples)
+    row["ratio_wall"], row["ratio_cpu"] = row["ours_wall"] / row["reference_wall"], row["ours_cpu"] / row["reference_cpu"]
+    row["max_abs_diff"] = float((a - b).abs().max())
+    row["max_abs_diff_clamped"] = float((a.clamp(-1, 1) - b.clamp(-1, 1)).abs().max())
+    row["output_max_abs"] = float(b.abs().max())
+    return row
+
+
+def status_mib(field: str) -> float:
+    """A memory field of /proc/self/status (VmRSS: resident now, VmHWM: peak resident) in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(field)
 
 
 @torch.inference_mode()
 def peak_memory(family: str, side: str, args) -> dict:
-    """Run in a fresh process: maximum RSS after building, and after one 1024x1024 forward at batch 1."""
-    ours, reference = build(family, 1024, args)
-    fn = ours.eval().synthesize if side == "ours" else reference.eval()
+    """Run in a fresh process: resident memory with the model built, and the peak during one 1024x1024 forward
+    at batch 1 (the peak mark is reset after building through /proc/self/clear_refs, Linux)."""
+    fn = make_ours(family, 1024).eval().synthesize if side == "ours" else make_reference(family, 1024, args).eval()
     z = torch.randn(1, 512)
-    built = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    built = status_mib("VmRSS")
     fn(z)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"family": family, "side": side, "built_mib": built, "peak_mib": peak}
+    return {"family": family, "side": side, "built_mib": built, "peak_mib": status_mib("VmHWM")}
 
 
 def report(rows: list[dict], memory: list[dict], args) -> str:
+    names = {"pggan": "PGGAN (InterFaceGAN port)", "stylegan": "StyleGAN (InterFaceGAN port)",
+             "stylegan2": "StyleGAN2 (stylegan2-ada-pytorch)"}
     lines = [
         "## Generators: forward throughput, latentedit vs reference implementations",
         "",
-        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
-        f"device {args.device}; median of {args.repeats} interleaved runs; same random weights and Z batch on both "
-        "sides; StyleGAN truncation psi 0.7 (8 layers for StyleGAN, all for StyleGAN2), const noise, float32.",
+        f"{platform.machine()}, torch {torch.__version__}, {args.threads} threads, device {args.device}; median of "
+        f"{args.repeats} interleaved runs after a warm-up; the same random weights and Z batch on both sides; "
+        "truncation psi 0.7 (8 layers for StyleGAN, all for StyleGAN2), const noise, float32. Throughput per "
+        "wall-clock second and per CPU second of the process (the latter is less sensitive to other load on a "
+        "shared machine; the 1-minute load average is shown). Max abs diff: between the two outputs, raw "
+        "(random weights give outputs far outside [-1, 1]; largest |output| shown) and clamped to [-1, 1].",
         "",
-        "| model | resolution | batch | latentedit (img/s) | reference (img/s) | ratio | max abs diff |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| model | res | batch | ours img/s (wall / CPU s) | reference img/s (wall / CPU s) | ratio wall | ratio CPU "
+        "| load | max abs diff raw / clamped | max abs output |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    names = {"pggan": "PGGAN (InterFaceGAN port)", "stylegan": "StyleGAN (InterFaceGAN port)", "stylegan2": "StyleGAN2 (stylegan2-ada-pytorch)"}
     for r in rows:
         lines.append(
-            f"| {names[r['family']]} | {r['resolution']} | {r['batch']} | {r['ours']:.3g} | {r['reference']:.3g} | "
-            f"{r['ratio']:.2f} | {r['max_abs_diff']:.1e} |"
+            f"| {names[r['family']]} | {r['resolution']} | {r['batch']} | {r['ours_wall']:.3g} / {r['ours_cpu']:.3g} "
+            f"| {r['reference_wall']:.3g} / {r['reference_cpu']:.3g} | {r['ratio_wall']:.2f} | {r['ratio_cpu']:.2f} "
+            f"| {r['load']:.1f} | {r['max_abs_diff']:.1e} / {r['max_abs_diff_clamped']:.1e} | {r['output_max_abs']:.1f} |"
         )
     if memory:
-        lines += ["", "Peak memory, one 1024x1024 forward at batch 1 (maximum RSS of a fresh process, MiB):", "",
-                  "| model | side | after building | peak |", "| --- | --- | --- | --- |"]
+        lines += ["", "Memory of one 1024x1024 forward at batch 1, fresh process per row (MiB): resident with the "
+                  "model built, and the peak resident during the forward.", "",
+                  "| model | side | built | peak during forward |", "| --- | --- | --- | --- |"]
         for m in memory:
             lines.append(f"| {names[m['family']]} | {m['side']} | {m['built_mib']:.0f} | {m['peak_mib']:.0f} |")
     return "\n".join(lines) + "\n"
