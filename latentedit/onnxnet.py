@@ -4,6 +4,7 @@ Weights are the graph's initializers, read with the ``onnx`` package; the nodes 
 torch functions below. Only the operators used by the packaged age and gender networks are supported.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,17 @@ class OnnxNet(nn.Module):
         self.nodes = folded
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activations(x, [self.output_name])[0]
+
+    def activations(self, x: torch.Tensor, names: Sequence[str]) -> list[torch.Tensor]:
+        """The values named ``names`` (node outputs), running the graph only as far as they need."""
         values = {self.input_name: x, **dict(self.named_buffers())}
+        todo = set(names) - values.keys()
         for op, inputs, output, attributes in self.nodes:
+            if not todo:
+                break
             values[output] = OPERATORS[op](*(values[name] for name in inputs if name), **attributes)
-        return values[self.output_name]
+            todo.discard(output)
+        if todo:
+            raise KeyError(f"no node output named {', '.join(sorted(todo))}")
+        return [values[name] for name in names]
