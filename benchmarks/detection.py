@@ -5,6 +5,8 @@
 For each ``min_side`` (64x64 faces are upscaled to it before detection) prints how many of ``--n`` samples
 (seed 1) have a face and the images/s; then prints the mean MTCNN landmarks of ``--template-n`` samples (seed 2)
 in 64x64 frame units: the ``dcgan-digiface64`` alignment template in latentedit/faces.py.
+Measured 2026-11-23 (with the contrast-stretched second try): 485/482/484/481 of 500 at min_side 64/96/128/160,
+so 64x64 faces are detected at their own size by default.
 """
 
 import argparse

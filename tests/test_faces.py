@@ -141,3 +141,10 @@ def test_face_batch_crops(detector, faces):
     assert crops.shape == (2, 48, 48, 3) and crops[1].max() == 0 and crops[0].std() > 10
     assert batch.crops(48, "dlib-chip") is crops  # cached
     assert np.isnan(batch.landmarks()[1]).all() and not np.isnan(batch.landmarks()[0]).any()
+
+
+def test_dark_faces_are_found_on_the_second_try(faces):
+    dark = [(face * 0.12).astype(np.uint8) for face in faces[:12]]
+    plain = sum(bool(r) for r in MTCNN.load("cpu", retry_stretched=False).detect(dark))
+    retried = MTCNN.load("cpu").detect(dark)
+    assert sum(bool(r) for r in retried) == 12 and plain <= 8
