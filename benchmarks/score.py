@@ -7,6 +7,7 @@ the same faces (render, detection, each scorer) so that the slowest part is visi
 """
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -61,7 +62,9 @@ def main() -> None:
         stage_rate[f"{name} (incl. alignment)"] = len(batch) / median_time(lambda: scorer.score(fresh_batch()), args.repeats)
     total = median_time(lambda: score_codes(generator, codes, list(scorers), args.batch_size, False, scorers, detector),
                         args.repeats)
+    cpu_start = time.process_time()
     result = score_codes(generator, codes, list(scorers), args.batch_size, False, scorers, detector)
+    cpu = time.process_time() - cpu_start
     rate = args.n / total
     rows = ["| stage | faces/s |", "| --- | ---: |", *(f"| {k} | {v:.0f} |" for k, v in stage_rate.items()),
             f"| **all together (`score --codes`)** | **{rate:.0f}** |"]
@@ -73,7 +76,10 @@ def main() -> None:
         *rows,
         "",
         f"Faces found: {len(result) - result.missing} of {len(result)}. Target: at least 40 faces/s for all five "
-        f"attributes together; measured {rate:.0f} faces/s for the {len(scorers)} available.",
+        f"attributes together; measured {rate:.0f} faces/s for the {len(scorers)} available, with the load "
+        f"average at {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. The whole run used "
+        f"{1000 * cpu / args.n:.1f} ms of CPU time per face, i.e. {args.n / cpu:.0f} faces per CPU-second "
+        f"(an idle machine with {torch.get_num_threads()} threads gets at most {torch.get_num_threads()}x that).",
     ])
     print(body)
     if not args.no_write:
