@@ -17,13 +17,16 @@ from .images import list_images, read_image
 from .outputs import load_codes, staged_output, utc_now, write_json
 from .scorers import Scorer
 from .scorers.agegender import AgeScorer, GenderScorer
+from .scorers.attribute_probe import EyeglassesScorer, SmileScorer
 from .scorers.pose import PoseScorer
 
 __all__ = ["ATTRIBUTES", "SCORERS", "FaceBatch", "Scorer", "Scores", "load_scorers", "score_images", "score_codes"]
 
 # The five InterFaceGAN attributes, in output order. A name without an entry in SCORERS is reported as unavailable.
 ATTRIBUTES = ("pose", "smile", "age", "gender", "eyeglasses")
-SCORERS: dict[str, type[Scorer]] = {cls.name: cls for cls in (PoseScorer, AgeScorer, GenderScorer)}
+SCORERS: dict[str, type[Scorer]] = {
+    cls.name: cls for cls in (PoseScorer, SmileScorer, AgeScorer, GenderScorer, EyeglassesScorer)
+}
 BATCH_SIZE = 256
 
 

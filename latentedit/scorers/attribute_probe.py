@@ -1,0 +1,97 @@
+"""Smile and eyeglasses: linear probes on the feature maps of dlib-models' age network, trained here.
+
+No packaged classifier exists for these two attributes. The age network (CC0, trained on real photographs; see
+agegender.py) sees the same 64x64 dlib-style chips as for age; two of its intermediate feature maps (14x14x64
+pooled to 7x7, and 7x7x128) keep where things are on the face, and one logistic regression per attribute reads them.
+The probes were fitted on generator faces labelled by eye (scripts/train_attribute_scorers.py); their weights
+(``attribute_probe.pt``, a state dict of ~75 KB) ship with latentedit.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import WeightsError
+from ..faces import FaceBatch
+from ..onnxnet import OnnxNet
+from ..weights import load_state_dict
+from . import Scorer
+from .agegender import AGE_WEIGHTS, CHANNEL_MEANS
+
+WEIGHTS_PATH = Path(__file__).with_name("attribute_probe.pt")
+OUTPUTS = ("smile", "eyeglasses")
+CHIP_SIZE, CHIP_TEMPLATE = 64, "dlib-chip"
+# Node outputs of age-v1.onnx read by the probes: after the first residual stage (64 x 14 x 14, average-pooled
+# 2x2 to 7x7) and after the second (128 x 7 x 7).
+FEATURE_NODES = ("layer_41_relu", "layer_22_relu")
+FEATURE_DIM = 64 * 7 * 7 + 128 * 7 * 7
+CHUNK = 256
+
+
+class AttributeProbe(nn.Module):
+    """The age network's feature maps, flattened, and one logit per name in :data:`OUTPUTS`."""
+
+    def __init__(self, backbone: OnnxNet) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.register_buffer("means", torch.tensor(CHANNEL_MEANS).view(1, 3, 1, 1))
+        self.linear = nn.Linear(FEATURE_DIM, len(OUTPUTS))
+
+    def features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Float (N, FEATURE_DIM) for float (N, 3, 64, 64) RGB chips in [0, 255], preprocessed as for age."""
+        early, late = self.backbone.activations((pixels - self.means) / 256.0, FEATURE_NODES)
+        return torch.cat([F.avg_pool2d(early, 2).flatten(1), late.flatten(1)], 1)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.features(pixels))
+
+    @torch.inference_mode()
+    def probabilities(self, chips: np.ndarray) -> np.ndarray:
+        """Float (N, len(OUTPUTS)) probabilities for uint8 (N, 64, 64, 3) RGB chips."""
+        out = [np.zeros((0, len(OUTPUTS)), np.float32)]
+        for start in range(0, len(chips), CHUNK):
+            x = torch.from_numpy(chips[start : start + CHUNK]).to(self.means.device).permute(0, 3, 1, 2).float()
+            out.append(torch.sigmoid(self(x)).float().cpu().numpy())
+        return np.concatenate(out)
+
+
+def build_probe(device: str | torch.device = "cpu") -> AttributeProbe:
+    """The probe on the verified age network, with untrained linear weights, in eval mode."""
+    return AttributeProbe(OnnxNet(AGE_WEIGHTS.verified_path())).eval().requires_grad_(False).to(device)
+
+
+@lru_cache(maxsize=4)
+def load_probe(device: torch.device, path: Path = WEIGHTS_PATH) -> AttributeProbe:
+    """The probe with the shipped linear weights (shared by the smile and eyeglasses scorers)."""
+    probe = build_probe(device)
+    try:
+        probe.linear.load_state_dict(load_state_dict(path))
+    except RuntimeError as exc:
+        raise WeightsError(f"weights {path} do not fit the attribute probe: {str(exc).splitlines()[0]}") from None
+    return probe
+
+
+class _ProbeScorer(Scorer):
+    def __init__(self, device="auto") -> None:
+        super().__init__(device)
+        self.probe = load_probe(self.device)
+        self.index = OUTPUTS.index(self.name)
+
+    def _score(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
+        return self.probe.probabilities(batch.crops(CHIP_SIZE, CHIP_TEMPLATE)[found])[:, self.index]
+
+
+class SmileScorer(_ProbeScorer):
+    name = "smile"
+    unit = "probability of a visible smile"
+    description = "linear probe on the age network's feature maps, fitted to generator faces labelled by eye"
+
+
+class EyeglassesScorer(_ProbeScorer):
+    name = "eyeglasses"
+    unit = "probability of eyeglasses"
+    description = "linear probe on the age network's feature maps, fitted to generator faces labelled by eye"

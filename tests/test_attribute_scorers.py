@@ -1,0 +1,70 @@
+"""Smile and eyeglasses scorers: shipped weights, probability range, NaN rows, and ranking of clearly labelled faces."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from latentedit import scoring
+from latentedit.faces import MTCNN, FaceBatch
+from latentedit.generators import render
+from latentedit.scorers.attribute_probe import FEATURE_DIM, OUTPUTS, WEIGHTS_PATH, EyeglassesScorer, SmileScorer
+from latentedit.weights import load_state_dict
+
+TRAIN_CODES = Path(__file__).parent / "data" / "train_smile_glasses_codes.npy"
+# Rows of train_smile_glasses_labels.csv that are unambiguous on the contact sheets (labelled yes / no there).
+CLEAR = {
+    "smile": {"yes": [8, 24, 253, 437, 546, 710, 792, 1020, 1048, 1094], "no": [5, 13, 26, 34, 120, 187, 299, 441]},
+    "eyeglasses": {"yes": [4, 16, 219, 263, 377, 702, 984, 1063, 1083, 1150], "no": [5, 13, 26, 34, 120, 187, 299, 441]},
+}
+SCORER_CLASSES = {"smile": SmileScorer, "eyeglasses": EyeglassesScorer}
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return MTCNN.load("cpu")
+
+
+@pytest.fixture(scope="module")
+def scorers():
+    return {name: cls("cpu") for name, cls in SCORER_CLASSES.items()}
+
+
+def test_registered_in_scoring():
+    for name, cls in SCORER_CLASSES.items():
+        assert scoring.SCORERS[name] is cls
+
+
+def test_shipped_weights_are_small_and_fit_the_probe():
+    assert WEIGHTS_PATH.stat().st_size < 200_000
+    state = load_state_dict(WEIGHTS_PATH)
+    assert {k: tuple(v.shape) for k, v in state.items()} == {"weight": (len(OUTPUTS), FEATURE_DIM), "bias": (len(OUTPUTS),)}
+    assert all(torch.isfinite(v).all() for v in state.values())
+
+
+def test_probabilities_in_range_and_nan_without_face(dcgan, detector, scorers):
+    images = list(np.concatenate(list(render(dcgan, dcgan.sample(12, seed=31), progress=False))))
+    images.append(np.full((64, 64, 3), 90, np.uint8))  # no face
+    batch = FaceBatch.detect(images, detector)
+    assert not batch.found[-1] and batch.found.sum() >= 9
+    empty = FaceBatch(images[:2], [None, None])
+    for scorer in scorers.values():
+        values = scorer.score(batch)
+        assert values.shape == (len(images),)
+        assert np.isnan(values[~batch.found]).all()
+        assert ((values[batch.found] >= 0) & (values[batch.found] <= 1)).all()
+        assert values[batch.found].std() > 0.01  # not a constant
+        assert np.isnan(scorer.score(empty)).all()
+
+
+@pytest.mark.parametrize("attr", list(CLEAR))
+def test_clearly_labelled_faces_rank_right(attr, dcgan, detector, scorers):
+    rows = CLEAR[attr]["yes"] + CLEAR[attr]["no"]
+    images = np.concatenate(list(render(dcgan, np.load(TRAIN_CODES)[rows], progress=False)))
+    batch = FaceBatch.detect(list(images), detector)
+    assert batch.found.all()
+    values = scorers[attr].score(batch)
+    positive, negative = values[: len(CLEAR[attr]["yes"])], values[len(CLEAR[attr]["yes"]) :]
+    assert positive.min() > negative.max(), (positive.round(3), negative.round(3))
+    assert positive.mean() > 0.5 > negative.mean()
