@@ -9,6 +9,7 @@ import torch
 from latentedit import scoring
 from latentedit.faces import MTCNN, FaceBatch
 from latentedit.generators import render
+from latentedit.images import read_image
 from latentedit.scorers.attribute_probe import FEATURE_DIM, OUTPUTS, WEIGHTS_PATH, EyeglassesScorer, SmileScorer
 from latentedit.weights import load_state_dict
 
@@ -68,3 +69,13 @@ def test_clearly_labelled_faces_rank_right(attr, dcgan, detector, scorers):
     positive, negative = values[: len(CLEAR[attr]["yes"])], values[len(CLEAR[attr]["yes"]) :]
     assert positive.min() > negative.max(), (positive.round(3), negative.round(3))
     assert positive.mean() > 0.5 > negative.mean()
+
+
+def test_real_photo(detector, scorers):
+    """scikit-image's astronaut portrait (public domain, if installed): a clear smile, no eyeglasses."""
+    skimage_data = pytest.importorskip("skimage.data")
+    image = read_image(Path(skimage_data.__file__).parent / "astronaut.png")
+    batch = FaceBatch.detect([image, image[:, ::-1].copy()], detector)
+    assert batch.found.all()
+    assert (scorers["smile"].score(batch) > 0.9).all()
+    assert (scorers["eyeglasses"].score(batch) < 0.2).all()

@@ -7,6 +7,7 @@ The probes were fitted on generator faces labelled by eye (scripts/train_attribu
 (``attribute_probe.pt``, a state dict of ~75 KB) ship with latentedit.
 """
 
+import weakref
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class AttributeProbe(nn.Module):
         self.backbone = backbone
         self.register_buffer("means", torch.tensor(CHANNEL_MEANS).view(1, 3, 1, 1))
         self.linear = nn.Linear(FEATURE_DIM, len(OUTPUTS))
+        self._batches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def features(self, pixels: torch.Tensor) -> torch.Tensor:
         """Float (N, FEATURE_DIM) for float (N, 3, 64, 64) RGB chips in [0, 255], preprocessed as for age."""
@@ -57,6 +59,14 @@ class AttributeProbe(nn.Module):
             x = torch.from_numpy(chips[start : start + CHUNK]).to(self.means.device).permute(0, 3, 1, 2).float()
             out.append(torch.sigmoid(self(x)).float().cpu().numpy())
         return np.concatenate(out)
+
+    def batch_probabilities(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
+        """Probabilities of the faces of ``batch`` where ``found``; computed once per batch for all scorers."""
+        cached = self._batches.get(batch)
+        if cached is None or not np.array_equal(cached[0], found):
+            cached = (found.copy(), self.probabilities(batch.crops(CHIP_SIZE, CHIP_TEMPLATE)[found]))
+            self._batches[batch] = cached
+        return cached[1]
 
 
 def build_probe(device: str | torch.device = "cpu") -> AttributeProbe:
@@ -82,7 +92,7 @@ class _ProbeScorer(Scorer):
         self.index = OUTPUTS.index(self.name)
 
     def _score(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
-        return self.probe.probabilities(batch.crops(CHIP_SIZE, CHIP_TEMPLATE)[found])[:, self.index]
+        return self.probe.batch_probabilities(batch, found)[:, self.index]
 
 
 class SmileScorer(_ProbeScorer):
