@@ -153,6 +153,10 @@ def _regress(boxes: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     return boxes + offsets * size
 
 
+# Images are detected in batches of at most this many pixels (after rescaling), bounding memory for big photos.
+PIXEL_BUDGET = 1 << 24
+
+
 def _normalise(pixels: torch.Tensor) -> torch.Tensor:
     """Pixels 0..255 to MTCNN's input range, channels-last (about twice as fast on the CPU)."""
     return ((pixels - 127.5) * 0.0078125).contiguous(memory_format=torch.channels_last)
@@ -220,7 +224,13 @@ class MTCNN(nn.Module):
         groups: dict[tuple[int, int], list[int]] = {}
         for i, image in enumerate(images):
             groups.setdefault(image.shape[:2], []).append(i)
-        for (height, width), members in groups.items():
+        chunks = [
+            (shape, members[start : start + step])
+            for shape, members in groups.items()
+            for step in [max(1, PIXEL_BUDGET // int(np.prod(shape) * self._working_scale(*shape) ** 2))]
+            for start in range(0, len(members), step)
+        ]
+        for (height, width), members in chunks:
             scale = self._working_scale(height, width)
             batch = torch.from_numpy(np.stack([images[i] for i in members])).to(self.device)
             batch = batch.permute(0, 3, 1, 2).float()
@@ -249,8 +259,8 @@ class MTCNN(nn.Module):
             boxes, owners, outputs = boxes[keep], owners[keep], [o[keep] for o in outputs]
             scores = outputs[1]
             if net is self.onet:
-                size_ = (boxes[:, 2:4] - boxes[:, :2] + 1)[:, None]
-                landmarks = torch.stack([outputs[2][:, :5], outputs[2][:, 5:]], 2) * size_ + boxes[:, None, :2] - 1
+                extent = (boxes[:, 2:4] - boxes[:, :2] + 1)[:, None]
+                landmarks = torch.stack([outputs[2][:, :5], outputs[2][:, 5:]], 2) * extent + boxes[:, None, :2] - 1
                 boxes = _regress(boxes, outputs[0])
                 pick = nms(boxes, scores, owners, 0.7, "min")
                 return boxes[pick], scores[pick], landmarks[pick], owners[pick]

@@ -126,13 +126,19 @@ def score_codes(
     return score_images(images, attrs, device, batch_size, progress, len(codes), scorers, detector)
 
 
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    chunk: list = []
-    for item in items:
-        chunk.append(item)
+def _chunks(images: Iterable[np.ndarray], size: int, max_pixels: int = 1 << 26) -> Iterator[list[np.ndarray]]:
+    """Lists of at most ``size`` images and (unless a single image is bigger) ``max_pixels`` pixels."""
+    chunk: list[np.ndarray] = []
+    pixels = 0
+    for image in images:
+        if chunk and pixels + image.shape[0] * image.shape[1] > max_pixels:
+            yield chunk
+            chunk, pixels = [], 0
+        chunk.append(image)
+        pixels += image.shape[0] * image.shape[1]
         if len(chunk) == size:
             yield chunk
-            chunk = []
+            chunk, pixels = [], 0
     if chunk:
         yield chunk
 

@@ -164,3 +164,9 @@ def test_bad_requests(tmp_path, run_cli):
     assert code == 2 and "no images" in stderr
     code, _, stderr = run_cli("score", "-a", "pose", "-o", tmp_path / "o")
     assert code == 2 and "either a folder" in stderr
+
+
+def test_chunks_bound_count_and_pixels():
+    images = [np.zeros((10, 10, 3), np.uint8)] * 5 + [np.zeros((100, 100, 3), np.uint8)] + [np.zeros((10, 10, 3), np.uint8)]
+    sizes = [len(c) for c in scoring._chunks(images, size=2, max_pixels=5000)]
+    assert sizes == [2, 2, 1, 1, 1] and sum(sizes) == len(images)
