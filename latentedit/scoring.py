@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from .errors import LatentEditError, UsageError
 from .faces import MTCNN, FaceBatch
-from .generators import Generator, load_generator, render
+from .generators import DEFAULT_MODEL, Generator, load_generator, render
 from .images import list_images, read_image
 from .outputs import load_codes, staged_output, utc_now, write_json
 from .scorers import Scorer
@@ -186,10 +186,7 @@ def score_to_folder(
     if (source is None) == (codes_file is None):
         raise UsageError("give either a folder of images or --codes FILE (with --model), not both")
     names = parse_attributes(attrs)
-    scorers = load_scorers(names, device)
-    detector = MTCNN.load(device)
-    skipped: list[str] = []
-    labels: list[str] = []
+    paths: list[Path] | None = None
     if source is not None:
         source = Path(source)
         if not source.is_dir():
@@ -199,19 +196,22 @@ def score_to_folder(
             model, codes_file = model or sample["model"], source / sample["files"]["codes"]
         elif not paths:
             raise UsageError(f"no images (.png, .jpg, ...) in {source}")
-        else:
+    codes = load_codes(codes_file) if paths is None else None
+    with staged_output(out, overwrite) as staging:  # checked before the work, written only if it all succeeds
+        scorers, detector = load_scorers(names, device), MTCNN.load(device)
+        skipped: list[str] = []
+        labels: list[str] = []
+        if paths:
             images = _readable(paths, strict, skipped, labels)
             scores = score_images(images, names, device, batch_size, progress, len(paths), scorers, detector)
             origin = {"images": str(source)}
-    if codes_file is not None:
-        generator, digest = load_generator(model or "dcgan-digiface64", device, weights)
-        codes = load_codes(codes_file)
-        scores = score_codes(generator, codes, names, batch_size, progress, scorers, detector)
-        labels = [str(i) for i in range(len(scores))]
-        origin = {"codes": str(codes_file), "model": generator.name, "weights_sha256": digest}
-    if len(scores) == 0:
-        raise UsageError(f"none of the {len(skipped)} files in {source} could be read as an image")
-    with staged_output(out, overwrite) as staging:
+            if len(scores) == 0:
+                raise UsageError(f"none of the {len(skipped)} image files in {source} could be read")
+        else:
+            generator, digest = load_generator(model or DEFAULT_MODEL, device, weights)
+            scores = score_codes(generator, codes, names, batch_size, progress, scorers, detector)
+            labels = [str(i) for i in range(len(scores))]
+            origin = {"codes": str(codes_file), "model": generator.name, "weights_sha256": digest}
         for name in names:
             np.save(staging / f"{name}_scores.npy", scores.values[name].astype(np.float32)[:, None])
         with open(staging / "scores.csv", "w", newline="") as handle:

@@ -164,6 +164,15 @@ def test_bad_requests(tmp_path, run_cli):
     assert code == 2 and "no images" in stderr
     code, _, stderr = run_cli("score", "-a", "pose", "-o", tmp_path / "o")
     assert code == 2 and "either a folder" in stderr
+    code, _, stderr = run_cli("score", "--codes", tmp_path / "missing.npy", "-a", "pose", "-o", tmp_path / "o")
+    assert code == 2 and "does not exist" in stderr
+    (tmp_path / "bad.png").write_bytes(b"junk")
+    code, _, stderr = run_cli("score", tmp_path, "-a", "pose", "-o", tmp_path / "o", "--device", "cpu")
+    assert code == 2 and "none of the 1 image files" in stderr and not (tmp_path / "o").exists()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("x")
+    code, _, stderr = run_cli("score", tmp_path, "-a", "pose", "-o", tmp_path / "full")
+    assert code == 2 and "already holds results" in stderr
 
 
 def test_chunks_bound_count_and_pixels():
