@@ -103,7 +103,9 @@ def score(source, codes, model, attrs, out, batch_size, strict, device, weights,
 
     SOURCE is a folder of images or a `sample` output folder; or pass --codes z.npy [--model M] to render and
     score codes without writing images. Writes OUT/{attr}_scores.npy (float32, N x 1, NaN where no face was
-    found), OUT/scores.csv (one row per image) and OUT/manifest.json.
+    found), OUT/scores.csv (one row per image) and OUT/manifest.json. Units: pose = head yaw in approximate
+    degrees (negative = turned to the image's left), age = years, gender = probability of male, smile and
+    eyeglasses = probabilities. The largest face of each image is scored.
     """
     from .scoring import score_to_folder
 
