@@ -84,15 +84,16 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("resample_filter", fir_filter([1, 3, 3, 1]))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: str, gain: float = 1.0) -> torch.Tensor:
-        styles = self.affine(w)
-        demod = torch.rsqrt(styles.square() @ self.weight.square().sum(dim=(2, 3)).t() + 1e-8)
-        x = x * styles.view(len(x), -1, 1, 1)
+        n, (cout, cin, k, _) = len(x), self.weight.shape
+        weight = self.weight * self.affine(w).view(n, 1, cin, 1, 1)  # modulate: one kernel per image
+        weight = weight * torch.rsqrt(weight.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8)  # demodulate
+        x = x.reshape(1, n * cin, *x.shape[2:])
         if self.up:
-            x = F.conv_transpose2d(x, self.weight.transpose(0, 1), stride=2)
+            x = F.conv_transpose2d(x, weight.transpose(1, 2).reshape(n * cin, cout, k, k), stride=2, groups=n)
             x = blur(x, self.resample_filter, pad=1, gain=4)
         else:
-            x = F.conv2d(x, self.weight, padding=1)
-        x = x * demod.view(len(x), -1, 1, 1)
+            x = F.conv2d(x, weight.reshape(n * cout, cin, k, k), padding=1, groups=n)
+        x = x.reshape(n, cout, *x.shape[2:])
         if noise == "const":
             x = x + self.noise_const * self.noise_strength
         else:
