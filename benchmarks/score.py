@@ -19,9 +19,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import machine, write_section  # noqa: E402
 
-from latentedit.faces import MTCNN, FaceBatch
+from latentedit.faces import FaceBatch
 from latentedit.generators import load_generator, render
-from latentedit.scoring import SCORERS, load_scorers, score_codes
+from latentedit.scoring import SCORERS, load_scorers, rendered_face_detector, score_codes
 
 
 def median_time(fn, repeats: int) -> float:
@@ -45,7 +45,8 @@ def main() -> None:
 
     generator, _ = load_generator(args.model, args.device)
     codes = generator.sample(args.n, seed=0)
-    scorers, detector = load_scorers(list(SCORERS), args.device), MTCNN.load(args.device)
+    scorers = load_scorers(list(SCORERS), args.device)
+    detector = rendered_face_detector(generator.resolution, args.device)  # as score_codes uses
     images = list(np.concatenate(list(render(generator, codes, batch_size=args.batch_size, progress=False))))
     batch = FaceBatch.detect(images[: args.batch_size], detector)  # warm-up
 

@@ -28,6 +28,9 @@ SCORERS: dict[str, type[Scorer]] = {
     cls.name: cls for cls in (PoseScorer, SmileScorer, AgeScorer, GenderScorer, EyeglassesScorer)
 }
 BATCH_SIZE = 256
+# A generator's face fills its frame (MTCNN boxes of dcgan-digiface64 faces span ~0.7 of it, of FFHQ-aligned
+# ones ~0.5): rendered faces are searched from this fraction of the resolution up first, then from 20 px.
+RENDERED_FACE_FRACTION = 0.6
 
 
 def parse_attributes(spec: str | Sequence[str] | None) -> list[str]:
@@ -119,11 +122,20 @@ def score_codes(
     scorers: dict[str, Scorer] | None = None,
     detector: MTCNN | None = None,
 ) -> Scores:
-    """Render ``codes`` with ``generator`` batch by batch and score them; no image is written or kept."""
+    """Render ``codes`` with ``generator`` batch by batch and score them; no image is written or kept.
+
+    The default detector looks for big faces first (see :data:`RENDERED_FACE_FRACTION`), about a third faster.
+    """
     device = generator.device
     codes = generator.validate_codes(codes)
+    detector = detector or rendered_face_detector(generator.resolution, device)
     images = (image for batch in render(generator, codes, "z", batch_size, progress=False) for image in batch)
     return score_images(images, attrs, device, batch_size, progress, len(codes), scorers, detector)
+
+
+def rendered_face_detector(resolution: int, device: str | torch.device = "auto") -> MTCNN:
+    """MTCNN for a generator's images: faces are searched from ``RENDERED_FACE_FRACTION`` of the frame up first."""
+    return MTCNN.load(device, first_min_face=RENDERED_FACE_FRACTION * resolution)
 
 
 def _chunks(images: Iterable[np.ndarray], size: int, max_pixels: int = 1 << 26) -> Iterator[list[np.ndarray]]:
@@ -198,18 +210,20 @@ def score_to_folder(
             raise UsageError(f"no images (.png, .jpg, ...) in {source}")
     codes = load_codes(codes_file) if paths is None else None
     with staged_output(out, overwrite) as staging:  # checked before the work, written only if it all succeeds
-        scorers, detector = load_scorers(names, device), MTCNN.load(device)
+        scorers = load_scorers(names, device)
         skipped: list[str] = []
         labels: list[str] = []
         if paths:
             images = _readable(paths, strict, skipped, labels)
+            # a sample folder's PNGs are scored exactly as its codes would be
+            detector = rendered_face_detector(sample["resolution"], device) if sample.get("resolution") else None
             scores = score_images(images, names, device, batch_size, progress, len(paths), scorers, detector)
             origin = {"images": str(source)}
             if len(scores) == 0:
                 raise UsageError(f"none of the {len(skipped)} image files in {source} could be read")
         else:
             generator, digest = load_generator(model or DEFAULT_MODEL, device, weights)
-            scores = score_codes(generator, codes, names, batch_size, progress, scorers, detector)
+            scores = score_codes(generator, codes, names, batch_size, progress, scorers)
             labels = [str(i) for i in range(len(scores))]
             origin = {"codes": str(codes_file), "model": generator.name, "weights_sha256": digest}
         for name in names:

@@ -148,3 +148,15 @@ def test_dark_faces_are_found_on_the_second_try(faces):
     plain = sum(bool(r) for r in MTCNN.load("cpu", retry_stretched=False).detect(dark))
     retried = MTCNN.load("cpu").detect(dark)
     assert sum(bool(r) for r in retried) == 12 and plain <= 8
+
+
+def test_big_faces_first_then_from_min_face(faces):
+    plain = MTCNN.load("cpu").detect(list(faces[:8]))
+    fallback = MTCNN.load("cpu", first_min_face=1000).detect(list(faces[:8]))  # nothing that big: all retried
+    quick = MTCNN.load("cpu", first_min_face=38.4).detect(list(faces[:8]))
+    assert sum(bool(r) for r in plain) >= 7
+    for a, b, c in zip(plain, fallback, quick):
+        assert len(a) == len(b) and bool(a) == bool(c)
+        if a:
+            np.testing.assert_array_equal(a[0].landmarks, b[0].landmarks)
+            np.testing.assert_allclose(c[0].landmarks, a[0].landmarks, atol=3)

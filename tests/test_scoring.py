@@ -124,7 +124,7 @@ def test_score_codes_layout(tmp_path, run_cli, dcgan):
     assert manifest["n"] == 10 and manifest["faces_not_found"] == missing and manifest["model"] == "dcgan-digiface64"
     # the same faces scored in one batch give the same numbers
     direct = scoring.score_codes(dcgan, codes, ["age"], batch_size=10)
-    np.testing.assert_allclose(direct["age"], np.load(out / "age_scores.npy")[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(direct["age"], np.load(out / "age_scores.npy")[:, 0], rtol=1e-4)
 
 
 def test_score_folders(tmp_path, run_cli, dcgan):
