@@ -103,7 +103,7 @@ class PGGANGenerator(Generator):
     def synthesize(self, codes: torch.Tensor, space: str = "z") -> torch.Tensor:
         self.check_space(space)
         x = codes.reshape(len(codes), self.latent_dim, 1, 1)
-        lod = float(self.lod)
+        lod = float(self.lod.detach())
         for i in range(1, self.blocks + 1):
             if i + lod < self.blocks + 1:
                 x = getattr(self, f"layer{2 * i - 1}")(getattr(self, f"layer{2 * i - 2}")(x))

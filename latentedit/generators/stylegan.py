@@ -73,7 +73,7 @@ class Epilogue(nn.Module):
         self.style_mod.dense = Dense(w_dim, 2 * channels, gain=1.0)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: str) -> torch.Tensor:
-        x = F.leaky_relu(self.apply_noise(x, noise) + self.bias.view(1, -1, 1, 1), 0.2)
+        x = F.leaky_relu(self.apply_noise(x, noise).add_(self.bias.view(1, -1, 1, 1)), 0.2, inplace=True)
         x = x - x.mean(dim=(2, 3), keepdim=True)
         x = x * torch.rsqrt(x.square().mean(dim=(2, 3), keepdim=True) + 1e-8)
         style = self.style_mod.dense(w).view(len(w), 2, -1, 1, 1)
@@ -135,7 +135,7 @@ class Synthesis(nn.Module):
         self.lod = nn.Parameter(torch.zeros(()))
 
     def forward(self, wp: torch.Tensor, noise: str) -> torch.Tensor:
-        lod, x = float(self.lod), None
+        lod, x = float(self.lod.detach()), None
         for i in range(1, self.blocks + 1):
             if i + lod < self.blocks + 1:
                 x = getattr(self, f"layer{2 * i - 2}")(x, wp[:, 2 * i - 2], noise)

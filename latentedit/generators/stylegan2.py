@@ -95,10 +95,11 @@ class SynthesisLayer(nn.Module):
             x = F.conv2d(x, weight.reshape(n * cout, cin, k, k), padding=1, groups=n)
         x = x.reshape(n, cout, *x.shape[2:])
         if noise == "const":
-            x = x + self.noise_const * self.noise_strength
+            x.add_(self.noise_const * self.noise_strength)
         else:
-            x = x + torch.randn(len(x), 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
-        x = F.leaky_relu(x + self.bias.view(1, -1, 1, 1), 0.2) * (SQRT2 * gain)
+            x.add_(torch.randn(n, 1, self.resolution, self.resolution, device=x.device) * self.noise_strength)
+        # bias, then the leaky ReLU's gain applied before it (same result, since the gain is positive), in place
+        x = F.leaky_relu(x.add_(self.bias.view(1, -1, 1, 1)).mul_(SQRT2 * gain), 0.2, inplace=True)
         return x if self.conv_clamp is None else x.clamp(-self.conv_clamp * gain, self.conv_clamp * gain)
 
 
