@@ -101,12 +101,11 @@ def face_crops(
     detector: MTCNN | None,
     whole_image: bool = False,
     batch_size: int = 64,
-    progress: str | None = None,
 ) -> tuple[list[list[np.ndarray]], list[list[list[float]]]]:
     """Input crops of every face in each image, largest first, and their boxes (whole-image mode: one per image)."""
     crops: list[list[np.ndarray]] = []
     boxes: list[list[list[float]]] = []
-    for start in tqdm(range(0, len(images), batch_size), desc=progress, disable=not progress, unit="batch", leave=False):
+    for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size]
         if whole_image:
             crops += [[spec.finish(image)] for image in batch]
@@ -267,10 +266,15 @@ class Detector:
 
 
 def augment(crops: np.ndarray, rng: np.random.Generator, p: float = 0.3) -> np.ndarray:
-    """Random flips, Gaussian blur, JPEG re-compression and down-and-up resizing of uint8 (N, S, S, C) crops."""
+    """Random flips, brightness and contrast, Gaussian blur, down-and-up resizing and JPEG re-compression of
+    uint8 (N, S, S, C) crops (each with probability ``p``, flips with 0.5)."""
     out = np.empty_like(crops)
     size = crops.shape[1]
     for i, crop in enumerate(crops):
+        if rng.random() < p:  # so that overall brightness and contrast say little about the class
+            mean = crop.mean()
+            crop = np.clip((crop - mean) * rng.uniform(0.7, 1.4) + mean + rng.uniform(-30, 30), 0, 255).round()
+            crop = crop.astype(np.uint8)
         pil = Image.fromarray(crop[..., 0] if crop.shape[2] == 1 else crop)
         if rng.random() < 0.5:
             pil = pil.transpose(Image.FLIP_LEFT_RIGHT)
