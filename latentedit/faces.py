@@ -36,10 +36,11 @@ TEMPLATES: dict[str, np.ndarray] = {
         [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]]
     )
     / 112.0,
-    # dlib's get_face_chip_details framing with padding 0.2 (the chips of dlib's age and gender models): eye
-    # centres, nose tip and mouth corners of dlib's 68-point mean face, mapped through (p + 0.2) / 1.4.
+    # dlib's get_face_chip_details framing with padding 0.2 (the chips of dlib's age and gender models): the eye
+    # centres (mean of points 36-41 and 42-47), nose tip (30) and mouth corners (48, 54) of the 68-point mean face
+    # in dlib/image_transforms/interpolation.h, mapped through (p + 0.2) / 1.4.
     "dlib-chip": (
-        np.array([[0.22558, 0.21931], [0.75443, 0.21931], [0.49013, 0.62811], [0.29038, 0.78023], [0.68987, 0.78023]])
+        np.array([[0.22549, 0.21599], [0.75476, 0.21599], [0.49013, 0.51562], [0.25415, 0.78023], [0.72610, 0.78023]])
         + 0.2
     )
     / 1.4,
