@@ -309,7 +309,8 @@ def detect(images, as_json, threshold, whole_image, detector_file, device) -> No
     Prints one line per face: file, face index (largest first), real or fake, P(fake); a file without a face
     says so. Exit code 4 when no image had a face.
     """
-    from .detection import Detector, NoFaceError, detect_files, format_results
+    from .detection import Detector, detect_files, format_results
+    from .errors import NoFaceError
 
     detector = Detector.load(detector_file, device)
     results = detect_files(images, detector, threshold, whole_image, device)

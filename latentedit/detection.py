@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .device import resolve_device
-from .errors import LatentEditError, UsageError, WeightsError
+from .errors import UsageError, WeightsError
 from .faces import MTCNN, align, template_points
 from .images import list_images, read_image
 from .outputs import utc_now
@@ -33,12 +33,6 @@ FORMAT_VERSION = 1
 SHIPPED_DETECTOR = Path(__file__).resolve().parent.parent / "detectors" / "default.pt"
 MIN_PER_CLASS = 20  # fewest faces of each class that train-detector accepts (split into train/validation/test)
 WORK_FACTOR = 4  # faces are aligned at WORK_FACTOR x the input size, then reduced with Pillow's bicubic filter
-
-
-class NoFaceError(LatentEditError):
-    """``detect`` found no face in any of the images."""
-
-    exit_code = 4
 
 
 # ----------------------------------------------------------------------------------------------- preprocessing

@@ -17,3 +17,9 @@ class WeightsError(LatentEditError):
     """Model weights are missing, corrupted or of the wrong format."""
 
     exit_code = 3
+
+
+class NoFaceError(LatentEditError):
+    """No face was found where one was needed (a photo to edit or invert, or every image given to ``detect``)."""
+
+    exit_code = 4
