@@ -16,8 +16,8 @@ from .generators import DEFAULT_MODEL, Generator, load_generator, render
 from .images import list_images, read_image
 from .outputs import load_codes, staged_output, utc_now, write_json
 from .scorers import Scorer
-from .scorers.agegender import AgeScorer, GenderScorer
-from .scorers.attribute_probe import EyeglassesScorer, SmileScorer
+from .scorers.agegender import AgeScorer
+from .scorers.attribute_probe import EyeglassesScorer, GenderScorer, SmileScorer
 from .scorers.pose import PoseScorer
 
 __all__ = ["ATTRIBUTES", "SCORERS", "FaceBatch", "Scorer", "Scores", "load_scorers", "score_images", "score_codes"]

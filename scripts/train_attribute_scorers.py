@@ -1,6 +1,6 @@
-"""Fit the smile / eyeglasses probes (latentedit/scorers/attribute_probe.py) to the faces labelled by eye.
+"""Fit the smile, eyeglasses and gender probes (latentedit/scorers/attribute_probe.py) to the faces labelled by eye.
 
-Renders the codes of tests/data/train_smile_glasses_codes.npy with dcgan-digiface64, detects and aligns the faces
+Renders the codes of tests/data/train_attributes_codes.npy with dcgan-digiface64, detects and aligns the faces
 as the scorers do, and computes the age network's feature maps for each face, its mirror image and randomly
 augmented copies (flip, small rotation, scale and shift, brightness, contrast, saturation, grey). A stratified fifth
 of the labelled faces is held out to choose the logistic regression's regularisation C (by held-out ROC AUC on the
@@ -29,17 +29,16 @@ from latentedit.scorers.attribute_probe import (
 )
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-CODES, LABELS = DATA / "train_smile_glasses_codes.npy", DATA / "train_smile_glasses_labels.csv"
-LABEL_VALUES = {"yes": 1.0, "no": 0.0, "unclear": np.nan}
-CSV_COLUMNS = {"smile": "smile", "eyeglasses": "eyeglasses"}
+CODES, LABELS = DATA / "train_attributes_codes.npy", DATA / "train_attributes_labels.csv"
+LABEL_VALUES = {"yes": 1.0, "no": 0.0, "male": 1.0, "female": 0.0, "unclear": np.nan}
 C_GRID = (0.0003, 0.001, 0.003, 0.01)
 
 
 def read_labels(path: Path = LABELS) -> np.ndarray:
-    """Float (N, len(OUTPUTS)) targets: 1 yes, 0 no, NaN unclear."""
+    """Float (N, len(OUTPUTS)) targets: 1 yes / male, 0 no / female, NaN unclear."""
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return np.array([[LABEL_VALUES[row[CSV_COLUMNS[name]]] for name in OUTPUTS] for row in rows], np.float32)
+    return np.array([[LABEL_VALUES[row[name]] for name in OUTPUTS] for row in rows], np.float32)
 
 
 def labelled_chips(codes: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +117,7 @@ def main() -> None:
     held = split(targets)
     for k, name in enumerate(OUTPUTS):
         known = ~np.isnan(targets[:, k])
-        print(f"{name}: {int((targets[known, k] == 1).sum())} yes, {int((targets[known, k] == 0).sum())} no, "
+        print(f"{name}: {int((targets[known, k] == 1).sum())} positive, {int((targets[known, k] == 0).sum())} negative, "
               f"{int((~known).sum())} unclear among {len(targets)} detected faces; {int((held & known).sum())} held out")
     probe = build_probe()
     generator = torch.Generator().manual_seed(0)

@@ -59,8 +59,10 @@ class AgeScorer(_ChipNetScorer):
         return self._chip_probabilities(batch, found) @ AGE_CLASS_VALUES
 
 
-class GenderScorer(_ChipNetScorer):
-    name = "gender"
+class GenderNetScorer(_ChipNetScorer):
+    """dlib-models' gender classifier alone; the registered gender scorer combines it with a probe (attribute_probe.py)."""
+
+    name = "gender-net"
     unit = "probability of male"
     description = "probability of male from dlib-models' gender classifier (CC0), 32x32 chips"
     weights, chip_size = GENDER_WEIGHTS, 32

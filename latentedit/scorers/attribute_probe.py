@@ -1,10 +1,12 @@
-"""Smile and eyeglasses: linear probes on the feature maps of dlib-models' age network, trained here.
+"""Smile, eyeglasses and gender: linear probes on the feature maps of dlib-models' age network, trained here.
 
-No packaged classifier exists for these two attributes. The age network (CC0, trained on real photographs; see
-agegender.py) sees the same 64x64 dlib-style chips as for age; two of its intermediate feature maps (14x14x64
-pooled to 7x7, and 7x7x128) keep where things are on the face, and one logistic regression per attribute reads them.
-The probes were fitted on generator faces labelled by eye (scripts/train_attribute_scorers.py); their weights
-(``attribute_probe.pt``, a state dict of ~75 KB) ship with latentedit.
+No packaged classifier exists for smile and eyeglasses, and dlib's gender network alone reads the 64x64 synthetic
+faces of the embedded generator poorly. The age network (CC0, trained on real photographs; see agegender.py) sees
+the same 64x64 dlib-style chips as for age; two of its intermediate feature maps (14x14x64 pooled to 7x7, and
+7x7x128) keep where things are on the face, and one logistic regression per attribute reads them. The probes were
+fitted on generator faces labelled by eye (scripts/train_attribute_scorers.py); their weights
+(``attribute_probe.pt``, a state dict of ~115 KB) ship with latentedit. The gender score averages the probe's
+logit with that of dlib's gender network, which was trained on real photographs.
 """
 
 import weakref
@@ -21,10 +23,10 @@ from ..faces import FaceBatch
 from ..onnxnet import OnnxNet
 from ..weights import load_state_dict
 from . import Scorer
-from .agegender import AGE_WEIGHTS, CHANNEL_MEANS
+from .agegender import AGE_WEIGHTS, CHANNEL_MEANS, GenderNetScorer
 
 WEIGHTS_PATH = Path(__file__).with_name("attribute_probe.pt")
-OUTPUTS = ("smile", "eyeglasses")
+OUTPUTS = ("smile", "eyeglasses", "gender")
 CHIP_SIZE, CHIP_TEMPLATE = 64, "dlib-chip"
 # Node outputs of age-v1.onnx read by the probes: after the first residual stage (64 x 14 x 14, average-pooled
 # 2x2 to 7x7) and after the second (128 x 7 x 7).
@@ -52,19 +54,19 @@ class AttributeProbe(nn.Module):
         return self.linear(self.features(pixels))
 
     @torch.inference_mode()
-    def probabilities(self, chips: np.ndarray) -> np.ndarray:
-        """Float (N, len(OUTPUTS)) probabilities for uint8 (N, 64, 64, 3) RGB chips."""
+    def logits(self, chips: np.ndarray) -> np.ndarray:
+        """Float (N, len(OUTPUTS)) logits for uint8 (N, 64, 64, 3) RGB chips."""
         out = [np.zeros((0, len(OUTPUTS)), np.float32)]
         for start in range(0, len(chips), CHUNK):
             x = torch.from_numpy(chips[start : start + CHUNK]).to(self.means.device).permute(0, 3, 1, 2).float()
-            out.append(torch.sigmoid(self(x)).float().cpu().numpy())
+            out.append(self(x).float().cpu().numpy())
         return np.concatenate(out)
 
-    def batch_probabilities(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
-        """Probabilities of the faces of ``batch`` where ``found``; computed once per batch for all scorers."""
+    def batch_logits(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
+        """Logits of the faces of ``batch`` where ``found``; computed once per batch for all scorers."""
         cached = self._batches.get(batch)
         if cached is None or not np.array_equal(cached[0], found):
-            cached = (found.copy(), self.probabilities(batch.crops(CHIP_SIZE, CHIP_TEMPLATE)[found]))
+            cached = (found.copy(), self.logits(batch.crops(CHIP_SIZE, CHIP_TEMPLATE)[found]))
             self._batches[batch] = cached
         return cached[1]
 
@@ -76,7 +78,7 @@ def build_probe(device: str | torch.device = "cpu") -> AttributeProbe:
 
 @lru_cache(maxsize=4)
 def load_probe(device: torch.device, path: Path = WEIGHTS_PATH) -> AttributeProbe:
-    """The probe with the shipped linear weights (shared by the smile and eyeglasses scorers)."""
+    """The probe with the shipped linear weights (shared by the smile, eyeglasses and gender scorers)."""
     probe = build_probe(device)
     try:
         probe.linear.load_state_dict(load_state_dict(path))
@@ -85,14 +87,21 @@ def load_probe(device: torch.device, path: Path = WEIGHTS_PATH) -> AttributeProb
     return probe
 
 
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
 class _ProbeScorer(Scorer):
     def __init__(self, device="auto") -> None:
         super().__init__(device)
         self.probe = load_probe(self.device)
         self.index = OUTPUTS.index(self.name)
 
+    def logits(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
+        return self.probe.batch_logits(batch, found)[:, self.index].astype(np.float64)
+
     def _score(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
-        return self.probe.batch_probabilities(batch, found)[:, self.index]
+        return _sigmoid(self.logits(batch, found))
 
 
 class SmileScorer(_ProbeScorer):
@@ -105,3 +114,18 @@ class EyeglassesScorer(_ProbeScorer):
     name = "eyeglasses"
     unit = "probability of eyeglasses"
     description = "linear probe on the age network's feature maps, fitted to generator faces labelled by eye"
+
+
+class GenderScorer(_ProbeScorer):
+    name = "gender"
+    unit = "probability of male"
+    description = ("mean of the logits of dlib-models' gender classifier (CC0, real photographs) and of a linear "
+                   "probe on the age network's feature maps fitted to generator faces labelled by eye")
+
+    def __init__(self, device="auto") -> None:
+        super().__init__(device)
+        self.network = GenderNetScorer(self.device)
+
+    def _score(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
+        p = np.clip(self.network._score(batch, found).astype(np.float64), 1e-6, 1 - 1e-6)
+        return _sigmoid((self.logits(batch, found) + np.log(p / (1 - p))) / 2)
