@@ -42,7 +42,7 @@ def test_labels_are_complete_and_well_formed():
 
 
 def test_disjoint_from_scorer_training_faces():
-    train = DATA / "train_smile_glasses_codes.npy"
+    train = DATA / "train_attributes_codes.npy"
     codes = np.load(DATA / "checkset_codes.npy")
     if not train.exists():
         pytest.skip("no training codes in tests/data")
