@@ -51,7 +51,7 @@ class StyleGenerator(Generator):
         wp = w.unsqueeze(1).repeat(1, self.num_ws, 1)
         if self.truncation_psi != 1:
             cut = self.num_ws if self.truncation_layers is None else min(self.truncation_layers, self.num_ws)
-            wp[:, :cut] = self.w_avg.lerp(wp[:, :cut], self.truncation_psi)
+            wp[:, :cut] = self.w_avg.to(wp.dtype).lerp(wp[:, :cut], self.truncation_psi)
         return wp
 
     def latents(self, codes: torch.Tensor, space: str = "z") -> dict[str, torch.Tensor]:

@@ -58,7 +58,7 @@ class Noise(nn.Module):
         self.weight = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor, mode: str) -> torch.Tensor:
-        noise = self.noise if mode == "const" else torch.randn(len(x), 1, *x.shape[2:], device=x.device)
+        noise = self.noise if mode == "const" else torch.randn(len(x), 1, *x.shape[2:], device=x.device, dtype=x.dtype)
         return x + noise * self.weight.view(1, -1, 1, 1)
 
 

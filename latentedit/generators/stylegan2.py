@@ -97,7 +97,7 @@ class SynthesisLayer(nn.Module):
         if noise == "const":
             x.add_(self.noise_const * self.noise_strength)
         else:
-            x.add_(torch.randn(n, 1, self.resolution, self.resolution, device=x.device) * self.noise_strength)
+            x.add_(torch.randn(n, 1, self.resolution, self.resolution, device=x.device, dtype=x.dtype) * self.noise_strength)
         # bias, then the leaky ReLU's gain applied before it (same result, since the gain is positive), in place
         x = F.leaky_relu(x.add_(self.bias.view(1, -1, 1, 1)).mul_(SQRT2 * gain), 0.2, inplace=True)
         return x if self.conv_clamp is None else x.clamp(-self.conv_clamp * gain, self.conv_clamp * gain)
