@@ -52,6 +52,20 @@ TEMPLATES: dict[str, np.ndarray] = {
 }
 
 
+def _ffhq_template(points: np.ndarray) -> np.ndarray:
+    """``points`` (a frontal five-point face) placed in the square that FFHQ's alignment (Karras et al. 2019)
+    cuts around them: side 2 max(2 eye distance, 1.8 eye-to-mouth distance), centred 0.1 eye-to-mouth below
+    the eyes' midpoint, upright for a level face. CelebA-HQ's framing is close to it."""
+    eyes, mouth = points[:2].mean(0), points[3:].mean(0)
+    half = max(2.0 * np.linalg.norm(points[1] - points[0]), 1.8 * np.linalg.norm(mouth - eyes))
+    centre = eyes + 0.1 * (mouth - eyes)
+    return (points - centre + half) / (2 * half)
+
+
+# The ArcFace points where FFHQ's alignment would put them: the framing of the FFHQ / CelebA-HQ models' samples.
+TEMPLATES["ffhq"] = _ffhq_template(TEMPLATES["face"])
+
+
 @dataclass
 class Face:
     """One detected face: box (x1, y1, x2, y2), detector confidence, five (x, y) landmarks, all in image pixels."""
@@ -385,6 +399,52 @@ def align(
     inverse = np.linalg.inv(np.vstack([matrix, [0, 0, 1]]))[:2] / reduce
     crop = pil.transform((size, size), Image.AFFINE, tuple(inverse.ravel()), resample=Image.BILINEAR)
     return np.asarray(crop), matrix
+
+
+def unalign(values: np.ndarray, matrix: np.ndarray, image_shape: tuple[int, ...]) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
+    """Bring float (S, S, C) values of a crop made by :func:`align` back to the image: the inverse warp.
+
+    Returns the image region the crop covers (row and column slices, clipped to the image), the values
+    resampled bicubically at each pixel of that region (h, w, C; zero outside the crop) and the pixels'
+    positions in crop units (h, w, 2; [0, 1] inside the crop). Only the region is computed, so huge images
+    cost no more than small ones.
+    """
+    size = values.shape[0]
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64)
+    inverse = np.linalg.inv(np.vstack([matrix, [0, 0, 1]]))[:2]
+    reach = corners @ inverse[:, :2].T + inverse[:, 2]
+    x0, y0 = np.clip(np.floor(reach.min(0)).astype(int), 0, [image_shape[1], image_shape[0]])
+    x1, y1 = np.clip(np.ceil(reach.max(0)).astype(int), 0, [image_shape[1], image_shape[0]])
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64) + 0.5  # pixel centres
+    crop_xy = np.stack([xs, ys], -1) @ matrix[:, :2].T + matrix[:, 2]
+    grid = torch.from_numpy(crop_xy / size * 2 - 1).float()[None]
+    source = torch.from_numpy(np.ascontiguousarray(values, np.float32)).permute(2, 0, 1)[None]
+    sampled = F.grid_sample(source, grid, mode="bicubic", padding_mode="zeros", align_corners=False) if grid.numel() else source[:, :, :0, :0]
+    return (slice(y0, y1), slice(x0, x1)), sampled[0].permute(1, 2, 0).numpy(), crop_xy / size
+
+
+def face_mask(points: np.ndarray, template: str | np.ndarray, feather: float = 0.3, border: float = 0.06) -> np.ndarray:
+    """Soft blending weights in [0, 1] at crop-unit ``points`` (..., 2): the inner face of ``template``.
+
+    1 inside an ellipse from the brows to the chin and from cheek to cheek (semi-axes: 1.1 eye distances across,
+    half the eye-to-mouth distance plus 0.7 eye distances along), falling smoothly to 0 over the outer
+    ``feather`` fraction of its radius, and to 0 within ``border`` of the crop's edges, where the crop ends.
+    """
+    template = template_points(template)
+    eyes, mouth = template[:2].mean(0), template[3:].mean(0)
+    eye_distance = np.linalg.norm(template[1] - template[0])
+    down = (mouth - eyes) / np.linalg.norm(mouth - eyes)
+    across = np.array([-down[1], down[0]])
+    offset = np.asarray(points, np.float64) - (eyes + mouth) / 2
+    radius = np.hypot(offset @ across / (1.1 * eye_distance), offset @ down / (np.linalg.norm(mouth - eyes) / 2 + 0.7 * eye_distance))
+
+    def smooth(t: np.ndarray) -> np.ndarray:
+        t = np.clip(t, 0, 1)
+        return t * t * (3 - 2 * t)
+
+    edge = np.minimum(np.asarray(points)[..., 0], np.asarray(points)[..., 1])
+    edge = np.minimum(edge, 1 - np.maximum(np.asarray(points)[..., 0], np.asarray(points)[..., 1]))
+    return smooth((1 - radius) / feather) * smooth(edge / border)
 
 
 class FaceBatch:

