@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from latentedit.generators.pggan import PGGANGenerator
 from latentedit.generators.stylegan import StyleGANGenerator
@@ -49,6 +49,18 @@ def pngs(folder):
     return [np.asarray(Image.open(p)) for p in sorted(folder.glob("0*.png"))]
 
 
+def check_edit(out, boundary, steps) -> None:
+    """The edited codes are the source codes moved along the boundary's normal by ``steps``, and the faces change."""
+    source, edited = np.load(out / "source_codes.npy"), np.load(out / "codes.npy")
+    assert edited.shape == (len(source), len(steps), *source.shape[1:])
+    offsets = np.reshape(steps, (1, len(steps), *[1] * (source.ndim - 1))) * np.load(boundary)[0]
+    np.testing.assert_allclose(edited, source[:, None] + offsets, atol=1e-5)
+    with Image.open(out / "gifs" / "face_000.gif") as gif:
+        frames = [np.asarray(frame.convert("RGB"), dtype=float) for frame in ImageSequence.Iterator(gif)]
+    assert len(frames) == 2 * len(steps) - 2  # played forward, then back
+    assert np.abs(frames[len(steps) - 1] - frames[0]).mean() > 2
+
+
 def test_stylegan_sample_saves_z_w_wp_and_every_space_renders_the_same_faces(tmp_path, run_cli, checkpoints):
     weights = checkpoints["stylegan-ffhq"]
     common = ("--model", "stylegan-ffhq", "--weights", weights, "--device", "cpu")
@@ -82,11 +94,8 @@ def test_interfacegan_boundary_drives_a_stylegan_edit(tmp_path, run_cli, checkpo
         "--weights", checkpoints["stylegan-ffhq"], "--space", space, "-n", 2, "--steps", 3, "-o", out, "--device", "cpu",
     )
     assert code == 0, stderr
-    source, edited = np.load(out / "source_codes.npy"), np.load(out / "codes.npy")
-    normal = np.load(interfacegan_boundary)[0]
-    assert edited.shape == (2, 3, *source.shape[1:])
-    expected = source[:, None] + np.array([-3.0, 0.0, 3.0]).reshape(1, 3, *[1] * (source.ndim - 1)) * normal
-    np.testing.assert_allclose(edited, expected, atol=1e-5)
+    check_edit(out, interfacegan_boundary, [-3.0, 0.0, 3.0])
+    edited = np.load(out / "codes.npy")
     record = json.loads((out / "edit.json").read_text())
     assert record["space"] == space and record["truncation_psi"] == 0.7
     grid = np.asarray(Image.open(out / "grid.png"))
@@ -108,7 +117,7 @@ def test_pggan_and_stylegan2_sample_and_edit(tmp_path, run_cli, checkpoints, int
         "-o", tmp_path / "e", *common,
     )
     assert code == 0, stderr
-    assert np.load(tmp_path / "e" / "codes.npy").shape[-1] == 512
+    check_edit(tmp_path / "e", interfacegan_boundary, 2 * np.linspace(0, 1, 5))
 
 
 def test_style_options_are_refused_for_other_models(tmp_path, run_cli, checkpoints):
