@@ -38,10 +38,10 @@ def checkpoints(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def interfacegan_boundary(tmp_path_factory):
-    """A boundary file exactly as InterFaceGAN ships them: bare float32 (1, 512), unit norm, no sidecar."""
+    """A boundary file exactly as InterFaceGAN ships them: bare float64 (1, 512), unit norm, no sidecar."""
     normal = np.random.default_rng(5).standard_normal((1, 512))
     path = tmp_path_factory.mktemp("boundaries") / "stylegan_ffhq_smile_w_boundary.npy"
-    np.save(path, (normal / np.linalg.norm(normal)).astype(np.float32))
+    np.save(path, normal / np.linalg.norm(normal))
     return path
 
 
