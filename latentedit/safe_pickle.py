@@ -60,9 +60,10 @@ def _rebuild_parameter(data: torch.Tensor, requires_grad: bool, backward_hooks, 
 
 
 def _numpy_scalar(dtype: np.dtype, data: bytes = b""):
-    if not isinstance(dtype, np.dtype) or dtype.hasobject or not isinstance(data, bytes):
-        raise pickle.UnpicklingError("refused numpy scalar of object dtype")
-    return np.frombuffer(data, dtype=dtype, count=1)[0]
+    """A NumPy number (the networks keep gains as float64 scalars); any other kind of scalar is refused."""
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc" or not isinstance(data, bytes):
+        raise pickle.UnpicklingError("refused numpy scalar that is not a number")
+    return np.frombuffer(data, dtype=np.dtype(dtype.str), count=1)[0]  # a fresh dtype: ignores any pickled state
 
 
 def _numpy_dtype(kind: str, align: bool = False, copy: bool = False) -> np.dtype:

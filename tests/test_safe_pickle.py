@@ -4,6 +4,7 @@ import os
 import pickle
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -81,6 +82,9 @@ def test_broken_and_foreign_files_give_one_line_errors(tmp_path):
     (tmp_path / "cut.pkl").write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(WeightsError, match="cannot read .*cut.pkl"):
         load_generator("stylegan2-ffhq", "cpu", tmp_path / "cut.pkl")
+    (tmp_path / "text.pkl").write_bytes(pickle.dumps({"G_ema": np.str_("not a number")}))
+    with pytest.raises(WeightsError, match="refused numpy scalar"):
+        load_generator("stylegan2-ffhq", "cpu", tmp_path / "text.pkl")
     (tmp_path / "other.pkl").write_bytes(pickle.dumps({"G": 1}))
     with pytest.raises(WeightsError, match="no 'G_ema' network"):
         load_generator("stylegan2-ffhq", "cpu", tmp_path / "other.pkl")
