@@ -1,8 +1,10 @@
 """Random weights from a seed, for the parity fixtures in tests/data/parity/.
 
-The expected outputs there were computed once by the reference implementations (genforce/interfacegan's
-PyTorch ports, NVlabs/stylegan2-ada-pytorch's networks, run outside this repository) on weights filled by
-:func:`random_state` with the same seed, so only the outputs and the small configs are committed.
+The expected outputs there are computed by the reference implementations (genforce/interfacegan's PyTorch
+ports, NVlabs/stylegan2-ada-pytorch's networks, imported from checkouts outside this repository) on weights
+filled by :func:`random_state` with the same seed, so only the outputs and the small configs are committed.
+``python scripts/build_parity_fixtures.py --interfacegan PATH --stylegan2-ada PATH [--check]`` rebuilds (or
+checks) them.
 """
 
 import json

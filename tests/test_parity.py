@@ -1,7 +1,8 @@
 """Numerical parity with the reference implementations, on seeded random weights saved in each official format.
 
 Expected outputs (tests/data/parity) come from genforce/interfacegan's PyTorch ports and NVlabs'
-stylegan2-ada-pytorch networks run on the same weights (see tests/parity.py). Tolerance: 1e-4 in [-1, 1] units.
+stylegan2-ada-pytorch networks run on the same weights (scripts/build_parity_fixtures.py, tests/parity.py).
+Tolerance: 1e-4 in [-1, 1] units.
 """
 
 import numpy as np
