@@ -62,8 +62,8 @@ class ConvBlock(nn.Module):
             if self.up:
                 x = F.interpolate(x, scale_factor=2, mode="nearest")
             x = F.conv2d(x, self.conv.weight * self.scale, padding=self.padding)
-        x = x + self.wscale.bias.view(1, -1, 1, 1)
-        return x if self.linear else F.leaky_relu(x, 0.2)
+        x = x.add_(self.wscale.bias.view(1, -1, 1, 1))  # in place on the fresh conv output
+        return x if self.linear else F.leaky_relu(x, 0.2, inplace=True)
 
 
 class PGGANGenerator(Generator):

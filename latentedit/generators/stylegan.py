@@ -75,9 +75,9 @@ class Epilogue(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: str) -> torch.Tensor:
         x = F.leaky_relu(self.apply_noise(x, noise).add_(self.bias.view(1, -1, 1, 1)), 0.2, inplace=True)
         x = x - x.mean(dim=(2, 3), keepdim=True)
-        x = x * torch.rsqrt(x.square().mean(dim=(2, 3), keepdim=True) + 1e-8)
         style = self.style_mod.dense(w).view(len(w), 2, -1, 1, 1)
-        return x * (style[:, 0] + 1) + style[:, 1]
+        gain = torch.rsqrt(x.square().mean(dim=(2, 3), keepdim=True) + 1e-8) * (style[:, 0] + 1)
+        return torch.addcmul(style[:, 1], x, gain)  # instance norm and style in one pass
 
 
 class SynthesisLayer(nn.Module):
