@@ -260,8 +260,8 @@ class Detector:
 
 
 def augment(crops: np.ndarray, rng: np.random.Generator, p: float = 0.3) -> np.ndarray:
-    """Random flips, brightness and contrast, Gaussian blur, down-and-up resizing and JPEG re-compression of
-    uint8 (N, S, S, C) crops (each with probability ``p``, flips with 0.5)."""
+    """Random flips, brightness and contrast, saturation (colour crops), Gaussian blur, down-and-up resizing and
+    JPEG re-compression of uint8 (N, S, S, C) crops (each with probability ``p``, flips with 0.5)."""
     out = np.empty_like(crops)
     size = crops.shape[1]
     for i, crop in enumerate(crops):
@@ -269,6 +269,9 @@ def augment(crops: np.ndarray, rng: np.random.Generator, p: float = 0.3) -> np.n
             mean = crop.mean()
             crop = np.clip((crop - mean) * rng.uniform(0.7, 1.4) + mean + rng.uniform(-30, 30), 0, 255).round()
             crop = crop.astype(np.uint8)
+        if crop.shape[2] == 3 and rng.random() < p:  # from gray to 1.3x as colourful: colour alone says little either
+            gray = crop.mean(2, keepdims=True)
+            crop = np.clip(gray + (crop - gray) * rng.uniform(0.0, 1.3), 0, 255).round().astype(np.uint8)
         pil = Image.fromarray(crop[..., 0] if crop.shape[2] == 1 else crop)
         if rng.random() < 0.5:
             pil = pil.transpose(Image.FLIP_LEFT_RIGHT)
@@ -299,6 +302,7 @@ def metrics(p_fake: np.ndarray, is_fake: np.ndarray, threshold: float = 0.5) -> 
         "n_real": int((~is_fake).sum()),
         "n_fake": int(is_fake.sum()),
         "accuracy": round(float((said_fake == is_fake).mean()), 4),
+        "balanced_accuracy": round(float((said_fake[is_fake].mean() + (~said_fake[~is_fake]).mean()) / 2), 4) if both else None,
         "auc": round(float(roc_auc_score(is_fake, p_fake)), 4) if both else None,
         "average_precision": round(float(average_precision_score(is_fake, p_fake)), 4) if both else None,
         "confusion": {
@@ -319,17 +323,36 @@ class Split:
     test: tuple[np.ndarray, np.ndarray]
 
     @classmethod
-    def make(cls, n_real: int, n_fake: int, seed: int, val: float = 0.15, test: float = 0.25) -> "Split":
+    def make(
+        cls,
+        n_real: int,
+        n_fake: int,
+        seed: int,
+        val: float = 0.15,
+        test: float = 0.25,
+        groups: tuple[Sequence, Sequence] | None = None,
+    ) -> "Split":
+        """Random split of each class; with ``groups`` (a label per real and per fake crop, such as the person
+        or the source latent code) every group falls wholly into one part, so no person is in two parts."""
         if min(n_real, n_fake) < MIN_PER_CLASS:
             raise UsageError(
                 f"training needs at least {MIN_PER_CLASS} faces of each class, found {n_real} real and {n_fake} fake"
             )
         rng = np.random.default_rng(seed)
         parts = []
-        for n in (n_real, n_fake):
-            order = rng.permutation(n)
-            n_test, n_val = max(2, round(n * test)), max(2, round(n * val))
-            parts.append((order[n_test + n_val :], order[n_test : n_test + n_val], order[:n_test]))
+        for n, labels in zip((n_real, n_fake), groups or (range(n_real), range(n_fake))):
+            labels = np.asarray(labels)
+            if len(labels) != n:
+                raise ValueError(f"{len(labels)} group labels for {n} crops")
+            unique = rng.permutation(np.unique(labels))
+            sizes = np.array([(labels == g).sum() for g in unique])
+            ends = np.cumsum(sizes)
+            n_test = np.searchsorted(ends, max(2, round(n * test)))  # groups [0, n_test] go to test, then val
+            n_val = np.searchsorted(ends, ends[n_test] + max(2, round(n * val)))
+            member = lambda chosen: np.flatnonzero(np.isin(labels, chosen))  # noqa: E731
+            parts.append((member(unique[n_val + 1 :]), member(unique[n_test + 1 : n_val + 1]), member(unique[: n_test + 1])))
+            if not all(len(part) for part in parts[-1]):
+                raise UsageError(f"{len(unique)} groups are too few to split into training, validation and test parts")
         return cls(*zip(*parts))
 
     def counts(self) -> dict:
@@ -353,8 +376,8 @@ def train(
     """Train a detector on uint8 crops of real and fake faces; returns it and the training history.
 
     Each epoch draws as many real as fake training crops (the smaller class with replacement) and augments them
-    (:func:`augment`); training stops when the validation loss has not improved for ``patience`` epochs, and the
-    best epoch's weights are kept. The header's metrics are measured on the held-out test split.
+    (:func:`augment`); training stops when the validation loss (the mean of the two classes' mean losses) has not
+    improved for ``patience`` epochs, and the best epoch's weights are kept. The header's metrics are measured on the held-out test split.
     """
     split = split or Split.make(len(real), len(fake), seed)
     device = resolve_device(device)
@@ -394,12 +417,16 @@ def train(
                 bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
                 bar.update(len(idx))
         p_val = detector.probabilities(val_x)
-        val_loss = float(F.binary_cross_entropy(torch.from_numpy(p_val).double().clamp(1e-7, 1 - 1e-7), torch.from_numpy(val_y)))
+        losses = F.binary_cross_entropy(torch.from_numpy(p_val).double().clamp(1e-7, 1 - 1e-7), torch.from_numpy(val_y),
+                                        reduction="none").numpy()
+        val_loss = float((losses[val_y == 0].mean() + losses[val_y == 1].mean()) / 2)  # each class counts alike
+        right = (p_val >= 0.5) == val_y
         history.append({"epoch": epoch + 1, "train_loss": round(loss_sum / seen, 4), "train_accuracy": round(correct / seen, 4),
-                        "val_loss": round(val_loss, 4), "val_accuracy": round(float(((p_val >= 0.5) == val_y).mean()), 4)})
+                        "val_loss": round(val_loss, 4),
+                        "val_accuracy": round(float((right[val_y == 0].mean() + right[val_y == 1].mean()) / 2), 4)})
         if progress:
             tqdm.write(f"epoch {epoch + 1}: train loss {loss_sum / seen:.3f} acc {correct / seen:.3f}, "
-                       f"validation loss {val_loss:.3f} acc {history[-1]['val_accuracy']:.3f}", file=sys.stderr)
+                       f"validation loss {val_loss:.3f} balanced acc {history[-1]['val_accuracy']:.3f}", file=sys.stderr)
         if val_loss < best[0] - 1e-4:
             best = (val_loss, {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch + 1)
         elif epoch + 1 - best[2] >= patience:

@@ -1,6 +1,8 @@
 """The real-or-fake detector: training on a tiny real dataset, checkpoints, the detect and train-detector commands."""
 
 import json
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -79,9 +81,22 @@ def test_split_is_disjoint_and_demands_enough_faces():
         Split.make(19, 100, seed=0)
 
 
+def test_split_keeps_each_person_in_one_part():
+    people = np.repeat(np.arange(12), [8, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5])  # 44 faces of 12 people
+    codes = np.arange(60)
+    split = Split.make(len(people), len(codes), seed=1, groups=(people, codes))
+    parts = [set(people[part[0]]) for part in (split.train, split.val, split.test)]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    assert sum(len(part[0]) for part in (split.train, split.val, split.test)) == 44
+    assert len(split.test[0]) >= 11 and len(split.test[1]) == 15  # at least the test share; codes split exactly
+    with pytest.raises(UsageError, match="too few to split"):
+        Split.make(40, 40, seed=0, groups=(np.repeat([0, 1], 20), np.arange(40)))
+
+
 def test_metrics_and_augmentation():
     m = metrics(np.array([0.1, 0.6, 0.7, 0.2]), np.array([0, 0, 1, 1]))
     assert m["accuracy"] == 0.5 and m["auc"] == 0.75  # 3 of the 4 (fake, real) pairs are ordered right
+    assert metrics(np.array([0.1, 0.6, 0.7, 0.8]), np.array([0, 0, 0, 1]))["balanced_accuracy"] == 0.6667  # (1/3 + 1) / 2; accuracy is 2/4
     assert m["confusion"] == {"real_as_real": 1, "real_as_fake": 1, "fake_as_real": 1, "fake_as_fake": 1}
     crops = np.random.default_rng(0).integers(0, 256, (8, 25, 25, 1), dtype=np.uint8)
     out = augment(crops, np.random.default_rng(1), p=1.0)
@@ -135,6 +150,10 @@ def pictures(tmp_path_factory, fakes, lfw):
     (folder / "empty.png").write_bytes(b"")
     (folder / "text.jpg").write_text("not an image")
     (folder / "broken.png").write_bytes((folder / "fake.png").read_bytes()[:60])
+    huge = bytearray((folder / "tiny.png").read_bytes())  # a PNG whose header claims 40000 x 40000 pixels
+    huge[16:24] = struct.pack(">II", 40000, 40000)
+    huge[29:33] = struct.pack(">I", zlib.crc32(bytes(huge[12:29])))
+    (folder / "huge.png").write_bytes(bytes(huge))
     return folder
 
 
@@ -162,7 +181,7 @@ def test_detect_without_faces_and_bad_inputs(run_cli, pictures):
     code, out, err = run_cli("detect", pictures / "tiny.png", "--whole-image")
     assert code == 0 and "\tface 0\t" in out
     for name, message in (("empty.png", "is empty"), ("text.jpg", "cannot read image"), ("broken.png", "cannot read image"),
-                          ("missing.png", "does not exist")):
+                          ("missing.png", "does not exist"), ("huge.png", "exceeds limit")):
         code, out, err = run_cli("detect", pictures / name)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (name, err)
     code, _, err = run_cli("detect", pictures / "fake.png", "--threshold", "1.5")
