@@ -49,6 +49,28 @@ def _style(truncation_psi: float | None, truncation_layers: int | None, noise: s
     return {"truncation_psi": truncation_psi, "truncation_layers": truncation_layers, "noise": noise}
 
 
+def inversion_options(command):
+    """--iterations, --starts and --face-index (commands that invert photos), collected into ``inversion``."""
+    options = [
+        click.option("--iterations", type=int, default=200, show_default=True,
+                     help="Photos: optimisation steps of the inversion (0 = the starting code only)."),
+        click.option("--starts", type=int, default=None, callback=_positive,
+                     help="Photos: starting codes tried per face, the best going on after a quarter of the steps "
+                          "[default: 1 where a learned encoder gives the start (dcgan-digiface64), else 4]."),
+        click.option("--face-index", type=int, default=0, show_default=True,
+                     help="Photos: which face to use, 0 = the largest, 1 = the next largest..."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _inversion(iterations: int, starts: int, face_index: int) -> dict:
+    from .inversion import InversionSettings
+
+    return {"settings": InversionSettings(iterations=iterations, starts=starts), "face_index": face_index}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="latentedit")
 def cli() -> None:
@@ -228,6 +250,12 @@ def rank_cmd(codes, boundary_spec, model, per_group, out, device, overwrite) -> 
     click.echo(f"wrote {out}")
 
 
+def _photo_names(photos: tuple[Path, ...]) -> list[str]:
+    from .inversion import photo_names
+
+    return photo_names(photos)
+
+
 def _indices(value: str | None) -> list[int] | None:
     try:
         return [int(part) for part in _names(value)] or None
@@ -246,6 +274,7 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 
 
 @cli.command()
+@click.argument("photos", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--attrs", help="Attributes to edit: smile,age (swept) or smile=+3,age=-2 (strengths).")
 @click.option("--replay", type=click.Path(path_type=Path), help="Redo the edit recorded in this edit.json.")
 @model_option
@@ -262,30 +291,46 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--report", is_flag=True, help="Re-score the faces before and after the edit and report the changes.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@inversion_options
+@click.option("--paste", type=click.Choice(["change", "paste"]), default="change", show_default=True,
+              help="Photos: how the edited face goes back into the photo; change = add the edit's change to the "
+                   "photo (keeps its detail), paste = replace the face by the generator's rendering.")
+@click.option("--tune", type=int, default=100, show_default=True,
+              help="Photos: fine-tune a copy of the generator for this many steps so that the photo's code renders "
+                   "the photo's face itself (pivotal tuning); edits then keep more of the photo. 0 = off.")
 @space_option
 @style_options
 @device_option
 @weights_option
 @overwrite_option
-def edit(attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition, combine, report,
-         out, batch_size, space, truncation_psi, truncation_layers, noise, device, weights, overwrite) -> None:
+def edit(photos, attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition, combine,
+         report, out, batch_size, iterations, starts, face_index, paste, tune, space, truncation_psi, truncation_layers,
+         noise, device, weights, overwrite) -> None:
     """Edit faces along attribute boundaries: one, several at once, or conditional.
 
+    Edits sampled faces, --codes, or the faces in PHOTOS (inverted first, then blended back into each photo).
     Writes OUT/grid.png (rows = faces, columns = steps), OUT/gifs/face_000.gif..., OUT/codes.npy
-    (N x steps x dim), OUT/source_codes.npy and OUT/edit.json.
+    (N x steps x dim), OUT/source_codes.npy and OUT/edit.json; for photos also OUT/photos/NAME/edited.png
+    (the photo with the face edited), edited_face.png, before_after.png and steps.gif.
     """
     from .editing import edit_faces, replay_edit
 
     if replay is not None:
+        if photos:
+            raise UsageError("--replay redoes a recorded edit of codes; it takes no photos")
         result = replay_edit(replay, out, device, overwrite)
     elif not attrs:
         raise UsageError("give --attrs (e.g. --attrs smile=+3) or --replay edit.json")
     else:
         result = edit_faces(out, attrs, model, codes, _indices(index), n, seed, _boundary_overrides(boundary_files),
                             value_range, steps, _names(condition), combine, batch_size, device, overwrite, space,
-                            weights, _style(truncation_psi, truncation_layers, noise), report=report)
+                            weights, _style(truncation_psi, truncation_layers, noise), report=report,
+                            photos=list(photos), paste=paste, tune=tune, **_inversion(iterations, starts, face_index))
     click.echo(f"{result.record['edit']}: wrote {len(result.codes)} faces x {result.codes.shape[1]} steps to "
                f"{result.out}; grid: {result.out / 'grid.png'}")
+    for entry, name in zip(result.record.get("photos", []), _photo_names(photos)):
+        click.echo(f"  {entry['photo']}: inverted with PSNR {entry['psnr_db']:.2f} dB; edited photo: "
+                   f"{result.out / 'photos' / name / 'edited.png'}")
     if "report" in result.record:
         measured = result.record["report"]
         for name, target in measured["targets"].items():
@@ -293,6 +338,111 @@ def edit(attrs, replay, model, codes, index, n, seed, boundary_files, value_rang
                        f"unit step), moved as asked for {target['moved_as_asked']:.0%} of {target['faces_scored']} faces")
         for name, change in measured["side_effects"].items():
             click.echo(f"  {name}: mean absolute change {change:.3f} (side effect)")
+
+
+@cli.command("invert")
+@click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@model_option
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
+@inversion_options
+@space_option
+@device_option
+@weights_option
+@overwrite_option
+def invert_cmd(photos, model, out, iterations, starts, face_index, space, device, weights, overwrite) -> None:
+    """Find the latent code of the face in each photo (GAN inversion).
+
+    The face (the largest, or --face-index) is aligned to the generator's framing and a code is optimised to
+    reproduce it. Writes OUT/NAME/code.npy, target.png (the aligned face), reconstruction.png and
+    side_by_side.png per photo, OUT/codes.npy (all photos) and OUT/inversion.json with PSNR and SSIM.
+    Exit code 4 when a photo has no face.
+    """
+    from .inversion import invert_to_folder
+
+    record = invert_to_folder(out, photos, model, space, device=device, overwrite=overwrite, weights=weights,
+                              **_inversion(iterations, starts, face_index))
+    for entry in record["photos"]:
+        click.echo(f"{entry['photo']}: PSNR {entry['psnr_db']:.2f} dB, SSIM {entry['ssim']:.3f} -> {Path(out) / entry['folder']}")
+    click.echo(f"wrote {len(record['photos'])} code(s) to {Path(out) / 'codes.npy'}")
+
+
+SOURCE_HELP = "a photo, codes.npy[:ROW] or seed:N"
+
+
+@cli.command()
+@click.argument("a")
+@click.argument("b")
+@click.option("--weight", type=float, default=None, help="Share of B in the blend: 0 = A, 1 = B [default: 0.5].")
+@click.option("--steps", type=int, default=None, help="Instead of one blend: interpolate from A to B in this many frames.")
+@click.option("--path", type=click.Choice(["auto", "spherical", "linear"]), default="auto", show_default=True,
+              help="Interpolation path; auto = spherical for Z codes (Gaussian), linear for W and W+.")
+@model_option
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
+@inversion_options
+@space_option
+@device_option
+@weights_option
+@overwrite_option
+def mix(a, b, weight, steps, path, model, out, iterations, starts, face_index, space, device, weights, overwrite) -> None:
+    """Blend two faces A and B, or interpolate between them (--steps).
+
+    A and B are each a photo, codes.npy[:ROW] or seed:N; photos are inverted first. Writes OUT/mix.png (A, blend, B) and
+    OUT/code.npy, or with --steps OUT/grid.png, OUT/interpolation.gif and OUT/codes.npy; and OUT/mix.json.
+    """
+    from .mixing import mix_to_folder
+
+    mix_to_folder(out, a, b, weight, steps, path, model, space, device=device, overwrite=overwrite, weights=weights,
+                  **_inversion(iterations, starts, face_index))
+    click.echo(f"wrote {Path(out) / ('mix.png' if steps is None else 'grid.png')}")
+
+
+@cli.command()
+@click.argument("expression")
+@click.option("--group", "groups", multiple=True, required=True,
+              help=f"NAME=SOURCE[,SOURCE...]: a labelled group whose codes are averaged; SOURCE is {SOURCE_HELP}, "
+                   "codes.npy:3,5,8 takes several rows.")
+@model_option
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
+@inversion_options
+@space_option
+@device_option
+@weights_option
+@overwrite_option
+def arith(expression, groups, model, out, iterations, starts, face_index, space, device, weights, overwrite) -> None:
+    """Latent arithmetic on averaged groups of faces, e.g. "smiling_woman - neutral_woman + neutral_man".
+
+    EXPRESSION adds and subtracts group names, optionally scaled (0.5*a); each --group defines one. Writes
+    OUT/arith.png (each group's average face and the result), OUT/code.npy, OUT/group_codes.npy, OUT/arith.json.
+    """
+    from .mixing import arith_to_folder
+
+    arith_to_folder(out, expression, _groups(groups), model, space, device=device, overwrite=overwrite, weights=weights,
+                    **_inversion(iterations, starts, face_index))
+    click.echo(f"wrote {Path(out) / 'arith.png'}")
+
+
+def _groups(values: tuple[str, ...]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for value in values:
+        name, sep, sources = value.partition("=")
+        members = _split_sources(sources)
+        if not sep or not name.strip() or not members:
+            raise UsageError(f"--group must be NAME=SOURCE[,SOURCE...], got {value!r}")
+        if name.strip() in groups:
+            raise UsageError(f"group {name.strip()!r} is defined twice")
+        groups[name.strip()] = members
+    return groups
+
+
+def _split_sources(text: str) -> list[str]:
+    """Comma-separated sources, keeping the row lists of code files together (codes.npy:3,5,8 is one source)."""
+    members: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if part.lstrip("-").isdigit() and members and ".npy:" in members[-1].lower():
+            members[-1] += "," + part
+        elif part:
+            members.append(part)
+    return members
 
 
 @cli.command()

@@ -12,6 +12,7 @@ from . import __version__
 from .boundaries import Boundary, project_out, resolve_boundary
 from .errors import UsageError
 from .generators import DEFAULT_MODEL, Generator, downstream_codes, load_generator, render
+from .inversion import PASTE_MODES, InversionSettings, PhotoFace, invert_photos, photo_names, tune_generator, zoom
 from .scoring import SCORERS, load_scorers, score_codes
 from .outputs import annotated_grid, load_codes, preview_tiles, save_gif, save_png, staged_output, utc_now, write_json
 from .weights import sha256_file
@@ -185,40 +186,66 @@ def edit_faces(
     weights: Path | None = None,
     style: dict | None = None,
     report: bool = False,
+    photos: list[Path] | None = None,
+    settings: InversionSettings | None = None,
+    face_index: int = 0,
+    paste: str = "change",
+    tune: int = 100,
 ) -> EditResult:
-    """What ``latentedit edit`` does for generated faces: plan the edit, render every step, write the results.
+    """What ``latentedit edit`` does: plan the edit, render every step, write the results.
 
     Writes ``grid.png`` (rows = faces, columns = steps), ``gifs/face_000.gif``…, ``codes.npy`` (N, steps, dim),
     ``source_codes.npy`` and ``edit.json`` (with ``report``: the measured effect, see :func:`edit_report`).
+    With ``photos`` the faces are the photos' faces, inverted first (see :mod:`latentedit.inversion`), each
+    rendered by a copy of the generator tuned for ``tune`` steps to that photo (0: the generator as it is), and
+    each photo also gets ``photos/NAME/`` (see :func:`write_photo_edits`).
     """
     parsed = parse_attrs(attrs)
+    if photos and codes_file is not None:
+        raise UsageError("give photos or --codes, not both")
+    if paste not in PASTE_MODES:
+        raise UsageError(f"--paste must be one of {', '.join(PASTE_MODES)}, got {paste!r}")
+    if tune < 0:
+        raise UsageError(f"--tune must be 0 or more, got {tune}")
     overrides = boundary_files or {}
     generator, digest = load_generator(model, device, weights, **(style or {}))
     generator.check_space(space)
-    codes, source = select_codes(generator, codes_file, index, n, seed, space)
     boundaries = resolve_boundaries([name for name, _ in parsed], model, overrides)
     condition_boundaries = resolve_boundaries(conditions or [], model, overrides)
     if value_range is None and steps is not None:
         value_range = "-3:3" if all(s is None for _, s in parsed) else "0:1"
     step_values = parse_range(value_range, steps or 7) if value_range else None
     plan = plan_edit(boundaries, [s for _, s in parsed], condition_boundaries, combine, step_values)
-    if plan.direction.shape[0] != codes.shape[-1]:
-        raise UsageError(f"the boundaries have dimension {plan.direction.shape[0]}, model {model} codes {codes.shape[-1]}")
-    edited = apply_edit(codes, plan)
-    flat = edited.reshape(-1, *edited.shape[2:])
-    faces = preview_tiles(np.concatenate(list(render(generator, flat, space, batch_size))))
-    tiles = faces.reshape(*edited.shape[:2], *faces.shape[1:])  # (N, steps, T, T, 3)
-    record = {
-        "tool": "latentedit", "version": __version__, "date": utc_now(),
-        "model": model, "weights_sha256": digest, **({"weights_file": str(weights)} if weights else {}),
-        "space": space, **generator.settings(), **source,
-        "attrs": attrs, "attributes": plan.attributes, "strengths": plan.strengths,
-        "boundaries": {b.name: {"path": str(b.path), "sha256": sha256_file(b.path)} for b in [*boundaries, *condition_boundaries]},
-        "conditions": plan.conditions, "combine": combine, "steps": plan.steps.tolist(), "edit": plan.describe(),
-    }
-    if report:
-        record["report"] = edit_report(generator, codes, edited, plan, batch_size=batch_size)
+    if plan.direction.shape[0] != generator.code_shape(space)[-1]:
+        raise UsageError(f"the boundaries have dimension {plan.direction.shape[0]}, model {model} codes {generator.code_shape(space)[-1]}")
     with staged_output(out, overwrite) as staging:
+        if photos:
+            faces, inverted = invert_photos(photos, generator, space, settings, face_index)
+            codes = inverted.codes
+            source = {"photos": [{"photo": f.name, "face_index": face_index, "faces_found": f.faces_found,
+                                  "psnr_db": round(float(p), 3), "ssim": round(float(s), 4)}
+                                 for f, p, s in zip(faces, inverted.psnr, inverted.ssim)],
+                      "inversion": inverted.record(), "paste": paste, "tune_steps": tune}
+            renderers = [tune_generator(generator, code, face.crop, space, tune) if tune else generator
+                         for code, face in zip(codes, faces)]
+        else:
+            codes, source = select_codes(generator, codes_file, index, n, seed, space)
+            renderers = [generator]
+        edited = apply_edit(codes, plan)
+        rows = [edited.reshape(-1, *edited.shape[2:])] if len(renderers) == 1 else edited
+        rendered = np.concatenate([np.concatenate(list(render(r, c, space, batch_size))) for r, c in zip(renderers, rows)])
+        faces_tiles = preview_tiles(rendered)
+        tiles = faces_tiles.reshape(*edited.shape[:2], *faces_tiles.shape[1:])  # (N, steps, T, T, 3)
+        record = {
+            "tool": "latentedit", "version": __version__, "date": utc_now(),
+            "model": model, "weights_sha256": digest, **({"weights_file": str(weights)} if weights else {}),
+            "space": space, **generator.settings(), **source,
+            "attrs": attrs, "attributes": plan.attributes, "strengths": plan.strengths,
+            "boundaries": {b.name: {"path": str(b.path), "sha256": sha256_file(b.path)} for b in [*boundaries, *condition_boundaries]},
+            "conditions": plan.conditions, "combine": combine, "steps": plan.steps.tolist(), "edit": plan.describe(),
+        }
+        if report:
+            record["report"] = edit_report(generator, codes, edited, plan, batch_size=batch_size)
         np.save(staging / "source_codes.npy", codes)
         np.save(staging / "codes.npy", edited)
         swept = all(s is None for _, s in parsed)  # columns are distances, else fractions of the asked edit
@@ -227,8 +254,30 @@ def edit_faces(
         (staging / "gifs").mkdir()
         for i, frames in enumerate(tiles):
             save_gif(frames, staging / "gifs" / f"face_{i:03d}.gif")
+        if photos:
+            renders = rendered.reshape(*edited.shape[:2], *rendered.shape[1:])
+            for name, face, renderer, code, after in zip(photo_names(photos), faces, renderers, codes, renders):
+                before = next(render(renderer, code[None], space))[0]
+                write_photo_edits(staging / "photos" / name, face, before, after, paste)
         write_json(record, staging / "edit.json")
     return EditResult(Path(out), edited, record)
+
+
+def write_photo_edits(folder: Path, face: PhotoFace, reconstruction: np.ndarray, steps: np.ndarray, mode: str) -> None:
+    """One photo's results: ``edited.png`` (the photo with the last step's face blended in), ``edited_face.png``
+    (that face as rendered), ``target.png`` and ``reconstruction.png`` (the aligned face and the rendering of its
+    code, by the tuned generator if one was tuned), ``before_after.png`` (the face's surroundings before and
+    after, enlarged) and ``steps.gif`` (the surroundings through every step)."""
+    folder.mkdir(parents=True)
+    pasted = [face.paste(reconstruction, after, mode) for after in steps]
+    save_png(pasted[-1], folder / "edited.png")
+    save_png(steps[-1], folder / "edited_face.png")
+    save_png(face.crop, folder / "target.png")
+    save_png(reconstruction, folder / "reconstruction.png")
+    rows, cols = face.surroundings()
+    views = zoom([face.image[rows, cols], *(image[rows, cols] for image in pasted)])
+    save_png(annotated_grid(views[[0, -1]][None], None, None, ["photo", "edited"]), folder / "before_after.png")
+    save_gif(list(views[1:]), folder / "steps.gif")
 
 
 def replay_edit(record_file: Path, out: Path, device: str = "auto", overwrite: bool = False) -> EditResult:

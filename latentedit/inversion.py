@@ -3,16 +3,18 @@
 A photo's largest face (or the one asked for) is detected with MTCNN and aligned by a similarity transform onto
 the framing of the generator's own samples. A code is then optimised with Adam to reproduce the aligned face:
 pixel loss, a feature loss on the activations of dlib's age network (CC0, run in torch), and a prior that keeps
-the code where the generator's codes live. Several starts per face run together, batched over faces; after a
-quarter of the iterations only the best start of each face goes on. The first start comes from a learned
-encoder where one ships (dcgan-digiface64), else from the mean W (StyleGAN) or a random code.
+the code where the generator's codes live. The first start comes from a learned encoder where one ships
+(dcgan-digiface64: ``encoders/``, trained by scripts/train_inversion_encoder.py), else from the mean W (StyleGAN
+models) or a random code; further starts are random. All starts of all faces in a batch run together; after a
+quarter of the iterations only the best start of each face goes on.
 """
 
+import copy
 import json
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -231,8 +233,8 @@ class InversionSettings:
     """How hard to search: Adam iterations, starts per face, learning rate and loss weights."""
 
     iterations: int = 200
-    starts: int = 4
-    lr: float | None = None  # None: 0.05 in Z, 0.01 in W and W+
+    starts: int | None = None  # None: 1 where a learned encoder gives the first start, else 4
+    lr: float = 0.05
     feature_weight: float = 0.1
     prior_weight: float = 0.002
     explore: float = 0.25  # fraction of the iterations run with every start before only the best goes on
@@ -242,7 +244,7 @@ class InversionSettings:
     def check(self) -> None:
         if self.iterations < 0:
             raise UsageError(f"--iterations must be 0 or more, got {self.iterations}")
-        if self.starts < 1:
+        if self.starts is not None and self.starts < 1:
             raise UsageError(f"--starts must be at least 1, got {self.starts}")
         if self.batch_size < 1:
             raise UsageError(f"the batch size must be positive, got {self.batch_size}")
@@ -304,6 +306,7 @@ def invert(
     device = generator.device
     features = FeatureLoss().eval().requires_grad_(False).to(device)
     encoder = load_encoder(generator, space)
+    settings = replace(settings, starts=settings.starts or (1 if encoder is not None else 4))
     rng = torch.Generator().manual_seed(settings.seed)
     chunks = range(0, len(targets), settings.batch_size)
     codes, images = [], []
@@ -337,7 +340,7 @@ def _optimise(
         codes = _starts(generator, space, target, starts, encoder, rng)
         goal = [f.repeat_interleave(starts, 0) for f in features.features(target)]
     goal_pixels = target.repeat_interleave(starts, 0)
-    lr = settings.lr or (0.05 if space == "z" else 0.01)
+    lr = settings.lr
     explore = math.ceil(settings.iterations * settings.explore) if starts > 1 else 0
 
     def losses(c: torch.Tensor, pixels: torch.Tensor, goal_features: list[torch.Tensor]) -> torch.Tensor:
@@ -374,6 +377,46 @@ def _optimise(
             keep = losses(codes, goal_pixels, goal).view(n, starts).argmin(1) + torch.arange(n, device=codes.device) * starts
             codes = codes[keep]
     return codes.detach()
+
+
+def tune_generator(
+    generator: Generator,
+    code: np.ndarray,
+    target: np.ndarray,
+    space: str = "z",
+    steps: int = 100,
+    lr: float = 3e-4,
+    locality: float = 1.0,
+    seed: int = 0,
+    progress: bool = True,
+) -> Generator:
+    """Pivotal tuning (Roich et al. 2022): a copy of ``generator`` whose weights are fine-tuned for ``steps`` Adam
+    steps so that ``code`` (one inverted code) renders the uint8 ``target`` face itself, with the inversion's
+    pixel and feature losses. A locality term keeps the renders of nearby codes (``code`` moved up to 30 % of the
+    way to random codes, four per step) as the original generator makes them, so that editing the code still
+    works as before. Normalisation layers stay in eval mode."""
+    tuned = copy.deepcopy(generator).requires_grad_(True)
+    features = FeatureLoss().eval().requires_grad_(False).to(generator.device)
+    device = generator.device
+    pivot = torch.from_numpy(generator.validate_codes(code[None], space)).to(device)
+    goal_pixels = to_tensor(target[None], device)
+    goal = features.features(goal_pixels)
+    rng = np.random.default_rng(seed)
+    optimizer = torch.optim.Adam(tuned.parameters(), lr=lr)
+    for _ in tqdm(range(steps), desc="tuning the generator to the photo", unit="it", disable=not progress, leave=False):
+        rendered = tuned.synthesize(pivot, space)
+        loss = (rendered - goal_pixels).pow(2).mean() + 0.1 * features(features.features(rendered), goal).mean()
+        if locality:
+            with torch.no_grad():
+                z = torch.from_numpy(generator.sample(4, int(rng.integers(2**31)))).to(device)
+                share = torch.from_numpy(rng.uniform(0, 0.3, 4).astype(np.float32)).to(device)
+                nearby = pivot + (generator.latents(z)[space] - pivot) * share.view(-1, *[1] * (pivot.ndim - 1))
+                reference = generator.synthesize(nearby, space)
+            loss = loss + locality * (tuned.synthesize(nearby, space) - reference).pow(2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return tuned.eval().requires_grad_(False)
 
 
 # ---------------------------------------------------------------------------------------------- photos in

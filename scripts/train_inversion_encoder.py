@@ -6,7 +6,7 @@ predict the code from the image by mean squared error on the code, with Adam and
 schedule. Held out: 1000 faces of seed 11, on which the script reports the code error and the PSNR of the
 encoder's codes rendered back (the start of the inversion, before any optimisation). Deterministic on the CPU.
 
-    python scripts/train_inversion_encoder.py [--faces 60000] [--epochs 12] [--out latentedit/encoders/dcgan-digiface64.pt]
+    python scripts/train_inversion_encoder.py [--faces 40000] [--epochs 10] [--out latentedit/encoders/dcgan-digiface64.pt]
 """
 
 import argparse
@@ -46,8 +46,8 @@ def evaluate(encoder: Encoder, generator, images: np.ndarray, codes: np.ndarray)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--faces", type=int, default=60000, help="training faces")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--faces", type=int, default=40000, help="training faces")
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--out", type=Path, default=ENCODER_DIR / f"{MODEL}.pt")
