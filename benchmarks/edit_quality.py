@@ -3,10 +3,11 @@
     python benchmarks/edit_quality.py [--model dcgan-digiface64] [-n 200] [--strength 3] [--pictures docs/images]
 
 For each shipped attribute: +strength along its boundary on n random faces; the fraction of faces whose score
-moved up, the score change per unit step and the side effects on the other attributes. Then age with and
-without gender as the condition (the gender change is the figure to compare), and the two-attribute edit
-smile=+2,eyeglasses=+3. Writes a Markdown section into docs/benchmarks.md and, with --pictures, one edit grid
-per attribute.
+moved up, the score change per unit step and the side effects on the other attributes (mean absolute change,
+and mean signed change: its systematic part). Then conditional edits on the same faces (age given gender, age given
+smile and eyeglasses, gender given pose, eyeglasses given age: the conditioned attributes' changes are the figures
+to compare with the unconditional rows), and the two-attribute edit smile=+2,eyeglasses=+3. Writes a Markdown
+section into docs/benchmarks.md and, with --pictures, one edit grid per attribute and the conditional age edit.
 """
 
 import argparse
@@ -21,7 +22,7 @@ from report import machine, write_section  # noqa: E402
 from latentedit.boundaries import shipped_boundaries
 from latentedit.editing import apply_edit, edit_faces, edit_report, plan_edit, resolve_boundaries
 from latentedit.generators import load_generator
-from latentedit.scoring import SCORERS, load_scorers
+from latentedit.scoring import ATTRIBUTES, SCORERS, load_scorers
 
 
 def measure(generator, codes, scorers, names, strengths, conditions=(), model="") -> dict:
@@ -43,38 +44,51 @@ def main() -> None:
 
     generator, _ = load_generator(args.model, args.device)
     codes = generator.sample(args.n, args.seed)
-    attrs = [a for a in shipped_boundaries(args.model) if a in SCORERS]
+    attrs = [a for a in ATTRIBUTES if a in shipped_boundaries(args.model) and a in SCORERS]
     scorers = load_scorers(attrs, generator.device)
     lines = [f"`python benchmarks/edit_quality.py` — {args.n} faces of {args.model} (seed {args.seed}), "
-             f"each edited by {args.strength:+g} along one shipped boundary and re-scored.", f"Machine: {machine()}.", "",
-             "| edit | faces scored | moved as asked | score change (per unit step) | side effects: mean absolute change |",
-             "| --- | ---: | ---: | ---: | --- |"]
+             f"each edited by {args.strength:+g} along shipped boundaries and re-scored.", f"Machine: {machine()}.", "",
+             "| edit | target | faces scored | moved as asked | score change (per unit step) | "
+             "side effects: mean absolute change (mean change) |",
+             "| --- | --- | ---: | ---: | ---: | --- |"]
 
     def row(label: str, result: dict) -> None:
+        sides = ", ".join(f"{k} {v:.3f} ({result['side_effects_signed'][k]:+.3f})" for k, v in result["side_effects"].items())
         for name, t in result["targets"].items():
-            sides = ", ".join(f"{k} {v:.3f}" for k, v in result["side_effects"].items())
-            lines.append(f"| {label} → {name} | {t['faces_scored']} | {t['moved_as_asked']:.1%} | "
+            lines.append(f"| {label} | {name} | {t['faces_scored']} | {t['moved_as_asked']:.1%} | "
                          f"{t['mean_change']:+.3f} ({t['change_per_unit_step']:+.3f}) | {sides} |")
             print(lines[-1], flush=True)
 
+    s = f"{args.strength:+g}"
+    results = {}
     for attr in attrs:
-        row(f"{attr}={args.strength:+g}", measure(generator, codes, scorers, [attr], [args.strength], model=args.model))
-    if {"age", "gender"} <= set(attrs):
-        plain = measure(generator, codes, scorers, ["age"], [args.strength], model=args.model)
-        conditional = measure(generator, codes, scorers, ["age"], [args.strength], ["gender"], args.model)
-        row(f"age={args.strength:+g}", plain)
-        row(f"age={args.strength:+g} given gender", conditional)
-        lines += ["", f"Conditional editing: |Δ gender| = {conditional['side_effects']['gender']:.3f} with gender as the "
-                  f"condition against {plain['side_effects']['gender']:.3f} without."]
+        results[attr] = measure(generator, codes, scorers, [attr], [args.strength], model=args.model)
+        row(f"{attr}={s}", results[attr])
+    # Conditional editing against the same edit without conditions, on the same faces.
+    conditionals = [("age", ["gender"]), ("age", ["smile", "eyeglasses"]), ("gender", ["pose"]), ("eyeglasses", ["age"])]
+    notes = []
+    for attr, conditions in conditionals:
+        if attr not in attrs or not set(conditions) <= set(attrs):
+            continue
+        conditional = measure(generator, codes, scorers, [attr], [args.strength], conditions, args.model)
+        row(f"{attr}={s} given {', '.join(conditions)}", conditional)
+        for name in conditions:
+            notes.append(f"- {attr}={s} given {', '.join(conditions)}: {name} changes by "
+                         f"{conditional['side_effects_signed'][name]:+.3f} on average (mean absolute "
+                         f"{conditional['side_effects'][name]:.3f}) against {results[attr]['side_effects_signed'][name]:+.3f} "
+                         f"({results[attr]['side_effects'][name]:.3f}) without the condition.")
     if {"smile", "eyeglasses"} <= set(attrs):
-        lines.append("")
         row("smile=+2,eyeglasses=+3", measure(generator, codes, scorers, ["smile", "eyeglasses"], [2.0, 3.0], model=args.model))
+    lines += ["", "Conditional editing (the conditioned attributes' changes, with and without the condition):", "", *notes]
     body = "\n".join(lines)
     print(body)
     if args.pictures:
         for attr in attrs:
             edit_faces(args.pictures / f"edit_{attr}", f"{attr}", args.model, n=4, seed=7, steps=7,
                        device=args.device, overwrite=True)
+        if {"age", "smile", "eyeglasses"} <= set(attrs):
+            edit_faces(args.pictures / "edit_age_given_smile_eyeglasses", "age", args.model, n=4, seed=7, steps=7,
+                       conditions=["smile", "eyeglasses"], device=args.device, overwrite=True)
     if not args.no_write:
         write_section("Edit quality (`benchmarks/edit_quality.py`)", body)
 

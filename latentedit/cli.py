@@ -313,7 +313,7 @@ def edit(photos, attrs, replay, model, codes, index, n, seed, boundary_files, va
     (N x steps x dim), OUT/source_codes.npy and OUT/edit.json; for photos also OUT/photos/NAME/edited.png
     (the photo with the face edited), edited_face.png, before_after.png and steps.gif.
     """
-    from .editing import edit_faces, replay_edit
+    from .editing import edit_faces, format_report, replay_edit
 
     if replay is not None:
         if photos:
@@ -333,11 +333,7 @@ def edit(photos, attrs, replay, model, codes, index, n, seed, boundary_files, va
                    f"{result.out / 'photos' / name / 'edited.png'}")
     if "report" in result.record:
         measured = result.record["report"]
-        for name, target in measured["targets"].items():
-            click.echo(f"  {name}: score change {target['mean_change']:+.3f} ({target['change_per_unit_step']:+.3f} per "
-                       f"unit step), moved as asked for {target['moved_as_asked']:.0%} of {target['faces_scored']} faces")
-        for name, change in measured["side_effects"].items():
-            click.echo(f"  {name}: mean absolute change {change:.3f} (side effect)")
+        click.echo(format_report(measured))
 
 
 @cli.command("invert")

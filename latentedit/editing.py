@@ -31,12 +31,16 @@ class EditPlan:
     steps: np.ndarray
     direction: np.ndarray  # (dim,): the strengths already folded in
     boundaries: list[Boundary] = field(repr=False, default_factory=list)
+    swept: bool = False  # no strengths given: the steps are signed distances along the direction
 
     def describe(self) -> str:
-        parts = [f"{a}{s:+g}" if self.combine == "sum" else a for a, s in zip(self.attributes, self.strengths)]
+        signed = self.combine == "sum" and not self.swept
+        parts = [f"{a}{s:+g}" if signed else a for a, s in zip(self.attributes, self.strengths)]
         text = (" + " if self.combine == "sum" else " & ").join(parts)
         if self.combine == "average":
             text = f"average({text})"
+        if self.swept:
+            text += f", distance {self.steps[0]:+g} to {self.steps[-1]:+g}"
         if self.conditions:
             text += f" | fixed: {', '.join(self.conditions)}"
         return text
@@ -113,7 +117,7 @@ def plan_edit(
     if steps is None:
         steps = np.linspace(-3, 3, 7) if all(s is None for s in strengths) else np.linspace(0, 1, 5)
     return EditPlan(names, weights, [c.name for c in conditions], combine, np.asarray(steps, np.float64),
-                    direction.astype(np.float32), projected)
+                    direction.astype(np.float32), projected, all(s is None for s in strengths))
 
 
 def apply_edit(codes: np.ndarray, plan: EditPlan) -> np.ndarray:
@@ -248,8 +252,8 @@ def edit_faces(
             record["report"] = edit_report(generator, codes, edited, plan, batch_size=batch_size)
         np.save(staging / "source_codes.npy", codes)
         np.save(staging / "codes.npy", edited)
-        swept = all(s is None for _, s in parsed)  # columns are distances, else fractions of the asked edit
-        column_labels = [f"{v:+.2g}" if swept else f"×{v:.2g}" for v in plan.steps]
+        # columns are distances when swept, else fractions of the asked edit
+        column_labels = [f"{v:+.2g}" if plan.swept else f"×{v:.2g}" for v in plan.steps]
         save_png(annotated_grid(tiles, plan.describe(), [f"#{i}" for i in range(len(codes))], column_labels), staging / "grid.png")
         (staging / "gifs").mkdir()
         for i, frames in enumerate(tiles):
@@ -312,30 +316,48 @@ def edit_report(generator: Generator, source: np.ndarray, edited: np.ndarray, pl
 
     For each edited attribute: the mean score change per unit of movement along its own normal, and the
     fraction of faces whose score moved the asked way; for every other scored attribute, the mean absolute
-    change (side effects). Faces without a detected face before or after are left out (counted).
+    change (``side_effects``) and the mean signed change (its systematic part, ``side_effects_signed``). Faces
+    without a detected face before or after are left out (counted).
     """
     scorers = scorers or load_scorers(list(SCORERS), generator.device)
     final = edited[:, -1]
     before = score_codes(generator, source, list(scorers), batch_size, scorers=scorers)
     after = score_codes(generator, final, list(scorers), batch_size, scorers=scorers)
-    moved = final.reshape(len(final), -1) - source.reshape(len(source), -1)
-    report: dict = {"faces": len(source), "targets": {}, "side_effects": {}}
-    for boundary, strength in zip(plan.boundaries, plan.strengths):
-        if boundary.name not in scorers:
+    moved = (final - source).reshape(len(final), -1, final.shape[-1])[:, 0]  # W+ codes: every layer moved alike
+    report: dict = {"faces": len(source), "targets": {}, "side_effects": {}, "side_effects_signed": {}}
+    for name, boundary, strength in zip(plan.attributes, plan.boundaries, plan.strengths):
+        if name not in scorers:
             continue
-        valid = np.isfinite(before[boundary.name]) & np.isfinite(after[boundary.name])
-        change = (after[boundary.name] - before[boundary.name])[valid]
-        distance = (moved @ boundary.normal)[valid]
+        valid = np.isfinite(before[name]) & np.isfinite(after[name])
+        change = (after[name] - before[name])[valid]
+        distance = (moved @ boundary.normal)[valid]  # along the (projected) normal that was followed
         asked = np.sign(strength * plan.steps[-1]) if plan.combine == "sum" else np.sign(plan.steps[-1])
-        report["targets"][boundary.name] = {
+        report["targets"][name] = {
             "faces_scored": int(valid.sum()),
             "mean_change": float(change.mean()),
-            "change_per_unit_step": float(change.mean() / distance.mean()),
+            "change_per_unit_step": float(change.mean() / distance.mean()) if distance.mean() else None,
             "moved_as_asked": float(np.mean(np.sign(change) == asked)),
         }
     for name in scorers:
         if name in report["targets"]:
             continue
         valid = np.isfinite(before[name]) & np.isfinite(after[name])
-        report["side_effects"][name] = float(np.abs(after[name] - before[name])[valid].mean())
+        change = (after[name] - before[name])[valid]
+        report["side_effects"][name] = float(np.abs(change).mean())
+        report["side_effects_signed"][name] = float(change.mean())
     return report
+
+
+def format_report(report: dict) -> str:
+    """The measured effect of an edit (see :func:`edit_report`) as indented lines for the terminal."""
+    lines = []
+    for name, target in report["targets"].items():
+        per_unit = target["change_per_unit_step"]
+        lines.append(f"  {name}: score change {target['mean_change']:+.3f}"
+                     + (f" ({per_unit:+.3f} per unit step)" if per_unit is not None else "")
+                     + f", moved as asked for {target['moved_as_asked']:.0%} of {target['faces_scored']} faces")
+    for name, change in report["side_effects"].items():
+        lines.append(f"  {name}: side effect, mean absolute change {change:.3f} (mean change "
+                     f"{report['side_effects_signed'][name]:+.3f})")
+    return "\n".join(lines)
+

@@ -44,6 +44,8 @@ def test_direction_arithmetic():
     np.testing.assert_allclose(edited[:, 0], codes)
     wp = apply_edit(np.zeros((2, 3, 4), np.float32), plan)  # W+: every layer moves
     assert wp.shape == (2, 5, 3, 4) and np.allclose(wp[:, -1, 2], [3, -2, 0, 0], atol=1e-6)
+    assert plan.describe() == "a+3 + b-2" and average.describe() == "average(a & b), distance -3 to +3"
+    assert plan_edit([a], [None], conditions=[b]).describe() == "a, distance -3 to +3 | fixed: b"
     with pytest.raises(UsageError, match="names an edited attribute"):
         plan_edit([a], [1.0], conditions=[a])
     with pytest.raises(UsageError, match="different dimensions"):
@@ -111,3 +113,22 @@ def test_edit_bad_inputs(tmp_path, run_cli, boundary_files):
     code, _, stderr = run_cli("edit", "--attrs", "o=1", "--boundary", f"o={other}", "-o", out, "--device", "cpu")
     assert code == 0 and "trained for model stylegan-ffhq" in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "other.json", "other.npy", "side.npy", "up.npy", "wrong.npy"]
+
+
+def test_report_measures_targets_also_when_conditioned(dcgan):
+    """--report re-scores the faces: a +3 smile edit along the shipped boundary raises the smile score, with or
+    without conditions, and the side effects cover every other attribute."""
+    from latentedit.editing import edit_report, format_report, resolve_boundaries
+    from latentedit.scoring import load_scorers
+
+    codes = dcgan.sample(12, seed=99)
+    scorers = load_scorers(["smile", "age", "eyeglasses"], "cpu")
+    for conditions in ([], ["age", "eyeglasses"]):
+        plan = plan_edit(resolve_boundaries(["smile"], dcgan.name, {}), [3.0],
+                         resolve_boundaries(conditions, dcgan.name, {}), steps=np.array([0.0, 1.0]))
+        report = edit_report(dcgan, codes, apply_edit(codes, plan), plan, scorers)
+        target = report["targets"]["smile"]
+        assert target["faces_scored"] >= 10 and target["moved_as_asked"] >= 0.8 and target["mean_change"] > 0.2
+        assert target["change_per_unit_step"] == pytest.approx(target["mean_change"] / 3, rel=0.05)
+        assert set(report["side_effects"]) == set(report["side_effects_signed"]) == {"age", "eyeglasses"}
+        assert "smile: score change +" in format_report(report)
