@@ -114,10 +114,9 @@ def parse_expression(expression: str) -> list[tuple[float, str]]:
     return terms
 
 
-def _sphere(generator: Generator, codes: np.ndarray, space: str) -> np.ndarray:
-    """Z codes put back on the sphere for generators that sample there (InterFaceGAN's PGGAN and StyleGAN)."""
-    if space != "z" or not generator.z_on_sphere:
-        return codes
+def typical_norm(generator: Generator, codes: np.ndarray) -> np.ndarray:
+    """Z codes rescaled to norm sqrt(dim): where sampled codes lie (exactly for InterFaceGAN's sphere, within a
+    few percent for Gaussian codes), unlike averages of codes, which are shorter and render washed out."""
     return (codes * np.sqrt(generator.latent_dim) / np.linalg.norm(codes, axis=1, keepdims=True)).astype(np.float32)
 
 
@@ -168,7 +167,9 @@ def mix_to_folder(
         sources = resolve_sources([a, b], generator, space, settings, face_index)
         code_a, code_b = single(sources[0]), single(sources[1])
         blend = [0.5 if weight is None else weight] if steps is None else list(np.linspace(0, 1, steps))
-        codes = _sphere(generator, interpolate(code_a[0], code_b[0], blend, spherical), space)
+        codes = interpolate(code_a[0], code_b[0], blend, spherical)
+        if space == "z" and generator.z_on_sphere:
+            codes = typical_norm(generator, codes)
         record = {**_record(model, digest, weights, generator, space, settings, sources), "a": a, "b": b,
                   "path": "spherical" if spherical else "linear", "weights": [round(float(w), 6) for w in blend]}
         if steps is None:
@@ -201,7 +202,8 @@ def arith_to_folder(
     """What ``latentedit arith`` does: average each group's codes, combine the averages as ``expression`` says
     (e.g. ``"smiling_woman - neutral_woman + neutral_man"``), and write ``arith.png`` (each group's average face
     and the result), ``code.npy`` (the result), ``group_codes.npy`` (the averages, in expression order) and
-    ``arith.json``."""
+    ``arith.json``. In Z the result, and the averages as shown, are rescaled to the typical norm (see
+    :func:`typical_norm`); ``group_codes.npy`` holds the plain averages."""
     terms = parse_expression(expression)
     missing = [name for _, name in terms if name not in groups]
     if missing:
@@ -216,16 +218,19 @@ def arith_to_folder(
         resolved = iter(resolve_sources(specs, generator, space, settings, face_index))
         members = {name: [next(resolved) for _ in groups[name]] for name in groups}
         means = {name: np.concatenate([s.codes for s in sources]).mean(0) for name, sources in members.items()}
-        result = _sphere(generator, sum(c * means[name] for c, name in terms)[None].astype(np.float32), space)
+        result = sum(c * means[name] for c, name in terms)[None].astype(np.float32)
         averages = np.stack([means[name] for _, name in terms]).astype(np.float32)
-        tiles = _render(generator, np.concatenate([averages, result]), space)
+        shown = np.concatenate([averages, result])
+        if space == "z":
+            result, shown = typical_norm(generator, result), typical_norm(generator, shown)
+        tiles = _render(generator, shown, space)
         counts = {name: sum(len(s.codes) for s in sources) for name, sources in members.items()}
         labels = [f"{c:+g} {name}" for c, name in terms] + ["= result"]
         save_png(annotated_grid(tiles[None], expression, None, labels), staging / "arith.png")
         np.save(staging / "code.npy", result)
         np.save(staging / "group_codes.npy", averages)
         record = {**_record(model, digest, weights, generator, space, settings, [s for v in members.values() for s in v]),
-                  "expression": expression, "terms": [[c, name] for c, name in terms],
+                  "expression": expression, "terms": [[c, name] for c, name in terms], "rescaled_to_typical_norm": space == "z",
                   "groups": {name: [s.spec for s in sources] for name, sources in members.items()}, "faces_per_group": counts}
         write_json(record, staging / "arith.json")
     return record

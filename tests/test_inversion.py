@@ -220,7 +220,9 @@ def test_arith_cli(tmp_path, run_cli, dcgan):
         "--group", f"neutral_woman={tmp_path / 'codes.npy'}:3,4", "--group", "neutral_man=seed:5", "-o", out, "--device", "cpu")
     assert code == 0, stderr
     expected = codes[:3].mean(0) - codes[3:5].mean(0) + dcgan.sample(1, 5)[0]
+    expected *= 10 / np.linalg.norm(expected)  # rescaled to the typical norm of 100-d Gaussian codes
     np.testing.assert_allclose(np.load(out / "code.npy"), [expected], atol=1e-5)
+    np.testing.assert_allclose(np.load(out / "group_codes.npy")[1], codes[3:5].mean(0), atol=1e-6)
     assert np.load(out / "group_codes.npy").shape == (3, 100)
     record = json.loads((out / "arith.json").read_text())
     assert record["faces_per_group"] == {"smiling_woman": 3, "neutral_woman": 2, "neutral_man": 1}
