@@ -42,10 +42,13 @@ class Generator(nn.Module):
         if n <= 0:
             raise UsageError(f"the number of faces must be positive, got {n}")
         rng = np.random.default_rng(seed)
-        codes = rng.standard_normal((n, self.latent_dim))
-        if self.z_on_sphere:
-            codes *= np.sqrt(self.latent_dim) / np.linalg.norm(codes, axis=1, keepdims=True)
-        return codes.astype(np.float32)
+        return self.normalize_z(rng.standard_normal((n, self.latent_dim))).astype(np.float32)
+
+    def normalize_z(self, codes: np.ndarray) -> np.ndarray:
+        """Z codes as InterFaceGAN edits them: rescaled to norm sqrt(dim) for models with ``z_on_sphere``."""
+        if not self.z_on_sphere:
+            return codes
+        return codes * (np.sqrt(self.latent_dim) / np.linalg.norm(codes, axis=1, keepdims=True))
 
     def latents(self, codes: torch.Tensor, space: str = "z") -> dict[str, torch.Tensor]:
         """``codes`` in ``space`` and in every later space (style-based models map z -> w -> wp)."""
