@@ -18,7 +18,7 @@ Splits keep every person (and every latent code) wholly in training, validation 
 trained and measured on the same --splits random splits; the one with the better mean held-out AUC (then balanced
 accuracy) is kept, trained on the first split, and written with its metrics and the comparison in its header.
 
-    python scripts/build_detector.py [--fakes 1200] [--edits 600] [--splits 3] [--cache ~/.cache/latentedit/real-faces]
+    python scripts/build_detector.py [--fakes 800] [--edits 400] [--splits 3] [--cache ~/.cache/latentedit/real-faces]
 """
 
 import argparse
@@ -306,10 +306,10 @@ def astronaut(detector: Detector, mtcnn: MTCNN) -> dict | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--fakes", type=int, default=1200, help="Generated samples (before face detection).")
-    parser.add_argument("--edits", type=int, default=600, help="Edited samples (other codes than --fakes).")
+    parser.add_argument("--fakes", type=int, default=800, help="Generated samples (before face detection).")
+    parser.add_argument("--edits", type=int, default=400, help="Edited samples (other codes than --fakes).")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--splits", type=int, default=3, help="Train and compare on this many random splits.")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "latentedit" / "real-faces",
