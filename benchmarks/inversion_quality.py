@@ -60,8 +60,9 @@ def summary(label: str, psnr: np.ndarray, ssim: np.ndarray, note: str) -> str:
 
 
 def examples(targets: np.ndarray, reconstructions: np.ndarray, title: str) -> np.ndarray:
-    tiles = preview_tiles(np.stack([targets, reconstructions]))
-    return annotated_grid(tiles, title, ["target", "inverted"])
+    """Targets above their reconstructions, enlarged."""
+    tiles = preview_tiles(np.concatenate([targets, reconstructions]))
+    return annotated_grid(tiles.reshape(2, len(targets), *tiles.shape[1:]), title, ["target", "inverted"])
 
 
 def main() -> None:
@@ -100,7 +101,7 @@ def main() -> None:
 
     body = "\n".join([
         f"`python benchmarks/inversion_quality.py` — model {args.model}, default `invert` settings "
-        f"({settings.iterations} iterations, {settings.starts} starts); device {generator.device}; "
+        f"({settings.iterations} iterations, {generated.settings.starts} start(s)); device {generator.device}; "
         f"{time.time() - started:.0f} s in all.",
         f"Machine: {machine()}. Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
         "",

@@ -4,7 +4,7 @@
 
 Targets are faces rendered from known codes (seed 12, not used to train the encoder), as uint8 images. Each budget
 is a full run of ``invert`` with that many iterations (the learning-rate schedule spans the budget) and the default
-four starts, all faces in one batch. Seconds per face at batch 1 are measured on two faces inverted one at a time
+starts, all faces in one batch. Seconds per face at batch 1 are measured on two faces inverted one at a time
 with the default 200 iterations; at batch 16 on 16 faces together. Wall time and CPU time are both reported, with
 the load average: other work on the machine slows the wall time.
 """
@@ -60,17 +60,17 @@ def main() -> None:
         _, wall, cpu = timed(generator, targets[:n], replace(default, batch_size=batch))
         speed.append(f"| {batch} | {n} | {wall / n:.2f} | {cpu / n:.2f} |")
         print(speed[-1], flush=True)
-    encoder = "the shipped encoder's code" if load_encoder(generator, "z") is not None else "random codes"
+    start = "the shipped encoder's code" if load_encoder(generator, "z") is not None else "random codes"
     body = "\n".join([
         f"`python benchmarks/invert.py` — model {args.model}, {args.faces} generated faces (seed {SEED}) with known codes, "
-        f"{default.starts} starts (the first from {encoder}), all faces in one batch; device {generator.device}.",
+        f"{result.settings.starts} start(s) per face (the first: {start}), all faces in one batch; device {generator.device}.",
         f"Machine: {machine()}. Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
         "",
         "PSNR reached per step budget (0 iterations = the best start as it is):",
         "",
         *rows,
         "",
-        f"Seconds per face with the default {default.iterations} iterations and {default.starts} starts:",
+        f"Seconds per face with the default {default.iterations} iterations:",
         "",
         *speed,
     ])

@@ -226,8 +226,8 @@ def edit_faces(
         if photos:
             faces, inverted = invert_photos(photos, generator, space, settings, face_index)
             codes = inverted.codes
-            source = {"photos": [{"photo": f.name, "face_index": face_index, "faces_found": f.faces_found,
-                                  "psnr_db": round(float(p), 3), "ssim": round(float(s), 4)}
+            source = {"photos": [{"photo": f.name, "sha256": sha256_file(Path(f.name)), "face_index": face_index,
+                                  "faces_found": f.faces_found, "psnr_db": round(float(p), 3), "ssim": round(float(s), 4)}
                                  for f, p, s in zip(faces, inverted.psnr, inverted.ssim)],
                       "inversion": inverted.record(), "paste": paste, "tune_steps": tune}
             renderers = [tune_generator(generator, code, face.crop, space, tune) if tune else generator
@@ -285,7 +285,7 @@ def write_photo_edits(folder: Path, face: PhotoFace, reconstruction: np.ndarray,
 
 
 def replay_edit(record_file: Path, out: Path, device: str = "auto", overwrite: bool = False) -> EditResult:
-    """Redo the edit recorded in an ``edit.json``; refuses if a boundary or codes file has changed since."""
+    """Redo the edit recorded in an ``edit.json``; refuses if a boundary, codes file or photo has changed since."""
     record_file = Path(record_file)
     if not record_file.is_file():
         raise UsageError(f"edit record {record_file} does not exist")
@@ -297,6 +297,11 @@ def replay_edit(record_file: Path, out: Path, device: str = "auto", overwrite: b
                 raise UsageError(f"boundary {name} ({entry['path']}) is missing or has changed since {record_file}")
         if "codes_file" in record and sha256_file(Path(record["codes_file"])) != record["codes_sha256"]:
             raise UsageError(f"codes file {record['codes_file']} has changed since {record_file}")
+        photos = [Path(entry["photo"]) for entry in record.get("photos", [])]
+        for entry in record.get("photos", []):
+            if not Path(entry["photo"]).is_file() or sha256_file(Path(entry["photo"])) != entry["sha256"]:
+                raise UsageError(f"photo {entry['photo']} is missing or has changed since {record_file}")
+        inversion = {key: value for key, value in record.get("inversion", {}).items() if key != "space"}
         steps = record["steps"]
         return edit_faces(
             out, record["attrs"], record["model"], record.get("codes_file") and Path(record["codes_file"]),
@@ -305,6 +310,9 @@ def replay_edit(record_file: Path, out: Path, device: str = "auto", overwrite: b
             device=device, overwrite=overwrite, space=record.get("space", "z"),
             weights=record.get("weights_file") and Path(record["weights_file"]),
             style={key: record.get(key) for key in ("truncation_psi", "truncation_layers", "noise")},
+            photos=photos or None, settings=InversionSettings(**inversion) if photos else None,
+            face_index=record["photos"][0]["face_index"] if photos else 0, paste=record.get("paste", "change"),
+            tune=record.get("tune_steps", 0),
         )
     except (KeyError, TypeError, ValueError, OSError) as exc:
         raise UsageError(f"{record_file} is not a readable latentedit edit record ({type(exc).__name__}: {exc})") from None

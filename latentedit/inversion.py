@@ -267,18 +267,17 @@ class Inversion:
 
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """Uint8 (N, H, W, 3) images to float (N, 3, H, W) in [-1, 1] on ``device``."""
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+    pixels = torch.from_numpy(np.require(images, np.uint8, ["C", "W"]))  # a writable copy only where needed
+    return pixels.to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
 def _starts(
-    generator: Generator, space: str, targets: torch.Tensor, starts: int, encoder: Encoder | None, rng: torch.Generator
+    generator: Generator, space: str, targets: torch.Tensor, starts: int, encoder: Encoder | None, rng: np.random.Generator
 ) -> torch.Tensor:
     """Initial codes (N * starts, *code_shape), the starts of each target together: the encoder's (or the mean W)
-    first, the others random (Gaussian Z; mapped, halfway to the mean W, for W and W+)."""
+    first, the others sampled (Z codes; mapped, halfway to the mean W, for W and W+)."""
     n, device = len(targets), targets.device
-    z = torch.randn((n * starts, generator.latent_dim), generator=rng).to(device)
-    if generator.z_on_sphere:
-        z = z * math.sqrt(generator.latent_dim) / z.norm(dim=1, keepdim=True)
+    z = torch.from_numpy(generator.sample(n * starts, int(rng.integers(2**31)))).to(device)
     if space == "z":
         codes = z.view(n, starts, -1)
         if encoder is not None:
@@ -307,7 +306,7 @@ def invert(
     features = FeatureLoss().eval().requires_grad_(False).to(device)
     encoder = load_encoder(generator, space)
     settings = replace(settings, starts=settings.starts or (1 if encoder is not None else 4))
-    rng = torch.Generator().manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
     chunks = range(0, len(targets), settings.batch_size)
     codes, images = [], []
     with tqdm(total=len(chunks) * settings.iterations, desc=f"inverting {len(targets)} face(s)", unit="it",
@@ -330,7 +329,7 @@ def _optimise(
     settings: InversionSettings,
     features: FeatureLoss,
     encoder: Encoder | None,
-    rng: torch.Generator,
+    rng: np.random.Generator,
     bar: tqdm,
 ) -> torch.Tensor:
     """Adam with a cosine learning rate over all starts, narrowed to the best start per target after the

@@ -168,8 +168,8 @@ def mix_to_folder(
         code_a, code_b = single(sources[0]), single(sources[1])
         blend = [0.5 if weight is None else weight] if steps is None else list(np.linspace(0, 1, steps))
         codes = interpolate(code_a[0], code_b[0], blend, spherical)
-        if space == "z" and generator.z_on_sphere:
-            codes = typical_norm(generator, codes)
+        if space == "z":
+            codes = generator.normalize_z(codes).astype(np.float32)
         record = {**_record(model, digest, weights, generator, space, settings, sources), "a": a, "b": b,
                   "path": "spherical" if spherical else "linear", "weights": [round(float(w), 6) for w in blend]}
         if steps is None:

@@ -306,3 +306,6 @@ def test_edit_photo_changes_the_face_and_nothing_else(tmp_path, run_cli, photos)
     assert record["photos"][0]["faces_found"] == 1 and record["inversion"]["iterations"] == 5 and record["tune_steps"] == 3
     assert np.load(out / "codes.npy").shape == (1, 5, 100)
     assert "edited photo" in stdout
+    code, _, stderr = run_cli("edit", "--replay", out / "edit.json", "-o", tmp_path / "again", "--device", "cpu")
+    assert code == 0, stderr
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "again" / "photos" / "one" / "edited.png")), edited)
