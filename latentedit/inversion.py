@@ -307,12 +307,14 @@ def invert(
     encoder = load_encoder(generator, space)
     settings = replace(settings, starts=settings.starts or (1 if encoder is not None else 4))
     rng = np.random.default_rng(settings.seed)
-    chunks = range(0, len(targets), settings.batch_size)
+    # High-resolution models run at most max_batch codes at once (faces x starts), as when rendering.
+    per_batch = min(settings.batch_size, max(1, (generator.max_batch or settings.batch_size * settings.starts) // settings.starts))
+    chunks = range(0, len(targets), per_batch)
     codes, images = [], []
     with tqdm(total=len(chunks) * settings.iterations, desc=f"inverting {len(targets)} face(s)", unit="it",
               disable=not progress or settings.iterations == 0, leave=False) as bar:
         for start in chunks:
-            target = to_tensor(targets[start : start + settings.batch_size], device)
+            target = to_tensor(targets[start : start + per_batch], device)
             best = _optimise(generator, space, target, settings, features, encoder, rng, bar)
             codes.append(best.cpu())
             with torch.no_grad():

@@ -5,6 +5,7 @@ photo's aligned crop would be. The encoder (latentedit/inversion.py Encoder, abo
 predict the code from the image by mean squared error on the code, with Adam and a cosine learning-rate
 schedule. Held out: 1000 faces of seed 11, on which the script reports the code error and the PSNR of the
 encoder's codes rendered back (the start of the inversion, before any optimisation). Deterministic on the CPU.
+The shipped file took 72 minutes on 2 busy cores: held-out code MSE 0.570, start PSNR 20.7 dB.
 
     python scripts/train_inversion_encoder.py [--faces 40000] [--epochs 10] [--out latentedit/encoders/dcgan-digiface64.pt]
 """
