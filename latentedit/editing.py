@@ -145,6 +145,8 @@ def select_codes(
     if codes_file is None:
         return downstream_codes(generator, generator.sample(n, seed))[space], {"seed": seed, "n": n}
     codes = generator.validate_codes(load_codes(codes_file), space)
+    if space == "z":  # PGGAN and StyleGAN: on the sphere, as InterFaceGAN edits them (the images do not change)
+        codes = generator.normalize_z(codes).astype(np.float32)
     record = {"codes_file": str(codes_file), "codes_sha256": sha256_file(Path(codes_file))}
     if index:
         bad = [i for i in index if not -len(codes) <= i < len(codes)]
@@ -253,7 +255,7 @@ def edit_faces(
         np.save(staging / "source_codes.npy", codes)
         np.save(staging / "codes.npy", edited)
         # columns are distances when swept, else fractions of the asked edit
-        column_labels = [f"{v:+.2g}" if plan.swept else f"×{v:.2g}" for v in plan.steps]
+        column_labels = [f"{v:+.2g}" if plan.swept else f"x{v:.2g}" for v in plan.steps]
         save_png(annotated_grid(tiles, plan.describe(), [f"#{i}" for i in range(len(codes))], column_labels), staging / "grid.png")
         (staging / "gifs").mkdir()
         for i, frames in enumerate(tiles):

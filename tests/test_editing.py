@@ -132,3 +132,19 @@ def test_report_measures_targets_also_when_conditioned(dcgan):
         assert target["change_per_unit_step"] == pytest.approx(target["mean_change"] / 3, rel=0.05)
         assert set(report["side_effects"]) == set(report["side_effects_signed"]) == {"age", "eyeglasses"}
         assert "smile: score change +" in format_report(report)
+
+
+def test_codes_from_a_file_go_on_the_sphere_for_sphere_models(tmp_path, dcgan, monkeypatch):
+    """PGGAN and StyleGAN Z codes are edited on the sphere of radius sqrt(dim), as InterFaceGAN does."""
+    from latentedit.editing import select_codes
+
+    codes = np.random.default_rng(1).standard_normal((3, 100)).astype(np.float32) * 2
+    np.save(tmp_path / "z.npy", codes)
+    plain, _ = select_codes(dcgan, tmp_path / "z.npy", None, 0, 0)
+    np.testing.assert_array_equal(plain, codes)  # a Gaussian-Z model keeps them as they are
+    monkeypatch.setattr(dcgan, "z_on_sphere", True)
+    sphere, record = select_codes(dcgan, tmp_path / "z.npy", [2, 0], 0, 0)
+    np.testing.assert_allclose(np.linalg.norm(sphere, axis=1), 10.0, rtol=1e-5)
+    np.testing.assert_allclose(sphere / np.linalg.norm(sphere, axis=1, keepdims=True),
+                               codes[[2, 0]] / np.linalg.norm(codes[[2, 0]], axis=1, keepdims=True), rtol=1e-5)
+    assert record["index"] == [2, 0]
