@@ -15,8 +15,9 @@ from . import __version__
 from .errors import UsageError
 from .generators import DEFAULT_MODEL, Generator, load_generator, render
 from .outputs import annotated_grid, load_codes, preview_tiles, utc_now, write_files_atomically
+from .weights import shipped_folder
 
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "boundaries"
+SHIPPED_DIR = shipped_folder("boundaries")
 
 
 @dataclass

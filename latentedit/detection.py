@@ -27,10 +27,11 @@ from .errors import UsageError, WeightsError
 from .faces import MTCNN, align, template_points
 from .images import list_images, read_image
 from .outputs import utc_now
+from .weights import shipped_folder
 
 FORMAT = "latentedit-detector"
 FORMAT_VERSION = 1
-SHIPPED_DETECTOR = Path(__file__).resolve().parent.parent / "detectors" / "default.pt"
+SHIPPED_DETECTOR = shipped_folder("detectors") / "default.pt"
 MIN_PER_CLASS = 20  # fewest faces of each class that train-detector accepts (split into train/validation/test)
 WORK_FACTOR = 4  # faces are aligned at WORK_FACTOR x the input size, then reduced with Pillow's bicubic filter
 

@@ -79,3 +79,11 @@ def load_state_dict(path: Path, key: str | None = None) -> dict[str, torch.Tenso
     if not isinstance(checkpoint, dict):
         raise WeightsError(f"weights {path} are not a state dict")
     return checkpoint
+
+
+def shipped_folder(name: str) -> Path:
+    """A folder of files that ship with latentedit (``boundaries``, ``detectors``): at the repository's root in a
+    clone or an editable install, inside the package (``latentedit/shipped/NAME``) when installed from a wheel."""
+    packaged = Path(__file__).resolve().parent / "shipped" / name
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / name
+
