@@ -368,7 +368,7 @@ SOURCE_HELP = "a photo, codes.npy[:ROW] or seed:N"
 @cli.command()
 @click.argument("a")
 @click.argument("b")
-@click.option("--weight", type=float, default=None, help="Share of B in the blend: 0 = A, 1 = B [default: 0.5].")
+@click.option("--weight", type=float, default=None, help="Share of B in the blend: 0 = A, 1 = B [default: 0.5]; values outside 0..1 extrapolate.")
 @click.option("--steps", type=int, default=None, help="Instead of one blend: interpolate from A to B in this many frames.")
 @click.option("--path", type=click.Choice(["auto", "spherical", "linear"]), default="auto", show_default=True,
               help="Interpolation path; auto = spherical for Z codes (Gaussian), linear for W and W+.")
