@@ -67,6 +67,24 @@ def test_boundary_recovers_direction_at_least_as_accurate_as_svc():
     assert np.mean((distance > 0) == (chosen.val_y == 1)) == boundary.meta["validation_accuracy"]
 
 
+def test_solver_finds_the_squared_hinge_svm_optimum():
+    """fit_linear_svm minimises liblinear's L2-regularised squared-hinge objective: the same normal as liblinear
+    (whose intercept is nearly unregularised with a large intercept_scaling), and a gradient of zero."""
+    from sklearn.svm import LinearSVC
+
+    from latentedit.boundaries import fit_linear_svm
+
+    codes, scores, _ = synthetic(4000, noise=1.0)
+    chosen = choose_samples(codes, scores, ratio=0.2)
+    normal, offset = fit_linear_svm(chosen.train_x, chosen.train_y, c=0.01, device="cpu")
+    reference = LinearSVC(C=0.01, dual=False, tol=1e-8, intercept_scaling=100).fit(chosen.train_x, chosen.train_y)
+    weight = reference.coef_[0]
+    assert float(normal @ weight / np.linalg.norm(weight)) > 0.9999
+    assert abs(offset - reference.intercept_[0] / np.linalg.norm(weight)) < 0.02
+    with pytest.raises(UsageError, match="no direction"):
+        fit_linear_svm(np.ones((10, 4), np.float32), np.r_[np.ones(5), np.zeros(5)])
+
+
 def test_file_pair_round_trip(tmp_path):
     codes, scores, _ = synthetic(2000)
     boundary = train_boundary(codes, scores, "smile", meta={"model": "m", "attribute": "smile"})
