@@ -1,14 +1,16 @@
 """Age edits judged by eye, against the age scorer's verdict on the same pairs.
 
     python benchmarks/age_by_eye.py --sheets /tmp/sheets    # write the labelling sheets (pairs in random order)
-    python benchmarks/age_by_eye.py                         # read the labels, report, write docs/benchmarks.md
+    python benchmarks/age_by_eye.py [--picture docs/images/age_scorer_noise.png]
+                                                            # read the labels, report, write docs/benchmarks.md
 
 The age scorer is the noisiest of the five, so "moved as asked" for age (benchmarks/edit_quality.py) measures the
 scorer as much as the edit. Here the first n faces of edit_quality.py (same model and seed) are shown beside their
 +strength age edit, left and right in a seeded random order, and a person marks which face of each pair looks older
 (A, B, or = when they cannot tell) without being told which one is the edit. The labels live in
-benchmarks/data/age_edit_by_eye.csv (index, older); the report gives the fraction of pairs where the edit was picked
-as older, and how often the scorer agrees with the eye.
+benchmarks/data/age_edit_by_eye.csv (index, older; its first line names the sha256 of the age boundary whose
+edits were labelled, and the script refuses other boundaries); the report gives the fraction of pairs where the
+edit was picked as older, and how often the scorer agrees with the eye.
 """
 
 import argparse
@@ -21,12 +23,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import machine, write_section  # noqa: E402
 
+from latentedit.boundaries import shipped_boundaries
 from latentedit.editing import apply_edit, plan_edit, resolve_boundaries
 from latentedit.generators import load_generator, render
 from latentedit.outputs import annotated_grid, save_png
 from latentedit.scoring import score_codes
+from latentedit.weights import sha256_file
 
 LABELS = Path(__file__).resolve().parent / "data" / "age_edit_by_eye.csv"
+ORDER_SEED = 1  # which face of each pair is A; changed whenever the pairs are labelled afresh
 PER_SHEET, PER_ROW = 20, 4
 
 
@@ -36,19 +41,23 @@ def pairs(model: str, n: int, seed: int, strength: float, device: str):
     codes = generator.sample(n, seed)
     plan = plan_edit(resolve_boundaries(["age"], model, {}), [strength], [], steps=np.array([1.0]))
     edited = apply_edit(codes, plan)[:, 0]
-    return generator, codes, edited, np.random.default_rng(0).integers(0, 2, n)
+    return generator, codes, edited, np.random.default_rng(ORDER_SEED).integers(0, 2, n)
+
+
+def enlarged(images: np.ndarray) -> np.ndarray:
+    """Images (..., H, W, 3) at twice the size, pixels repeated, for looking at 64x64 faces."""
+    return images.repeat(2, axis=-3).repeat(2, axis=-2)
 
 
 def write_sheets(original: np.ndarray, edited: np.ndarray, original_side: np.ndarray, folder: Path) -> None:
     """Sheets of PER_SHEET pairs, each pair as two tiles captioned "i A" and "i B"."""
     folder.mkdir(parents=True, exist_ok=True)
-    big = lambda x: x.repeat(2, axis=0).repeat(2, axis=1)  # noqa: E731
     for start in range(0, len(original), PER_SHEET):
         index = range(start, min(start + PER_SHEET, len(original)))
         tiles, captions = [], []
         for i in index:
             a, b = (original[i], edited[i]) if original_side[i] == 0 else (edited[i], original[i])
-            tiles += [big(a), big(b)]
+            tiles += [enlarged(a), enlarged(b)]
             captions += [f"{i} A", f"{i} B"]
         cols = 2 * PER_ROW
         rows = -(-len(tiles) // cols)
@@ -61,6 +70,17 @@ def write_sheets(original: np.ndarray, edited: np.ndarray, original_side: np.nda
                  folder / f"sheet_{start // PER_SHEET:02d}.png")
 
 
+def score_drops(generator, codes: np.ndarray, edited: np.ndarray, before: np.ndarray, after: np.ndarray,
+                strength: float, count: int = 12) -> np.ndarray:
+    """A picture of the ``count`` faces whose age score fell most under the edit: before and after, with the scores."""
+    worst = np.argsort(np.nan_to_num(after - before, nan=np.inf))[:count]
+    images = [enlarged(np.concatenate(list(render(generator, c[worst], progress=False)))) for c in (codes, edited)]
+    tiles = np.stack(images, 1).reshape(-1, PER_ROW * 2, *images[0].shape[1:])
+    years = np.stack([before[worst], after[worst]], 1).reshape(len(tiles), -1)
+    return annotated_grid(tiles, f"age {strength:+g}: the {count} faces whose age score fell most (before, after)",
+                          captions=[[f"{y:.0f}y" for y in row] for row in years])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="dcgan-digiface64")
@@ -68,6 +88,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=123, help="the seed of benchmarks/edit_quality.py")
     parser.add_argument("--strength", type=float, default=3.0)
     parser.add_argument("--sheets", type=Path, help="write labelling sheets to this folder instead of reporting")
+    parser.add_argument("--picture", type=Path, help="also draw the 12 faces whose age score fell most here")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -77,8 +98,13 @@ def main() -> None:
         images = [np.concatenate(list(render(generator, c, progress=False))) for c in (codes, edited)]
         write_sheets(*images, original_side, args.sheets)
         return
+    boundary = sha256_file(shipped_boundaries(args.model)["age"])
     with LABELS.open() as f:
+        labelled = f.readline().split()[-1]  # "# age boundary sha256 <hex>": the edits that were labelled
         older = {int(row["index"]): row["older"] for row in csv.DictReader(f)}
+    if labelled != boundary:
+        sys.exit(f"{LABELS} labels edits along another age boundary ({labelled[:12]}, shipped {boundary[:12]}): "
+                 "write new sheets, change ORDER_SEED and label them again")
     if sorted(older) != list(range(args.n)) or not set(older.values()) <= {"A", "B", "="}:
         sys.exit(f"{LABELS} must label pairs 0..{args.n - 1} with A, B or =")
     eye = np.array([np.nan if older[i] == "=" else float(older[i] == "BA"[original_side[i]]) for i in range(args.n)])
@@ -102,6 +128,8 @@ def main() -> None:
         "", f"The scorer agrees with the eye on {agree:.1%} of the pairs both judged.",
     ])
     print(body)
+    if args.picture:
+        save_png(score_drops(generator, codes, edited, before, after, args.strength), args.picture)
     if not args.no_write:
         write_section("Age edits by eye (`benchmarks/age_by_eye.py`)", body)
 

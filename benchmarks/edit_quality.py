@@ -11,7 +11,9 @@ section into docs/benchmarks.md and, with --pictures, one edit grid per attribut
 """
 
 import argparse
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -83,12 +85,14 @@ def main() -> None:
     body = "\n".join(lines)
     print(body)
     if args.pictures:
-        for attr in attrs:
-            edit_faces(args.pictures / f"edit_{attr}", f"{attr}", args.model, n=4, seed=7, steps=7,
-                       device=args.device, overwrite=True)
+        pictures = {f"edit_{attr}": (attr, []) for attr in attrs}
         if {"age", "smile", "eyeglasses"} <= set(attrs):
-            edit_faces(args.pictures / "edit_age_given_smile_eyeglasses", "age", args.model, n=4, seed=7, steps=7,
-                       conditions=["smile", "eyeglasses"], device=args.device, overwrite=True)
+            pictures["edit_age_given_smile_eyeglasses"] = ("age", ["smile", "eyeglasses"])
+        with tempfile.TemporaryDirectory() as work:
+            for name, (attr, conditions) in pictures.items():
+                result = edit_faces(Path(work) / name, attr, args.model, n=4, seed=7, steps=7, conditions=conditions,
+                                    device=args.device)
+                shutil.copyfile(result.out / "grid.png", args.pictures / f"{name}.png")
     if not args.no_write:
         write_section("Edit quality (`benchmarks/edit_quality.py`)", body)
 

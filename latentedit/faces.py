@@ -454,7 +454,7 @@ class FaceBatch:
         if len(images) != len(faces):
             raise ValueError(f"{len(images)} images but {len(faces)} faces")
         self.images, self.faces = list(images), list(faces)
-        self._crops: dict[tuple[int, str], np.ndarray] = {}
+        self._crops: dict[tuple[int, str, float], np.ndarray] = {}
 
     @classmethod
     def detect(cls, images: Sequence[np.ndarray], detector: MTCNN) -> "FaceBatch":
@@ -477,13 +477,18 @@ class FaceBatch:
                 out[i] = face.landmarks
         return out
 
-    def crops(self, size: int, template: str = "face") -> np.ndarray:
-        """Uint8 (N, size, size, 3) aligned crops (see :func:`align`), black where no face was found; cached."""
-        key = (size, template)
+    def crops(self, size: int, template: str = "face", scale: float = 1.0) -> np.ndarray:
+        """Uint8 (N, size, size, 3) aligned crops (see :func:`align`), black where no face was found; cached.
+
+        ``scale`` enlarges the template about its centre (above 1 the face fills more of the crop)."""
+        key = (size, template, scale)
         if key not in self._crops:
+            points = template_points(template)
+            if scale != 1.0:
+                points = points.mean(0) + (points - points.mean(0)) * scale
             out = np.zeros((len(self), size, size, 3), np.uint8)
             for i, (image, face) in enumerate(zip(self.images, self.faces)):
                 if face is not None:
-                    out[i] = align(image, face.landmarks, size, template)[0]
+                    out[i] = align(image, face.landmarks, size, points)[0]
             self._crops[key] = out
         return self._crops[key]

@@ -143,6 +143,19 @@ def test_face_batch_crops(detector, faces):
     assert np.isnan(batch.landmarks()[1]).all() and not np.isnan(batch.landmarks()[0]).any()
 
 
+def test_face_batch_scaled_crops(detector, faces):
+    """``scale`` enlarges the template about its centre: the same alignment, 1.2x larger about the same point."""
+    batch = FaceBatch.detect([faces[0]], detector)
+    points, landmarks = TEMPLATES["dlib-chip"], batch.faces[0].landmarks
+    scaled = points.mean(0) + (points - points.mean(0)) * 1.2
+    expected, matrix = align(faces[0], landmarks, 64, scaled)
+    np.testing.assert_array_equal(batch.crops(64, "dlib-chip", 1.2)[0], expected)
+    plain = align(faces[0], landmarks, 64, "dlib-chip")[1]
+    np.testing.assert_allclose(matrix[:, :2], 1.2 * plain[:, :2], rtol=1e-9)
+    np.testing.assert_allclose(matrix @ [*landmarks.mean(0), 1], plain @ [*landmarks.mean(0), 1], atol=1e-9)
+    assert not np.array_equal(batch.crops(64, "dlib-chip", 1.2), batch.crops(64, "dlib-chip"))
+
+
 def test_dark_faces_are_found_on_the_second_try(faces):
     dark = [(face * 0.12).astype(np.uint8) for face in faces[:12]]
     plain = sum(bool(r) for r in MTCNN.load("cpu", retry_stretched=False).detect(dark))
