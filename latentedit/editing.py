@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from .boundaries import Boundary, project_out, resolve_boundary
 from .errors import UsageError
-from .generators import DEFAULT_MODEL, Generator, downstream_codes, load_generator, render
+from .generators import DEFAULT_MODEL, Generator, downstream_codes, load_generator, render, run_record
 from .inversion import PASTE_MODES, InversionSettings, PhotoFace, invert_photos, photo_names, tune_generator, zoom
 from .scoring import SCORERS, load_scorers, score_codes
-from .outputs import annotated_grid, load_codes, preview_tiles, save_gif, save_png, staged_output, utc_now, write_json
+from .outputs import annotated_grid, load_codes, preview_tiles, save_gif, save_png, staged_output, write_json
 from .weights import sha256_file
 
 _ATTR = re.compile(r"^\s*([A-Za-z0-9_.\-/]+?)\s*(?:=\s*(\S+))?\s*$")
@@ -243,9 +242,7 @@ def edit_faces(
         faces_tiles = preview_tiles(rendered)
         tiles = faces_tiles.reshape(*edited.shape[:2], *faces_tiles.shape[1:])  # (N, steps, T, T, 3)
         record = {
-            "tool": "latentedit", "version": __version__, "date": utc_now(),
-            "model": model, "weights_sha256": digest, **({"weights_file": str(weights)} if weights else {}),
-            "space": space, **generator.settings(), **source,
+            **run_record(model, digest, generator, weights), "space": space, **source,
             "attrs": attrs, "attributes": plan.attributes, "strengths": plan.strengths,
             "boundaries": {b.name: {"path": str(b.path), "sha256": sha256_file(b.path)} for b in [*boundaries, *condition_boundaries]},
             "conditions": plan.conditions, "combine": combine, "steps": plan.steps.tolist(), "edit": plan.describe(),

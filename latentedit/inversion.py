@@ -24,14 +24,13 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from . import __version__
 from .errors import NoFaceError, UsageError, WeightsError
 from .faces import MTCNN, Face, align, face_mask, template_points, unalign
-from .generators import DEFAULT_MODEL, MODELS, Generator, load_generator, to_uint8
+from .generators import DEFAULT_MODEL, MODELS, Generator, load_generator, run_record, to_uint8
 from .images import read_image
 from .metrics import psnr, ssim
 from .onnxnet import OnnxNet
-from .outputs import annotated_grid, preview_tiles, save_png, staged_output, utc_now, write_json
+from .outputs import annotated_grid, preview_tiles, save_png, staged_output, write_json
 from .scorers.agegender import AGE_WEIGHTS, CHANNEL_MEANS
 
 ENCODER_DIR = Path(__file__).resolve().parent / "encoders"
@@ -483,8 +482,7 @@ def invert_to_folder(
             })
         np.save(staging / "codes.npy", result.codes)
         record = {
-            "tool": "latentedit", "version": __version__, "date": utc_now(), "model": model, "weights_sha256": digest,
-            **({"weights_file": str(weights)} if weights else {}), **generator.settings(), **result.record(),
+            **run_record(model, digest, generator, weights), **result.record(),
             "photos": entries,
             "mean_psnr_db": round(float(result.psnr.mean()), 3), "mean_ssim": round(float(result.ssim.mean()), 4),
         }

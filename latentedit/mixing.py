@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from .errors import UsageError
-from .generators import DEFAULT_MODEL, Generator, downstream_codes, load_generator, render
+from .generators import DEFAULT_MODEL, Generator, downstream_codes, load_generator, render, run_record
 from .inversion import InversionSettings, invert_photos
-from .outputs import annotated_grid, load_codes, preview_tiles, save_gif, save_png, staged_output, utc_now, write_json
+from .outputs import annotated_grid, load_codes, preview_tiles, save_gif, save_png, staged_output, write_json
 from .weights import sha256_file
 
 _SEED = re.compile(r"^seed:(-?\d+)$")
@@ -126,8 +125,7 @@ def _render(generator: Generator, codes: np.ndarray, space: str) -> np.ndarray:
 
 def _record(model: str, digest: str, weights: Path | None, generator: Generator, space: str, settings, sources) -> dict:
     return {
-        "tool": "latentedit", "version": __version__, "date": utc_now(), "model": model, "weights_sha256": digest,
-        **({"weights_file": str(weights)} if weights else {}), "space": space, **generator.settings(),
+        **run_record(model, digest, generator, weights), "space": space,
         "sources": {s.spec: s.record for s in sources},
         **({"inversion": asdict(settings or InversionSettings())} if any("photo" in s.record for s in sources) else {}),
     }

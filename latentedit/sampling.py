@@ -5,10 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from .errors import UsageError
-from .generators import DEFAULT_MODEL, downstream_codes, load_generator, render
-from .outputs import PngWriter, image_grid, load_codes, preview_tiles, save_png, staged_output, utc_now, write_json
+from .generators import DEFAULT_MODEL, downstream_codes, load_generator, render, run_record
+from .outputs import PngWriter, image_grid, load_codes, preview_tiles, save_png, staged_output, write_json
 from .weights import sha256_file
 
 GRID_FACES = 64
@@ -70,13 +69,8 @@ def sample_faces(
                 done += len(batch)
         save_png(image_grid(preview_tiles(np.concatenate(preview))), staging / "grid.png")
         manifest = {
-            "tool": "latentedit",
-            "version": __version__,
-            "date": utc_now(),
-            "model": model,
-            "weights_sha256": digest,
+            **run_record(model, digest, generator, weights),
             "resolution": generator.resolution,
-            **generator.settings(),
             "spaces": {name: list(generator.code_shape(name)) for name in saved},
             "n": n,
             **source,

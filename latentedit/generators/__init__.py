@@ -7,9 +7,11 @@ from pathlib import Path
 
 import torch
 
+from .. import __version__
 from ..device import resolve_device
 from ..downloads import DownloadedWeights
 from ..errors import UsageError, WeightsError
+from ..outputs import utc_now
 from ..weights import PackagedWeights, load_state_dict, sha256_file
 from .base import Generator, downstream_codes, render, to_uint8
 from .dcgan import DCGANGenerator
@@ -182,3 +184,12 @@ def load_generator(
             generator.noise if noise is None else noise,
         )
     return generator.eval().requires_grad_(False).to(device), digest
+
+
+def run_record(model: str, digest: str, generator: Generator, weights: Path | None = None) -> dict:
+    """The head of every output record: tool, version, date, model, weights sha256 (and the file when given by
+    ``--weights``) and the generator's run-time settings."""
+    return {
+        "tool": "latentedit", "version": __version__, "date": utc_now(), "model": model, "weights_sha256": digest,
+        **({"weights_file": str(weights)} if weights else {}), **generator.settings(),
+    }
