@@ -26,7 +26,7 @@ from report import machine, write_section  # noqa: E402
 from latentedit.boundaries import shipped_boundaries
 from latentedit.editing import apply_edit, plan_edit, resolve_boundaries
 from latentedit.generators import load_generator, render
-from latentedit.outputs import annotated_grid, save_png
+from latentedit.outputs import annotated_grid, preview_tiles, save_png
 from latentedit.scoring import score_codes
 from latentedit.weights import sha256_file
 
@@ -44,20 +44,16 @@ def pairs(model: str, n: int, seed: int, strength: float, device: str):
     return generator, codes, edited, np.random.default_rng(ORDER_SEED).integers(0, 2, n)
 
 
-def enlarged(images: np.ndarray) -> np.ndarray:
-    """Images (..., H, W, 3) at twice the size, pixels repeated, for looking at 64x64 faces."""
-    return images.repeat(2, axis=-3).repeat(2, axis=-2)
-
-
 def write_sheets(original: np.ndarray, edited: np.ndarray, original_side: np.ndarray, folder: Path) -> None:
     """Sheets of PER_SHEET pairs, each pair as two tiles captioned "i A" and "i B"."""
     folder.mkdir(parents=True, exist_ok=True)
+    original, edited = preview_tiles(original), preview_tiles(edited)
     for start in range(0, len(original), PER_SHEET):
         index = range(start, min(start + PER_SHEET, len(original)))
         tiles, captions = [], []
         for i in index:
             a, b = (original[i], edited[i]) if original_side[i] == 0 else (edited[i], original[i])
-            tiles += [enlarged(a), enlarged(b)]
+            tiles += [a, b]
             captions += [f"{i} A", f"{i} B"]
         cols = 2 * PER_ROW
         rows = -(-len(tiles) // cols)
@@ -74,7 +70,7 @@ def score_drops(generator, codes: np.ndarray, edited: np.ndarray, before: np.nda
                 strength: float, count: int = 12) -> np.ndarray:
     """A picture of the ``count`` faces whose age score fell most under the edit: before and after, with the scores."""
     worst = np.argsort(np.nan_to_num(after - before, nan=np.inf))[:count]
-    images = [enlarged(np.concatenate(list(render(generator, c[worst], progress=False)))) for c in (codes, edited)]
+    images = [preview_tiles(np.concatenate(list(render(generator, c[worst], progress=False)))) for c in (codes, edited)]
     tiles = np.stack(images, 1).reshape(-1, PER_ROW * 2, *images[0].shape[1:])
     years = np.stack([before[worst], after[worst]], 1).reshape(len(tiles), -1)
     return annotated_grid(tiles, f"age {strength:+g}: the {count} faces whose age score fell most (before, after)",
