@@ -123,7 +123,7 @@ def sample(n, seed, model, out, batch_size, no_images, codes, space, truncation_
 def score(source, codes, model, attrs, out, batch_size, strict, device, weights, overwrite) -> None:
     """Score faces for the InterFaceGAN attributes.
 
-    SOURCE is a folder of images or a `sample` output folder; or pass --codes z.npy [--model M] to render and
+    SOURCE is an image file, a folder of images or a `sample` output folder; or pass --codes z.npy [--model M] to render and
     score codes without writing images. Writes OUT/{attr}_scores.npy (float32, N x 1, NaN where no face was
     found), OUT/scores.csv (one row per image) and OUT/manifest.json. Units: pose = head yaw in approximate
     degrees (negative = turned to the image's left), age = years, gender = probability of male, smile and
@@ -133,7 +133,8 @@ def score(source, codes, model, attrs, out, batch_size, strict, device, weights,
 
     result = score_to_folder(out, source, codes, model, attrs, batch_size, device, strict, overwrite, weights)
     skipped = f"; skipped {len(result.skipped)} unreadable file(s)" if result.skipped else ""
-    click.echo(f"scored {result.n} images into {result.out}: no face found in {result.missing}{skipped}")
+    images = "image" if result.n == 1 else "images"
+    click.echo(f"scored {result.n} {images} into {result.out}: no face found in {result.missing}{skipped}")
 
 
 @cli.group("models", invoke_without_command=True)

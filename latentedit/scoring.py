@@ -190,7 +190,7 @@ def score_to_folder(
     weights: Path | None = None,
     progress: bool | None = None,
 ) -> ScoreRun:
-    """The ``score`` command: score a folder of images, a ``sample`` folder, or codes rendered on the fly.
+    """The ``score`` command: score an image file, a folder of images, a ``sample`` folder, or codes rendered on the fly.
 
     Writes OUT/{attr}_scores.npy (float32 (N, 1), NaN where no face), OUT/scores.csv and OUT/manifest.json.
     A ``sample`` folder written with ``--no-images`` is scored by rendering its z.npy with its model.
@@ -201,9 +201,12 @@ def score_to_folder(
     paths: list[Path] | None = None
     if source is not None:
         source = Path(source)
-        if not source.is_dir():
-            raise UsageError(f"{source} is not a folder of images")
-        paths, sample = _folder_images(source)
+        if source.is_file():
+            paths, sample, strict = [source], {}, True  # one image: an unreadable file is an error, not a skip
+        elif source.is_dir():
+            paths, sample = _folder_images(source)
+        else:
+            raise UsageError(f"{source} does not exist: give an image file or a folder of images")
         if paths is None:  # a `sample --no-images` folder: render its codes
             model, codes_file = model or sample["model"], source / sample["files"]["codes"]
         elif not paths:

@@ -158,6 +158,16 @@ def test_score_folders(tmp_path, run_cli, dcgan):
     assert code == 2 and "e_broken.png" in stderr and not (tmp_path / "oq").exists()
 
 
+    code, stdout, stderr = run_cli("score", photos / "b_rgba.png", "-a", "pose", "-o", tmp_path / "one", "--device", "cpu")
+    assert code == 0 and "scored 1 image into" in stdout, stderr
+    one = list(csv.DictReader(open(tmp_path / "one" / "scores.csv")))
+    assert [r["source"] for r in one] == ["b_rgba.png"] and one[0]["pose"] == rows[1]["pose"]
+    code, _, stderr = run_cli("score", photos / "e_broken.png", "-a", "pose", "-o", tmp_path / "ob", "--device", "cpu")
+    assert code == 2 and "e_broken.png" in stderr and not (tmp_path / "ob").exists()
+    code, _, stderr = run_cli("score", photos / "missing.png", "-a", "pose", "-o", tmp_path / "om", "--device", "cpu")
+    assert code == 2 and "does not exist" in stderr and not (tmp_path / "om").exists()
+
+
 def test_bad_requests(tmp_path, run_cli):
     code, _, stderr = run_cli("score", tmp_path, "-a", "pose,nose", "-o", tmp_path / "o")
     assert code == 2 and "choose from: pose, smile, age, gender, eyeglasses" in stderr
