@@ -31,7 +31,7 @@ from latentedit.scoring import score_codes
 from latentedit.weights import sha256_file
 
 LABELS = Path(__file__).resolve().parent / "data" / "age_edit_by_eye.csv"
-ORDER_SEED = 1  # which face of each pair is A; changed whenever the pairs are labelled afresh
+ORDER_SEED = 2  # which face of each pair is A; changed whenever the pairs are labelled afresh
 PER_SHEET, PER_ROW = 20, 4
 
 
@@ -68,12 +68,12 @@ def write_sheets(original: np.ndarray, edited: np.ndarray, original_side: np.nda
 
 def score_drops(generator, codes: np.ndarray, edited: np.ndarray, before: np.ndarray, after: np.ndarray,
                 strength: float, count: int = 12) -> np.ndarray:
-    """A picture of the ``count`` faces whose age score fell most under the edit: before and after, with the scores."""
+    """A picture of the ``count`` faces whose age score rose least (or fell) under the edit: before and after, with the scores."""
     worst = np.argsort(np.nan_to_num(after - before, nan=np.inf))[:count]
     images = [preview_tiles(np.concatenate(list(render(generator, c[worst], progress=False)))) for c in (codes, edited)]
     tiles = np.stack(images, 1).reshape(-1, PER_ROW * 2, *images[0].shape[1:])
     years = np.stack([before[worst], after[worst]], 1).reshape(len(tiles), -1)
-    return annotated_grid(tiles, f"age {strength:+g}: the {count} faces whose age score fell most (before, after)",
+    return annotated_grid(tiles, f"age {strength:+g}: the {count} faces whose age score rose least (before, after)",
                           captions=[[f"{y:.0f}y" for y in row] for row in years])
 
 
@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=123, help="the seed of benchmarks/edit_quality.py")
     parser.add_argument("--strength", type=float, default=3.0)
     parser.add_argument("--sheets", type=Path, help="write labelling sheets to this folder instead of reporting")
-    parser.add_argument("--picture", type=Path, help="also draw the 12 faces whose age score fell most here")
+    parser.add_argument("--picture", type=Path, help="also draw the 12 faces whose age score rose least here")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()

@@ -477,15 +477,18 @@ class FaceBatch:
                 out[i] = face.landmarks
         return out
 
-    def crops(self, size: int, template: str = "face", scale: float = 1.0) -> np.ndarray:
+    def crops(self, size: int, template: str = "face", scale: float = 1.0, rotation: float = 0.0) -> np.ndarray:
         """Uint8 (N, size, size, 3) aligned crops (see :func:`align`), black where no face was found; cached.
 
-        ``scale`` enlarges the template about its centre (above 1 the face fills more of the crop)."""
-        key = (size, template, scale)
+        ``scale`` enlarges the template about its centre (above 1 the face fills more of the crop); ``rotation``
+        turns it about its centre by that many degrees (positive: the face turns clockwise in the crop)."""
+        key = (size, template, scale, rotation)
         if key not in self._crops:
             points = template_points(template)
-            if scale != 1.0:
-                points = points.mean(0) + (points - points.mean(0)) * scale
+            if scale != 1.0 or rotation != 0.0:
+                angle = np.deg2rad(rotation)
+                turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+                points = points.mean(0) + (points - points.mean(0)) @ turn.T * scale
             out = np.zeros((len(self), size, size, 3), np.uint8)
             for i, (image, face) in enumerate(zip(self.images, self.faces)):
                 if face is not None:

@@ -156,6 +156,19 @@ def test_face_batch_scaled_crops(detector, faces):
     assert not np.array_equal(batch.crops(64, "dlib-chip", 1.2), batch.crops(64, "dlib-chip"))
 
 
+def test_face_batch_rotated_crops(detector, faces):
+    """``rotation`` turns the template about its centre: the alignment map is the plain one turned that far."""
+    batch = FaceBatch.detect([faces[0]], detector)
+    landmarks = batch.faces[0].landmarks
+    plain = align(faces[0], landmarks, 64, "dlib-chip")[1]
+    points = TEMPLATES["dlib-chip"]
+    turned = points.mean(0) + (points - points.mean(0)) @ np.array([[0.0, 1.0], [-1.0, 0.0]])  # 90 degrees
+    expected, matrix = align(faces[0], landmarks, 64, turned)
+    np.testing.assert_array_equal(batch.crops(64, "dlib-chip", 1.0, 90.0)[0], expected)
+    np.testing.assert_allclose(matrix[:, :2], np.array([[0.0, -1.0], [1.0, 0.0]]) @ plain[:, :2], atol=1e-9)
+    np.testing.assert_allclose(matrix @ [*landmarks.mean(0), 1], plain @ [*landmarks.mean(0), 1], atol=1e-9)
+
+
 def test_dark_faces_are_found_on_the_second_try(faces):
     dark = [(face * 0.12).astype(np.uint8) for face in faces[:12]]
     plain = sum(bool(r) for r in MTCNN.load("cpu", retry_stretched=False).detect(dark))

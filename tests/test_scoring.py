@@ -11,7 +11,7 @@ from latentedit.errors import LatentEditError, UsageError
 from latentedit.faces import MTCNN, FaceBatch
 from latentedit.generators import render
 from latentedit.onnxnet import OnnxNet
-from latentedit.scorers.agegender import AGE_WEIGHTS, GENDER_WEIGHTS, AgeScorer
+from latentedit.scorers.agegender import AGE_CLASS_VALUES, AGE_WEIGHTS, GENDER_WEIGHTS, AgeScorer
 from latentedit.scorers.attribute_probe import GenderScorer
 from latentedit.scorers.pose import PoseScorer, yaw_degrees
 
@@ -91,6 +91,22 @@ def test_gender_and_age_track_the_face(batch):
         a, b = scorer.score(batch)[both], scorer.score(mirrored)[both]
         assert np.corrcoef(a, b)[0, 1] > tolerance
 
+
+def test_age_averages_framed_and_mirrored_views(batch):
+    """The age score is the expected age under the class probabilities averaged over every framing of the chip,
+    each also mirrored: measured view by view with a one-view, unmirrored copy of the scorer."""
+    age = AgeScorer("cpu")
+    one_view = AgeScorer("cpu")
+    one_view.mirror_average = False
+    found = batch.found
+    views = []
+    for scale, rotation in age.framings:
+        chips = batch.crops(64, "dlib-chip", scale, rotation)[found]
+        views += [one_view.probabilities(chips), one_view.probabilities(np.ascontiguousarray(chips[:, :, ::-1]))]
+    assert len(views) == 18 and len({(s, r) for s, r in age.framings}) == 9
+    expected = np.mean(views, axis=0) @ AGE_CLASS_VALUES
+    np.testing.assert_allclose(age.score(batch)[found], expected, rtol=1e-4)
+    assert np.abs(views[0] @ AGE_CLASS_VALUES - expected).max() > 1  # the views differ: averaging does something
 
 def test_attribute_names():
     assert scoring.parse_attributes(None) == list(scoring.ATTRIBUTES)
