@@ -478,20 +478,24 @@ def detect(images, as_json, threshold, whole_image, detector_file, device) -> No
 @click.option("--whole-image", is_flag=True, help="Use whole images (already aligned face crops) without face detection.")
 @click.option("--epochs", type=int, default=40, show_default=True, callback=_positive, help="At most this many (early stopping).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling, the split and training.")
+@click.option("--split-by", type=click.Choice(["image", "subfolder"]), default="image", show_default=True,
+              help="subfolder: each subfolder of --real (and --fake) is one person, kept whole in one part.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Detector file to write (.pt).")
 @device_option
 @overwrite_option
-def train_detector_cmd(real_dir, fake_dir, fake_model, n, arch, size, colour, template, whole_image, epochs, seed, out,
-                       device, overwrite) -> None:
+def train_detector_cmd(real_dir, fake_dir, fake_model, n, arch, size, colour, template, whole_image, epochs, seed,
+                       split_by, out, device, overwrite) -> None:
     """Train a real-or-fake face classifier on your own data.
 
     Both classes get the same preprocessing: MTCNN landmarks, alignment to the template, reduction to
-    SIZE x SIZE. 25 % of each class is held out for the reported metrics, 15 % drives early stopping.
+    SIZE x SIZE. 25 % of each class is held out for the reported metrics, 15 % drives early stopping. By
+    default the split is by image; with several photos per person, put each person's photos in a subfolder and
+    pass --split-by subfolder, so that nobody is in both training and test.
     """
     from .detection import train_detector_files
 
     detector = train_detector_files(out, real_dir, fake_dir, fake_model, n, arch, size, colour, template, whole_image,
-                                    seed, epochs, device, overwrite)
+                                    seed, epochs, device, overwrite, split_by)
     held = detector.header["held_out"]
     click.echo(f"wrote {out}: held-out accuracy {held['accuracy']:.3f}, AUC {held['auc']:.3f}, average precision "
                f"{held['average_precision']:.3f} on {held['n_real']} real and {held['n_fake']} fake faces")

@@ -455,29 +455,52 @@ def train(
 # ------------------------------------------------------------------------------------------ data and the commands
 
 
-def crops_from_folder(
-    folder: Path, spec: InputSpec, detector: MTCNN | None, whole_image: bool, label: str
-) -> tuple[np.ndarray, dict]:
-    """The largest face of every image in ``folder`` as input crops, and a description with counts."""
+SPLITS = ("image", "subfolder")  # what train-detector keeps whole in one part: an image, or a subfolder's images
+
+
+def grouped_images(folder: Path, by_subfolder: bool, label: str) -> list[tuple[Path, str]]:
+    """The images to read from ``folder`` and each one's group: its own name, or with ``by_subfolder`` also the
+    images of every immediate subfolder, grouped by subfolder (one person per subfolder, as in LFW)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UsageError(f"--{label} folder {folder} does not exist")
-    paths = list_images(folder)
+    paths = [(path, path.name) for path in list_images(folder)]
+    if by_subfolder:
+        subfolders = [(path, sub.name + "/") for sub in sorted(folder.iterdir()) if sub.is_dir() for path in list_images(sub)]
+        if label == "real" and not subfolders:
+            raise UsageError(f"--split-by subfolder: --real folder {folder} has no subfolders with images "
+                             "(put each person's photos in a subfolder of their own)")
+        paths += subfolders
     if not paths:
         raise UsageError(f"--{label} folder {folder} holds no images (.png, .jpg, …)")
+    return paths
+
+
+def crops_from_folder(
+    folder: Path, spec: InputSpec, detector: MTCNN | None, whole_image: bool, label: str, by_subfolder: bool = False
+) -> tuple[np.ndarray, list[str], dict]:
+    """The largest face of every image in ``folder`` (see :func:`grouped_images`) as input crops, each crop's
+    group, and a description with counts."""
+    paths = grouped_images(folder, by_subfolder, label)
     crops: list[np.ndarray] = []
+    groups: list[str] = []
     unreadable = 0
     for start in tqdm(range(0, len(paths), 64), desc=f"finding faces in {folder}", unit="batch", leave=False):
-        images = []
-        for path in paths[start : start + 64]:
+        images, owners = [], []
+        for path, group in paths[start : start + 64]:
             try:
                 images.append(read_image(path))
+                owners.append(group)
             except UsageError:
                 unreadable += 1
-        crops += [faces[0] for faces in face_crops(images, spec, detector, whole_image)[0] if faces]
+        for faces, group in zip(face_crops(images, spec, detector, whole_image)[0], owners):
+            if faces:
+                crops.append(faces[0])
+                groups.append(group)
     description = {"source": str(folder), "images": len(paths), "unreadable": unreadable,
-                   "no_face": len(paths) - unreadable - len(crops), "faces": len(crops)}
-    return np.stack(crops) if crops else np.zeros((0, spec.size, spec.size, spec.channels), np.uint8), description
+                   "no_face": len(paths) - unreadable - len(crops), "faces": len(crops), "groups": len(set(groups))}
+    stacked = np.stack(crops) if crops else np.zeros((0, spec.size, spec.size, spec.channels), np.uint8)
+    return stacked, groups, description
 
 
 def crops_from_generator(
@@ -510,22 +533,30 @@ def train_detector_files(
     epochs: int,
     device: str,
     overwrite: bool,
+    split_by: str = "image",
 ) -> Detector:
-    """The ``train-detector`` command: prepare both classes identically, train, write the checkpoint."""
+    """The ``train-detector`` command: prepare both classes identically, train, write the checkpoint.
+
+    ``split_by="subfolder"`` keeps the images of each subfolder (a person) wholly in training, validation or test.
+    """
     from .outputs import write_files_atomically
 
     if (fake_dir is None) == (fake_model is None):
         raise UsageError("give exactly one of --fake DIR or --fake-model MODEL")
     if Path(out).exists() and not overwrite:
         raise UsageError(f"{out} already exists; choose another name or pass --overwrite")
+    if split_by not in SPLITS:
+        raise UsageError(f"--split-by must be one of {', '.join(SPLITS)}, got {split_by!r}")
     spec = InputSpec.create(size, colour, template)
     build_model(architecture, spec)  # fail early on a bad architecture
+    by_subfolder = split_by == "subfolder"
     mtcnn = None if whole_image else MTCNN.load(device)
-    real, real_info = crops_from_folder(real_dir, spec, mtcnn, whole_image, "real")
+    real, real_groups, real_info = crops_from_folder(real_dir, spec, mtcnn, whole_image, "real", by_subfolder)
     if fake_dir is not None:
-        fake, fake_info = crops_from_folder(fake_dir, spec, mtcnn, whole_image, "fake")
+        fake, fake_groups, fake_info = crops_from_folder(fake_dir, spec, mtcnn, whole_image, "fake", by_subfolder)
     else:
         fake, fake_info = crops_from_generator(fake_model, n, seed, spec, mtcnn, whole_image, device)
+        fake_groups = [str(i) for i in range(len(fake))]  # one per sampled code
     for name, crops, info in (("real", real, real_info), ("fake", fake, fake_info)):
         if len(crops) < MIN_PER_CLASS:
             raise UsageError(
@@ -533,8 +564,10 @@ def train_detector_files(
                 f"({info['images']} images, {info['no_face']} without a face"
                 + (f", {info['unreadable']} unreadable)" if info.get("unreadable") else ")")
             )
-    detector, _ = train(real, fake, spec, architecture, seed=seed, epochs=epochs, device=device)
-    detector.header["training"]["data"] = {"real": real_info, "fake": fake_info, "whole_image": whole_image}
+    split = Split.make(len(real), len(fake), seed, groups=(real_groups, fake_groups)) if by_subfolder else None
+    detector, _ = train(real, fake, spec, architecture, split=split, seed=seed, epochs=epochs, device=device)
+    detector.header["training"]["data"] = {"real": real_info, "fake": fake_info, "whole_image": whole_image,
+                                           "split_by": split_by}
     write_files_atomically({Path(out): detector.save}, overwrite)
     return detector
 

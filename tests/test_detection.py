@@ -218,3 +218,26 @@ def test_train_detector_command(run_cli, tmp_path, lfw, fakes):
     assert code == 2 and "exactly one of --fake" in err
     code, _, err = run_cli("train-detector", "--real", tmp_path / "nowhere", "--fake", fake, "-o", tmp_path / "y.pt")
     assert code == 2 and "does not exist" in err
+
+
+@needs_lfw
+def test_train_detector_splits_by_subfolder(run_cli, tmp_path, lfw, fakes):
+    """With --split-by subfolder every person's photos (a subfolder) land wholly in training, validation or test."""
+    real, fake = tmp_path / "real", tmp_path / "fake"
+    fake.mkdir()
+    for i in range(30):
+        person = real / f"person_{i // 3:02d}"
+        person.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(lfw[i, ..., 0]).save(person / f"{i:03d}.png")
+        Image.fromarray(np.repeat(fakes[0][i], 3, 2)).save(fake / f"{i:03d}.png")
+    common = ["--whole-image", "--size", "25", "--colour", "gray", "--arch", "seed-cnn", "--epochs", "1", "--device", "cpu"]
+    out = tmp_path / "grouped.pt"
+    code, _, err = run_cli("train-detector", "--real", real, "--fake", fake, "--split-by", "subfolder", "-o", out, *common)
+    assert code == 0, err
+    training = Detector.load(out).header["training"]
+    assert training["data"]["split_by"] == "subfolder" and training["data"]["real"]["groups"] == 10
+    real_counts = [part["real"] for part in training["split"].values()]
+    assert sum(real_counts) == 30 and all(count % 3 == 0 for count in real_counts)  # 3 photos per person
+    code, _, err = run_cli("train-detector", "--real", fake, "--fake", fake, "--split-by", "subfolder",
+                           "-o", tmp_path / "flat.pt", *common)
+    assert code == 2 and "no subfolders with images" in err and not (tmp_path / "flat.pt").exists()
