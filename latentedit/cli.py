@@ -117,21 +117,26 @@ def sample(n, seed, model, out, batch_size, no_images, codes, space, truncation_
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
 @click.option("--batch-size", "-b", type=int, default=256, show_default=True, callback=_positive)
 @click.option("--strict", is_flag=True, help="Fail on an unreadable file instead of skipping it.")
+@space_option
+@style_options
 @device_option
 @weights_option
 @overwrite_option
-def score(source, codes, model, attrs, out, batch_size, strict, device, weights, overwrite) -> None:
+def score(source, codes, model, attrs, out, batch_size, strict, space, truncation_psi, truncation_layers, noise, device,
+          weights, overwrite) -> None:
     """Score faces for the InterFaceGAN attributes.
 
     SOURCE is an image file, a folder of images or a `sample` output folder; or pass --codes z.npy [--model M] to render and
-    score codes without writing images. Writes OUT/{attr}_scores.npy (float32, N x 1, NaN where no face was
+    score codes without writing images (an `edit` folder's codes.npy, N x steps codes, gives one row per face
+    and step, labelled FACE:STEP). Writes OUT/{attr}_scores.npy (float32, N x 1, NaN where no face was
     found), OUT/scores.csv (one row per image) and OUT/manifest.json. Units: pose = head yaw in approximate
     degrees (negative = turned to the image's left), age = years, gender = probability of male, smile and
     eyeglasses = probabilities. The largest face of each image is scored.
     """
     from .scoring import score_to_folder
 
-    result = score_to_folder(out, source, codes, model, attrs, batch_size, device, strict, overwrite, weights)
+    result = score_to_folder(out, source, codes, model, attrs, batch_size, device, strict, overwrite, weights,
+                             space=space, style=_style(truncation_psi, truncation_layers, noise))
     skipped = f"; skipped {len(result.skipped)} unreadable file(s)" if result.skipped else ""
     images = "image" if result.n == 1 else "images"
     click.echo(f"scored {result.n} {images} into {result.out}: no face found in {result.missing}{skipped}")

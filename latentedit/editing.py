@@ -248,7 +248,7 @@ def edit_faces(
             "conditions": plan.conditions, "combine": combine, "steps": plan.steps.tolist(), "edit": plan.describe(),
         }
         if report:
-            record["report"] = edit_report(generator, codes, edited, plan, batch_size=batch_size)
+            record["report"] = edit_report(generator, codes, edited, plan, batch_size=batch_size, space=space)
         np.save(staging / "source_codes.npy", codes)
         np.save(staging / "codes.npy", edited)
         # columns are distances when swept, else fractions of the asked edit
@@ -318,8 +318,8 @@ def replay_edit(record_file: Path, out: Path, device: str = "auto", overwrite: b
 
 
 def edit_report(generator: Generator, source: np.ndarray, edited: np.ndarray, plan: EditPlan,
-                scorers: dict | None = None, batch_size: int = 64) -> dict:
-    """Re-score unedited and fully edited faces (the last step) and measure what the edit changed.
+                scorers: dict | None = None, batch_size: int = 64, space: str = "z") -> dict:
+    """Re-score unedited and fully edited faces (the last step, codes in ``space``) and measure what the edit changed.
 
     For each edited attribute: the mean score change per unit of movement along its own normal, and the
     fraction of faces whose score moved the asked way; for every other scored attribute, the mean absolute
@@ -328,8 +328,8 @@ def edit_report(generator: Generator, source: np.ndarray, edited: np.ndarray, pl
     """
     scorers = scorers or load_scorers(list(SCORERS), generator.device)
     final = edited[:, -1]
-    before = score_codes(generator, source, list(scorers), batch_size, scorers=scorers)
-    after = score_codes(generator, final, list(scorers), batch_size, scorers=scorers)
+    before = score_codes(generator, source, list(scorers), batch_size, scorers=scorers, space=space)
+    after = score_codes(generator, final, list(scorers), batch_size, scorers=scorers, space=space)
     moved = (final - source).reshape(len(final), -1, final.shape[-1])[:, 0]  # W+ codes: every layer moved alike
     report: dict = {"faces": len(source), "targets": {}, "side_effects": {}, "side_effects_signed": {}}
     for name, boundary, strength in zip(plan.attributes, plan.boundaries, plan.strengths):
@@ -341,18 +341,23 @@ def edit_report(generator: Generator, source: np.ndarray, edited: np.ndarray, pl
         asked = np.sign(strength * plan.steps[-1]) if plan.combine == "sum" else np.sign(plan.steps[-1])
         report["targets"][name] = {
             "faces_scored": int(valid.sum()),
-            "mean_change": float(change.mean()),
-            "change_per_unit_step": float(change.mean() / distance.mean()) if distance.mean() else None,
-            "moved_as_asked": float(np.mean(np.sign(change) == asked)),
+            "mean_change": _mean(change),
+            "change_per_unit_step": float(change.mean() / distance.mean()) if valid.any() and distance.mean() else None,
+            "moved_as_asked": _mean(np.sign(change) == asked),
         }
     for name in scorers:
         if name in report["targets"]:
             continue
         valid = np.isfinite(before[name]) & np.isfinite(after[name])
         change = (after[name] - before[name])[valid]
-        report["side_effects"][name] = float(np.abs(change).mean())
-        report["side_effects_signed"][name] = float(change.mean())
+        report["side_effects"][name] = _mean(np.abs(change))
+        report["side_effects_signed"][name] = _mean(change)
     return report
+
+
+def _mean(values: np.ndarray) -> float | None:
+    """The mean, or None (null in edit.json) when no face was scored."""
+    return float(np.mean(values)) if len(values) else None
 
 
 def format_report(report: dict) -> str:
@@ -360,10 +365,15 @@ def format_report(report: dict) -> str:
     lines = []
     for name, target in report["targets"].items():
         per_unit = target["change_per_unit_step"]
+        if not target["faces_scored"]:
+            lines.append(f"  {name}: no face found both before and after the edit")
+            continue
         lines.append(f"  {name}: score change {target['mean_change']:+.3f}"
                      + (f" ({per_unit:+.3f} per unit step)" if per_unit is not None else "")
                      + f", moved as asked for {target['moved_as_asked']:.0%} of {target['faces_scored']} faces")
     for name, change in report["side_effects"].items():
+        if change is None:
+            continue
         lines.append(f"  {name}: side effect, mean absolute change {change:.3f} (mean change "
                      f"{report['side_effects_signed'][name]:+.3f})")
     return "\n".join(lines)

@@ -121,15 +121,17 @@ def score_codes(
     progress: bool | None = None,
     scorers: dict[str, Scorer] | None = None,
     detector: MTCNN | None = None,
+    space: str = "z",
 ) -> Scores:
-    """Render ``codes`` with ``generator`` batch by batch and score them; no image is written or kept.
+    """Render ``codes`` (in latent ``space``) with ``generator`` batch by batch and score them; no image is
+    written or kept.
 
     The default detector looks for big faces first (see :data:`RENDERED_FACE_FRACTION`), about a third faster.
     """
     device = generator.device
-    codes = generator.validate_codes(codes)
+    codes = generator.validate_codes(codes, space)
     detector = detector or rendered_face_detector(generator.resolution, device)
-    images = (image for batch in render(generator, codes, "z", batch_size, progress=False) for image in batch)
+    images = (image for batch in render(generator, codes, space, batch_size, progress=False) for image in batch)
     return score_images(images, attrs, device, batch_size, progress, len(codes), scorers, detector)
 
 
@@ -189,16 +191,22 @@ def score_to_folder(
     overwrite: bool = False,
     weights: Path | None = None,
     progress: bool | None = None,
+    space: str = "z",
+    style: dict | None = None,
 ) -> ScoreRun:
     """The ``score`` command: score an image file, a folder of images, a ``sample`` folder, or codes rendered on the fly.
 
     Writes OUT/{attr}_scores.npy (float32 (N, 1), NaN where no face), OUT/scores.csv and OUT/manifest.json.
-    A ``sample`` folder written with ``--no-images`` is scored by rendering its z.npy with its model.
+    Codes in ``space`` are rendered by ``model`` (with ``weights`` and ``style``, see load_generator); (N, steps,
+    ...) codes, as ``edit`` writes them, give one row per face and step, face by face. A ``sample`` folder
+    written with ``--no-images`` is scored by rendering its codes as it did: same model, weights file, space and
+    style.
     """
     if (source is None) == (codes_file is None):
         raise UsageError("give either a folder of images or --codes FILE (with --model), not both")
     names = parse_attributes(attrs)
     paths: list[Path] | None = None
+    sample: dict = {}  # the manifest of a `sample` folder
     if source is not None:
         source = Path(source)
         if source.is_file():
@@ -207,8 +215,11 @@ def score_to_folder(
             paths, sample = _folder_images(source)
         else:
             raise UsageError(f"{source} does not exist: give an image file or a folder of images")
-        if paths is None:  # a `sample --no-images` folder: render its codes
+        if paths is None:  # a `sample --no-images` folder: render its codes as `sample` did
             model, codes_file = model or sample["model"], source / sample["files"]["codes"]
+            space = Path(sample["files"]["codes"]).stem
+            style = {key: sample.get(key) for key in ("truncation_psi", "truncation_layers", "noise")}
+            weights = weights or sample.get("weights_file")
         elif not paths:
             raise UsageError(f"no images (.png, .jpg, ...) in {source}")
     codes = load_codes(codes_file) if paths is None else None
@@ -225,10 +236,17 @@ def score_to_folder(
             if len(scores) == 0:
                 raise UsageError(f"none of the {len(skipped)} image files in {source} could be read")
         else:
-            generator, digest = load_generator(model or DEFAULT_MODEL, device, weights)
-            scores = score_codes(generator, codes, names, batch_size, progress, scorers)
-            labels = [str(i) for i in range(len(scores))]
-            origin = {"codes": str(codes_file), "model": generator.name, "weights_sha256": digest}
+            generator, digest = load_generator(model or DEFAULT_MODEL, device, weights, **(style or {}))
+            if sample and generator.name == sample["model"] and digest != sample.get("weights_sha256", digest):
+                raise UsageError(f"{source} was rendered with weights {sample['weights_sha256'][:12]}, these are "
+                                 f"{digest[:12]}: pass the same --weights file")
+            shape = generator.code_shape(space)
+            steps = codes.shape[1] if codes.ndim == len(shape) + 2 and codes.shape[2:] == shape else None
+            flat = codes.reshape(-1, *shape) if steps else codes
+            scores = score_codes(generator, flat, names, batch_size, progress, scorers, space=space)
+            labels = [f"{i // steps}:{i % steps}" if steps else str(i) for i in range(len(scores))]
+            origin = {"codes": str(codes_file), "model": generator.name, "weights_sha256": digest, "space": space,
+                      **generator.settings(), **({"faces": len(codes), "steps": steps} if steps else {})}
         for name in names:
             np.save(staging / f"{name}_scores.npy", scores.values[name].astype(np.float32)[:, None])
         with open(staging / "scores.csv", "w", newline="") as handle:

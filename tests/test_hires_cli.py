@@ -86,6 +86,54 @@ def test_stylegan_sample_saves_z_w_wp_and_every_space_renders_the_same_faces(tmp
     np.testing.assert_array_equal(np.load(tmp_path / "psi1" / "w.npy"), w)  # W is taken before truncation
 
 
+def test_score_renders_codes_as_sample_did(tmp_path, run_cli, checkpoints, monkeypatch):
+    """`score` on a `sample --no-images` folder of W codes, and `score --codes --space w` with the same style, scores
+    the faces that `sample` drew (not the codes read as Z, nor without the truncation)."""
+    from latentedit import scoring
+
+    seen = []
+    score_images = scoring.score_images
+
+    def spy(images, *args, **kwargs):
+        seen.append(np.stack(list(images)))
+        return score_images(list(seen[-1]), *args, **kwargs)
+
+    monkeypatch.setattr(scoring, "score_images", spy)
+    common = ("--model", "stylegan-ffhq", "--weights", checkpoints["stylegan-ffhq"], "--truncation-psi", 0.5, "--device", "cpu")
+    assert run_cli("sample", "-n", 2, "--seed", 4, "-o", tmp_path / "s", *common)[0] == 0
+    faces = np.stack(pngs(tmp_path / "s"))
+    w = tmp_path / "s" / "w.npy"
+    assert run_cli("sample", "--codes", w, "--space", "w", "--no-images", "-o", tmp_path / "w", *common)[0] == 0
+    code, _, stderr = run_cli("score", tmp_path / "w", "-a", "pose", "-o", tmp_path / "o1", "--device", "cpu")
+    assert code == 0, stderr
+    code, _, stderr = run_cli("score", "--codes", w, "--space", "w", "-a", "pose", "-o", tmp_path / "o2", *common)
+    assert code == 0, stderr
+    assert len(seen) == 2
+    for images in seen:
+        assert np.abs(images.astype(int) - faces).max() <= 1
+    manifest = json.loads((tmp_path / "o2" / "manifest.json").read_text())
+    assert (manifest["space"], manifest["truncation_psi"]) == ("w", 0.5)
+
+def test_edit_report_renders_codes_in_the_edit_space(tmp_path, run_cli, checkpoints, interfacegan_boundary, monkeypatch):
+    from latentedit import editing
+
+    spaces = []
+    score_codes = editing.score_codes
+
+    def spy(*args, space="z", **kwargs):
+        spaces.append(space)
+        return score_codes(*args, space=space, **kwargs)
+
+    monkeypatch.setattr(editing, "score_codes", spy)
+    code, stdout, stderr = run_cli("edit", "--attrs", "smile=+2", "--boundary", f"smile={interfacegan_boundary}", "--model",
+                              "stylegan-ffhq", "--weights", checkpoints["stylegan-ffhq"], "--space", "w", "-n", 2,
+                              "--report", "-o", tmp_path / "e", "--device", "cpu")
+    assert code == 0, stderr
+    assert spaces == ["w", "w"]
+    report = json.loads((tmp_path / "e" / "edit.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert report["report"]["targets"]["smile"]["faces_scored"] == 0  # random weights draw no faces: nulls, no NaN
+    assert "smile: no face found both before and after the edit" in stdout
+
 @pytest.mark.parametrize("space", ["w", "wp"])
 def test_interfacegan_boundary_drives_a_stylegan_edit(tmp_path, run_cli, checkpoints, interfacegan_boundary, space):
     out = tmp_path / "edit"

@@ -184,6 +184,24 @@ def test_score_folders(tmp_path, run_cli, dcgan):
     assert code == 2 and "does not exist" in stderr and not (tmp_path / "om").exists()
 
 
+def test_score_an_edit_sweep(tmp_path, run_cli, dcgan):
+    """An `edit` folder's (N, steps, dim) codes are scored face by face, one row per step, labelled FACE:STEP."""
+    code, _, stderr = run_cli("edit", "--attrs", "smile", "-n", 2, "--steps", 3, "--seed", 5, "-o", tmp_path / "e",
+                              "--device", "cpu")
+    assert code == 0, stderr
+    code, stdout, stderr = run_cli("score", "--codes", tmp_path / "e" / "codes.npy", "-a", "smile", "-o", tmp_path / "s",
+                                   "--device", "cpu")
+    assert code == 0 and "scored 6 images" in stdout, stderr
+    rows = list(csv.DictReader(open(tmp_path / "s" / "scores.csv")))
+    assert [r["source"] for r in rows] == ["0:0", "0:1", "0:2", "1:0", "1:1", "1:2"]
+    edited = np.load(tmp_path / "e" / "codes.npy")
+    direct = scoring.score_codes(dcgan, edited.reshape(-1, edited.shape[-1]), ["smile"])["smile"]
+    np.testing.assert_allclose(np.load(tmp_path / "s" / "smile_scores.npy")[:, 0], direct, rtol=1e-4)
+    smile = direct.reshape(2, 3)
+    assert np.nanmean(smile[:, 2]) > np.nanmean(smile[:, 0])  # -3 to +3 along the smile boundary
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert (manifest["faces"], manifest["steps"], manifest["space"]) == (2, 3, "z")
+
 def test_bad_requests(tmp_path, run_cli):
     code, _, stderr = run_cli("score", tmp_path, "-a", "pose,nose", "-o", tmp_path / "o")
     assert code == 2 and "choose from: pose, smile, age, gender, eyeglasses" in stderr
