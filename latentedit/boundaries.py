@@ -4,6 +4,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from . import __version__
 from .device import resolve_device
 from .errors import UsageError
-from .generators import DEFAULT_MODEL, Generator, load_generator, render
+from .generators import DEFAULT_MODEL, Generator, downstream_codes, load_generator, render
 from .outputs import annotated_grid, load_codes, preview_tiles, utc_now, write_files_atomically
 from .weights import shipped_folder
 
@@ -308,9 +309,15 @@ def resolve_boundary(spec: str, model: str) -> Boundary:
     raise UsageError(f"no boundary {spec!r} for model {model} (shipped: {choices}); give a path to a .npy file")
 
 
-def render_ranking(generator: Generator, codes: np.ndarray, boundary: Boundary, per_group: int = 8) -> np.ndarray:
-    """A labelled picture of the faces at the top, middle and bottom of the signed-distance ranking."""
-    codes = generator.validate_codes(codes)
+BOUNDARY_SPACES = ("z", "w")  # a W boundary also edits W+ codes (every layer alike)
+
+
+def render_ranking(
+    generator: Generator, codes: np.ndarray, boundary: Boundary, per_group: int = 8, space: str = "z"
+) -> np.ndarray:
+    """A labelled picture of the faces at the top, middle and bottom of the signed-distance ranking (codes and
+    boundary in latent ``space``)."""
+    codes = generator.validate_codes(codes, space)
     if boundary.dim != codes.shape[1]:
         raise UsageError(f"boundary {boundary.name} has dimension {boundary.dim}, the codes have {codes.shape[1]}")
     per_group = max(1, min(per_group, len(codes) // 3))
@@ -319,7 +326,7 @@ def render_ranking(generator: Generator, codes: np.ndarray, boundary: Boundary, 
     middle = (len(order) - per_group) // 2
     groups = [order[:per_group], order[middle : middle + per_group], order[len(order) - per_group :]]
     chosen = np.concatenate(groups)
-    faces = preview_tiles(np.concatenate(list(render(generator, codes[chosen], progress=False))))
+    faces = preview_tiles(np.concatenate(list(render(generator, codes[chosen], space, progress=False))))
     tiles = faces.reshape(3, per_group, *faces.shape[1:])
     captions = [[f"{distance[i]:+.2f}" for i in group] for group in groups]
     title = f"{boundary.name}: {len(codes)} codes ranked by signed distance to the boundary"
@@ -351,19 +358,23 @@ def train_boundary_files(
     batch_size: int = 64,
     device: str = "auto",
     overwrite: bool = False,
+    space: str = "z",
 ) -> list[tuple[Boundary, Path]]:
     """What ``latentedit train-boundary`` does: train from files, or sample + score + train end to end.
 
     Writes ``OUT/NAME.npy`` + ``NAME.json`` (and the conditional boundary when ``conditions`` are given);
-    end to end it also keeps ``OUT/z.npy`` and ``OUT/{attr}_scores.npy``. Returns the boundaries written.
+    end to end it also keeps ``OUT/z.npy`` (and ``w.npy`` for a W boundary) and ``OUT/{attr}_scores.npy``.
+    ``space`` (z or w) is the latent space of the codes, recorded in the sidecar. Returns the boundaries written.
     """
     if (codes_file is None) != (scores_file is None):
         raise UsageError("give both --codes and --scores, or neither (then --attr samples and scores end to end)")
+    if space not in BOUNDARY_SPACES:
+        raise UsageError(f"boundaries are trained in space z or w (a w boundary also edits wp codes), not {space!r}")
     extra: dict[Path, Callable[[Path], None]] = {}
     if codes_file is not None:
         codes, scores = load_codes(codes_file), load_codes(scores_file)
         attr = attr or Path(scores_file).stem.removesuffix("_scores")
-        meta = {"attribute": attr, "space": "z", **_codes_provenance(codes_file), "codes_file": str(codes_file),
+        meta = {"attribute": attr, "space": space, **_codes_provenance(codes_file), "codes_file": str(codes_file),
                 "scores_file": str(scores_file)}
     else:
         if not attr:
@@ -371,13 +382,14 @@ def train_boundary_files(
         from .scoring import score_codes
 
         generator, digest = load_generator(model, device)
-        codes = generator.sample(n, seed)
-        scores = score_codes(generator, codes, [attr], batch_size)[attr].reshape(-1, 1)
-        meta = {"attribute": attr, "space": "z", "model": model, "weights_sha256": digest, "sample_seed": seed}
-        extra = {
-            Path(out) / "z.npy": lambda p: np.save(p, codes),
-            Path(out) / f"{attr}_scores.npy": lambda p: np.save(p, scores.astype(np.float32)),
-        }
+        generator.check_space(space)
+        sampled = generator.sample(n, seed)
+        scores = score_codes(generator, sampled, [attr], batch_size)[attr].reshape(-1, 1)
+        kept = downstream_codes(generator, sampled, "z", batch_size) if space != "z" else {"z": sampled}
+        codes = kept[space]
+        meta = {"attribute": attr, "space": space, "model": model, "weights_sha256": digest, "sample_seed": seed}
+        extra = {Path(out) / f"{key}.npy": partial(np.save, arr=kept[key]) for key in ("z", space)}
+        extra[Path(out) / f"{attr}_scores.npy"] = partial(np.save, arr=scores.astype(np.float32))
     name = name or attr
     condition_boundaries = [resolve_boundary(spec, meta.get("model", model)) for spec in conditions or []]
     if any(b.name == attr for b in condition_boundaries):

@@ -33,6 +33,12 @@ space_option = click.option(
 )
 
 
+boundary_space_option = click.option(
+    "--space", type=click.Choice(["z", "w"]), default="z", show_default=True,
+    help="Latent space of the codes (w: StyleGAN models; a w boundary also edits wp codes).",
+)
+
+
 def style_options(command):
     """--truncation-psi, --truncation-layers and --noise (StyleGAN models), collected into ``style``."""
     options = [
@@ -192,21 +198,23 @@ def _names(value: str | None) -> list[str]:
 @click.option("--name", help="Boundary file name (default: the attribute).")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Folder for NAME.npy and NAME.json.")
 @click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@boundary_space_option
 @device_option
 @overwrite_option
 def train_boundary_cmd(codes, scores, attr, n, seed, model, ratio, split, invalid_value, condition, name, out,
-                       batch_size, device, overwrite) -> None:
+                       batch_size, space, device, overwrite) -> None:
     """Learn an attribute's boundary: a linear SVM on the highest- and lowest-scored codes.
 
-    From files: --codes z.npy --scores smile_scores.npy. End to end: --model M --attr smile -n 50000 samples,
-    scores and trains, keeping z.npy and the scores in OUT. With --condition, also writes the conditional
-    boundary NAME_c_COND1_COND2.npy whose normal is orthogonal to every condition's.
+    From files: --codes z.npy --scores smile_scores.npy (--space w for a StyleGAN sample's w.npy). End to end:
+    --model M --attr smile -n 50000 samples, scores and trains, keeping z.npy (and w.npy with --space w) and the
+    scores in OUT. With --condition, also writes the conditional boundary NAME_c_COND1_COND2.npy whose normal
+    is orthogonal to every condition's.
     """
     from .boundaries import train_boundary_files
 
     result = train_boundary_files(
         out, codes, scores, attr, n, seed, model, ratio, split, invalid_value, _names(condition), name,
-        batch_size, device, overwrite,
+        batch_size, device, overwrite, space,
     )
     for boundary, path in result:
         meta = boundary.meta
@@ -241,17 +249,21 @@ def boundaries_cmd(files, model) -> None:
 @model_option
 @click.option("--per-group", type=int, default=8, show_default=True, callback=_positive, help="Faces per row.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output PNG.")
+@click.option("--space", type=click.Choice(["z", "w"]), default=None,
+              help="Latent space of the codes [default: the boundary's, from its .json; else z].")
 @device_option
+@weights_option
 @overwrite_option
-def rank_cmd(codes, boundary_spec, model, per_group, out, device, overwrite) -> None:
+def rank_cmd(codes, boundary_spec, model, per_group, out, space, device, weights, overwrite) -> None:
     """Show the faces at both ends and the middle of the ranking by signed distance to a boundary."""
     from .boundaries import render_ranking, resolve_boundary
     from .generators import load_generator
     from .outputs import load_codes, save_png, write_files_atomically
 
     boundary = resolve_boundary(boundary_spec, model)
-    generator, _ = load_generator(model, device)
-    picture = render_ranking(generator, load_codes(codes), boundary, per_group)
+    generator, _ = load_generator(model, device, weights)
+    space = space or boundary.meta.get("space", "z")
+    picture = render_ranking(generator, load_codes(codes), boundary, per_group, space)
     write_files_atomically({Path(out): lambda p: save_png(picture, p)}, overwrite)
     click.echo(f"wrote {out}")
 

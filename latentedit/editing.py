@@ -155,10 +155,11 @@ def select_codes(
     return codes, record
 
 
-def resolve_boundaries(names: list[str], model: str, overrides: dict[str, str]) -> list[Boundary]:
+def resolve_boundaries(names: list[str], model: str, overrides: dict[str, str], space: str = "z") -> list[Boundary]:
     """Boundaries by attribute name: ``overrides`` (NAME=path) first, then the shipped ones for ``model``.
 
-    Warns on stderr when a boundary's sidecar names another model.
+    Warns on stderr when a boundary's sidecar names another model, or another latent space than ``space`` (a w
+    boundary fits wp codes too).
     """
     loaded = []
     for name in names:
@@ -167,6 +168,9 @@ def resolve_boundaries(names: list[str], model: str, overrides: dict[str, str]) 
         trained_for = boundary.meta.get("model")
         if trained_for and trained_for != model:
             warnings.warn(f"boundary {name} was trained for model {trained_for}, not {model}", stacklevel=2)
+        trained_in = boundary.meta.get("space")
+        if trained_in and trained_in != ("w" if space == "wp" else space):
+            warnings.warn(f"boundary {name} was trained on {trained_in} codes, the edit is in space {space}", stacklevel=2)
         loaded.append(boundary)
     return loaded
 
@@ -215,8 +219,8 @@ def edit_faces(
     overrides = boundary_files or {}
     generator, digest = load_generator(model, device, weights, **(style or {}))
     generator.check_space(space)
-    boundaries = resolve_boundaries([name for name, _ in parsed], model, overrides)
-    condition_boundaries = resolve_boundaries(conditions or [], model, overrides)
+    boundaries = resolve_boundaries([name for name, _ in parsed], model, overrides, space)
+    condition_boundaries = resolve_boundaries(conditions or [], model, overrides, space)
     if value_range is None and steps is not None:
         value_range = "-3:3" if all(s is None for _, s in parsed) else "0:1"
     step_values = parse_range(value_range, steps or 7) if value_range else None

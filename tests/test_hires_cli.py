@@ -134,6 +134,38 @@ def test_edit_report_renders_codes_in_the_edit_space(tmp_path, run_cli, checkpoi
     assert report["report"]["targets"]["smile"]["faces_scored"] == 0  # random weights draw no faces: nulls, no NaN
     assert "smile: no face found both before and after the edit" in stdout
 
+def test_w_boundary_is_trained_ranked_and_used_in_w(tmp_path, run_cli, checkpoints, monkeypatch):
+    """A boundary trained on a StyleGAN sample's w.npy records space w (and the model); `rank` renders the codes
+    as W codes by default; an edit in Z with it is warned about, one in W+ is not."""
+    from latentedit import boundaries
+
+    model = ("--model", "stylegan-ffhq", "--weights", checkpoints["stylegan-ffhq"], "--device", "cpu")
+    assert run_cli("sample", "-n", 60, "--seed", 2, "--no-images", "-o", tmp_path / "s", *model)[0] == 0
+    w = tmp_path / "s" / "w.npy"
+    direction = np.random.default_rng(3).standard_normal(512)
+    np.save(tmp_path / "smile_scores.npy", (np.load(w) @ direction)[:, None].astype(np.float32))
+    code, _, stderr = run_cli("train-boundary", "--codes", w, "--scores", tmp_path / "smile_scores.npy", "--space", "w",
+                              "--ratio", 0.2, "-o", tmp_path / "b")
+    assert code == 0, stderr
+    record = json.loads((tmp_path / "b" / "smile.json").read_text())
+    assert (record["space"], record["model"]) == ("w", "stylegan-ffhq")
+
+    spaces = []
+    render = boundaries.render
+    monkeypatch.setattr(boundaries, "render", lambda g, codes, space, **kw: spaces.append(space) or render(g, codes, space, **kw))
+    code, _, stderr = run_cli("rank", "--codes", w, "--boundary", tmp_path / "b" / "smile.npy", "--per-group", 2,
+                              "-o", tmp_path / "rank.png", *model)
+    assert code == 0 and spaces == ["w"], stderr
+
+    edit = ("edit", "--attrs", "smile", "--boundary", f"smile={tmp_path / 'b' / 'smile.npy'}", "-n", 1, "--steps", 2, *model)
+    code, _, stderr = run_cli(*edit, "--space", "z", "-o", tmp_path / "ez")
+    assert code == 0 and "trained on w codes, the edit is in space z" in stderr
+    code, _, stderr = run_cli(*edit, "--space", "wp", "-o", tmp_path / "ewp")
+    assert code == 0 and "warning" not in stderr
+    code, _, stderr = run_cli("train-boundary", "--attr", "pose", "-n", 10, "--space", "w", "-o", tmp_path / "x",
+                              "--device", "cpu")
+    assert code == 2 and "no latent space 'w'" in stderr and not (tmp_path / "x").exists()  # the embedded DCGAN: Z only
+
 @pytest.mark.parametrize("space", ["w", "wp"])
 def test_interfacegan_boundary_drives_a_stylegan_edit(tmp_path, run_cli, checkpoints, interfacegan_boundary, space):
     out = tmp_path / "edit"
