@@ -206,20 +206,18 @@ def score_to_folder(
         raise UsageError("give either a folder of images or --codes FILE (with --model), not both")
     names = parse_attributes(attrs)
     paths: list[Path] | None = None
-    sample: dict = {}  # the manifest of a `sample` folder
+    made: dict = {}  # how a `sample` or `edit` folder was made (see _folder_images)
     if source is not None:
         source = Path(source)
         if source.is_file():
-            paths, sample, strict = [source], {}, True  # one image: an unreadable file is an error, not a skip
+            paths, strict = [source], True  # one image: an unreadable file is an error, not a skip
         elif source.is_dir():
-            paths, sample = _folder_images(source)
+            paths, made = _folder_images(source)
         else:
             raise UsageError(f"{source} does not exist: give an image file or a folder of images")
-        if paths is None:  # a `sample --no-images` folder: render its codes as `sample` did
-            model, codes_file = model or sample["model"], source / sample["files"]["codes"]
-            space = Path(sample["files"]["codes"]).stem
-            style = {key: sample.get(key) for key in ("truncation_psi", "truncation_layers", "noise")}
-            weights = weights or sample.get("weights_file")
+        if paths is None:  # codes without images: render them as `sample` or `edit` did
+            model, codes_file, space, style = model or made["model"], made["codes"], made["space"], made["style"]
+            weights = weights or made.get("weights_file")
         elif not paths:
             raise UsageError(f"no images (.png, .jpg, ...) in {source}")
     codes = load_codes(codes_file) if paths is None else None
@@ -230,15 +228,15 @@ def score_to_folder(
         if paths:
             images = _readable(paths, strict, skipped, labels)
             # a sample folder's PNGs are scored exactly as its codes would be
-            detector = rendered_face_detector(sample["resolution"], device) if sample.get("resolution") else None
+            detector = rendered_face_detector(made["resolution"], device) if made.get("resolution") else None
             scores = score_images(images, names, device, batch_size, progress, len(paths), scorers, detector)
             origin = {"images": str(source)}
             if len(scores) == 0:
                 raise UsageError(f"none of the {len(skipped)} image files in {source} could be read")
         else:
             generator, digest = load_generator(model or DEFAULT_MODEL, device, weights, **(style or {}))
-            if sample and generator.name == sample["model"] and digest != sample.get("weights_sha256", digest):
-                raise UsageError(f"{source} was rendered with weights {sample['weights_sha256'][:12]}, these are "
+            if made and generator.name == made["model"] and digest != (made["weights_sha256"] or digest):
+                raise UsageError(f"{source} was rendered with weights {made['weights_sha256'][:12]}, these are "
                                  f"{digest[:12]}: pass the same --weights file")
             shape = generator.code_shape(space)
             steps = codes.shape[1] if codes.ndim == len(shape) + 2 and codes.shape[2:] == shape else None
@@ -271,18 +269,30 @@ def score_to_folder(
 
 
 def _folder_images(folder: Path) -> tuple[list[Path] | None, dict]:
-    """The images to score in ``folder``: a ``sample`` folder's own images in index order (None when it has only
-    codes) and its manifest; otherwise every image file in the folder and an empty manifest."""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-        files = manifest["files"]
-        if manifest.get("tool") != "latentedit" or "model" not in manifest:
-            raise KeyError("not a sample manifest")
-    except (OSError, ValueError, KeyError, TypeError):
-        return list_images(folder), {}
-    if files.get("images"):
-        return [folder / (files["images"] % i) for i in range(int(manifest["n"]))], manifest
-    return None, manifest
+    """The images to score in ``folder`` and how the folder was made.
+
+    A ``sample`` folder: its own images in index order (None when it has only codes); an ``edit`` folder: None
+    (its codes.npy, N x steps, is rendered again); any other folder: every image file in it and ``{}``. For the
+    first two the record names the model, weights, resolution, codes file, latent space and style options.
+    """
+    for name in ("manifest.json", "edit.json"):
+        try:
+            record = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or record.get("tool") != "latentedit" or "model" not in record:
+            continue
+        if name == "edit.json" and "photos" in record:
+            raise UsageError(f"{folder} holds edits of photos, drawn by generators tuned to each photo: score the "
+                             f"images in {folder / 'photos'} instead")
+        codes = record.get("files", {}).get("codes", "z.npy") if name == "manifest.json" else "codes.npy"
+        made = {"model": record["model"], "weights_sha256": record.get("weights_sha256"),
+                "weights_file": record.get("weights_file"), "resolution": record.get("resolution"),
+                "codes": folder / codes, "space": record.get("space", Path(codes).stem),
+                "style": {key: record.get(key) for key in ("truncation_psi", "truncation_layers", "noise")}}
+        images = record.get("files", {}).get("images") if name == "manifest.json" else None
+        return ([folder / (images % i) for i in range(int(record["n"]))] if images else None), made
+    return list_images(folder), {}
 
 
 def _cell(value: float) -> str:

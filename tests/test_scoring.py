@@ -185,7 +185,8 @@ def test_score_folders(tmp_path, run_cli, dcgan):
 
 
 def test_score_an_edit_sweep(tmp_path, run_cli, dcgan):
-    """An `edit` folder's (N, steps, dim) codes are scored face by face, one row per step, labelled FACE:STEP."""
+    """An `edit` folder's (N, steps, dim) codes are scored face by face, one row per step, labelled FACE:STEP, also
+    when the folder itself is given; a folder of photo edits is refused."""
     code, _, stderr = run_cli("edit", "--attrs", "smile", "-n", 2, "--steps", 3, "--seed", 5, "-o", tmp_path / "e",
                               "--device", "cpu")
     assert code == 0, stderr
@@ -201,6 +202,14 @@ def test_score_an_edit_sweep(tmp_path, run_cli, dcgan):
     assert np.nanmean(smile[:, 2]) > np.nanmean(smile[:, 0])  # -3 to +3 along the smile boundary
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
     assert (manifest["faces"], manifest["steps"], manifest["space"]) == (2, 3, "z")
+    code, _, stderr = run_cli("score", tmp_path / "e", "-a", "smile", "-o", tmp_path / "s2", "--device", "cpu")
+    assert code == 0, stderr  # the edit folder itself: its codes, not its grid.png
+    np.testing.assert_array_equal(np.load(tmp_path / "s2" / "smile_scores.npy"), np.load(tmp_path / "s" / "smile_scores.npy"))
+    photo_edit = tmp_path / "photo_edit"
+    photo_edit.mkdir()
+    (photo_edit / "edit.json").write_text(json.dumps({"tool": "latentedit", "model": "dcgan-digiface64", "photos": []}))
+    code, _, stderr = run_cli("score", photo_edit, "-o", tmp_path / "s3", "--device", "cpu")
+    assert code == 2 and "edits of photos" in stderr and not (tmp_path / "s3").exists()
 
 def test_bad_requests(tmp_path, run_cli):
     code, _, stderr = run_cli("score", tmp_path, "-a", "pose,nose", "-o", tmp_path / "o")
