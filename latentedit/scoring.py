@@ -194,12 +194,13 @@ def score_to_folder(
     space: str = "z",
     style: dict | None = None,
 ) -> ScoreRun:
-    """The ``score`` command: score an image file, a folder of images, a ``sample`` folder, or codes rendered on the fly.
+    """The ``score`` command: score an image file, a folder of images, a ``sample`` or ``edit`` folder, or codes
+    rendered on the fly.
 
     Writes OUT/{attr}_scores.npy (float32 (N, 1), NaN where no face), OUT/scores.csv and OUT/manifest.json.
     Codes in ``space`` are rendered by ``model`` (with ``weights`` and ``style``, see load_generator); (N, steps,
-    ...) codes, as ``edit`` writes them, give one row per face and step, face by face. A ``sample`` folder
-    written with ``--no-images`` is scored by rendering its codes as it did: same model, weights file, space and
+    ...) codes, as ``edit`` writes them, give one row per face and step, face by face. A ``sample --no-images``
+    or an ``edit`` folder is scored by rendering its codes as they were made: same model, weights file, space and
     style.
     """
     if (source is None) == (codes_file is None):
@@ -282,15 +283,17 @@ def _folder_images(folder: Path) -> tuple[list[Path] | None, dict]:
             continue
         if not isinstance(record, dict) or record.get("tool") != "latentedit" or "model" not in record:
             continue
+        if name == "manifest.json" and not isinstance(record.get("files"), dict):
+            continue  # another command's manifest (score's own, say), not a sample folder
         if name == "edit.json" and "photos" in record:
             raise UsageError(f"{folder} holds edits of photos, drawn by generators tuned to each photo: score the "
                              f"images in {folder / 'photos'} instead")
-        codes = record.get("files", {}).get("codes", "z.npy") if name == "manifest.json" else "codes.npy"
+        codes = record["files"].get("codes", "z.npy") if name == "manifest.json" else "codes.npy"
         made = {"model": record["model"], "weights_sha256": record.get("weights_sha256"),
                 "weights_file": record.get("weights_file"), "resolution": record.get("resolution"),
                 "codes": folder / codes, "space": record.get("space", Path(codes).stem),
                 "style": {key: record.get(key) for key in ("truncation_psi", "truncation_layers", "noise")}}
-        images = record.get("files", {}).get("images") if name == "manifest.json" else None
+        images = record["files"].get("images") if name == "manifest.json" else None
         return ([folder / (images % i) for i in range(int(record["n"]))] if images else None), made
     return list_images(folder), {}
 
