@@ -251,17 +251,19 @@ def boundaries_cmd(files, model) -> None:
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output PNG.")
 @click.option("--space", type=click.Choice(["z", "w"]), default=None,
               help="Latent space of the codes [default: the boundary's, from its .json; else z].")
+@style_options
 @device_option
 @weights_option
 @overwrite_option
-def rank_cmd(codes, boundary_spec, model, per_group, out, space, device, weights, overwrite) -> None:
+def rank_cmd(codes, boundary_spec, model, per_group, out, space, truncation_psi, truncation_layers, noise, device, weights,
+             overwrite) -> None:
     """Show the faces at both ends and the middle of the ranking by signed distance to a boundary."""
     from .boundaries import render_ranking, resolve_boundary
     from .generators import load_generator
     from .outputs import load_codes, save_png, write_files_atomically
 
     boundary = resolve_boundary(boundary_spec, model)
-    generator, _ = load_generator(model, device, weights)
+    generator, _ = load_generator(model, device, weights, **_style(truncation_psi, truncation_layers, noise))
     space = space or boundary.meta.get("space", "z")
     picture = render_ranking(generator, load_codes(codes), boundary, per_group, space)
     write_files_atomically({Path(out): lambda p: save_png(picture, p)}, overwrite)

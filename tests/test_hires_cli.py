@@ -156,6 +156,11 @@ def test_w_boundary_is_trained_ranked_and_used_in_w(tmp_path, run_cli, checkpoin
     code, _, stderr = run_cli("rank", "--codes", w, "--boundary", tmp_path / "b" / "smile.npy", "--per-group", 2,
                               "-o", tmp_path / "rank.png", *model)
     assert code == 0 and spaces == ["w"], stderr
+    code, _, stderr = run_cli("rank", "--codes", w, "--boundary", tmp_path / "b" / "smile.npy", "--per-group", 2,
+                              "--truncation-psi", 0.3, "-o", tmp_path / "rank_psi.png", *model)
+    assert code == 0, stderr
+    pictures = [np.asarray(Image.open(tmp_path / name), dtype=float) for name in ("rank.png", "rank_psi.png")]
+    assert np.abs(pictures[0] - pictures[1]).mean() > 1  # the style options reach the generator
 
     edit = ("edit", "--attrs", "smile", "--boundary", f"smile={tmp_path / 'b' / 'smile.npy'}", "-n", 1, "--steps", 2, *model)
     code, _, stderr = run_cli(*edit, "--space", "z", "-o", tmp_path / "ez")
