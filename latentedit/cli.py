@@ -308,7 +308,8 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--condition", help="Comma-separated attributes to keep fixed by projection.")
 @click.option("--combine", type=click.Choice(["sum", "average"]), default="sum", show_default=True,
               help="sum: each attribute with its strength; average: the seed projects' (b1+b2)/2 direction.")
-@click.option("--report", is_flag=True, help="Re-score the faces before and after the edit and report the changes.")
+@click.option("--report", is_flag=True, help="Re-score the faces before and after the edit and report the changes; "
+              "OUT/report.png draws every face's scores at each step.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
 @inversion_options
@@ -352,8 +353,8 @@ def edit(photos, attrs, replay, model, codes, index, n, seed, boundary_files, va
         click.echo(f"  {entry['photo']}: inverted with PSNR {entry['psnr_db']:.2f} dB; edited photo: "
                    f"{result.out / 'photos' / name / 'edited.png'}")
     if "report" in result.record:
-        measured = result.record["report"]
-        click.echo(format_report(measured))
+        click.echo(format_report(result.record["report"]))
+        click.echo(f"  scores at every step: {result.out / 'report.png'}")
 
 
 @cli.command("invert")

@@ -13,7 +13,8 @@ from .errors import UsageError
 from .generators import DEFAULT_MODEL, Generator, downstream_codes, load_generator, render, run_record
 from .inversion import PASTE_MODES, InversionSettings, PhotoFace, invert_photos, photo_names, tune_generator, zoom
 from .scoring import SCORERS, load_scorers, score_codes
-from .outputs import annotated_grid, load_codes, preview_tiles, save_gif, save_png, staged_output, write_json
+from .outputs import (annotated_grid, column_means, line_panels, load_codes, preview_tiles, save_gif, save_png,
+                      staged_output, write_json)
 from .weights import sha256_file
 
 _ATTR = re.compile(r"^\s*([A-Za-z0-9_.\-/]+?)\s*(?:=\s*(\S+))?\s*$")
@@ -204,7 +205,8 @@ def edit_faces(
     """What ``latentedit edit`` does: plan the edit, render every step, write the results.
 
     Writes ``grid.png`` (rows = faces, columns = steps), ``gifs/face_000.gif``…, ``codes.npy`` (N, steps, dim),
-    ``source_codes.npy`` and ``edit.json`` (with ``report``: the measured effect, see :func:`edit_report`).
+    ``source_codes.npy`` and ``edit.json`` (with ``report``: the measured effect, see :func:`edit_report`, the mean
+    scores at each step, and ``report.png`` drawing every face's scores at every step).
     With ``photos`` the faces are the photos' faces, inverted first (see :mod:`latentedit.inversion`), each
     rendered by a copy of the generator tuned for ``tune`` steps to that photo (0: the generator as it is), and
     each photo also gets ``photos/NAME/`` (see :func:`write_photo_edits`).
@@ -251,12 +253,19 @@ def edit_faces(
             "boundaries": {b.name: {"path": str(b.path), "sha256": sha256_file(b.path)} for b in [*boundaries, *condition_boundaries]},
             "conditions": plan.conditions, "combine": combine, "steps": plan.steps.tolist(), "edit": plan.describe(),
         }
-        if report:
-            record["report"] = edit_report(generator, codes, edited, plan, batch_size=batch_size, space=space)
-        np.save(staging / "source_codes.npy", codes)
-        np.save(staging / "codes.npy", edited)
         # columns are distances when swept, else fractions of the asked edit
         column_labels = [f"{v:+.2g}" if plan.swept else f"x{v:.2g}" for v in plan.steps]
+        if report:
+            scorers = load_scorers(list(SCORERS), generator.device)
+            record["report"] = edit_report(generator, codes, edited, plan, scorers, batch_size, space)
+            curves = step_scores(generator, edited, scorers, batch_size, space)
+            record["report"]["step_means"] = {name: [None if np.isnan(v) else round(float(v), 4) for v in column_means(c)]
+                                              for name, c in curves.items()}
+            units = {name: scorer.unit.split(" (")[0].split(",")[0] for name, scorer in scorers.items()}
+            save_png(line_panels(plan.steps, curves, units, f"{plan.describe()}: scores at each step (grey: each face, "
+                                 "red: mean)", column_labels), staging / "report.png")
+        np.save(staging / "source_codes.npy", codes)
+        np.save(staging / "codes.npy", edited)
         save_png(annotated_grid(tiles, plan.describe(), [f"#{i}" for i in range(len(codes))], column_labels), staging / "grid.png")
         (staging / "gifs").mkdir()
         for i, frames in enumerate(tiles):
@@ -362,6 +371,14 @@ def edit_report(generator: Generator, source: np.ndarray, edited: np.ndarray, pl
 def _mean(values: np.ndarray) -> float | None:
     """The mean, or None (null in edit.json) when no face was scored."""
     return float(np.mean(values)) if len(values) else None
+
+
+def step_scores(generator: Generator, edited: np.ndarray, scorers: dict, batch_size: int = 64, space: str = "z"
+                ) -> dict[str, np.ndarray]:
+    """Every scorer's score of every face at every step of ``edited`` (N, steps, ...) codes: {name: (N, steps)}."""
+    scores = score_codes(generator, edited.reshape(-1, *edited.shape[2:]), list(scorers), batch_size, scorers=scorers,
+                         space=space)
+    return {name: scores[name].reshape(edited.shape[:2]) for name in scorers}
 
 
 def format_report(report: dict) -> str:

@@ -109,6 +109,50 @@ def annotated_grid(
     return np.asarray(canvas)
 
 
+def column_means(values: np.ndarray) -> np.ndarray:
+    """Mean of each column over its finite entries (NaN for a column without any), without NumPy's warning."""
+    finite = np.isfinite(values)
+    return np.where(finite.any(0), np.where(finite, values, 0).sum(0) / np.maximum(finite.sum(0), 1), np.nan)
+
+def line_panels(
+    x: Sequence[float], series: dict[str, np.ndarray], units: dict[str, str], title: str,
+    x_labels: Sequence[str] | None = None, per_row: int = 3,
+) -> np.ndarray:
+    """Small line charts, one per entry of ``series`` ((rows, len(x)) values, NaN where missing): every row as a
+    thin grey line, their mean as a thick red one, on the rows' own value range; returns a uint8 picture."""
+    width, height, left, top, bottom, pad = 250, 180, 48, 34, 24, 8
+    font = ImageFont.load_default(size=12)
+    cols = min(per_row, len(series))
+    rows = -(-len(series) // cols)
+    canvas = Image.new("RGB", (cols * width + pad, 24 + rows * height + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    draw.text((pad, 6), title, fill="black", font=font)
+    x = np.asarray(x, float)
+    x_span = x.max() - x.min() or 1.0
+    for k, (name, values) in enumerate(series.items()):
+        ox, oy = pad + (k % cols) * width, 24 + (k // cols) * height
+        x0, x1, y0, y1 = ox + left, ox + width - pad * 2, oy + top, oy + height - bottom
+        finite = values[np.isfinite(values)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        low, high = (low - 1, high + 1) if high == low else (low - 0.05 * (high - low), high + 0.05 * (high - low))
+
+        def at(u: float, v: float) -> tuple[float, float]:
+            return x0 + (u - x.min()) / x_span * (x1 - x0), y1 - (v - low) / (high - low) * (y1 - y0)
+
+        draw.text((x0, oy + 12), f"{name} ({units.get(name, '')})", fill="black", font=font)
+        draw.rectangle((x0, y0, x1, y1), outline=(120, 120, 120))
+        for v in np.linspace(low, high, 3):
+            label = f"{v:.3g}"
+            draw.text((x0 - 4 - font.getlength(label), at(x[0], v)[1] - 6), label, fill="black", font=font)
+        for u, label in zip(x, x_labels or [f"{u:+.2g}" for u in x]):
+            draw.text((at(u, low)[0] - font.getlength(label) / 2, y1 + 4), label, fill="black", font=font)
+        mean = column_means(values)
+        for line, colour, thickness in [*[(row, (190, 190, 190), 1) for row in values], (mean, (200, 30, 30), 3)]:
+            points = [at(u, v) for u, v in zip(x, line) if np.isfinite(v)]
+            if len(points) > 1:
+                draw.line(points, fill=colour, width=thickness)
+    return np.asarray(canvas)
+
 def save_png(array: np.ndarray, path: Path) -> None:
     """Save a uint8 (H, W, 3) array as PNG."""
     Image.fromarray(array).save(path)

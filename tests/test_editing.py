@@ -88,6 +88,19 @@ def test_edit_layout_and_replay(tmp_path, run_cli, boundary_files):
     assert code == 2 and "has changed" in stderr
 
 
+def test_report_draws_every_step(tmp_path, run_cli):
+    """--report adds the mean score of every attribute at every step to edit.json and draws them in report.png."""
+    out = tmp_path / "smile"
+    code, stdout, stderr = run_cli("edit", "--attrs", "smile", "-n", 3, "--seed", 2, "--steps", 3, "--report", "-o", out,
+                                   "--device", "cpu")
+    assert code == 0, stderr
+    assert f"scores at every step: {out / 'report.png'}" in stdout
+    means = json.loads((out / "edit.json").read_text())["report"]["step_means"]
+    assert sorted(means) == ["age", "eyeglasses", "gender", "pose", "smile"] and all(len(m) == 3 for m in means.values())
+    assert means["smile"][0] < means["smile"][1] < means["smile"][2]  # -3, 0, +3 along the shipped smile boundary
+    picture = np.asarray(Image.open(out / "report.png").convert("L"), dtype=float)
+    assert picture.shape[1] > 600 and (picture < 128).mean() > 0.01  # two rows of charts, with ink on them
+
 def test_edit_bad_inputs(tmp_path, run_cli, boundary_files):
     out = tmp_path / "o"
     up = f"up={boundary_files['up']}"
