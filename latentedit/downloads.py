@@ -110,7 +110,7 @@ def download(url: str, target: Path, sha256: str | None = None, progress: bool =
     except urllib.error.HTTPError as exc:
         if exc.code != 416 or not have:  # 416: the partial file is already complete
             raise WeightsError(f"cannot download {url}: HTTP {exc.code} {exc.reason}; {hint}") from None
-    except http.client.IncompleteRead as exc:
+    except http.client.IncompleteRead:
         raise WeightsError(
             f"download of {url} broke off after {partial.stat().st_size} bytes; run the command again to resume, "
             f"or {hint}"

@@ -3,6 +3,7 @@
 import json
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,14 +257,8 @@ def edit_faces(
         # columns are distances when swept, else fractions of the asked edit
         column_labels = [f"{v:+.2g}" if plan.swept else f"x{v:.2g}" for v in plan.steps]
         if report:
-            scorers = load_scorers(list(SCORERS), generator.device)
-            record["report"] = edit_report(generator, codes, edited, plan, scorers, batch_size, space)
-            curves = step_scores(generator, edited, scorers, batch_size, space)
-            record["report"]["step_means"] = {name: [None if np.isnan(v) else round(float(v), 4) for v in column_means(c)]
-                                              for name, c in curves.items()}
-            units = {name: scorer.unit.split(" (")[0].split(",")[0] for name, scorer in scorers.items()}
-            save_png(line_panels(plan.steps, curves, units, f"{plan.describe()}: scores at each step (grey: each face, "
-                                 "red: mean)", column_labels), staging / "report.png")
+            record["report"], picture = measure_edit(generator, codes, edited, plan, column_labels, batch_size, space)
+            save_png(picture, staging / "report.png")
         np.save(staging / "source_codes.npy", codes)
         np.save(staging / "codes.npy", edited)
         save_png(annotated_grid(tiles, plan.describe(), [f"#{i}" for i in range(len(codes))], column_labels), staging / "grid.png")
@@ -371,6 +366,20 @@ def edit_report(generator: Generator, source: np.ndarray, edited: np.ndarray, pl
 def _mean(values: np.ndarray) -> float | None:
     """The mean, or None (null in edit.json) when no face was scored."""
     return float(np.mean(values)) if len(values) else None
+
+
+def measure_edit(generator: Generator, source: np.ndarray, edited: np.ndarray, plan: EditPlan,
+                 step_labels: Sequence[str], batch_size: int = 64, space: str = "z") -> tuple[dict, np.ndarray]:
+    """What ``edit --report`` adds: :func:`edit_report` with the mean score of every attribute at every step
+    (``step_means``), and a picture of every face's scores along the edit (see :func:`line_panels`)."""
+    scorers = load_scorers(list(SCORERS), generator.device)
+    report = edit_report(generator, source, edited, plan, scorers, batch_size, space)
+    curves = step_scores(generator, edited, scorers, batch_size, space)
+    report["step_means"] = {name: [None if np.isnan(v) else round(float(v), 4) for v in column_means(values)]
+                            for name, values in curves.items()}
+    units = {name: scorer.unit.split(" (")[0].split(",")[0] for name, scorer in scorers.items()}
+    title = f"{plan.describe()}: scores at each step (grey: each face, red: mean)"
+    return report, line_panels(plan.steps, curves, units, title, step_labels)
 
 
 def step_scores(generator: Generator, edited: np.ndarray, scorers: dict, batch_size: int = 64, space: str = "z"

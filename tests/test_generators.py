@@ -9,7 +9,7 @@ import torch
 from latentedit.device import resolve_device
 from latentedit.errors import UsageError, WeightsError
 from latentedit.generators import MODELS, get_model, load_generator, render
-from latentedit.weights import PackagedWeights, sha256_file
+from latentedit.weights import sha256_file
 
 
 def images_of(generator, codes, batch_size):

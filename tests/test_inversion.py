@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from latentedit.errors import NoFaceError, UsageError
+from latentedit.errors import UsageError
 from latentedit.faces import TEMPLATES, align, face_mask, unalign
 from latentedit.generators import render
 from latentedit.generators.stylegan import StyleGANGenerator
