@@ -334,7 +334,11 @@ class Split:
         groups: tuple[Sequence, Sequence] | None = None,
     ) -> "Split":
         """Random split of each class; with ``groups`` (a label per real and per fake crop, such as the person
-        or the source latent code) every group falls wholly into one part, so no person is in two parts."""
+        or the source latent code) every group falls wholly into one part, so no person is in two parts.
+
+        Groups are taken in a random order for test, then validation, until each part holds its share; a group
+        bigger than a part's whole share is left for training while smaller ones can fill that part, so that one
+        big group (many photos of one person) does not make up a part alone."""
         if min(n_real, n_fake) < MIN_PER_CLASS:
             raise UsageError(
                 f"training needs at least {MIN_PER_CLASS} faces of each class, found {n_real} real and {n_fake} fake"
@@ -345,19 +349,35 @@ class Split:
             labels = np.asarray(labels)
             if len(labels) != n:
                 raise ValueError(f"{len(labels)} group labels for {n} crops")
-            unique = rng.permutation(np.unique(labels))
-            sizes = np.array([(labels == g).sum() for g in unique])
-            ends = np.cumsum(sizes)
-            n_test = np.searchsorted(ends, max(2, round(n * test)))  # groups [0, n_test] go to test, then val
-            n_val = np.searchsorted(ends, ends[n_test] + max(2, round(n * val)))
+            left = list(rng.permutation(np.unique(labels)))
+            sizes = {g: int((labels == g).sum()) for g in left}
+            held = [_take(left, sizes, max(2, round(n * share))) for share in (test, val)]
             member = lambda chosen: np.flatnonzero(np.isin(labels, chosen))  # noqa: E731
-            parts.append((member(unique[n_val + 1 :]), member(unique[n_test + 1 : n_val + 1]), member(unique[: n_test + 1])))
+            parts.append((member(left), member(held[1]), member(held[0])))
             if not all(len(part) for part in parts[-1]):
-                raise UsageError(f"{len(unique)} groups are too few to split into training, validation and test parts")
+                raise UsageError(f"{len(sizes)} groups are too few to split into training, validation and test parts")
         return cls(*zip(*parts))
 
     def counts(self) -> dict:
         return {name: {"real": len(r), "fake": len(f)} for name, (r, f) in vars(self).items()}
+
+
+def _take(left: list, sizes: dict, quota: int) -> list:
+    """Remove from ``left`` (in its order) the groups that fill ``quota`` crops, passing over groups bigger than
+    the quota while smaller ones remain (the smallest group when every one is bigger)."""
+    chosen: list = []
+    total = 0
+    for group in list(left):
+        if total >= quota:
+            break
+        if sizes[group] <= quota:
+            chosen.append(group)
+            total += sizes[group]
+    if not chosen and left:
+        chosen = [min(left, key=lambda g: sizes[g])]
+    for group in chosen:
+        left.remove(group)
+    return chosen
 
 
 def train(

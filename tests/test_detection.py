@@ -93,6 +93,17 @@ def test_split_keeps_each_person_in_one_part():
         Split.make(40, 40, seed=0, groups=(np.repeat([0, 1], 20), np.arange(40)))
 
 
+
+def test_a_big_group_does_not_make_up_a_part_alone():
+    """One person with 30 photos among 20 people with 2: too big for the test (18) or validation (10) share, so
+    those parts are filled by several smaller groups and the big one trains."""
+    people = np.concatenate([np.zeros(30, int), np.repeat(np.arange(1, 21), 2)])
+    for seed in range(5):
+        split = Split.make(len(people), 40, seed=seed, groups=(people, np.arange(40)))
+        assert 0 in set(people[split.train[0]])
+        for part, share in ((split.test, 18), (split.val, 10)):
+            assert len(part[0]) == share and len(set(people[part[0]])) == share // 2
+
 def test_metrics_and_augmentation():
     m = metrics(np.array([0.1, 0.6, 0.7, 0.2]), np.array([0, 0, 1, 1]))
     assert m["accuracy"] == 0.5 and m["auc"] == 0.75  # 3 of the 4 (fake, real) pairs are ordered right
