@@ -381,6 +381,7 @@ def main() -> None:
                                       device="cpu", progress=False)
             found = evaluate(detector, data, split, spec, mtcnn)
             found["epochs_run"] = len(history)
+            found["real_groups"] = {part: len({groups[0][i] for i in indices[0]}) for part, indices in vars(split).items()}
             results[architecture].append(found)
             detectors.setdefault(architecture, detector)
             print(f"split {k} {architecture}: " + json.dumps({c: found[c] for c in CASES}), flush=True)
