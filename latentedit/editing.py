@@ -146,8 +146,7 @@ def select_codes(
     if codes_file is None:
         return downstream_codes(generator, generator.sample(n, seed))[space], {"seed": seed, "n": n}
     codes = generator.validate_codes(load_codes(codes_file), space)
-    if space == "z":  # PGGAN and StyleGAN: on the sphere, as InterFaceGAN edits them (the images do not change)
-        codes = generator.normalize_z(codes).astype(np.float32)
+    codes = generator.normalize_z(codes, space)  # PGGAN and StyleGAN Z: on the sphere (the images do not change)
     record = {"codes_file": str(codes_file), "codes_sha256": sha256_file(Path(codes_file))}
     if index:
         bad = [i for i in index if not -len(codes) <= i < len(codes)]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UsageError
-from .generators import DEFAULT_MODEL, Generator, downstream_codes, load_generator, render, run_record
+from .generators import DEFAULT_MODEL, Generator, downstream_codes, load_generator, render, run_record, to_typical_norm
 from .inversion import InversionSettings, invert_photos
 from .outputs import annotated_grid, load_codes, preview_tiles, save_gif, save_png, staged_output, write_json
 from .weights import sha256_file
@@ -113,12 +113,6 @@ def parse_expression(expression: str) -> list[tuple[float, str]]:
     return terms
 
 
-def typical_norm(generator: Generator, codes: np.ndarray) -> np.ndarray:
-    """Z codes rescaled to norm sqrt(dim): where sampled codes lie (exactly for InterFaceGAN's sphere, within a
-    few percent for Gaussian codes), unlike averages of codes, which are shorter and render washed out."""
-    return (codes * np.sqrt(generator.latent_dim) / np.linalg.norm(codes, axis=1, keepdims=True)).astype(np.float32)
-
-
 def _render(generator: Generator, codes: np.ndarray, space: str) -> np.ndarray:
     return preview_tiles(np.concatenate(list(render(generator, codes, space))))
 
@@ -165,9 +159,7 @@ def mix_to_folder(
         sources = resolve_sources([a, b], generator, space, settings, face_index)
         code_a, code_b = single(sources[0]), single(sources[1])
         blend = [0.5 if weight is None else weight] if steps is None else list(np.linspace(0, 1, steps))
-        codes = interpolate(code_a[0], code_b[0], blend, spherical)
-        if space == "z":
-            codes = generator.normalize_z(codes).astype(np.float32)
+        codes = generator.normalize_z(interpolate(code_a[0], code_b[0], blend, spherical), space)
         record = {**_record(model, digest, weights, generator, space, settings, sources), "a": a, "b": b,
                   "path": "spherical" if spherical else "linear", "weights": [round(float(w), 6) for w in blend]}
         if steps is None:
@@ -201,7 +193,8 @@ def arith_to_folder(
     (e.g. ``"smiling_woman - neutral_woman + neutral_man"``), and write ``arith.png`` (each group's average face
     and the result), ``code.npy`` (the result), ``group_codes.npy`` (the averages, in expression order) and
     ``arith.json``. In Z the result, and the averages as shown, are rescaled to the typical norm (see
-    :func:`typical_norm`); ``group_codes.npy`` holds the plain averages."""
+    :func:`~latentedit.generators.base.to_typical_norm`: averages of codes are shorter than sampled codes and
+    render washed out); ``group_codes.npy`` holds the plain averages."""
     terms = parse_expression(expression)
     missing = [name for _, name in terms if name not in groups]
     if missing:
@@ -220,7 +213,7 @@ def arith_to_folder(
         averages = np.stack([means[name] for _, name in terms]).astype(np.float32)
         shown = np.concatenate([averages, result])
         if space == "z":
-            result, shown = typical_norm(generator, result), typical_norm(generator, shown)
+            result, shown = (to_typical_norm(codes).astype(np.float32) for codes in (result, shown))
         tiles = _render(generator, shown, space)
         counts = {name: sum(len(s.codes) for s in sources) for name, sources in members.items()}
         labels = [f"{c:+g} {name}" for c, name in terms] + ["= result"]

@@ -13,14 +13,14 @@ from ..downloads import DownloadedWeights
 from ..errors import UsageError, WeightsError
 from ..outputs import utc_now
 from ..weights import PackagedWeights, load_state_dict, sha256_file
-from .base import Generator, downstream_codes, render, to_uint8
+from .base import Generator, downstream_codes, render, to_typical_norm, to_uint8
 from .dcgan import DCGANGenerator
 from .pggan import PGGANGenerator
 from .style import StyleGenerator
 from .stylegan import StyleGANGenerator
 from .stylegan2 import StyleGAN2Generator
 
-__all__ = ["Generator", "downstream_codes", "ModelInfo", "MODELS", "DEFAULT_MODEL", "get_model", "load_generator", "render", "to_uint8"]
+__all__ = ["Generator", "downstream_codes", "ModelInfo", "MODELS", "DEFAULT_MODEL", "get_model", "load_generator", "render", "to_typical_norm", "to_uint8"]
 
 
 @dataclass(frozen=True)

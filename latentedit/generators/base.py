@@ -42,13 +42,12 @@ class Generator(nn.Module):
         if n <= 0:
             raise UsageError(f"the number of faces must be positive, got {n}")
         rng = np.random.default_rng(seed)
-        return self.normalize_z(rng.standard_normal((n, self.latent_dim))).astype(np.float32)
+        return self.normalize_z(rng.standard_normal((n, self.latent_dim)))
 
-    def normalize_z(self, codes: np.ndarray) -> np.ndarray:
-        """Z codes as InterFaceGAN edits them: rescaled to norm sqrt(dim) for models with ``z_on_sphere``."""
-        if not self.z_on_sphere:
-            return codes
-        return codes * (np.sqrt(self.latent_dim) / np.linalg.norm(codes, axis=1, keepdims=True))
+    def normalize_z(self, codes: np.ndarray, space: str = "z") -> np.ndarray:
+        """Codes in ``space`` as InterFaceGAN edits them, float32: Z codes of models with ``z_on_sphere`` rescaled to
+        the typical norm (see :func:`to_typical_norm`), anything else as it is."""
+        return np.asarray(to_typical_norm(codes) if space == "z" and self.z_on_sphere else codes, np.float32)
 
     def latents(self, codes: torch.Tensor, space: str = "z") -> dict[str, torch.Tensor]:
         """``codes`` in ``space`` and in every later space (style-based models map z -> w -> wp)."""
@@ -83,6 +82,12 @@ class Generator(nn.Module):
         if not np.isfinite(arr).all():
             raise UsageError("codes contain NaN or infinite values")
         return arr.astype(np.float32, copy=False)
+
+
+def to_typical_norm(codes: np.ndarray) -> np.ndarray:
+    """Codes rescaled along their last axis to norm sqrt(dim): the sphere InterFaceGAN's PGGAN and StyleGAN sample Z
+    on, and within a few percent the norm of Gaussian Z codes."""
+    return codes * (np.sqrt(codes.shape[-1]) / np.linalg.norm(codes, axis=-1, keepdims=True))
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
