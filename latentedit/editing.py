@@ -325,8 +325,9 @@ def replay_edit(record_file: Path, out: Path, device: str = "auto", overwrite: b
 
 
 def edit_report(generator: Generator, source: np.ndarray, edited: np.ndarray, plan: EditPlan,
-                scorers: dict | None = None, batch_size: int = 64, space: str = "z") -> dict:
-    """Re-score unedited and fully edited faces (the last step, codes in ``space``) and measure what the edit changed.
+                scorers: dict | None = None, batch_size: int = 64, space: str = "z", after: dict | None = None) -> dict:
+    """Re-score unedited and fully edited faces (the last step, codes in ``space``; ``after`` gives the latter's
+    scores by name when they are already known) and measure what the edit changed.
 
     For each edited attribute: the mean score change per unit of movement along its own normal, and the
     fraction of faces whose score moved the asked way; for every other scored attribute, the mean absolute
@@ -336,7 +337,7 @@ def edit_report(generator: Generator, source: np.ndarray, edited: np.ndarray, pl
     scorers = scorers or load_scorers(list(SCORERS), generator.device)
     final = edited[:, -1]
     before = score_codes(generator, source, list(scorers), batch_size, scorers=scorers, space=space)
-    after = score_codes(generator, final, list(scorers), batch_size, scorers=scorers, space=space)
+    after = after or score_codes(generator, final, list(scorers), batch_size, scorers=scorers, space=space)
     moved = (final - source).reshape(len(final), -1, final.shape[-1])[:, 0]  # W+ codes: every layer moved alike
     report: dict = {"faces": len(source), "targets": {}, "side_effects": {}, "side_effects_signed": {}}
     for name, boundary, strength in zip(plan.attributes, plan.boundaries, plan.strengths):
@@ -372,8 +373,9 @@ def measure_edit(generator: Generator, source: np.ndarray, edited: np.ndarray, p
     """What ``edit --report`` adds: :func:`edit_report` with the mean score of every attribute at every step
     (``step_means``), and a picture of every face's scores along the edit (see :func:`line_panels`)."""
     scorers = load_scorers(list(SCORERS), generator.device)
-    report = edit_report(generator, source, edited, plan, scorers, batch_size, space)
     curves = step_scores(generator, edited, scorers, batch_size, space)
+    last = {name: values[:, -1] for name, values in curves.items()}
+    report = edit_report(generator, source, edited, plan, scorers, batch_size, space, after=last)
     report["step_means"] = {name: [None if np.isnan(v) else round(float(v), 4) for v in column_means(values)]
                             for name, values in curves.items()}
     units = {name: scorer.unit.split(" (")[0].split(",")[0] for name, scorer in scorers.items()}

@@ -129,7 +129,7 @@ def test_edit_report_renders_codes_in_the_edit_space(tmp_path, run_cli, checkpoi
                               "stylegan-ffhq", "--weights", checkpoints["stylegan-ffhq"], "--space", "w", "-n", 2,
                               "--report", "-o", tmp_path / "e", "--device", "cpu")
     assert code == 0, stderr
-    assert spaces == ["w", "w", "w"]  # before, after, and every step for report.png
+    assert spaces == ["w", "w"]  # before, and every step (the last is "after") for report.png
     report = json.loads((tmp_path / "e" / "edit.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert report["report"]["targets"]["smile"]["faces_scored"] == 0  # random weights draw no faces: nulls, no NaN
     assert "smile: no face found both before and after the edit" in stdout
