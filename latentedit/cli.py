@@ -134,10 +134,11 @@ def score(source, codes, model, attrs, out, batch_size, strict, space, truncatio
 
     SOURCE is an image file, a folder of images, or a `sample` or `edit` output folder (codes without images are
     rendered as they were made); or pass --codes z.npy [--model M] to render and score codes without writing
-    images. N x steps codes, as `edit` writes them, give one row per face and step, labelled FACE:STEP. Writes OUT/{attr}_scores.npy (float32, N x 1, NaN where no face was
-    found), OUT/scores.csv (one row per image) and OUT/manifest.json. Units: pose = head yaw in approximate
-    degrees (negative = turned to the image's left), age = years, gender = probability of male, smile and
-    eyeglasses = probabilities. The largest face of each image is scored.
+    images. N x steps codes, as `edit` writes them, give one row per face and step, labelled FACE:STEP. Writes
+    OUT/{attr}_scores.npy (float32, N x 1, NaN where no face was found), OUT/scores.csv (one row per image) and
+    OUT/manifest.json. Units: pose = head yaw in approximate degrees (negative = turned to the image's left),
+    age = years, gender = probability of male, smile and eyeglasses = probabilities. The largest face of each
+    image is scored.
     """
     from .scoring import score_to_folder
 

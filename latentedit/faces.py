@@ -454,7 +454,7 @@ class FaceBatch:
         if len(images) != len(faces):
             raise ValueError(f"{len(images)} images but {len(faces)} faces")
         self.images, self.faces = list(images), list(faces)
-        self._crops: dict[tuple[int, str, float], np.ndarray] = {}
+        self._crops: dict[tuple[int, str, float, float], np.ndarray] = {}
 
     @classmethod
     def detect(cls, images: Sequence[np.ndarray], detector: MTCNN) -> "FaceBatch":

@@ -114,6 +114,7 @@ def column_means(values: np.ndarray) -> np.ndarray:
     finite = np.isfinite(values)
     return np.where(finite.any(0), np.where(finite, values, 0).sum(0) / np.maximum(finite.sum(0), 1), np.nan)
 
+
 def line_panels(
     x: Sequence[float], series: dict[str, np.ndarray], units: dict[str, str], title: str,
     x_labels: Sequence[str] | None = None, per_row: int = 3,
@@ -152,6 +153,7 @@ def line_panels(
             if len(points) > 1:
                 draw.line(points, fill=colour, width=thickness)
     return np.asarray(canvas)
+
 
 def save_png(array: np.ndarray, path: Path) -> None:
     """Save a uint8 (H, W, 3) array as PNG."""
