@@ -129,7 +129,6 @@ def line_panels(
     draw = ImageDraw.Draw(canvas)
     draw.text((pad, 6), title, fill="black", font=font)
     x = np.asarray(x, float)
-    x_span = x.max() - x.min() or 1.0
     for k, (name, values) in enumerate(series.items()):
         ox, oy = pad + (k % cols) * width, 24 + (k // cols) * height
         x0, x1, y0, y1 = ox + left, ox + width - pad * 2, oy + top, oy + height - bottom
@@ -138,7 +137,8 @@ def line_panels(
         low, high = (low - 1, high + 1) if high == low else (low - 0.05 * (high - low), high + 0.05 * (high - low))
 
         def at(u: float, v: float) -> tuple[float, float]:
-            return x0 + (u - x.min()) / x_span * (x1 - x0), y1 - (v - low) / (high - low) * (y1 - y0)
+            across = (u - x.min()) / (x.max() - x.min()) if x.max() > x.min() else 0.5  # one step: in the middle
+            return x0 + across * (x1 - x0), y1 - (v - low) / (high - low) * (y1 - y0)
 
         draw.text((x0, oy + 12), f"{name} ({units.get(name, '')})", fill="black", font=font)
         draw.rectangle((x0, y0, x1, y1), outline=(120, 120, 120))
@@ -152,6 +152,9 @@ def line_panels(
             points = [at(u, v) for u, v in zip(x, line) if np.isfinite(v)]
             if len(points) > 1:
                 draw.line(points, fill=colour, width=thickness)
+            elif points:  # a single step: a dot
+                (u, v), r = points[0], thickness + 1
+                draw.ellipse((u - r, v - r, u + r, v + r), fill=colour)
     return np.asarray(canvas)
 
 
