@@ -20,15 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, write_section  # noqa: E402
+from latentedit.devtools import machine, write_section
 
-from latentedit.boundaries import shipped_boundaries
-from latentedit.editing import apply_edit, plan_edit, resolve_boundaries
-from latentedit.generators import load_generator, render
-from latentedit.outputs import annotated_grid, preview_tiles, save_png
-from latentedit.scoring import score_codes
-from latentedit.weights import sha256_file
+from latentedit.commands.edit import resolve_boundaries
+from latentedit.core.editing import apply_edit, plan_edit
+from latentedit.files.boundaries import shipped_boundaries
+from latentedit.files.outputs import save_png
+from latentedit.models.analysis import FaceAnalysis
+from latentedit.models.generators import load_generator, render
+from latentedit.models.scoring import load_scorers, score_codes
+from latentedit.pictures import annotated_grid, preview_tiles
+from latentedit.files.weights import sha256_file
 
 LABELS = Path(__file__).resolve().parent / "data" / "age_edit_by_eye.csv"
 ORDER_SEED = 2  # which face of each pair is A; changed whenever the pairs are labelled afresh
@@ -37,9 +39,9 @@ PER_SHEET, PER_ROW = 20, 4
 
 def pairs(model: str, n: int, seed: int, strength: float, device: str):
     """The generator, the original and edited codes, and where each original is shown (0 = A, 1 = B)."""
-    generator, _ = load_generator(model, device)
+    generator, _ = load_generator(model, device=device)
     codes = generator.sample(n, seed)
-    plan = plan_edit(resolve_boundaries(["age"], model, {}), [strength], [], steps=np.array([1.0]))
+    plan = plan_edit(resolve_boundaries(["age"], model, {}), [strength], steps=np.array([1.0]))
     edited = apply_edit(codes, plan)[:, 0]
     return generator, codes, edited, np.random.default_rng(ORDER_SEED).integers(0, 2, n)
 
@@ -104,7 +106,8 @@ def main() -> None:
     if sorted(older) != list(range(args.n)) or not set(older.values()) <= {"A", "B", "="}:
         sys.exit(f"{LABELS} must label pairs 0..{args.n - 1} with A, B or =")
     eye = np.array([np.nan if older[i] == "=" else float(older[i] == "BA"[original_side[i]]) for i in range(args.n)])
-    before, after = (score_codes(generator, c, ["age"])["age"] for c in (codes, edited))
+    scorers = load_scorers(["age"], FaceAnalysis(generator.device))
+    before, after = (score_codes(generator, c, scorers)["age"] for c in (codes, edited))
     machine_up = after > before
     clear = ~np.isnan(eye)
     found = ~np.isnan(before) & ~np.isnan(after)

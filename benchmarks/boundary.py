@@ -8,7 +8,6 @@ sides. ``--real DIR`` adds a row per attribute from DIR/z.npy and DIR/{attr}_sco
 """
 
 import argparse
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -16,10 +15,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.svm import SVC
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, write_section  # noqa: E402
+from latentedit.devtools import machine, write_section
 
-from latentedit.boundaries import accuracy, choose_samples, fit_linear_svm
+from latentedit.core.boundary import accuracy, choose_samples, fit_linear_svm
 
 
 def compare(codes: np.ndarray, scores: np.ndarray, ratio: float, splits: int = 1) -> dict:
@@ -27,7 +25,7 @@ def compare(codes: np.ndarray, scores: np.ndarray, ratio: float, splits: int = 1
     median fit times and mean validation accuracies."""
     runs = []
     for seed in range(splits):
-        chosen = choose_samples(codes, scores, ratio, 0.7, seed)
+        chosen = choose_samples(codes, scores, ratio=ratio, split=0.7, seed=seed)
         times = []
         for _ in range(3):  # ours is cheap to repeat: the median of 3 fits
             start = time.perf_counter()

@@ -9,20 +9,17 @@ stand-in for photos): the whole ``detect`` path without file reading (MTCNN, ali
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, write_section  # noqa: E402
+from latentedit.devtools import machine, write_section
 
-from latentedit.detection import Detector, face_crops
-from latentedit.faces import MTCNN
-from latentedit.generators import load_generator, render
+from latentedit.models.detector import Detector, face_crops
+from latentedit.models.mtcnn import MTCNN
+from latentedit.models.generators import load_generator, render
 
 
 def main() -> None:
@@ -37,18 +34,18 @@ def main() -> None:
 
     detector = Detector.load(None, args.device)
     mtcnn = MTCNN.load(args.device)
-    generator, _ = load_generator("dcgan-digiface64", args.device)
+    generator, _ = load_generator("dcgan-digiface64", device=args.device)
     small = list(np.concatenate(list(render(generator, generator.sample(args.n, 0), batch_size=256, progress=False))))
     large = [np.asarray(Image.fromarray(im).resize((256, 256), Image.BICUBIC)) for im in small]
     spec = detector.spec
 
     def full(images: list[np.ndarray]) -> int:
-        crops, _ = face_crops(images, spec, mtcnn, batch_size=32)
+        crops, _ = face_crops(images, spec, detector=mtcnn, batch_size=32)
         flat = [c for cs in crops for c in cs]
         detector.probabilities(np.stack(flat))
         return len(flat)
 
-    ready = np.stack([c for cs in face_crops(small, spec, mtcnn)[0] for c in cs])
+    ready = np.stack([c for cs in face_crops(small, spec, detector=mtcnn)[0] for c in cs])
     cases = {
         "detect, 64x64 images (MTCNN + align + classify)": lambda: full(small),
         "detect, 256x256 images (MTCNN + align + classify)": lambda: full(large),
@@ -67,7 +64,7 @@ def main() -> None:
     for name, spent in times.items():
         rows.append(f"| {name} | {args.n / statistics.median(spent):.0f} |")
     body = (
-        f"Shipped detector ({detector.header['architecture']}, {spec.describe()}); {args.n} images, median of "
+        f"Shipped detector ({detector.header.architecture}, {spec.describe()}); {args.n} images, median of "
         f"{args.repeats} runs; {machine()}.\n\n" + "\n".join(rows) + "\n\nMTCNN dominates the cost; the classifier "
         "itself is cheap. Reading and decoding image files is not included."
     )

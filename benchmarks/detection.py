@@ -15,8 +15,8 @@ import time
 import numpy as np
 import torch
 
-from latentedit.faces import MTCNN
-from latentedit.generators import load_generator, render
+from latentedit.models.mtcnn import MTCNN
+from latentedit.models.generators import load_generator, render
 
 
 def faces_of(generator, n: int, seed: int) -> np.ndarray:
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
-    generator, _ = load_generator("dcgan-digiface64", args.device)
+    generator, _ = load_generator("dcgan-digiface64", device=args.device)
     images = faces_of(generator, args.n, seed=1)
     print(f"| min_side | faces found of {args.n} | images/s |\n| ---: | ---: | ---: |")
     for side in map(int, args.sides.split(",")):

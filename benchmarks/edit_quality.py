@@ -12,25 +12,27 @@ section into docs/benchmarks.md and, with --pictures, one edit grid per attribut
 
 import argparse
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, write_section  # noqa: E402
+from latentedit.devtools import machine, write_section
 
-from latentedit.boundaries import shipped_boundaries
-from latentedit.editing import apply_edit, edit_faces, edit_report, plan_edit, resolve_boundaries
-from latentedit.generators import load_generator
-from latentedit.scoring import ATTRIBUTES, SCORERS, load_scorers
+from latentedit.commands.edit import EditRequest, edit_faces, plan_effect, resolve_boundaries
+from latentedit.core.editing import plan_edit
+from latentedit.files.boundaries import shipped_boundaries
+from latentedit.models.analysis import FaceAnalysis
+from latentedit.models.generators import load_generator
+from latentedit.models.scoring import ATTRIBUTES, SCORERS, load_scorers, score_codes
+from latentedit.specs import GeneratorSpec, OutputSpec
 
 
-def measure(generator, codes, scorers, names, strengths, conditions=(), model="") -> dict:
+def measure(generator, codes, scorers, before, names, strengths, conditions=(), model="") -> dict:
     boundaries = resolve_boundaries(names, model, {})
-    plan = plan_edit(boundaries, strengths, resolve_boundaries(list(conditions), model, {}), steps=np.array([0.0, 1.0]))
-    return edit_report(generator, codes, apply_edit(codes, plan), plan, scorers)
+    plan = plan_edit(boundaries, strengths, conditions=resolve_boundaries(list(conditions), model, {}),
+                     steps=np.array([0.0, 1.0]))
+    return plan_effect(generator, codes, plan, scorers, before=before)
 
 
 def main() -> None:
@@ -44,10 +46,11 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
-    generator, _ = load_generator(args.model, args.device)
+    generator, _ = load_generator(args.model, device=args.device)
     codes = generator.sample(args.n, args.seed)
     attrs = [a for a in ATTRIBUTES if a in shipped_boundaries(args.model) and a in SCORERS]
-    scorers = load_scorers(attrs, generator.device)
+    scorers = load_scorers(attrs, FaceAnalysis(generator.device))
+    before = score_codes(generator, codes, scorers)
     lines = [f"`python benchmarks/edit_quality.py` — {args.n} faces of {args.model} (seed {args.seed}), "
              f"each edited by {args.strength:+g} along shipped boundaries and re-scored.", f"Machine: {machine()}.", "",
              "| edit | target | faces scored | moved as asked | score change (per unit step) | "
@@ -64,7 +67,7 @@ def main() -> None:
     s = f"{args.strength:+g}"
     results = {}
     for attr in attrs:
-        results[attr] = measure(generator, codes, scorers, [attr], [args.strength], model=args.model)
+        results[attr] = measure(generator, codes, scorers, before, [attr], [args.strength], model=args.model)
         row(f"{attr}={s}", results[attr])
     # Conditional editing against the same edit without conditions, on the same faces.
     conditionals = [("age", ["gender"]), ("age", ["smile", "eyeglasses"]), ("gender", ["pose"]), ("eyeglasses", ["age"])]
@@ -72,7 +75,7 @@ def main() -> None:
     for attr, conditions in conditionals:
         if attr not in attrs or not set(conditions) <= set(attrs):
             continue
-        conditional = measure(generator, codes, scorers, [attr], [args.strength], conditions, args.model)
+        conditional = measure(generator, codes, scorers, before, [attr], [args.strength], conditions, args.model)
         row(f"{attr}={s} given {', '.join(conditions)}", conditional)
         for name in conditions:
             notes.append(f"- {attr}={s} given {', '.join(conditions)}: {name} changes by "
@@ -80,7 +83,8 @@ def main() -> None:
                          f"{conditional['side_effects'][name]:.3f}) against {results[attr]['side_effects_signed'][name]:+.3f} "
                          f"({results[attr]['side_effects'][name]:.3f}) without the condition.")
     if {"smile", "eyeglasses"} <= set(attrs):
-        row("smile=+2,eyeglasses=+3", measure(generator, codes, scorers, ["smile", "eyeglasses"], [2.0, 3.0], model=args.model))
+        row("smile=+2,eyeglasses=+3", measure(generator, codes, scorers, before, ["smile", "eyeglasses"], [2.0, 3.0],
+                                              model=args.model))
     lines += ["", "Conditional editing (the conditioned attributes' changes, with and without the condition):", "", *notes]
     body = "\n".join(lines)
     print(body)
@@ -90,8 +94,8 @@ def main() -> None:
             pictures["edit_age_given_smile_eyeglasses"] = ("age", ["smile", "eyeglasses"])
         with tempfile.TemporaryDirectory() as work:
             for name, (attr, conditions) in pictures.items():
-                result = edit_faces(Path(work) / name, attr, args.model, n=4, seed=7, steps=7, conditions=conditions,
-                                    device=args.device)
+                result = edit_faces(EditRequest(OutputSpec(Path(work) / name), attr, GeneratorSpec(args.model, device=args.device),
+                                                n=4, seed=7, steps=7, conditions=conditions))
                 shutil.copyfile(result.out / "grid.png", args.pictures / f"{name}.png")
     if not args.no_write:
         write_section("Edit quality (`benchmarks/edit_quality.py`)", body)

@@ -39,14 +39,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests")]
-from parity import random_state  # noqa: E402
-from report import machine, write_section  # noqa: E402
+from latentedit.devtools import machine, random_state, write_section
 
 from latentedit.device import resolve_device  # noqa: E402
-from latentedit.generators.pggan import PGGANGenerator  # noqa: E402
-from latentedit.generators.stylegan import StyleGANGenerator  # noqa: E402
-from latentedit.generators.stylegan2 import StyleGAN2Generator  # noqa: E402
+from latentedit.models.generators.pggan import PGGANGenerator  # noqa: E402
+from latentedit.models.generators.stylegan import StyleGANGenerator  # noqa: E402
+from latentedit.models.generators.stylegan2 import StyleGAN2Generator  # noqa: E402
 
 TITLE = "Generators: latentedit vs reference implementations (`benchmarks/generators.py`)"
 FAMILIES = ("pggan", "stylegan", "stylegan2")

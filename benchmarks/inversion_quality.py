@@ -24,14 +24,18 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, write_section  # noqa: E402
+from latentedit.devtools import machine, write_section
 
-from latentedit.faces import MTCNN
-from latentedit.generators import load_generator, render
-from latentedit.images import read_image
-from latentedit.inversion import InversionSettings, align_photos, invert
-from latentedit.outputs import annotated_grid, preview_tiles, save_png
+from latentedit.core.inversion import invert
+from latentedit.files.images import read_image
+from latentedit.files.outputs import save_png
+from latentedit.models.analysis import FaceAnalysis
+from latentedit.models.encoder import load_encoder
+from latentedit.models.features import FeatureLoss
+from latentedit.models.generators import load_generator, render
+from latentedit.models.photo import align_photos
+from latentedit.pictures import annotated_grid, preview_tiles
+from latentedit.specs import InversionSettings
 
 SEED = 13
 IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
@@ -74,27 +78,29 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; do not update docs/")
     args = parser.parse_args()
 
-    generator, _ = load_generator(args.model, args.device)
+    generator, _ = load_generator(args.model, device=args.device)
     settings = InversionSettings()
-    detector = MTCNN.load(generator.device)
+    analysis = FaceAnalysis(generator.device)
+    detector = analysis.mtcnn
+    options = {"features": FeatureLoss(analysis), "encoder": load_encoder(generator, "z"), "settings": settings}
     started = time.time()
     rows = ["| faces | n | mean PSNR (dB) | median | min | ≥ 30 dB | mean SSIM | notes |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
 
     targets = np.concatenate(list(render(generator, generator.sample(args.generated, SEED))))
-    generated = invert(generator, targets, settings=settings)
+    generated = invert(generator, targets, **options)
     rows.append(summary("generated (known codes)", generated.psnr, generated.ssim, f"seed {SEED}"))
     print(rows[-1], flush=True)
 
-    astronaut = align_photos([read_image(skimage_data("astronaut.png"))], ["astronaut.png"], generator, detector)
-    inverted = invert(generator, astronaut[0].crop[None], settings=settings)
+    astronaut = align_photos([read_image(skimage_data("astronaut.png"))], ["astronaut.png"], generator, analysis)
+    inverted = invert(generator, astronaut[0].crop[None], **options)
     rows.append(summary("astronaut portrait", inverted.psnr, inverted.ssim, "scikit-image data/astronaut.png"))
     print(rows[-1], flush=True)
 
     photos = lfw_photos(args.lfw)
     found = [i for i, faces in enumerate(detector.detect(photos)) if faces]
-    lfw_faces = align_photos([photos[i] for i in found], [f"lfw {i}" for i in found], generator, detector)
-    lfw = invert(generator, np.stack([f.crop for f in lfw_faces]), settings=settings)
+    lfw_faces = align_photos([photos[i] for i in found], [f"lfw {i}" for i in found], generator, analysis)
+    lfw = invert(generator, np.stack([f.crop for f in lfw_faces]), **options)
     rows.append(summary("LFW crops (grey, 25 px, enlarged)", lfw.psnr, lfw.ssim,
                         f"faces found in {len(found)} of {len(photos)}"))
     print(rows[-1], flush=True)

@@ -11,26 +11,28 @@ the load average: other work on the machine slows the wall time.
 
 import argparse
 import os
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, write_section  # noqa: E402
+from latentedit.devtools import machine, write_section
 
-from latentedit.generators import load_generator, render
-from latentedit.inversion import InversionSettings, invert, load_encoder
+from latentedit.models.generators import load_generator, render
+from latentedit.core.inversion import invert
+from latentedit.models.analysis import FaceAnalysis
+from latentedit.models.encoder import load_encoder
+from latentedit.models.features import FeatureLoss
+from latentedit.specs import InversionSettings
 
 SEED = 12
 
 
 def timed(generator, targets: np.ndarray, settings: InversionSettings):
     wall, cpu = time.perf_counter(), time.process_time()
-    result = invert(generator, targets, settings=settings, progress=False)
+    result = invert(generator, targets, features=FeatureLoss(FaceAnalysis(generator.device)),
+                    encoder=load_encoder(generator, "z"), settings=settings, progress=False)
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -43,10 +45,10 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; do not update docs/benchmarks.md")
     args = parser.parse_args()
 
-    generator, _ = load_generator(args.model, args.device)
+    generator, _ = load_generator(args.model, device=args.device)
     targets = np.concatenate(list(render(generator, generator.sample(args.faces, SEED))))
     default = InversionSettings()
-    invert(generator, targets[:2], settings=replace(default, iterations=2), progress=False)  # warm-up
+    timed(generator, targets[:2], replace(default, iterations=2))  # warm-up
 
     rows = ["| iterations | mean PSNR (dB) | min PSNR (dB) | faces ≥ 30 dB | mean SSIM | wall s / face | CPU s / face |",
             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]

@@ -9,18 +9,17 @@ rendering pipeline that ``sample``/``score`` use (codes -> uint8 images on the h
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, write_section  # noqa: E402
+from latentedit.devtools import machine, write_section
 
-from latentedit.generators import load_generator, render
-from latentedit.sampling import sample_faces
+from latentedit.models.generators import load_generator, render
+from latentedit.commands.sample import SampleRequest, sample
+from latentedit.specs import GeneratorSpec, OutputSpec
 
 
 def timed(fn) -> float:
@@ -39,7 +38,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; do not update docs/benchmarks.md")
     args = parser.parse_args()
 
-    generator, _ = load_generator(args.model, args.device)
+    generator, _ = load_generator(args.model, device=args.device)
     codes = generator.sample(args.n, seed=0)
     sync = torch.cuda.synchronize if generator.device.type == "cuda" else (lambda: None)
 
@@ -55,7 +54,8 @@ def main() -> None:
 
     def command(images: bool) -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            sample_faces(Path(tmp) / "out", args.n, 0, args.model, args.batch_size, images, args.device, progress=False)
+            sample(SampleRequest(OutputSpec(Path(tmp) / "out"), GeneratorSpec(args.model, device=args.device), n=args.n,
+                                 images=images, batch_size=args.batch_size, progress=False))
 
     runs = {"bare forward": bare, "render pipeline": pipeline, "sample (PNGs)": lambda: command(True)}
     bare()  # warm-up

@@ -9,19 +9,16 @@ the same faces (render, detection, each scorer) so that the slowest part is visi
 import argparse
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, write_section  # noqa: E402
+from latentedit.devtools import machine, write_section
 
-from latentedit.faces import FaceBatch
-from latentedit.generators import load_generator, render
-from latentedit.scoring import SCORERS, load_scorers, rendered_face_detector, score_codes
+from latentedit.models.analysis import FaceAnalysis, FaceBatch
+from latentedit.models.generators import load_generator, render
+from latentedit.models.scoring import SCORERS, load_scorers, score_codes
 
 
 def median_time(fn, repeats: int) -> float:
@@ -43,35 +40,35 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; do not update docs/benchmarks.md")
     args = parser.parse_args()
 
-    generator, _ = load_generator(args.model, args.device)
+    generator, _ = load_generator(args.model, device=args.device)
     codes = generator.sample(args.n, seed=0)
-    scorers = load_scorers(list(SCORERS), args.device)
-    detector = rendered_face_detector(generator.resolution, args.device)  # as score_codes uses
+    analysis = FaceAnalysis(args.device)
+    scorers = load_scorers(list(SCORERS), analysis)
     images = list(np.concatenate(list(render(generator, codes, batch_size=args.batch_size, progress=False))))
-    batch = FaceBatch.detect(images[: args.batch_size], detector)  # warm-up
+    batch = analysis.detect(images[: args.batch_size], generator.resolution)  # warm-up, as score_codes detects
 
     def fresh_batch() -> FaceBatch:  # detection results without cached crops
         return FaceBatch(batch.images, batch.faces)
 
     stages = {
         "render": lambda: [None for _ in render(generator, codes, batch_size=args.batch_size, progress=False)],
-        "detect (MTCNN)": lambda: [FaceBatch.detect(images[i : i + args.batch_size], detector)
+        "detect (MTCNN)": lambda: [analysis.detect(images[i : i + args.batch_size], generator.resolution)
                                    for i in range(0, args.n, args.batch_size)],
     }
     stage_rate = {name: args.n / median_time(fn, args.repeats) for name, fn in stages.items()}
     for name, scorer in scorers.items():
         stage_rate[f"{name} (incl. alignment)"] = len(batch) / median_time(lambda: scorer.score(fresh_batch()), args.repeats)
-    total = median_time(lambda: score_codes(generator, codes, list(scorers), args.batch_size, False, scorers, detector),
+    total = median_time(lambda: score_codes(generator, codes, scorers, batch_size=args.batch_size, progress=False),
                         args.repeats)
     cpu_start = time.process_time()
-    result = score_codes(generator, codes, list(scorers), args.batch_size, False, scorers, detector)
+    result = score_codes(generator, codes, scorers, batch_size=args.batch_size, progress=False)
     cpu = time.process_time() - cpu_start
     rate = args.n / total
     rows = ["| stage | faces/s |", "| --- | ---: |", *(f"| {k} | {v:.0f} |" for k, v in stage_rate.items()),
             f"| **all together (`score --codes`)** | **{rate:.0f}** |"]
     body = "\n".join([
         f"`python benchmarks/score.py` — model {args.model}, {args.n} codes, batch {args.batch_size}, "
-        f"attributes {', '.join(scorers)}, median of {args.repeats} runs, device {detector.device}.",
+        f"attributes {', '.join(scorers)}, median of {args.repeats} runs, device {analysis.device}.",
         f"Machine: {machine()}.",
         "",
         *rows,

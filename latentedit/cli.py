@@ -8,7 +8,8 @@ import click
 
 from . import __version__
 from .errors import LatentEditError, UsageError
-from .generators import DEFAULT_MODEL, MODELS
+from .models.generators import MODELS
+from .specs import DEFAULT_MODEL, GeneratorSpec, InversionSettings, OutputSpec, PhotoOptions, StyleOptions
 
 DEVICE_HELP = "auto (CUDA when available), cpu, cuda or cuda:N"
 
@@ -51,8 +52,9 @@ def style_options(command):
     return command
 
 
-def _style(truncation_psi: float | None, truncation_layers: int | None, noise: str | None) -> dict:
-    return {"truncation_psi": truncation_psi, "truncation_layers": truncation_layers, "noise": noise}
+def _generator(model: str | None, device: str, weights: Path | None = None, truncation_psi: float | None = None,
+               truncation_layers: int | None = None, noise: str | None = None) -> GeneratorSpec:
+    return GeneratorSpec(model, weights, device, StyleOptions(truncation_psi, truncation_layers, noise))
 
 
 def inversion_options(command):
@@ -71,10 +73,8 @@ def inversion_options(command):
     return command
 
 
-def _inversion(iterations: int, starts: int, face_index: int) -> dict:
-    from .inversion import InversionSettings
-
-    return {"settings": InversionSettings(iterations=iterations, starts=starts), "face_index": face_index}
+def _photo_options(iterations: int, starts: int | None, face_index: int) -> PhotoOptions:
+    return PhotoOptions(InversionSettings(iterations=iterations, starts=starts), face_index)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -108,10 +108,12 @@ def sample(n, seed, model, out, batch_size, no_images, codes, space, truncation_
     faces) and OUT/manifest.json. The same seed gives the same faces whatever the batch size. StyleGAN models
     also write OUT/w.npy (N x 512) and OUT/wp.npy (N x layers x 512); with --space w|wp, --codes holds such codes.
     """
-    from .sampling import sample_faces
+    from .commands.sample import SampleRequest, sample as run
 
-    result = sample_faces(out, n, seed, model, batch_size, not no_images, device, codes, overwrite, weights,
-                          space=space, style=_style(truncation_psi, truncation_layers, noise))
+    result = run(SampleRequest(
+        output=OutputSpec(out, overwrite), generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise),
+        n=n, seed=seed, codes_file=codes, space=space, images=not no_images, batch_size=batch_size,
+    ))
     click.echo(f"wrote {result.n} faces to {result.out}; preview: {result.out / 'grid.png'}")
 
 
@@ -140,10 +142,12 @@ def score(source, codes, model, attrs, out, batch_size, strict, space, truncatio
     age = years, gender = probability of male, smile and eyeglasses = probabilities. The largest face of each
     image is scored.
     """
-    from .scoring import score_to_folder
+    from .commands.score import ScoreRequest, score as run
 
-    result = score_to_folder(out, source, codes, model, attrs, batch_size, device, strict, overwrite, weights,
-                             space=space, style=_style(truncation_psi, truncation_layers, noise))
+    result = run(ScoreRequest(
+        output=OutputSpec(out, overwrite), source=source, codes_file=codes, space=space, attrs=attrs, strict=strict,
+        generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise), batch_size=batch_size,
+    ))
     skipped = f"; skipped {len(result.skipped)} unreadable file(s)" if result.skipped else ""
     images = "image" if result.n == 1 else "images"
     click.echo(f"scored {result.n} {images} into {result.out}: no face found in {result.missing}{skipped}")
@@ -167,8 +171,8 @@ def models_cmd(ctx: click.Context) -> None:
 @click.argument("name")
 def models_pull(name: str) -> None:
     """Download NAME's published weights into the cache (resumable, sha256-checked when pinned)."""
-    from .generators import get_model
-    from .weights import sha256_file
+    from .files.weights import sha256_file
+    from .models.generators import get_model
 
     weights = get_model(name).weights
     if not hasattr(weights, "pull"):
@@ -211,18 +215,19 @@ def train_boundary_cmd(codes, scores, attr, n, seed, model, ratio, split, invali
     scores in OUT. With --condition, also writes the conditional boundary NAME_c_COND1_COND2.npy whose normal
     is orthogonal to every condition's.
     """
-    from .boundaries import train_boundary_files
+    from .commands.train_boundary import BoundaryRequest, train_boundary_files
 
-    result = train_boundary_files(
-        out, codes, scores, attr, n, seed, model, ratio, split, invalid_value, _names(condition), name,
-        batch_size, device, overwrite, space,
-    )
+    result = train_boundary_files(BoundaryRequest(
+        output=OutputSpec(out, overwrite), codes_file=codes, scores_file=scores, attr=attr,
+        generator=_generator(model, device), n=n, seed=seed, ratio=ratio, split=split, invalid_value=invalid_value,
+        conditions=_names(condition), name=name, space=space, batch_size=batch_size,
+    ))
     for boundary, path in result:
-        meta = boundary.meta
+        info = boundary.info
         click.echo(
-            f"{path}: {meta['chosen_per_side']} per side of {meta['n_valid']} valid codes; "
-            f"validation accuracy {meta['validation_accuracy']:.3f}, remaining accuracy "
-            + (f"{meta['remaining_accuracy']:.3f}" if meta["remaining_accuracy"] is not None else "n/a")
+            f"{path}: {info.chosen_per_side} per side of {info.n_valid} valid codes; "
+            f"validation accuracy {info.validation_accuracy:.3f}, remaining accuracy "
+            + (f"{info.remaining_accuracy:.3f}" if info.remaining_accuracy is not None else "n/a")
         )
 
 
@@ -231,17 +236,13 @@ def train_boundary_cmd(codes, scores, attr, n, seed, model, ratio, split, invali
 @model_option
 def boundaries_cmd(files, model) -> None:
     """Cosine similarity between boundaries (shipped names or .npy paths; default: all shipped for --model)."""
-    from .boundaries import cosine_matrix, resolve_boundary, shipped_boundaries
+    from .commands.train_boundary import cosine_table
 
-    specs = list(files) or list(shipped_boundaries(model))
-    if len(specs) < 2:
-        raise UsageError(f"need at least two boundaries to compare; model {model} ships {len(specs)}")
-    loaded = [resolve_boundary(spec, model) for spec in specs]
-    matrix = cosine_matrix(loaded)
-    width = max(8, *(len(b.name) for b in loaded))
-    click.echo(" " * width + "".join(b.name.rjust(width + 1) for b in loaded))
-    for boundary, row in zip(loaded, matrix):
-        click.echo(boundary.name.ljust(width) + "".join(f"{v:+.3f}".rjust(width + 1) for v in row))
+    names, matrix = cosine_table(files, model)
+    width = max(8, *(len(name) for name in names))
+    click.echo(" " * width + "".join(name.rjust(width + 1) for name in names))
+    for name, row in zip(names, matrix):
+        click.echo(name.ljust(width) + "".join(f"{v:+.3f}".rjust(width + 1) for v in row))
 
 
 @cli.command("rank")
@@ -259,22 +260,13 @@ def boundaries_cmd(files, model) -> None:
 def rank_cmd(codes, boundary_spec, model, per_group, out, space, truncation_psi, truncation_layers, noise, device, weights,
              overwrite) -> None:
     """Show the faces at both ends and the middle of the ranking by signed distance to a boundary."""
-    from .boundaries import render_ranking, resolve_boundary
-    from .generators import load_generator
-    from .outputs import load_codes, save_png, write_files_atomically
+    from .commands.rank import RankRequest, rank
 
-    boundary = resolve_boundary(boundary_spec, model)
-    generator, _ = load_generator(model, device, weights, **_style(truncation_psi, truncation_layers, noise))
-    space = space or boundary.meta.get("space", "z")
-    picture = render_ranking(generator, load_codes(codes), boundary, per_group, space)
-    write_files_atomically({Path(out): lambda p: save_png(picture, p)}, overwrite)
-    click.echo(f"wrote {out}")
-
-
-def _photo_names(photos: tuple[Path, ...]) -> list[str]:
-    from .inversion import photo_names
-
-    return photo_names(photos)
+    written = rank(RankRequest(
+        output=OutputSpec(out, overwrite), codes_file=codes, boundary=boundary_spec, space=space, per_group=per_group,
+        generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise),
+    ))
+    click.echo(f"wrote {written}")
 
 
 def _indices(value: str | None) -> list[int] | None:
@@ -335,26 +327,32 @@ def edit(photos, attrs, replay, model, codes, index, n, seed, boundary_files, va
     (N x steps x dim), OUT/source_codes.npy and OUT/edit.json; for photos also OUT/photos/NAME/edited.png
     (the photo with the face edited), edited_face.png, before_after.png and steps.gif.
     """
-    from .editing import edit_faces, format_report, replay_edit
+    from .commands.edit import EditRequest, edit_faces, format_report, replay_edit
+    from .commands.photos import photo_names
 
+    output = OutputSpec(out, overwrite)
     if replay is not None:
         if photos:
             raise UsageError("--replay redoes a recorded edit of codes; it takes no photos")
-        result = replay_edit(replay, out, device, overwrite)
+        result = replay_edit(replay, output, device)
     elif not attrs:
         raise UsageError("give --attrs (e.g. --attrs smile=+3) or --replay edit.json")
     else:
-        result = edit_faces(out, attrs, model, codes, _indices(index), n, seed, _boundary_overrides(boundary_files),
-                            value_range, steps, _names(condition), combine, batch_size, device, overwrite, space,
-                            weights, _style(truncation_psi, truncation_layers, noise), report=report,
-                            photos=list(photos), paste=paste, tune=tune, **_inversion(iterations, starts, face_index))
-    click.echo(f"{result.record['edit']}: wrote {len(result.codes)} faces x {result.codes.shape[1]} steps to "
+        result = edit_faces(EditRequest(
+            output=output, attrs=attrs, generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise),
+            space=space, n=n, seed=seed, codes_file=codes, index=_indices(index), photos=list(photos),
+            boundary_files=_boundary_overrides(boundary_files), value_range=value_range, steps=steps,
+            conditions=_names(condition), combine=combine, report=report,
+            options=_photo_options(iterations, starts, face_index), paste=paste, tune=tune, batch_size=batch_size,
+        ))
+    record = result.record
+    click.echo(f"{record.edit}: wrote {len(result.codes)} faces x {result.codes.shape[1]} steps to "
                f"{result.out}; grid: {result.out / 'grid.png'}")
-    for entry, name in zip(result.record.get("photos", []), _photo_names(photos)):
-        click.echo(f"  {entry['photo']}: inverted with PSNR {entry['psnr_db']:.2f} dB; edited photo: "
+    for entry, name in zip(record.photos or [], photo_names(photos)):
+        click.echo(f"  {entry.photo}: inverted with PSNR {entry.psnr_db:.2f} dB; edited photo: "
                    f"{result.out / 'photos' / name / 'edited.png'}")
-    if "report" in result.record:
-        click.echo(format_report(result.record["report"]))
+    if record.report is not None:
+        click.echo(format_report(record.report))
         click.echo(f"  scores at every step: {result.out / 'report.png'}")
 
 
@@ -375,13 +373,15 @@ def invert_cmd(photos, model, out, iterations, starts, face_index, space, device
     side_by_side.png per photo, OUT/codes.npy (all photos) and OUT/inversion.json with PSNR and SSIM.
     Exit code 4 when a photo has no face.
     """
-    from .inversion import invert_to_folder
+    from .commands.invert import InvertRequest, invert_to_folder
 
-    record = invert_to_folder(out, photos, model, space, device=device, overwrite=overwrite, weights=weights,
-                              **_inversion(iterations, starts, face_index))
-    for entry in record["photos"]:
-        click.echo(f"{entry['photo']}: PSNR {entry['psnr_db']:.2f} dB, SSIM {entry['ssim']:.3f} -> {Path(out) / entry['folder']}")
-    click.echo(f"wrote {len(record['photos'])} code(s) to {Path(out) / 'codes.npy'}")
+    record = invert_to_folder(InvertRequest(
+        output=OutputSpec(out, overwrite), photos=photos, generator=_generator(model, device, weights), space=space,
+        options=_photo_options(iterations, starts, face_index),
+    ))
+    for entry in record.photos:
+        click.echo(f"{entry.photo}: PSNR {entry.psnr_db:.2f} dB, SSIM {entry.ssim:.3f} -> {Path(out) / entry.folder}")
+    click.echo(f"wrote {len(record.photos)} code(s) to {Path(out) / 'codes.npy'}")
 
 
 SOURCE_HELP = "a photo, codes.npy[:ROW] or seed:N"
@@ -407,10 +407,12 @@ def mix(a, b, weight, steps, path, model, out, iterations, starts, face_index, s
     A and B are each a photo, codes.npy[:ROW] or seed:N; photos are inverted first. Writes OUT/mix.png (A, blend, B) and
     OUT/code.npy, or with --steps OUT/grid.png, OUT/interpolation.gif and OUT/codes.npy; and OUT/mix.json.
     """
-    from .mixing import mix_to_folder
+    from .commands.mix import MixRequest, mix as run
 
-    mix_to_folder(out, a, b, weight, steps, path, model, space, device=device, overwrite=overwrite, weights=weights,
-                  **_inversion(iterations, starts, face_index))
+    run(MixRequest(
+        output=OutputSpec(out, overwrite), a=a, b=b, weight=weight, steps=steps, path=path,
+        generator=_generator(model, device, weights), space=space, options=_photo_options(iterations, starts, face_index),
+    ))
     click.echo(f"wrote {Path(out) / ('mix.png' if steps is None else 'grid.png')}")
 
 
@@ -432,10 +434,12 @@ def arith(expression, groups, model, out, iterations, starts, face_index, space,
     EXPRESSION adds and subtracts group names, optionally scaled (0.5*a); each --group defines one. Writes
     OUT/arith.png (each group's average face and the result), OUT/code.npy, OUT/group_codes.npy, OUT/arith.json.
     """
-    from .mixing import arith_to_folder
+    from .commands.arith import ArithRequest, arith as run
 
-    arith_to_folder(out, expression, _groups(groups), model, space, device=device, overwrite=overwrite, weights=weights,
-                    **_inversion(iterations, starts, face_index))
+    run(ArithRequest(
+        output=OutputSpec(out, overwrite), expression=expression, groups=_groups(groups),
+        generator=_generator(model, device, weights), space=space, options=_photo_options(iterations, starts, face_index),
+    ))
     click.echo(f"wrote {Path(out) / 'arith.png'}")
 
 
@@ -477,11 +481,12 @@ def detect(images, as_json, threshold, whole_image, detector_file, device) -> No
     Prints one line per face: file, face index (largest first), real or fake, P(fake); a file without a face
     says so. Exit code 4 when no image had a face.
     """
-    from .detection import Detector, detect_files, format_results
+    from .commands.detect import detect_files, format_results
     from .errors import NoFaceError
+    from .models.detector import Detector
 
     detector = Detector.load(detector_file, device)
-    results = detect_files(images, detector, threshold, whole_image, device)
+    results = detect_files(images, detector, threshold=threshold, whole_image=whole_image)
     click.echo(format_results(results, as_json))
     if all(r.face is None for r in results):
         raise NoFaceError(f"no face found in any of the {len(images)} image(s); for face crops try --whole-image")
@@ -513,11 +518,16 @@ def train_detector_cmd(real_dir, fake_dir, fake_model, n, arch, size, colour, te
     default the split is by image; with several photos per person, put each person's photos in a subfolder and
     pass --split-by subfolder, so that nobody is in both training and test.
     """
-    from .detection import train_detector_files
+    from .commands.train_detector import DetectorTrainingRequest, train_detector_files
+    from .core.detector_training import TrainingSettings
 
-    detector = train_detector_files(out, real_dir, fake_dir, fake_model, n, arch, size, colour, template, whole_image,
-                                    seed, epochs, device, overwrite, split_by)
-    held = detector.header["held_out"]
+    detector = train_detector_files(DetectorTrainingRequest(
+        output=OutputSpec(out, overwrite), real_dir=real_dir, fake_dir=fake_dir,
+        fake_model=_generator(fake_model, device) if fake_model else None, n=n, size=size, colour=colour,
+        template=template, whole_image=whole_image, split_by=split_by,
+        training=TrainingSettings(architecture=arch, seed=seed, epochs=epochs), device=device,
+    ))
+    held = detector.header.held_out
     click.echo(f"wrote {out}: held-out accuracy {held['accuracy']:.3f}, AUC {held['auc']:.3f}, average precision "
                f"{held['average_precision']:.3f} on {held['n_real']} real and {held['n_fake']} fake faces")
 

@@ -1,4 +1,4 @@
-"""Errors that the command line reports as one line on stderr."""
+"""Errors that the command line reports as one line on stderr, each with its exit code."""
 
 
 class LatentEditError(Exception):
@@ -7,8 +7,8 @@ class LatentEditError(Exception):
     exit_code = 1
 
 
-class UsageError(LatentEditError):
-    """Bad arguments or bad input data."""
+class UsageError(LatentEditError, ValueError):
+    """Bad arguments or bad input data. Also a ``ValueError``: the method code raises it naming its own parameters."""
 
     exit_code = 2
 

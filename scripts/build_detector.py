@@ -35,13 +35,17 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from latentedit.boundaries import load_boundary, shipped_boundaries
-from latentedit.detection import ARCHITECTURES, Detector, InputSpec, Split, jpeg, metrics, train
+import dataclasses
+
+from latentedit.core.detector_training import Split, TrainingSettings, jpeg, metrics, train
 from latentedit.errors import LatentEditError
-from latentedit.faces import MTCNN, TEMPLATES, similarity_transform
-from latentedit.generators import load_generator, render
-from latentedit.images import to_rgb
-from latentedit.weights import package_file, sha256_file
+from latentedit.files.boundaries import load_boundary, shipped_boundaries
+from latentedit.models.alignment import TEMPLATES, similarity_transform
+from latentedit.models.detector import ARCHITECTURES, Detector, InputSpec
+from latentedit.models.mtcnn import MTCNN
+from latentedit.models.generators import load_generator, render
+from latentedit.files.images import to_rgb
+from latentedit.files.weights import package_file, sha256_file
 
 MODEL = "dcgan-digiface64"
 SIZE, COLOUR, ZOOM = 48, "rgb", 1.3
@@ -236,7 +240,7 @@ def reduced(face: Face, eyes: float) -> Face:
 
 def generated_faces(generator, codes: np.ndarray, mtcnn: MTCNN, spec: InputSpec, prefix: str) -> tuple[list[Face], np.ndarray]:
     """Rendered faces of ``codes`` whose frame fits in the image, and the indices of the codes kept."""
-    images = np.concatenate(list(render(generator, codes, "z", 128, progress=True)))
+    images = np.concatenate(list(render(generator, codes, batch_size=128, progress=True)))
     faces, kept = [], []
     for start in range(0, len(images), 64):
         for i, found in enumerate(mtcnn.detect(list(images[start : start + 64])), start):
@@ -302,7 +306,7 @@ def evaluate(detector: Detector, data: dict, split: Split, spec: InputSpec, mtcn
     def versus(pr: np.ndarray, pf: np.ndarray) -> dict:
         return metrics(np.r_[pr, pf], np.r_[np.zeros(len(pr)), np.ones(len(pf))])
 
-    found = {"held_out": detector.header["held_out"], "photos_vs_samples": versus(p_real[native], p_fake[~edit]),
+    found = {"held_out": detector.header.held_out, "photos_vs_samples": versus(p_real[native], p_fake[~edit]),
              "photos_vs_edits": versus(p_real[native], p_fake[edit]),
              "reduced_photos_vs_fakes": versus(p_real[~native], p_fake)}
     attributes = np.array([data["fake_attribute"][i] for i in test_fake], object)
@@ -352,7 +356,7 @@ def main() -> None:
     spec = InputSpec.create(SIZE, COLOUR, TEMPLATE, TEMPLATE_NAME)
     mtcnn = MTCNN.load("cpu")
 
-    generator, digest = load_generator(MODEL, "cpu")
+    generator, digest = load_generator(MODEL, device="cpu")
     samples, _ = generated_faces(generator, generator.sample(args.fakes, args.seed), mtcnn, spec, "s")
     moved, names, _ = edited_codes(generator, args.edits, args.seed + 1)
     edits, kept = generated_faces(generator, moved, mtcnn, spec, "e")
@@ -377,8 +381,9 @@ def main() -> None:
     for k in range(args.splits):  # the same splits for both architectures; the shipped model is from split 0
         split = Split.make(len(data["real"]), len(data["fake"]), args.seed + k, groups=groups)
         for architecture in ARCHITECTURES:
-            detector, history = train(data["real"], data["fake"], spec, architecture, split, args.seed + k, args.epochs,
-                                      device="cpu", progress=False)
+            settings = TrainingSettings(architecture=architecture, seed=args.seed + k, epochs=args.epochs)
+            detector, history = train(data["real"], data["fake"], spec=spec, settings=settings, split=split, device="cpu",
+                                      progress=False)
             found = evaluate(detector, data, split, spec, mtcnn)
             found["epochs_run"] = len(history)
             found["real_groups"] = {part: len({groups[0][i] for i in indices[0]}) for part, indices in vars(split).items()}
@@ -389,7 +394,7 @@ def main() -> None:
     summary = {a: summarise(runs) for a, runs in results.items()}
     best = max(summary, key=lambda a: (summary[a]["held_out"]["auc"][0], summary[a]["held_out"]["balanced_accuracy"][0]))
     detector = detectors[best]
-    detector.header["training"]["data"] = {
+    detector.header.training["data"] = {
         "real": {"sources": sources, "faces": len(photos), "people_or_groups": people,
                  "filters": f"MTCNN confidence >= {MIN_SCORE}, eyes >= {MIN_EYES:g} px apart, frame inside the photo, "
                             f"at most {MAX_PER_PERSON} portraits per person; group photos of the same people share a group",
@@ -403,18 +408,19 @@ def main() -> None:
                          f"-> Pillow bicubic to {SIZE}x{SIZE} {COLOUR}; faces whose frame leaves the image are dropped",
         "split": "by person (group photo) and by latent code: none is in two of training, validation and test",
     }
-    detector.header["evaluation"] = {
+    evaluation = {
         "chosen": best, "splits": args.splits, "summary": summary, "shipped_split": results[best][0],
-        "parameters": {a: detectors[a].header["parameters"] for a in detectors},
+        "parameters": {a: detectors[a].header.parameters for a in detectors},
         "astronaut": astronaut(detector, mtcnn),
         "perturbations": "jpeg75: JPEG quality 75; downscale0.5: half size (bicubic); applied to the source image "
                          "(photo, or 64x64 generated image), faces re-detected",
     }
+    detector.header = dataclasses.replace(detector.header, extra={**detector.header.extra, "evaluation": evaluation})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     detector.save(args.out)
-    print(f"kept {best}; wrote {args.out} ({args.out.stat().st_size} bytes); astronaut {detector.header['evaluation']['astronaut']}")
+    print(f"kept {best}; wrote {args.out} ({args.out.stat().st_size} bytes); astronaut {evaluation['astronaut']}")
     if args.report:
-        args.report.write_text(json.dumps({"header": detector.header, "all_runs": results}, indent=2) + "\n")
+        args.report.write_text(json.dumps({"header": detector.header.to_json(), "all_runs": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

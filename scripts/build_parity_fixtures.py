@@ -28,11 +28,12 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from parity import DATA, random_state  # noqa: E402
+from latentedit.devtools import random_state
 
-from latentedit.generators import load_generator  # noqa: E402
-from latentedit.safe_pickle import RestrictedUnpickler  # noqa: E402
+DATA = ROOT / "tests" / "data" / "parity"
+
+from latentedit.models.generators import load_generator  # noqa: E402
+from latentedit.files.safe_pickle import RestrictedUnpickler  # noqa: E402
 
 TOLERANCE = 1e-4
 
@@ -156,7 +157,7 @@ class RecordingUnpickler(RestrictedUnpickler):
 
 def ours(config: dict, weights: Path, expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """latentedit's outputs, from the weights file in the official format, for every image in ``expected``."""
-    generator, _ = load_generator(MODEL[config["family"]], "cpu", weights)
+    generator, _ = load_generator(MODEL[config["family"]], device="cpu", weights=weights)
     if config["family"] == "pggan":
         return {"image": generator.synthesize(torch.from_numpy(expected["z"])).numpy()}
     psi, layers = config["truncation_psi"], config["truncation_layers"]

@@ -17,9 +17,11 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from latentedit.generators import load_generator, render
-from latentedit.outputs import annotated_grid, preview_tiles, save_png, staged_output
-from latentedit.scoring import ATTRIBUTES, SCORERS, Scores, load_scorers, score_codes
+from latentedit.models.generators import load_generator, render
+from latentedit.files.outputs import save_png, staged_output
+from latentedit.models.analysis import FaceAnalysis
+from latentedit.models.scoring import ATTRIBUTES, SCORERS, Scores, load_scorers, score_codes
+from latentedit.pictures import annotated_grid, preview_tiles
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 MODEL = "dcgan-digiface64"
@@ -124,10 +126,10 @@ def main() -> None:
     args = parser.parse_args()
 
     codes, labels = load_checkset()
-    generator, _ = load_generator(MODEL, args.device)
+    generator, _ = load_generator(MODEL, device=args.device)
     attrs = [a for a in ATTRIBUTES if a in SCORERS]
-    scores = score_codes(generator, codes, attrs, scorers=load_scorers(attrs, generator.device))
-    faces = np.concatenate(list(render(generator, codes, "z", 64, progress=False)))
+    scores = score_codes(generator, codes, load_scorers(attrs, FaceAnalysis(generator.device)))
+    faces = np.concatenate(list(render(generator, codes, progress=False)))
     table = accuracy_table(scores, labels)
     with staged_output(args.out, args.overwrite) as staging:
         (staging / "table.md").write_text(table)

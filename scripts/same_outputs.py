@@ -5,7 +5,8 @@ leaves the outputs byte-identical (timestamps and timings aside).
     python scripts/same_outputs.py compare A B        # compares two OUT folders' digests.json; exit 1 on a difference
 
 Run it once before a change (on a checkout of the old code) and once after, then compare. JSON files are compared
-with the keys that hold the time of the run (``date``, ``fit_seconds``) removed; every other file byte for byte.
+with the keys that hold the time of the run (``date``, ``fit_seconds``) and the records' ``format`` and
+``format_version`` (added when the records became versioned) removed; every other file byte for byte.
 The commands cover sample, score, train-boundary (with a condition), rank, edit (with conditions, with --report,
 and of a photo), edit --replay, invert, mix, arith and detect, on the embedded generator and scikit-image's
 astronaut portrait (install the test extra for scikit-image).
@@ -19,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-VOLATILE = {"date", "fit_seconds"}
+VOLATILE = {"date", "fit_seconds", "format", "format_version"}
 
 
 def commands(photo: str) -> list[list[str]]:
@@ -74,8 +75,9 @@ def run(out: Path) -> None:
     shutil.copy(photo_src, out / "astronaut.png")
     printed = {}
     for args in commands("astronaut.png"):
-        result = subprocess.run(["latentedit", *args, "--device", "cpu"] if args[0] != "detect" else
-                                ["latentedit", *args], cwd=out, capture_output=True, text=True)
+        device = ["--device", "cpu"] if args[0] != "detect" else []
+        result = subprocess.run([sys.executable, "-m", "latentedit", *args, *device], cwd=out, capture_output=True,
+                                text=True)
         if result.returncode != 0:
             sys.exit(f"latentedit {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
         printed[" ".join(args)] = hashlib.sha256(result.stdout.encode()).hexdigest()

@@ -1,4 +1,4 @@
-"""Fit the smile, eyeglasses and gender probes (latentedit/scorers/attribute_probe.py) to the faces labelled by eye.
+"""Fit the smile, eyeglasses and gender probes (latentedit/models/scorers/attribute_probe.py) to the faces labelled by eye.
 
 Renders the codes of tests/data/train_attributes_codes.npy with dcgan-digiface64, detects and aligns the faces
 as the scorers do, and computes the age network's feature maps for each face, its mirror image and randomly
@@ -7,7 +7,7 @@ of the labelled faces is held out to choose the logistic regression's regularisa
 unaugmented faces); the chosen C is then refitted on all labelled faces and written as the probe's state dict.
 Deterministic on the CPU; about a minute on 2 cores.
 
-    python scripts/train_attribute_scorers.py [--out latentedit/scorers/attribute_probe.pt]
+    python scripts/train_attribute_scorers.py [--out latentedit/models/scorers/attribute_probe.pt]
 """
 
 import argparse
@@ -22,10 +22,11 @@ import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from latentedit.faces import MTCNN, FaceBatch
-from latentedit.generators import load_generator, render
-from latentedit.scorers.attribute_probe import (
-    CHIP_SIZE, CHIP_TEMPLATE, CHUNK, OUTPUTS, WEIGHTS_PATH, AttributeProbe, build_probe,
+from latentedit.models.analysis import FaceAnalysis
+from latentedit.models.dlib import CHIP_TEMPLATE
+from latentedit.models.generators import load_generator, render
+from latentedit.models.scorers.attribute_probe import (
+    CHIP_SIZE, CHUNK, OUTPUTS, WEIGHTS_PATH, AttributeProbe,
 )
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
@@ -43,9 +44,9 @@ def read_labels(path: Path = LABELS) -> np.ndarray:
 
 def labelled_chips(codes: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """The scorers' aligned chips of the rendered codes and the mask of faces MTCNN found."""
-    generator, _ = load_generator("dcgan-digiface64", device)
-    images = np.concatenate(list(render(generator, codes, "z", 256, progress=False)))
-    batch = FaceBatch.detect(list(images), MTCNN.load(device))
+    generator, _ = load_generator("dcgan-digiface64", device=device)
+    images = np.concatenate(list(render(generator, codes, batch_size=256, progress=False)))
+    batch = FaceAnalysis(device).detect(list(images))
     return batch.crops(CHIP_SIZE, CHIP_TEMPLATE), batch.found
 
 
@@ -119,7 +120,7 @@ def main() -> None:
         known = ~np.isnan(targets[:, k])
         print(f"{name}: {int((targets[known, k] == 1).sum())} positive, {int((targets[known, k] == 0).sum())} negative, "
               f"{int((~known).sum())} unclear among {len(targets)} detected faces; {int((held & known).sum())} held out")
-    probe = build_probe()
+    probe = AttributeProbe(FaceAnalysis("cpu").age_network).eval()
     generator = torch.Generator().manual_seed(0)
     views = [features(probe, chips), features(probe, chips.flip(3))]
     views += [features(probe, augment(chips, generator)) for _ in range(args.copies - 1)]

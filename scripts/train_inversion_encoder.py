@@ -1,13 +1,13 @@
-"""Train the encoder that starts the inversion of dcgan-digiface64 faces (latentedit/encoders/dcgan-digiface64.pt).
+"""Train the encoder that starts the inversion of dcgan-digiface64 faces (latentedit/models/encoders/dcgan-digiface64.pt).
 
 The training set is the generator's own samples: Gaussian codes (seed 10) rendered to uint8 64x64 images, as a
-photo's aligned crop would be. The encoder (latentedit/inversion.py Encoder, about 0.7 M parameters) learns to
+photo's aligned crop would be. The encoder (latentedit/models/encoder.py Encoder, about 0.7 M parameters) learns to
 predict the code from the image by mean squared error on the code, with Adam and a cosine learning-rate
 schedule. Held out: 1000 faces of seed 11, on which the script reports the code error and the PSNR of the
 encoder's codes rendered back (the start of the inversion, before any optimisation). Deterministic on the CPU.
 The shipped file took 72 minutes on 2 busy cores: held-out code MSE 0.570, start PSNR 20.7 dB.
 
-    python scripts/train_inversion_encoder.py [--faces 40000] [--epochs 10] [--out latentedit/encoders/dcgan-digiface64.pt]
+    python scripts/train_inversion_encoder.py [--faces 40000] [--epochs 10] [--out latentedit/models/encoders/dcgan-digiface64.pt]
 """
 
 import argparse
@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from latentedit.generators import load_generator, render
-from latentedit.inversion import ENCODER_DIR, Encoder
-from latentedit.metrics import psnr
+from latentedit.models.generators import load_generator, render
+from latentedit.models.encoder import ENCODER_DIR, Encoder
+from latentedit.core.metrics import psnr
 
 MODEL = "dcgan-digiface64"
 TRAIN_SEED, VAL_SEED, VAL_FACES = 10, 11, 1000
@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    generator, digest = load_generator(MODEL, "cpu")
+    generator, digest = load_generator(MODEL, device="cpu")
     started = time.time()
     codes = generator.sample(args.faces, TRAIN_SEED)
     images = np.concatenate(list(render(generator, codes, batch_size=256, progress=True)))

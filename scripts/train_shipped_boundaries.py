@@ -15,11 +15,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from latentedit.boundaries import SHIPPED_DIR, render_ranking, save_boundary, train_boundary
-from latentedit.faces import MTCNN, Face, FaceBatch
-from latentedit.generators import load_generator, render
-from latentedit.outputs import save_png
-from latentedit.scoring import ATTRIBUTES, load_scorers
+from latentedit.commands.rank import render_ranking
+from latentedit.core.boundary import train_boundary
+from latentedit.files.boundaries import SHIPPED_DIR, save_boundary
+from latentedit.models.analysis import FaceAnalysis, FaceBatch
+from latentedit.models.mtcnn import MTCNN, Face
+from latentedit.models.generators import load_generator, render
+from latentedit.files.outputs import save_png
+from latentedit.models.scoring import ATTRIBUTES, load_scorers
 
 
 def detect_all(generator, codes: np.ndarray, path: Path, batch_size: int) -> list[Face | None]:
@@ -42,7 +45,7 @@ def score_all(generator, codes, faces, attrs: list[str], work: Path, batch_size:
     todo = [a for a in attrs if not (work / f"{a}_scores.npy").exists()]
     if not todo:
         return
-    scorers = load_scorers(todo, generator.device)
+    scorers = load_scorers(todo, FaceAnalysis(generator.device))
     values = {a: np.full(len(codes), np.nan) for a in todo}
     start = 0
     for images in tqdm(render(generator, codes, batch_size=batch_size, progress=False), total=-(-len(codes) // batch_size), desc=f"scoring {','.join(todo)}"):
@@ -68,7 +71,7 @@ def main() -> None:
     torch.manual_seed(0)
     attrs = args.attrs.split(",")
     args.work.mkdir(parents=True, exist_ok=True)
-    generator, digest = load_generator(args.model, args.device)
+    generator, digest = load_generator(args.model, device=args.device)
     codes = generator.sample(args.n, args.seed)
     np.save(args.work / "z.npy", codes)
     faces = detect_all(generator, codes, args.work / "faces.npz", args.batch_size)
@@ -80,11 +83,11 @@ def main() -> None:
         scores = np.load(args.work / f"{attr}_scores.npy")
         meta = {"attribute": attr, "model": args.model, "weights_sha256": digest, "space": "z", "sample_seed": args.seed,
                 "scores": f"latentedit scoring '{attr}' on the rendered faces"}
-        boundary = train_boundary(codes, scores, attr, meta=meta)
+        boundary = train_boundary(codes, scores, name=attr, provenance=meta)
         save_boundary(boundary, SHIPPED_DIR / args.model / f"{attr}.npy", overwrite=True)
         save_png(render_ranking(generator, codes[:2000], boundary), args.work / f"rank_{attr}.png")
-        m = boundary.meta
-        rows.append(f"| {attr} | {m['n']} ({m['n_valid']}) | {m['chosen_per_side']} | {m['validation_accuracy']:.3f} | {m['remaining_accuracy']:.3f} |")
+        m = boundary.info
+        rows.append(f"| {attr} | {m.n} ({m.n_valid}) | {m.chosen_per_side} | {m.validation_accuracy:.3f} | {m.remaining_accuracy:.3f} |")
     print("\n".join(rows))
 
 

@@ -4,15 +4,22 @@ import pytest
 import torch
 
 from latentedit.cli import main
-from latentedit.generators import load_generator
+from latentedit.models.analysis import FaceAnalysis
+from latentedit.models.generators import load_generator
 
 torch.set_num_threads(2)
 
 
 @pytest.fixture(scope="session")
 def dcgan():
-    generator, _ = load_generator("dcgan-digiface64", "cpu")
+    generator, _ = load_generator("dcgan-digiface64", device="cpu")
     return generator
+
+
+@pytest.fixture(scope="session")
+def analysis():
+    """The face-analysis networks (MTCNN, dlib's age network) on the CPU, shared by the whole session."""
+    return FaceAnalysis("cpu")
 
 
 @pytest.fixture

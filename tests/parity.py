@@ -1,42 +1,11 @@
-"""Random weights from a seed, for the parity fixtures in tests/data/parity/.
-
-The expected outputs there are computed by the reference implementations (genforce/interfacegan's PyTorch
-ports, NVlabs/stylegan2-ada-pytorch's networks, imported from checkouts outside this repository) on weights
-filled by :func:`random_state` with the same seed, so only the outputs and the small configs are committed.
-``python scripts/build_parity_fixtures.py --interfacegan PATH --stylegan2-ada PATH [--check]`` rebuilds (or
-checks) them.
-"""
+"""The parity cases in tests/data/parity/ (see latentedit.devtools for how their weights are made)."""
 
 import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 DATA = Path(__file__).resolve().parent / "data" / "parity"
-
-# Constants that the architectures derive themselves: kept as they are, never randomised.
-DERIVED = ("lod", "blur.kernel", "resample_filter", "truncation.truncation")
-
-
-def random_state(template: dict[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:
-    """Fill every learned tensor of ``template`` from ``numpy.random.default_rng(seed)``, keys in sorted order.
-
-    Weights and constants are standard normal (mapping weights x 100, undoing the learning-rate multiplier);
-    biases, noise strengths and ``w_avg`` are scaled down so that activations stay in a realistic range.
-    """
-    rng = np.random.default_rng(seed)
-    state = {}
-    for key in sorted(template):
-        value = template[key]
-        if key.endswith(DERIVED):
-            state[key] = torch.zeros_like(value) if key.endswith("lod") else value.clone()
-            continue
-        scale = 0.5 if key.endswith("w_avg") else 0.2 if key.endswith(("bias", "noise_strength", "apply_noise.weight")) else 1.0
-        if key.startswith("mapping.") and key.endswith("weight"):
-            scale = 100.0  # stored divided by the mapping's learning-rate multiplier 0.01, as trained weights are
-        state[key] = torch.from_numpy(np.asarray(rng.standard_normal(value.shape) * scale, dtype=np.float32))
-    return state
 
 
 def load_case(name: str) -> tuple[dict, dict[str, np.ndarray]]:
@@ -44,74 +13,3 @@ def load_case(name: str) -> tuple[dict, dict[str, np.ndarray]]:
     config = json.loads((DATA / f"{name}.json").read_text())
     with np.load(DATA / f"{name}.npz") as arrays:
         return config, dict(arrays)
-
-
-# StyleGAN2-ADA class names of our modules, for pickles in NVIDIA's layout.
-NVIDIA_CLASSES = {
-    "StyleGAN2Generator": "Generator",
-    "Mapping": "MappingNetwork",
-    "Synthesis": "SynthesisNetwork",
-    "Block": "SynthesisBlock",
-    "SynthesisLayer": "SynthesisLayer",
-    "ToRGB": "ToRGBLayer",
-    "Dense": "FullyConnectedLayer",
-    "Skip": "Conv2dLayer",
-}
-
-
-def write_nvidia_pickle(path: Path, generator: torch.nn.Module, init_kwargs: dict, module_src: str = "") -> None:
-    """Pickle ``generator`` as stylegan2-ada's training loop does (``{"G", "D", "G_ema", ...}``, each network
-    reduced to ``torch_utils.persistence._reconstruct_persistent_obj(meta)``), with ``module_src`` as the
-    carried source code. Stand-in modules named ``torch_utils`` / ``dnnlib`` exist only while pickling."""
-    import pickle
-    import sys
-    import types
-    from collections import OrderedDict
-
-    def _reconstruct_persistent_obj(meta):
-        raise AssertionError("never called while pickling")
-
-    class EasyDict(dict):
-        pass
-
-    fakes = {name: types.ModuleType(name) for name in ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")}
-    fakes["torch_utils.persistence"]._reconstruct_persistent_obj = _reconstruct_persistent_obj
-    fakes["dnnlib.util"].EasyDict = EasyDict
-    _reconstruct_persistent_obj.__module__, EasyDict.__module__ = "torch_utils.persistence", "dnnlib.util"
-    _reconstruct_persistent_obj.__qualname__, EasyDict.__qualname__ = "_reconstruct_persistent_obj", "EasyDict"
-
-    class Persistent:
-        def __init__(self, module: torch.nn.Module, kwargs: dict) -> None:
-            self.meta = {
-                "type": "class",
-                "version": 4,
-                "module_src": module_src,
-                "class_name": NVIDIA_CLASSES[type(module).__name__],
-                "state": {
-                    "training": False,
-                    "_parameters": OrderedDict(module.named_parameters(recurse=False)),
-                    "_buffers": OrderedDict(module.named_buffers(recurse=False)),
-                    "_non_persistent_buffers_set": set(),
-                    "_modules": OrderedDict((n, Persistent(c, {})) for n, c in module.named_children()),
-                    "_init_args": (),
-                    "act_gain": np.sqrt(2.0),  # NumPy float64 attributes, as the real networks carry
-                    "_init_kwargs": EasyDict({k: EasyDict(v) if isinstance(v, dict) else v for k, v in kwargs.items()}),
-                },
-            }
-
-        def __reduce__(self):
-            return _reconstruct_persistent_obj, (self.meta,)
-
-    saved = {name: sys.modules.get(name) for name in fakes}
-    sys.modules.update(fakes)
-    try:
-        network = Persistent(generator, init_kwargs)
-        data = {"training_set_kwargs": EasyDict(path="faces.zip"), "G": network, "D": None, "G_ema": network, "augment_pipe": None}
-        with open(path, "wb") as handle:
-            pickle.dump(data, handle, protocol=4)
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from latentedit import scoring
-from latentedit.faces import MTCNN, FaceBatch
-from latentedit.generators import render
-from latentedit.images import read_image
-from latentedit.scorers.attribute_probe import (
+from latentedit.files.images import read_image
+from latentedit.models import scoring
+from latentedit.models.analysis import FaceBatch
+from latentedit.models.generators import render
+from latentedit.models.scorers.attribute_probe import (
     FEATURE_DIM, OUTPUTS, WEIGHTS_PATH, EyeglassesScorer, GenderScorer, SmileScorer,
 )
-from latentedit.weights import load_state_dict
+from latentedit.files.weights import load_state_dict
 
 TRAIN_CODES = Path(__file__).parent / "data" / "train_attributes_codes.npy"
 # Rows of train_attributes_labels.csv that are unambiguous on the contact sheets (labelled yes / no there).
@@ -27,13 +27,13 @@ SCORER_CLASSES = {"smile": SmileScorer, "eyeglasses": EyeglassesScorer, "gender"
 
 
 @pytest.fixture(scope="module")
-def detector():
-    return MTCNN.load("cpu")
+def detector(analysis):
+    return analysis
 
 
 @pytest.fixture(scope="module")
-def scorers():
-    return {name: cls("cpu") for name, cls in SCORER_CLASSES.items()}
+def scorers(analysis):
+    return {name: cls(analysis) for name, cls in SCORER_CLASSES.items()}
 
 
 def test_registered_in_scoring():
@@ -51,7 +51,7 @@ def test_shipped_weights_are_small_and_fit_the_probe():
 def test_probabilities_in_range_and_nan_without_face(dcgan, detector, scorers):
     images = list(np.concatenate(list(render(dcgan, dcgan.sample(12, seed=31), progress=False))))
     images.append(np.full((64, 64, 3), 90, np.uint8))  # no face
-    batch = FaceBatch.detect(images, detector)
+    batch = detector.detect(images)
     assert not batch.found[-1] and batch.found.sum() >= 9
     empty = FaceBatch(images[:2], [None, None])
     for scorer in scorers.values():
@@ -67,7 +67,7 @@ def test_probabilities_in_range_and_nan_without_face(dcgan, detector, scorers):
 def test_clearly_labelled_faces_rank_right(attr, dcgan, detector, scorers):
     rows = CLEAR[attr]["yes"] + CLEAR[attr]["no"]
     images = np.concatenate(list(render(dcgan, np.load(TRAIN_CODES)[rows], progress=False)))
-    batch = FaceBatch.detect(list(images), detector)
+    batch = detector.detect(list(images))
     assert batch.found.all()
     values = scorers[attr].score(batch)
     positive, negative = values[: len(CLEAR[attr]["yes"])], values[len(CLEAR[attr]["yes"]) :]
@@ -80,7 +80,7 @@ def test_real_photo(detector, scorers):
     """scikit-image's astronaut portrait (public domain, if installed): a woman with a clear smile, no eyeglasses."""
     skimage_data = pytest.importorskip("skimage.data")
     image = read_image(Path(skimage_data.__file__).parent / "astronaut.png")
-    batch = FaceBatch.detect([image, image[:, ::-1].copy()], detector)
+    batch = detector.detect([image, image[:, ::-1].copy()])
     assert batch.found.all()
     assert (scorers["smile"].score(batch) > 0.9).all()
     assert (scorers["eyeglasses"].score(batch) < 0.2).all()
@@ -89,7 +89,7 @@ def test_real_photo(detector, scorers):
 
 def test_gender_combines_the_network_and_the_probe(dcgan, detector, scorers):
     """The gender score is the sigmoid of the mean of the two logits: between the two, and monotone in each."""
-    batch = FaceBatch.detect(list(np.concatenate(list(render(dcgan, dcgan.sample(16, seed=4), progress=False)))), detector)
+    batch = detector.detect(list(np.concatenate(list(render(dcgan, dcgan.sample(16, seed=4), progress=False)))))
     found = batch.found
     combined = scorers["gender"].score(batch)[found]
     network = np.clip(scorers["gender"].network.score(batch)[found], 1e-6, 1 - 1e-6)

@@ -6,17 +6,9 @@ import pytest
 from PIL import Image
 from sklearn.svm import SVC
 
-from latentedit.boundaries import (
-    SHIPPED_DIR,
-    Boundary,
-    choose_samples,
-    cosine_matrix,
-    load_boundary,
-    project_out,
-    save_boundary,
-    train_boundary,
-)
+from latentedit.core.boundary import Boundary, choose_samples, cosine_matrix, fit_linear_svm, project_out, train_boundary
 from latentedit.errors import UsageError
+from latentedit.files.boundaries import SHIPPED_DIR, load_boundary, save_boundary
 
 
 def synthetic(n=4000, dim=64, noise=0.5, seed=0):
@@ -53,26 +45,24 @@ def test_nan_and_invalid_rows_are_dropped():
 
 def test_boundary_recovers_direction_at_least_as_accurate_as_svc():
     codes, scores, direction = synthetic(6000, noise=1.0)
-    boundary = train_boundary(codes, scores, "attr", ratio=0.1)
+    boundary = train_boundary(codes, scores, name="attr", ratio=0.1)
     assert abs(np.linalg.norm(boundary.normal) - 1) < 1e-6 and boundary.normal.dtype == np.float32
     assert boundary.normal @ direction > 0.9
     chosen = choose_samples(codes, scores, ratio=0.1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference = SVC(kernel="linear").fit(chosen.train_x, chosen.train_y).score(chosen.val_x, chosen.val_y)
-    assert boundary.meta["validation_accuracy"] >= reference - 0.005
-    assert boundary.meta["remaining_accuracy"] > 0.6
+    assert boundary.info.validation_accuracy >= reference - 0.005
+    assert boundary.info.remaining_accuracy > 0.6
     # the offset places the hyperplane between the classes
     distance = boundary.distance(chosen.val_x)
-    assert np.mean((distance > 0) == (chosen.val_y == 1)) == boundary.meta["validation_accuracy"]
+    assert np.mean((distance > 0) == (chosen.val_y == 1)) == boundary.info.validation_accuracy
 
 
 def test_solver_finds_the_squared_hinge_svm_optimum():
     """fit_linear_svm minimises liblinear's L2-regularised squared-hinge objective: the same normal as liblinear
     (whose intercept is nearly unregularised with a large intercept_scaling), and a gradient of zero."""
     from sklearn.svm import LinearSVC
-
-    from latentedit.boundaries import fit_linear_svm
 
     codes, scores, _ = synthetic(4000, noise=1.0)
     chosen = choose_samples(codes, scores, ratio=0.2)
@@ -87,7 +77,7 @@ def test_solver_finds_the_squared_hinge_svm_optimum():
 
 def test_file_pair_round_trip(tmp_path):
     codes, scores, _ = synthetic(2000)
-    boundary = train_boundary(codes, scores, "smile", meta={"model": "m", "attribute": "smile"})
+    boundary = train_boundary(codes, scores, name="smile", provenance={"model": "m", "attribute": "smile"})
     save_boundary(boundary, tmp_path / "smile.npy")
     array = np.load(tmp_path / "smile.npy")
     assert array.dtype == np.float32 and array.shape == (1, 64)
@@ -98,7 +88,7 @@ def test_file_pair_round_trip(tmp_path):
         assert key in record
     loaded = load_boundary(tmp_path / "smile.npy")
     np.testing.assert_allclose(loaded.normal, boundary.normal, atol=1e-7)
-    assert loaded.offset == pytest.approx(boundary.offset) and loaded.meta["model"] == "m"
+    assert loaded.offset == pytest.approx(boundary.offset) and loaded.info.model == "m"
     with pytest.raises(UsageError, match="already exist"):
         save_boundary(boundary, tmp_path / "smile.npy")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["smile.json", "smile.npy"]
@@ -116,18 +106,18 @@ def test_interfacegan_bare_npy_loads(tmp_path):
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_projection_is_orthogonal_to_every_condition(k):
     rng = np.random.default_rng(k)
-    make = lambda name: Boundary(name, (v := rng.standard_normal(512)) / np.linalg.norm(v))
+    make = lambda name: Boundary.from_normal(name, rng.standard_normal(512))
     primal, conditions = make("age"), [make(f"c{i}") for i in range(k)]
     projected = project_out(primal, conditions)
     assert abs(np.linalg.norm(projected.normal) - 1) < 1e-6
     for condition in conditions:
         assert abs(float(projected.normal.astype(np.float64) @ condition.normal)) < 1e-6
     assert projected.normal @ primal.normal > 0.9  # random conditions remove little of the primal
-    assert projected.meta["conditions"] == [c.name for c in conditions]
+    assert projected.info.conditions == [c.name for c in conditions]
 
 
 def test_cosine_matrix():
-    a, b = Boundary("a", np.array([1, 0], np.float32)), Boundary("b", np.array([0.6, 0.8], np.float32))
+    a, b = Boundary.from_normal("a", np.array([1, 0])), Boundary.from_normal("b", np.array([0.6, 0.8]))
     np.testing.assert_allclose(cosine_matrix([a, b]), [[1, 0.6], [0.6, 1]], atol=1e-6)
 
 
@@ -153,7 +143,7 @@ def test_bad_training_inputs(codes, scores, kwargs, message):
 
 def test_condition_of_another_dimension():
     with pytest.raises(UsageError, match="dimension"):
-        project_out(Boundary("a", np.ones(4, np.float32) / 2), [Boundary("b", np.ones(8, np.float32) / 8**0.5)])
+        project_out(Boundary.from_normal("a", np.ones(4)), [Boundary.from_normal("b", np.ones(8))])
 
 
 def test_cli_train_condition_compare_and_rank(tmp_path, run_cli, dcgan):

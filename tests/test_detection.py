@@ -9,29 +9,20 @@ import pytest
 import torch
 from PIL import Image
 
-from latentedit.detection import (
-    SHIPPED_DETECTOR,
-    Detector,
-    InputSpec,
-    Split,
-    augment,
-    build_model,
-    face_crops,
-    metrics,
-    train,
-)
+from latentedit.core.detector_training import Split, TrainingSettings, augment, metrics, train
 from latentedit.errors import UsageError, WeightsError
-from latentedit.faces import MTCNN
-from latentedit.generators import render
-from latentedit.weights import package_file
+from latentedit.files.weights import package_file
+from latentedit.models.detector import SHIPPED_DETECTOR, Detector, InputSpec, build_model, face_crops
+from latentedit.models.generators import render
+from latentedit.records import DetectorHeader, DetectorInput
 
 LFW = package_file("skimage", "data/lfw_subset.npy")
 needs_lfw = pytest.mark.skipif(LFW is None, reason="scikit-image (the source of real faces) is not installed")
 
 
 @pytest.fixture(scope="module")
-def mtcnn():
-    return MTCNN.load("cpu")
+def mtcnn(analysis):
+    return analysis.mtcnn
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +36,7 @@ def fakes(dcgan, mtcnn):
     """Aligned 25x25 gray crops of 60 generated faces and their 64x64 sources."""
     spec = InputSpec.create(25, "gray", "dcgan-digiface64")
     images = np.concatenate(list(render(dcgan, dcgan.sample(72, 7))))
-    crops = [faces[0] for faces in face_crops(list(images), spec, mtcnn)[0] if faces]
+    crops = [faces[0] for faces in face_crops(list(images), spec, detector=mtcnn)[0] if faces]
     return np.stack(crops[:60]), images
 
 
@@ -56,7 +47,8 @@ def tiny(lfw, fakes):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # this small network trains faster on one thread, and much faster on a busy machine
     try:
-        return train(lfw, fakes[0], spec, "seed-cnn", seed=0, epochs=10, patience=10, device="cpu", progress=False)
+        settings = TrainingSettings(architecture="seed-cnn", seed=0, epochs=10, patience=10)
+        return train(lfw, fakes[0], spec=spec, settings=settings, device="cpu", progress=False)
     finally:
         torch.set_num_threads(threads)
 
@@ -66,7 +58,7 @@ def test_training_on_a_tiny_dataset_learns(tiny):
     detector, history = tiny
     losses = [h["train_loss"] for h in history]
     assert min(losses[-3:]) < losses[0] - 0.1, losses
-    held = detector.header["held_out"]
+    held = detector.header.held_out
     assert held["n_real"] == 15 and held["n_fake"] == 15
     assert held["accuracy"] >= 0.75 and held["auc"] >= 0.8, held  # chance is 0.5
     assert sum(held["confusion"].values()) == 30
@@ -120,7 +112,7 @@ def test_checkpoint_round_trip(tiny, lfw, tmp_path):
     path = tmp_path / "d.pt"
     detector.save(path)
     loaded = Detector.load(path, "cpu")
-    assert loaded.header == json.loads(json.dumps(detector.header))
+    assert loaded.header.to_json() == json.loads(json.dumps(detector.header.to_json()))
     assert loaded.spec == detector.spec
     np.testing.assert_allclose(loaded.probabilities(lfw[:10]), detector.probabilities(lfw[:10]), atol=1e-6)
     with pytest.raises(UsageError, match="expects 25x25 gray crops"):
@@ -138,10 +130,10 @@ def test_foreign_and_mismatched_detector_files(tmp_path, dcgan):
         Detector.load(foreign)
     spec = InputSpec.create(32, "gray", "face")
     model = build_model("seed-cnn", spec)  # weights for 32x32 input under a header that claims 48x48
-    header = {"format_version": 1, "architecture": "seed-cnn",
-              "input": {"size": 48, "colour": "gray", "template_name": "face", "template": [list(p) for p in spec.template]}}
+    header = DetectorHeader(architecture="seed-cnn", input=DetectorInput(
+        size=48, colour="gray", template_name="face", template=[list(p) for p in spec.template]))
     wrong = tmp_path / "wrong.pt"
-    Detector(model, header).save(wrong)
+    Detector(model, spec, header).save(wrong)
     with pytest.raises(WeightsError, match="another input size"):
         Detector.load(wrong)
 
@@ -196,7 +188,7 @@ def test_detect_without_faces_and_bad_inputs(run_cli, pictures):
         code, out, err = run_cli("detect", pictures / name)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (name, err)
     code, _, err = run_cli("detect", pictures / "fake.png", "--threshold", "1.5")
-    assert code == 2 and "--threshold" in err
+    assert code == 2 and "threshold" in err
     code, _, err = run_cli("detect", pictures / "fake.png", "--detector", pictures / "text.jpg")
     assert code == 3 and "not a latentedit detector" in err
 
@@ -215,7 +207,7 @@ def test_train_detector_command(run_cli, tmp_path, lfw, fakes):
     assert code == 0, err
     assert stdout.startswith(f"wrote {out}: held-out accuracy") and out.is_file()
     header = Detector.load(out).header
-    assert header["training"]["data"]["real"]["faces"] == 24 and header["input"]["size"] == 25
+    assert header.training["data"]["real"]["faces"] == 24 and header.input.size == 25
     code, stdout, _ = run_cli("detect", real / "000.png", "--whole-image", "--detector", out)
     assert code == 0 and "\tface 0\t" in stdout
     code, _, err = run_cli(*args)
@@ -226,7 +218,7 @@ def test_train_detector_command(run_cli, tmp_path, lfw, fakes):
     code, _, err = run_cli("train-detector", "--real", real, "--fake", fake, "--whole-image", "-o", tmp_path / "x.pt")
     assert code == 2 and "at least 20 real faces" in err and "gave 5" in err
     code, _, err = run_cli("train-detector", "--real", real, "--fake", fake, "--fake-model", "dcgan-digiface64", "-o", out)
-    assert code == 2 and "exactly one of --fake" in err
+    assert code == 2 and "exactly one of a fake folder" in err
     code, _, err = run_cli("train-detector", "--real", tmp_path / "nowhere", "--fake", fake, "-o", tmp_path / "y.pt")
     assert code == 2 and "does not exist" in err
 
@@ -245,7 +237,7 @@ def test_train_detector_splits_by_subfolder(run_cli, tmp_path, lfw, fakes):
     out = tmp_path / "grouped.pt"
     code, _, err = run_cli("train-detector", "--real", real, "--fake", fake, "--split-by", "subfolder", "-o", out, *common)
     assert code == 0, err
-    training = Detector.load(out).header["training"]
+    training = Detector.load(out).header.training
     assert training["data"]["split_by"] == "subfolder" and training["data"]["real"]["groups"] == 10
     real_counts = [part["real"] for part in training["split"].values()]
     assert sum(real_counts) == 30 and all(count % 3 == 0 for count in real_counts)  # 3 photos per person

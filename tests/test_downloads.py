@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from latentedit.downloads import DownloadedWeights, cache_dir, download
+from latentedit.files.downloads import DownloadedWeights, cache_dir, download
 from latentedit.errors import WeightsError
-from latentedit.generators import MODELS, load_generator
+from latentedit.models.generators import MODELS, load_generator
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
@@ -98,7 +98,7 @@ def test_pull_fills_the_cache_and_offline_errors_say_where_to_put_the_file(serve
     expected = tmp_path / "latentedit" / "stylegan_ffhq.pth"
 
     with pytest.raises(WeightsError) as missing:
-        load_generator("stylegan-ffhq", "cpu")
+        load_generator("stylegan-ffhq", device="cpu")
     message = str(missing.value)
     assert str(expected) in message and server.url in message and "latentedit models pull stylegan-ffhq" in message
 

@@ -4,9 +4,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentedit.boundaries import Boundary
-from latentedit.editing import apply_edit, parse_attrs, parse_range, plan_edit
+from latentedit.commands.edit import EditRequest, format_report, resolve_boundaries, select_codes
+from latentedit.core.boundary import Boundary
+from latentedit.core.editing import apply_edit, edit_effect, parse_attrs, parse_range, plan_edit
 from latentedit.errors import UsageError
+from latentedit.models.analysis import FaceAnalysis
+from latentedit.models.scoring import load_scorers, score_codes
+from latentedit.specs import OutputSpec
 
 
 def unit(v):
@@ -27,7 +31,7 @@ def test_parse_attrs_and_range():
 
 
 def test_direction_arithmetic():
-    a, b, c = Boundary("a", unit([1, 0, 0, 0])), Boundary("b", unit([0, 1, 0, 0])), Boundary("c", unit([1, 1, 1, 0]))
+    a, b, c = (Boundary.from_normal(name, v) for name, v in [("a", [1, 0, 0, 0]), ("b", [0, 1, 0, 0]), ("c", [1, 1, 1, 0])])
     plan = plan_edit([a, b], [3.0, -2.0])
     np.testing.assert_allclose(plan.direction, [3, -2, 0, 0], atol=1e-6)
     np.testing.assert_allclose(plan.steps, np.linspace(0, 1, 5))
@@ -49,7 +53,7 @@ def test_direction_arithmetic():
     with pytest.raises(UsageError, match="names an edited attribute"):
         plan_edit([a], [1.0], conditions=[a])
     with pytest.raises(UsageError, match="different dimensions"):
-        plan_edit([a, Boundary("d", unit([1, 0]))], [1.0, 1.0])
+        plan_edit([a, Boundary.from_normal("d", [1, 0])], [1.0, 1.0])
 
 
 @pytest.fixture
@@ -131,15 +135,15 @@ def test_edit_bad_inputs(tmp_path, run_cli, boundary_files):
 def test_report_measures_targets_also_when_conditioned(dcgan):
     """--report re-scores the faces: a +3 smile edit along the shipped boundary raises the smile score, with or
     without conditions, and the side effects cover every other attribute."""
-    from latentedit.editing import edit_report, format_report, resolve_boundaries
-    from latentedit.scoring import load_scorers
-
     codes = dcgan.sample(12, seed=99)
-    scorers = load_scorers(["smile", "age", "eyeglasses"], "cpu")
+    scorers = load_scorers(["smile", "age", "eyeglasses"], FaceAnalysis("cpu"))
+    before = score_codes(dcgan, codes, scorers)
     for conditions in ([], ["age", "eyeglasses"]):
         plan = plan_edit(resolve_boundaries(["smile"], dcgan.name, {}), [3.0],
-                         resolve_boundaries(conditions, dcgan.name, {}), steps=np.array([0.0, 1.0]))
-        report = edit_report(dcgan, codes, apply_edit(codes, plan), plan, scorers)
+                         conditions=resolve_boundaries(conditions, dcgan.name, {}), steps=np.array([0.0, 1.0]))
+        final = apply_edit(codes, plan)[:, -1]
+        after = score_codes(dcgan, final, scorers)
+        report = edit_effect(plan, final - codes, {n: before[n] for n in scorers}, {n: after[n] for n in scorers})
         target = report["targets"]["smile"]
         assert target["faces_scored"] >= 10 and target["moved_as_asked"] >= 0.8 and target["mean_change"] > 0.2
         assert target["change_per_unit_step"] == pytest.approx(target["mean_change"] / 3, rel=0.05)
@@ -149,14 +153,14 @@ def test_report_measures_targets_also_when_conditioned(dcgan):
 
 def test_codes_from_a_file_go_on_the_sphere_for_sphere_models(tmp_path, dcgan, monkeypatch):
     """PGGAN and StyleGAN Z codes are edited on the sphere of radius sqrt(dim), as InterFaceGAN does."""
-    from latentedit.editing import select_codes
-
     codes = np.random.default_rng(1).standard_normal((3, 100)).astype(np.float32) * 2
     np.save(tmp_path / "z.npy", codes)
-    plain, _ = select_codes(dcgan, tmp_path / "z.npy", None, 0, 0)
+    request = EditRequest(OutputSpec(tmp_path / "unused"), "smile", codes_file=tmp_path / "z.npy")
+    plain, _ = select_codes(dcgan, request)
     np.testing.assert_array_equal(plain, codes)  # a Gaussian-Z model keeps them as they are
     monkeypatch.setattr(dcgan, "z_on_sphere", True)
-    sphere, record = select_codes(dcgan, tmp_path / "z.npy", [2, 0], 0, 0)
+    sphere, record = select_codes(dcgan, EditRequest(OutputSpec(tmp_path / "unused"), "smile",
+                                                     codes_file=tmp_path / "z.npy", index=[2, 0]))
     np.testing.assert_allclose(np.linalg.norm(sphere, axis=1), 10.0, rtol=1e-5)
     np.testing.assert_allclose(sphere / np.linalg.norm(sphere, axis=1, keepdims=True),
                                codes[[2, 0]] / np.linalg.norm(codes[[2, 0]], axis=1, keepdims=True), rtol=1e-5)

@@ -6,8 +6,9 @@ import torch
 from PIL import Image, ImageDraw
 
 from latentedit.errors import WeightsError
-from latentedit.faces import MTCNN, MTCNN_WEIGHTS, TEMPLATES, FaceBatch, align, nms, similarity_transform
-from latentedit.generators import render
+from latentedit.models.alignment import TEMPLATES, align, similarity_transform
+from latentedit.models.generators import render
+from latentedit.models.mtcnn import MTCNN, MTCNN_WEIGHTS, nms
 
 
 @pytest.fixture(scope="module")
@@ -133,9 +134,9 @@ def test_align_round_trip(faces):
     assert np.abs(back[inner] - np.roll(image, 8, axis=1)[inner]).mean() > 2 * error  # and it can tell
 
 
-def test_face_batch_crops(detector, faces):
+def test_face_batch_crops(analysis, faces):
     images = [faces[0], np.full((64, 64, 3), 128, np.uint8)]
-    batch = FaceBatch.detect(images, detector)
+    batch = analysis.detect(images)
     assert batch.found.tolist() == [True, False] and len(batch) == 2
     crops = batch.crops(48, "dlib-chip")
     assert crops.shape == (2, 48, 48, 3) and crops[1].max() == 0 and crops[0].std() > 10
@@ -143,9 +144,9 @@ def test_face_batch_crops(detector, faces):
     assert np.isnan(batch.landmarks()[1]).all() and not np.isnan(batch.landmarks()[0]).any()
 
 
-def test_face_batch_scaled_crops(detector, faces):
+def test_face_batch_scaled_crops(analysis, faces):
     """``scale`` enlarges the template about its centre: the same alignment, 1.2x larger about the same point."""
-    batch = FaceBatch.detect([faces[0]], detector)
+    batch = analysis.detect([faces[0]])
     points, landmarks = TEMPLATES["dlib-chip"], batch.faces[0].landmarks
     scaled = points.mean(0) + (points - points.mean(0)) * 1.2
     expected, matrix = align(faces[0], landmarks, 64, scaled)
@@ -156,9 +157,9 @@ def test_face_batch_scaled_crops(detector, faces):
     assert not np.array_equal(batch.crops(64, "dlib-chip", 1.2), batch.crops(64, "dlib-chip"))
 
 
-def test_face_batch_rotated_crops(detector, faces):
+def test_face_batch_rotated_crops(analysis, faces):
     """``rotation`` turns the template about its centre: the alignment map is the plain one turned that far."""
-    batch = FaceBatch.detect([faces[0]], detector)
+    batch = analysis.detect([faces[0]])
     landmarks = batch.faces[0].landmarks
     plain = align(faces[0], landmarks, 64, "dlib-chip")[1]
     points = TEMPLATES["dlib-chip"]
@@ -178,8 +179,8 @@ def test_dark_faces_are_found_on_the_second_try(faces):
 
 def test_big_faces_first_then_from_min_face(faces):
     plain = MTCNN.load("cpu").detect(list(faces[:8]))
-    fallback = MTCNN.load("cpu", first_min_face=1000).detect(list(faces[:8]))  # nothing that big: all retried
-    quick = MTCNN.load("cpu", first_min_face=38.4).detect(list(faces[:8]))
+    fallback = MTCNN.load("cpu").detect(list(faces[:8]), first_min_face=1000)  # nothing that big: all retried
+    quick = MTCNN.load("cpu").detect(list(faces[:8]), first_min_face=38.4)
     assert sum(bool(r) for r in plain) >= 7
     for a, b, c in zip(plain, fallback, quick):
         assert len(a) == len(b) and bool(a) == bool(c)

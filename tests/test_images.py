@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from latentedit.errors import UsageError
-from latentedit.images import list_images, read_image
+from latentedit.files.images import list_images, read_image
 
 
 def test_modes_become_uint8_rgb(tmp_path):

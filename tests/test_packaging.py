@@ -21,6 +21,6 @@ def test_wheel_ships_boundaries_detector_and_weights(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {f"latentedit/shipped/boundaries/dcgan-digiface64/{attr}.{ext}"
                 for attr in ("pose", "smile", "age", "gender", "eyeglasses") for ext in ("npy", "json")}
-    expected |= {"latentedit/shipped/detectors/default.pt", "latentedit/scorers/attribute_probe.pt",
-                 "latentedit/encoders/dcgan-digiface64.pt"}
+    expected |= {"latentedit/shipped/detectors/default.pt", "latentedit/models/scorers/attribute_probe.pt",
+                 "latentedit/models/encoders/dcgan-digiface64.pt"}
     assert expected <= names, sorted(expected - names)

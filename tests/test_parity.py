@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from latentedit.generators import load_generator
-from latentedit.generators.pggan import PGGANGenerator
-from latentedit.generators.stylegan import StyleGANGenerator
-from latentedit.generators.stylegan2 import StyleGAN2Generator
-from parity import load_case, random_state, write_nvidia_pickle
+from latentedit.models.generators import load_generator
+from latentedit.models.generators.pggan import PGGANGenerator
+from latentedit.models.generators.stylegan import StyleGANGenerator
+from latentedit.models.generators.stylegan2 import StyleGAN2Generator
+from latentedit.devtools import random_state, write_nvidia_pickle
+from parity import load_case
 
 TOLERANCE = 1e-4
 
@@ -34,7 +35,7 @@ def test_pggan_matches_interfacegan(case, tmp_path):
     config, expected = load_case(case)
     template = PGGANGenerator("t", interfacegan_channels(config["resolution"]), config["fused_scale"]).state_dict()
     torch.save(random_state(template, config["seed"]), tmp_path / "pggan.pth")
-    generator, _ = load_generator("pggan-celebahq", "cpu", tmp_path / "pggan.pth")
+    generator, _ = load_generator("pggan-celebahq", device="cpu", weights=tmp_path / "pggan.pth")
     assert generator.resolution == config["resolution"]
     with torch.inference_mode():
         assert_close(generator.synthesize(torch.from_numpy(expected["z"])), expected["image"])
@@ -66,7 +67,7 @@ def test_stylegan_matches_interfacegan(case, tmp_path):
     fused = [False] + [4 * 2**i >= 128 for i in range(1, resolution.bit_length() - 2)]  # InterFaceGAN's "auto"
     template = StyleGANGenerator("t", interfacegan_channels(resolution), fused).state_dict()
     torch.save(random_state(template, config["seed"]), tmp_path / "stylegan.pth")
-    generator, _ = load_generator("stylegan-ffhq", "cpu", tmp_path / "stylegan.pth")
+    generator, _ = load_generator("stylegan-ffhq", device="cpu", weights=tmp_path / "stylegan.pth")
     assert generator.resolution == resolution and generator.num_ws == 2 * (resolution.bit_length() - 2)
     assert (generator.truncation_psi, generator.truncation_layers) == (0.7, 8)  # InterFaceGAN's defaults
     check_style_case(generator, config, expected)
@@ -79,7 +80,7 @@ def test_stylegan2_pickle_matches_stylegan2_ada(case, tmp_path):
     empty = StyleGAN2Generator.from_config("t", kwargs)
     empty.load_state_dict(random_state(empty.state_dict(), config["seed"]))
     write_nvidia_pickle(tmp_path / "network.pkl", empty, kwargs)
-    generator, _ = load_generator("stylegan2-ffhq", "cpu", tmp_path / "network.pkl")
+    generator, _ = load_generator("stylegan2-ffhq", device="cpu", weights=tmp_path / "network.pkl")
     assert generator.resolution == kwargs["img_resolution"]
     assert (generator.truncation_psi, generator.truncation_layers) == (1.0, None)  # generate.py's defaults
     check_style_case(generator, config, expected)

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from latentedit.errors import WeightsError
-from latentedit.generators import load_generator
-from latentedit.generators.stylegan2 import StyleGAN2Generator
-from latentedit.safe_pickle import read_network_pickle
-from parity import random_state, write_nvidia_pickle
+from latentedit.models.generators import load_generator
+from latentedit.models.generators.stylegan2 import StyleGAN2Generator
+from latentedit.files.safe_pickle import read_network_pickle
+from latentedit.devtools import random_state, write_nvidia_pickle
 
 SMALL = {
     "z_dim": 16, "w_dim": 16, "c_dim": 0, "img_resolution": 16, "img_channels": 3,
@@ -56,7 +56,7 @@ def test_pickle_that_runs_code_is_refused_and_nothing_runs(tmp_path, payload):
     with pytest.raises(WeightsError, match=r"refused to load (posix|os|nt)\.system|refused to load (builtins|io)\.open"):
         read_network_pickle(path)
     with pytest.raises(WeightsError, match="refused"):
-        load_generator("stylegan2-ffhq", "cpu", path)
+        load_generator("stylegan2-ffhq", device="cpu", weights=path)
     assert not marker.exists()
 
 
@@ -67,7 +67,7 @@ def test_carried_source_code_is_never_executed(tmp_path):
     generator = small_generator()
     write_nvidia_pickle(path, generator, SMALL, module_src=source)
     assert source.encode() in path.read_bytes()  # the hostile source really is in the file
-    loaded, _ = load_generator("stylegan2-ffhq", "cpu", path)
+    loaded, _ = load_generator("stylegan2-ffhq", device="cpu", weights=path)
     assert not marker.exists()
     assert "torch_utils" not in sys.modules and "dnnlib" not in sys.modules
     z = torch.from_numpy(loaded.sample(2, seed=0))
@@ -81,23 +81,23 @@ def test_broken_and_foreign_files_give_one_line_errors(tmp_path):
     write_nvidia_pickle(path, generator, SMALL)
     (tmp_path / "cut.pkl").write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(WeightsError, match="cannot read .*cut.pkl"):
-        load_generator("stylegan2-ffhq", "cpu", tmp_path / "cut.pkl")
+        load_generator("stylegan2-ffhq", device="cpu", weights=tmp_path / "cut.pkl")
     (tmp_path / "text.pkl").write_bytes(pickle.dumps({"G_ema": np.str_("not a number")}))
     with pytest.raises(WeightsError, match="refused numpy scalar"):
-        load_generator("stylegan2-ffhq", "cpu", tmp_path / "text.pkl")
+        load_generator("stylegan2-ffhq", device="cpu", weights=tmp_path / "text.pkl")
     (tmp_path / "other.pkl").write_bytes(pickle.dumps({"G": 1}))
     with pytest.raises(WeightsError, match="no 'G_ema' network"):
-        load_generator("stylegan2-ffhq", "cpu", tmp_path / "other.pkl")
+        load_generator("stylegan2-ffhq", device="cpu", weights=tmp_path / "other.pkl")
     conditional = dict(SMALL, c_dim=10)
     write_nvidia_pickle(tmp_path / "cond.pkl", generator, conditional)
     with pytest.raises(WeightsError, match="conditional"):
-        load_generator("stylegan2-ffhq", "cpu", tmp_path / "cond.pkl")
+        load_generator("stylegan2-ffhq", device="cpu", weights=tmp_path / "cond.pkl")
 
 
 def test_plain_state_dict_is_accepted(tmp_path):
     generator = small_generator()
     torch.save(generator.state_dict(), tmp_path / "g_ema.pt")
-    loaded, _ = load_generator("stylegan2-ffhq", "cpu", tmp_path / "g_ema.pt")
+    loaded, _ = load_generator("stylegan2-ffhq", device="cpu", weights=tmp_path / "g_ema.pt")
     assert loaded.num_ws == generator.num_ws and loaded.resolution == 16
     z = torch.from_numpy(loaded.sample(2, seed=1))
     with torch.inference_mode():

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentedit import sampling
-from latentedit.sampling import sample_faces
+from latentedit.commands import sample as sampling
+from latentedit.commands.sample import SampleRequest
+from latentedit.specs import GeneratorSpec, OutputSpec
 
 
 def test_layout(tmp_path, run_cli):
@@ -97,5 +98,5 @@ def test_failure_midway_leaves_nothing(tmp_path, monkeypatch, dcgan):
 
     monkeypatch.setattr(sampling, "render", failing)
     with pytest.raises(RuntimeError, match="simulated"):
-        sample_faces(tmp_path / "out", n=20, batch_size=4, device="cpu")
+        sampling.sample(SampleRequest(OutputSpec(tmp_path / "out"), GeneratorSpec(device="cpu"), n=20, batch_size=4))
     assert list(tmp_path.iterdir()) == []

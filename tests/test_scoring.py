@@ -6,28 +6,24 @@ import pytest
 import torch
 from PIL import Image
 
-from latentedit import scoring
 from latentedit.errors import LatentEditError, UsageError
-from latentedit.faces import MTCNN, FaceBatch
-from latentedit.generators import render
-from latentedit.onnxnet import OnnxNet
-from latentedit.scorers.agegender import AGE_CLASS_VALUES, AGE_WEIGHTS, GENDER_WEIGHTS, AgeScorer
-from latentedit.scorers.attribute_probe import GenderScorer
-from latentedit.scorers.pose import PoseScorer, yaw_degrees
+from latentedit.models import scoring
+from latentedit.models.analysis import FaceAnalysis
+from latentedit.models.dlib import AGE_CLASS_VALUES, AGE_WEIGHTS, GENDER_WEIGHTS
+from latentedit.models.generators import render
+from latentedit.models.onnxnet import OnnxNet
+from latentedit.models.scorers.agegender import AgeScorer, chip_outputs
+from latentedit.models.scorers.attribute_probe import GenderScorer
+from latentedit.models.scorers.pose import PoseScorer, yaw_degrees
 
 AVAILABLE = ",".join(scoring.SCORERS)
 
 
 @pytest.fixture(scope="module")
-def detector():
-    return MTCNN.load("cpu")
-
-
-@pytest.fixture(scope="module")
-def batch(dcgan, detector):
+def batch(dcgan, analysis):
     images = list(np.concatenate(list(render(dcgan, dcgan.sample(24, seed=21), progress=False))))
     images.append(np.full((64, 64, 3), 128, np.uint8))  # no face
-    return FaceBatch.detect(images, detector)
+    return analysis.detect(images)
 
 
 @pytest.mark.parametrize("weights, size", [(AGE_WEIGHTS, 64), (GENDER_WEIGHTS, 32)])
@@ -60,17 +56,17 @@ def test_yaw_from_landmarks():
     np.testing.assert_allclose(rolled, estimates, atol=1e-6)
 
 
-def test_pose_flips_sign_with_the_image(batch, detector):
-    flipped = FaceBatch.detect([image[:, ::-1] for image in batch.images], detector)
+def test_pose_flips_sign_with_the_image(batch, analysis):
+    flipped = analysis.detect([image[:, ::-1] for image in batch.images])
     both = batch.found & flipped.found
-    yaw, mirrored = PoseScorer("cpu").score(batch)[both], PoseScorer("cpu").score(flipped)[both]
+    yaw, mirrored = PoseScorer(analysis).score(batch)[both], PoseScorer(analysis).score(flipped)[both]
     assert both.sum() >= 20 and np.abs(yaw).max() > 20
     assert np.corrcoef(yaw, -mirrored)[0, 1] > 0.95
     assert np.median(np.abs(yaw + mirrored)) < 5
 
 
-def test_scorer_ranges_and_missing_faces(batch):
-    age, gender, pose = (cls("cpu").score(batch) for cls in (AgeScorer, GenderScorer, PoseScorer))
+def test_scorer_ranges_and_missing_faces(batch, analysis):
+    age, gender, pose = (cls(analysis).score(batch) for cls in (AgeScorer, GenderScorer, PoseScorer))
     found = batch.found
     assert not found[-1] and found.sum() >= 21
     for values in (age, gender, pose):
@@ -81,28 +77,26 @@ def test_scorer_ranges_and_missing_faces(batch):
     assert (np.abs(pose[found]) <= 90).all()
 
 
-def test_gender_and_age_track_the_face(batch):
+def test_gender_and_age_track_the_face(batch, analysis):
     """Scores follow the face, not the frame: a mirrored face gets nearly the same age and gender."""
-    mirrored = FaceBatch([im[:, ::-1] for im in batch.images], [None] * len(batch))
-    mirrored = FaceBatch.detect(mirrored.images, MTCNN.load("cpu"))
+    mirrored = analysis.detect([im[:, ::-1] for im in batch.images])
     both = batch.found & mirrored.found
     for cls, tolerance in ((AgeScorer, 0.75), (GenderScorer, 0.75)):
-        scorer = cls("cpu")
+        scorer = cls(analysis)
         a, b = scorer.score(batch)[both], scorer.score(mirrored)[both]
         assert np.corrcoef(a, b)[0, 1] > tolerance
 
 
-def test_age_averages_framed_and_mirrored_views(batch):
+def test_age_averages_framed_and_mirrored_views(batch, analysis):
     """The age score is the expected age under the class probabilities averaged over every framing of the chip,
-    each also mirrored: measured view by view with a one-view, unmirrored copy of the scorer."""
-    age = AgeScorer("cpu")
-    one_view = AgeScorer("cpu")
-    one_view.mirror_average = False
+    each also mirrored: measured view by view, one chip at a time."""
+    age = AgeScorer(analysis)
     found = batch.found
     views = []
     for scale, rotation in age.framings:
         chips = batch.crops(64, "dlib-chip", scale, rotation)[found]
-        views += [one_view.probabilities(chips), one_view.probabilities(np.ascontiguousarray(chips[:, :, ::-1]))]
+        for view in (chips, np.ascontiguousarray(chips[:, :, ::-1])):
+            views.append(chip_outputs(analysis.age_network, view, mirror_average=False))
     assert len(views) == 18 and len({(s, r) for s, r in age.framings}) == 9
     expected = np.mean(views, axis=0) @ AGE_CLASS_VALUES
     np.testing.assert_allclose(age.score(batch)[found], expected, rtol=1e-4)
@@ -118,7 +112,7 @@ def test_attribute_names():
 def test_unavailable_scorer_is_reported(monkeypatch):
     monkeypatch.setattr(scoring, "SCORERS", {"pose": PoseScorer})
     with pytest.raises(LatentEditError, match="no scorer for age in this version"):
-        scoring.load_scorers("pose,age", "cpu")
+        scoring.load_scorers("pose,age", FaceAnalysis("cpu"))
 
 
 def test_score_codes_layout(tmp_path, run_cli, dcgan):
@@ -140,7 +134,7 @@ def test_score_codes_layout(tmp_path, run_cli, dcgan):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["n"] == 10 and manifest["faces_not_found"] == missing and manifest["model"] == "dcgan-digiface64"
     # the same faces scored in one batch give the same numbers
-    direct = scoring.score_codes(dcgan, codes, ["age"], batch_size=10)
+    direct = scoring.score_codes(dcgan, codes, scoring.load_scorers(["age"], FaceAnalysis("cpu")), batch_size=10)
     np.testing.assert_allclose(direct["age"], np.load(out / "age_scores.npy")[:, 0], rtol=1e-4)
 
 
@@ -196,7 +190,8 @@ def test_score_an_edit_sweep(tmp_path, run_cli, dcgan):
     rows = list(csv.DictReader(open(tmp_path / "s" / "scores.csv")))
     assert [r["source"] for r in rows] == ["0:0", "0:1", "0:2", "1:0", "1:1", "1:2"]
     edited = np.load(tmp_path / "e" / "codes.npy")
-    direct = scoring.score_codes(dcgan, edited.reshape(-1, edited.shape[-1]), ["smile"])["smile"]
+    scorers = scoring.load_scorers(["smile"], FaceAnalysis("cpu"))
+    direct = scoring.score_codes(dcgan, edited.reshape(-1, edited.shape[-1]), scorers)["smile"]
     np.testing.assert_allclose(np.load(tmp_path / "s" / "smile_scores.npy")[:, 0], direct, rtol=1e-4)
     smile = direct.reshape(2, 3)
     assert np.nanmean(smile[:, 2]) > np.nanmean(smile[:, 0])  # -3 to +3 along the smile boundary

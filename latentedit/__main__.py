@@ -1,0 +1,5 @@
+"""``python -m latentedit`` (and ``torchrun -m latentedit``) runs the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,62 @@
+"""``latentedit invert``: the latent code of the face in each photo, with the aligned face, its reconstruction and
+how close it comes (PSNR, SSIM)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..files.outputs import save_png, staged_output, write_json
+from ..models.generators import run_record
+from ..pictures import annotated_grid, preview_tiles
+from ..records import InversionRecord, InvertedPhoto
+from ..specs import GeneratorSpec, OutputSpec, PhotoOptions
+from .photos import invert_photos, photo_names
+
+
+@dataclass(frozen=True)
+class InvertRequest:
+    """Invert the chosen face of each photo into latent ``space`` of ``generator``."""
+
+    output: OutputSpec
+    photos: Sequence[Path]
+    generator: GeneratorSpec = field(default_factory=GeneratorSpec)
+    space: str = "z"
+    options: PhotoOptions = field(default_factory=PhotoOptions)
+
+
+def invert_to_folder(request: InvertRequest) -> InversionRecord:
+    """Write, per photo, ``NAME/code.npy``, ``NAME/target.png`` (the aligned face), ``NAME/reconstruction.png`` and
+    ``NAME/side_by_side.png``; for all photos ``codes.npy`` (N, *code_shape) and ``inversion.json`` (settings and
+    PSNR / SSIM per photo)."""
+    generator, digest = request.generator.load()
+    paths = list(request.photos)
+    with staged_output(request.output.path, request.output.overwrite) as staging:
+        photos, result = invert_photos(paths, generator, space=request.space, options=request.options)
+        entries = []
+        for name, photo, code, image, p, s in zip(photo_names(paths), photos, result.codes, result.images, result.psnr,
+                                                   result.ssim):
+            folder = staging / name
+            folder.mkdir()
+            np.save(folder / "code.npy", code[None])
+            save_png(photo.crop, folder / "target.png")
+            save_png(image, folder / "reconstruction.png")
+            save_png(comparison(photo.crop, image, float(p), float(s)), folder / "side_by_side.png")
+            entries.append(InvertedPhoto(
+                photo=photo.name, folder=name, face_index=request.options.face_index, faces_found=photo.faces_found,
+                face_box=[round(float(v), 1) for v in photo.face.box], psnr_db=round(float(p), 3), ssim=round(float(s), 4),
+            ))
+        np.save(staging / "codes.npy", result.codes)
+        record = InversionRecord(
+            **run_record(generator.name, digest, generator, request.generator.weights), inversion=result.record(),
+            photos=entries, mean_psnr_db=round(float(result.psnr.mean()), 3), mean_ssim=round(float(result.ssim.mean()), 4),
+        )
+        write_json(record, staging / "inversion.json")
+    return record
+
+
+def comparison(target: np.ndarray, reconstruction: np.ndarray, psnr_db: float, ssim_value: float) -> np.ndarray:
+    """The aligned photo and its reconstruction side by side, enlarged, with the metrics as a title."""
+    tiles = preview_tiles(np.stack([target, reconstruction]))
+    return annotated_grid(tiles[None], f"PSNR {psnr_db:.1f} dB, SSIM {ssim_value:.3f}", None, ["photo, aligned", "reconstruction"])

@@ -1,0 +1,178 @@
+"""``latentedit score``: the attribute scores of an image, a folder of images, a ``sample`` or ``edit`` folder, or
+codes rendered on the fly; written as InterFaceGAN's ``{attr}_scores.npy``, a CSV and a manifest."""
+
+import csv
+import dataclasses
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UsageError
+from ..files.codes import load_codes
+from ..files.images import list_images, read_image
+from ..files.outputs import read_json, staged_output, write_json
+from ..models.analysis import FaceAnalysis
+from ..models import scoring
+from ..models.scoring import BATCH_SIZE, load_scorers, parse_attributes
+from ..records import EditRecord, SampleManifest, ScoreFile, ScoreManifest, utc_now
+from ..specs import GeneratorSpec, OutputSpec, StyleOptions
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """Score ``source`` (an image file or a folder) or the codes in ``codes_file`` (in latent ``space``, rendered by
+    ``generator``); ``attrs`` None = all five. Unreadable images are skipped, or with ``strict`` refused."""
+
+    output: OutputSpec
+    source: Path | None = None
+    codes_file: Path | None = None
+    generator: GeneratorSpec = field(default_factory=GeneratorSpec)
+    space: str = "z"
+    attrs: str | Sequence[str] | None = None
+    strict: bool = False
+    batch_size: int = BATCH_SIZE
+    progress: bool | None = None
+
+
+@dataclass
+class ScoreRun:
+    out: Path
+    n: int
+    missing: int
+    skipped: list[str]
+
+
+@dataclass(frozen=True)
+class _Made:
+    """How a ``sample`` or ``edit`` folder was made: its codes are rendered again the same way."""
+
+    codes: Path
+    space: str
+    resolution: int | None
+    model: str
+    weights_sha256: str | None
+    generator: GeneratorSpec
+
+
+def score(request: ScoreRequest) -> ScoreRun:
+    """Write OUT/{attr}_scores.npy (float32 (N, 1), NaN where no face), OUT/scores.csv and OUT/manifest.json.
+
+    (N, steps, ...) codes, as ``edit`` writes them, give one row per face and step, face by face. A ``sample
+    --no-images`` or an ``edit`` folder is scored by rendering its codes as they were made: same model, weights
+    file, space and style.
+    """
+    if (request.source is None) == (request.codes_file is None):
+        raise UsageError("give either a folder of images or a codes file (with its model), not both")
+    names = parse_attributes(request.attrs)
+    paths: list[Path] | None = None
+    made: _Made | None = None
+    strict, codes_file, space, spec = request.strict, request.codes_file, request.space, request.generator
+    if request.source is not None:
+        source = Path(request.source)
+        if source.is_file():
+            paths, strict = [source], True  # one image: an unreadable file is an error, not a skip
+        elif source.is_dir():
+            paths, made = _folder_images(source, request.generator)
+        else:
+            raise UsageError(f"{source} does not exist: give an image file or a folder of images")
+        if paths is None:  # codes without images: render them as `sample` or `edit` did
+            codes_file, space, spec = made.codes, made.space, made.generator
+        elif not paths:
+            raise UsageError(f"no images (.png, .jpg, ...) in {source}")
+    codes = load_codes(codes_file) if paths is None else None
+    with staged_output(request.output.path, request.output.overwrite) as staging:
+        scorers = load_scorers(names, FaceAnalysis(spec.device))
+        skipped: list[str] = []
+        labels: list[str] = []
+        if paths:
+            images = _readable(paths, strict, skipped, labels)
+            # a sample folder's PNGs are scored exactly as its codes would be
+            resolution = made.resolution if made else None
+            scores = scoring.score_images(images, scorers, batch_size=request.batch_size, progress=request.progress,
+                                  total=len(paths), rendered_resolution=resolution)
+            origin: dict = {"images": str(request.source)}
+            if len(scores) == 0:
+                raise UsageError(f"none of the {len(skipped)} image files in {request.source} could be read")
+        else:
+            generator, digest = spec.load()
+            if made and generator.name == made.model and digest != (made.weights_sha256 or digest):
+                raise UsageError(f"{request.source} was rendered with weights {made.weights_sha256[:12]}, these are "
+                                 f"{digest[:12]}: pass the same weights file")
+            shape = generator.code_shape(space)
+            steps = codes.shape[1] if codes.ndim == len(shape) + 2 and codes.shape[2:] == shape else None
+            flat = codes.reshape(-1, *shape) if steps else codes
+            scores = scoring.score_codes(generator, flat, scorers, space=space, batch_size=request.batch_size,
+                                 progress=request.progress)
+            labels = [f"{i // steps}:{i % steps}" if steps else str(i) for i in range(len(scores))]
+            origin = {"codes": str(codes_file), "model": generator.name, "weights_sha256": digest, "space": space,
+                      **generator.settings(), **({"faces": len(codes), "steps": steps} if steps else {})}
+        for name in names:
+            np.save(staging / f"{name}_scores.npy", scores.values[name].astype(np.float32)[:, None])
+        with open(staging / "scores.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["index", "source", "face_found", "face_confidence", *names])
+            for i, label in enumerate(labels):
+                row = [scores.values[n][i] for n in names]
+                writer.writerow([i, label, int(scores.found[i]), _cell(scores.confidence[i]), *map(_cell, row)])
+        manifest = ScoreManifest(
+            date=utc_now(), **origin, n=len(scores), faces_not_found=scores.missing, skipped_files=skipped,
+            attributes={n: ScoreFile(file=f"{n}_scores.npy", unit=scorers[n].unit) for n in names},
+        )
+        write_json(manifest, staging / "manifest.json")
+    return ScoreRun(Path(request.output.path), len(scores), scores.missing, skipped)
+
+
+def _readable(paths: Sequence[Path], strict: bool, skipped: list[str], names: list[str]) -> Iterator[np.ndarray]:
+    """Images read from ``paths``; unreadable ones are recorded in ``skipped`` (or raise when ``strict``)."""
+    for path in paths:
+        try:
+            image = read_image(path)
+        except UsageError:
+            if strict:
+                raise
+            skipped.append(path.name)
+            continue
+        names.append(path.name)
+        yield image
+
+
+def _folder_images(folder: Path, given: GeneratorSpec) -> tuple[list[Path] | None, _Made | None]:
+    """The images to score in ``folder`` and how the folder was made.
+
+    A ``sample`` folder: its own images in index order (None when it has only codes); an ``edit`` folder: None
+    (its codes.npy, N x steps, is rendered again); any other folder: every image file in it, and no record. For the
+    first two the record names the model, weights, resolution, codes file, latent space and style options; what
+    ``given`` sets (model, weights file, device) takes precedence.
+    """
+    for name in ("manifest.json", "edit.json"):
+        if not (folder / name).is_file():
+            continue
+        data = read_json(folder / name, "record")
+        if not isinstance(data, dict) or data.get("tool") != "latentedit" or "model" not in data:
+            continue
+        if name == "manifest.json" and not isinstance(data.get("files"), dict):
+            continue  # another command's manifest (score's own, say), not a sample folder
+        if name == "edit.json":
+            if "photos" in data:
+                raise UsageError(f"{folder} holds edits of photos, drawn by generators tuned to each photo: score the "
+                                 f"images in {folder / 'photos'} instead")
+            edit = EditRecord.from_json(data, str(folder / name))
+            head, codes, space, resolution, images, n = edit, "codes.npy", edit.space, None, None, 0
+        else:
+            manifest = SampleManifest.from_json(data, str(folder / name))
+            head, codes, space, resolution = manifest, manifest.files.codes, manifest.space, manifest.resolution
+            images, n = manifest.files.images, manifest.n
+        spec = dataclasses.replace(
+            given, model=given.model or head.model,
+            weights=given.weights or (Path(head.weights_file) if head.weights_file else None),
+            style=StyleOptions(**head.style),
+        )
+        made = _Made(folder / codes, space, resolution, head.model, head.weights_sha256, spec)
+        return ([folder / (images % i) for i in range(n)] if images else None), made
+    return list_images(folder), None
+
+
+def _cell(value: float) -> str:
+    return "" if np.isnan(value) else f"{value:.6g}"

@@ -1,0 +1,217 @@
+"""GAN inversion, the method's core: find the latent code whose rendering reproduces a face aligned to the
+generator's framing, and pivotal tuning of a generator to one photo (no file I/O).
+
+A code is optimised with Adam to reproduce the aligned face: pixel loss, a feature loss (see
+:mod:`latentedit.models.features`) and a prior that keeps the code where the generator's codes live. The first
+start comes from a learned encoder where one is given, else from the mean W (StyleGAN models) or a random code;
+further starts are random. All starts of all faces in a batch run together; after a quarter of the iterations
+only the best start of each face goes on.
+"""
+
+import copy
+import math
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..errors import UsageError
+from ..models.encoder import Encoder
+from ..models.features import FeatureLoss
+from ..models.generators import Generator, to_uint8
+from ..records import InversionRun
+from ..specs import InversionSettings
+from .metrics import psnr, ssim
+
+
+def prior_penalty(generator: Generator, codes: torch.Tensor, space: str) -> torch.Tensor:
+    """Per-code penalty for leaving the generator's latent distribution.
+
+    Gaussian Z: the negative log-density of the code's norm under the chi distribution (smallest at
+    sqrt(dim - 1)), divided by dim. W: mean squared distance to the mean W. W+: that, plus the spread of the
+    layers around their own mean (keeps W+ codes close to a single W). Z codes on a sphere are projected instead.
+    """
+    if space == "z":
+        if generator.z_on_sphere:
+            return codes.new_zeros(len(codes))
+        d = codes.shape[1]
+        r2 = codes.pow(2).sum(1)
+        return (r2 / 2 - (d - 1) / 2 * torch.log(r2) - ((d - 1) / 2 - (d - 1) / 2 * math.log(d - 1))) / d
+    w_avg = generator.w_avg
+    if space == "w":
+        return (codes - w_avg).pow(2).mean(1)
+    return (codes - w_avg).pow(2).mean((1, 2)) + (codes - codes.mean(1, keepdim=True)).pow(2).mean((1, 2))
+
+
+@dataclass
+class Inversion:
+    """The best code found for each target, its rendering (uint8) and how well it reproduces the target."""
+
+    codes: np.ndarray  # float32 (N, *code_shape)
+    images: np.ndarray  # uint8 (N, R, R, 3)
+    psnr: np.ndarray  # dB, float (N,)
+    ssim: np.ndarray  # float (N,)
+    space: str
+    settings: InversionSettings
+
+    def record(self) -> InversionRun:
+        return InversionRun(space=self.space, **asdict(self.settings))
+
+
+def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Uint8 (N, H, W, 3) images to float (N, 3, H, W) in [-1, 1] on ``device``."""
+    pixels = torch.from_numpy(np.require(images, np.uint8, ["C", "W"]))  # a writable copy only where needed
+    return pixels.to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def _starts(
+    generator: Generator, space: str, targets: torch.Tensor, starts: int, encoder: Encoder | None, rng: np.random.Generator
+) -> torch.Tensor:
+    """Initial codes (N * starts, *code_shape), the starts of each target together: the encoder's (or the mean W)
+    first, the others sampled (Z codes; mapped, halfway to the mean W, for W and W+)."""
+    n, device = len(targets), targets.device
+    z = torch.from_numpy(generator.sample(n * starts, int(rng.integers(2**31)))).to(device)
+    if space == "z":
+        codes = z.view(n, starts, -1)
+        if encoder is not None:
+            codes[:, 0] = encoder(targets)
+        return codes.flatten(0, 1)
+    w = generator.map(z).lerp(generator.w_avg, 0.5).view(n, starts, -1)
+    w[:, 0] = generator.w_avg
+    w = w.flatten(0, 1)
+    return w if space == "w" else w[:, None].repeat(1, generator.code_shape("wp")[0], 1)
+
+
+def invert(
+    generator: Generator,
+    targets: np.ndarray,
+    *,
+    features: FeatureLoss,
+    encoder: Encoder | None = None,
+    space: str = "z",
+    settings: InversionSettings | None = None,
+    progress: bool = True,
+) -> Inversion:
+    """Find a code in ``space`` for each uint8 (N, R, R, 3) target aligned to the generator's framing, with the
+    perceptual distance ``features`` and the first start from ``encoder`` where one is given."""
+    settings = settings or InversionSettings()
+    settings.check()
+    generator.check_space(space)
+    if targets.ndim != 4 or targets.shape[1:] != (generator.resolution, generator.resolution, 3):
+        raise UsageError(f"targets must be (N, {generator.resolution}, {generator.resolution}, 3) images, got {targets.shape}")
+    device = generator.device
+    settings = replace(settings, starts=settings.starts or (1 if encoder is not None else 4))
+    rng = np.random.default_rng(settings.seed)
+    # High-resolution models run at most max_batch codes at once (faces x starts), as when rendering.
+    per_batch = min(settings.batch_size, max(1, (generator.max_batch or settings.batch_size * settings.starts) // settings.starts))
+    chunks = range(0, len(targets), per_batch)
+    codes, images = [], []
+    with tqdm(total=len(chunks) * settings.iterations, desc=f"inverting {len(targets)} face(s)", unit="it",
+              disable=not progress or settings.iterations == 0, leave=False) as bar:
+        for start in chunks:
+            target = to_tensor(targets[start : start + per_batch], device)
+            best = _optimise(generator, space, target, settings, features, encoder, rng, bar)
+            codes.append(best.cpu())
+            with torch.no_grad():
+                images.append(to_uint8(generator.synthesize(best, space)))
+    codes_np, images_np = torch.cat(codes).numpy(), np.concatenate(images)
+    t, r = to_tensor(targets, torch.device("cpu")), to_tensor(images_np, torch.device("cpu"))
+    return Inversion(codes_np, images_np, psnr(r, t).numpy(), ssim(r, t).numpy(), space, settings)
+
+
+def _optimise(
+    generator: Generator,
+    space: str,
+    target: torch.Tensor,
+    settings: InversionSettings,
+    features: FeatureLoss,
+    encoder: Encoder | None,
+    rng: np.random.Generator,
+    bar: tqdm,
+) -> torch.Tensor:
+    """Adam with a cosine learning rate over all starts, narrowed to the best start per target after the
+    exploration phase; returns the best code of each target."""
+    n, starts = len(target), settings.starts
+    with torch.no_grad():
+        codes = _starts(generator, space, target, starts, encoder, rng)
+        goal = [f.repeat_interleave(starts, 0) for f in features.features(target)]
+    goal_pixels = target.repeat_interleave(starts, 0)
+    lr = settings.lr
+    explore = math.ceil(settings.iterations * settings.explore) if starts > 1 else 0
+
+    def losses(c: torch.Tensor, pixels: torch.Tensor, goal_features: list[torch.Tensor]) -> torch.Tensor:
+        rendered = generator.synthesize(c, space)
+        pixel = (rendered - pixels).pow(2).flatten(1).mean(1)
+        feature = features(features.features(rendered), goal_features)
+        return pixel + settings.feature_weight * feature + settings.prior_weight * prior_penalty(generator, c, space)
+
+    codes = codes.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([codes], lr=lr)
+    for step in range(settings.iterations):
+        if step == explore and starts > 1:  # keep the best start of each target
+            with torch.no_grad():
+                keep = losses(codes, goal_pixels, goal).view(n, starts).argmin(1) + torch.arange(n, device=codes.device) * starts
+            codes = codes.detach()[keep].clone().requires_grad_(True)
+            goal_pixels, goal = goal_pixels[keep], [f[keep] for f in goal]
+            state = optimizer.state[optimizer.param_groups[0]["params"][0]]
+            optimizer = torch.optim.Adam([codes], lr=lr)
+            if state:  # carry the moments of the kept starts over
+                optimizer.state[codes] = {"step": state["step"], "exp_avg": state["exp_avg"][keep], "exp_avg_sq": state["exp_avg_sq"][keep]}
+            starts = 1
+        for group in optimizer.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / settings.iterations))
+        loss = losses(codes, goal_pixels, goal)
+        optimizer.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        optimizer.step()
+        if space == "z" and generator.z_on_sphere:
+            with torch.no_grad():
+                codes *= math.sqrt(generator.latent_dim) / codes.norm(dim=1, keepdim=True)
+        bar.update(1)
+    with torch.no_grad():
+        if starts > 1:
+            keep = losses(codes, goal_pixels, goal).view(n, starts).argmin(1) + torch.arange(n, device=codes.device) * starts
+            codes = codes[keep]
+    return codes.detach()
+
+
+def tune_generator(
+    generator: Generator,
+    code: np.ndarray,
+    target: np.ndarray,
+    *,
+    features: FeatureLoss,
+    space: str = "z",
+    steps: int = 100,
+    lr: float = 3e-4,
+    locality: float = 1.0,
+    seed: int = 0,
+    progress: bool = True,
+) -> Generator:
+    """Pivotal tuning (Roich et al. 2022): a copy of ``generator`` whose weights are fine-tuned for ``steps`` Adam
+    steps so that ``code`` (one inverted code) renders the uint8 ``target`` face itself, with the inversion's
+    pixel and feature (``features``) losses. A locality term keeps the renders of nearby codes (``code`` moved up to 30 % of the
+    way to random codes, four per step) as the original generator makes them, so that editing the code still
+    works as before. Normalisation layers stay in eval mode."""
+    tuned = copy.deepcopy(generator).requires_grad_(True)
+    device = generator.device
+    pivot = torch.from_numpy(generator.validate_codes(code[None], space)).to(device)
+    goal_pixels = to_tensor(target[None], device)
+    goal = features.features(goal_pixels)
+    rng = np.random.default_rng(seed)
+    optimizer = torch.optim.Adam(tuned.parameters(), lr=lr)
+    for _ in tqdm(range(steps), desc="tuning the generator to the photo", unit="it", disable=not progress, leave=False):
+        rendered = tuned.synthesize(pivot, space)
+        loss = (rendered - goal_pixels).pow(2).mean() + 0.1 * features(features.features(rendered), goal).mean()
+        if locality:
+            with torch.no_grad():
+                z = torch.from_numpy(generator.sample(4, int(rng.integers(2**31)))).to(device)
+                share = torch.from_numpy(rng.uniform(0, 0.3, 4).astype(np.float32)).to(device)
+                nearby = pivot + (generator.latents(z)[space] - pivot) * share.view(-1, *[1] * (pivot.ndim - 1))
+                reference = generator.synthesize(nearby, space)
+            loss = loss + locality * (tuned.synthesize(nearby, space) - reference).pow(2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return tuned.eval().requires_grad_(False)

@@ -1,0 +1,460 @@
+"""Typed, versioned records: every JSON file latentedit writes, as a dataclass with ``to_json`` and ``from_json``.
+
+Each record names its ``format`` and ``format_version``. ``from_json`` checks every field against the dataclass
+annotations and raises one line naming the file and the field; files written before records were versioned
+(without ``format_version``) read as version 1. Keys a record does not know are kept in ``extra`` and written
+back, so that a record of a newer version passes through unchanged. Optional fields marked with :func:`omitted`
+are left out of the JSON when they are None.
+
+The records, in the order a user meets them: :class:`SampleManifest`, :class:`ScoreManifest`,
+:class:`BoundaryInfo` (a boundary's sidecar), :class:`EditRecord`, :class:`InversionRecord`, :class:`MixRecord`,
+:class:`ArithRecord`.
+"""
+
+import dataclasses
+import math
+from datetime import datetime, timezone
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
+
+from .errors import UsageError
+from .specs import InversionSettings
+
+T = TypeVar("T", bound="Fields")
+MAX_DEPTH = 32  # JSON nested deeper than this is refused before Python's recursion limit is near
+
+
+def utc_now() -> str:
+    """The time of a run, as records stamp it (UTC, to the second)."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def omitted() -> Any:
+    """A field that defaults to None and is left out of the JSON while it is None."""
+    return field(default=None, metadata={"omit_none": True})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fields:
+    """A typed JSON object: a dataclass whose annotations say what each key holds (see the module docstring)."""
+
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False, metadata={"extra": True})
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if item.metadata.get("extra") or (value is None and item.metadata.get("omit_none")):
+                continue
+            out[item.name] = _plain(value)
+        return {**out, **self.extra}
+
+    @classmethod
+    def from_json(cls: type[T], data: Any, where: str = "record") -> T:
+        """The record in ``data`` (parsed JSON), or a :class:`UsageError` naming ``where`` and the bad field."""
+        return _read(cls, data, where, 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record(Fields):
+    """A top-level record: :class:`Fields` plus its ``format`` name and ``format_version``."""
+
+    FORMAT: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "format": self.FORMAT, "format_version": self.VERSION}
+
+    @classmethod
+    def from_json(cls: type[T], data: Any, where: str = "record") -> T:
+        if isinstance(data, dict):
+            version = data.get("format_version", 1)
+            if data.get("format", cls.FORMAT) != cls.FORMAT:  # type: ignore[attr-defined]
+                raise UsageError(f"{where} is a {data.get('format')!r} record, not a {cls.FORMAT!r} one")  # type: ignore[attr-defined]
+            if not isinstance(version, int) or isinstance(version, bool) or version > cls.VERSION:  # type: ignore[attr-defined]
+                raise UsageError(f"{where} is format version {version!r}; this latentedit reads up to {cls.VERSION}")  # type: ignore[attr-defined]
+            data = {k: v for k, v in data.items() if k not in ("format", "format_version")}
+        return _read(cls, data, where, 0)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Fields):
+        return value.to_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _read(cls: type[T], data: Any, where: str, depth: int) -> T:
+    if not isinstance(data, dict):
+        raise UsageError(f"{where} must be a JSON object, got {_kind(data)}")
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    known = set()
+    for item in dataclasses.fields(cls):
+        if item.metadata.get("extra"):
+            continue
+        known.add(item.name)
+        if item.name not in data:
+            if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
+                raise UsageError(f"{where} has no {item.name!r}")
+            continue
+        values[item.name] = _check(data[item.name], hints[item.name], f"{where}: {item.name}", depth + 1)
+    extra = {k: v for k, v in data.items() if k not in known}
+    _depth(extra, where, depth)
+    return cls(**values, extra=extra)
+
+
+def _check(value: Any, hint: Any, where: str, depth: int) -> Any:
+    """``value`` checked (and for floats, converted) against the annotation ``hint``."""
+    if depth > MAX_DEPTH:
+        raise UsageError(f"{where} is nested too deeply")
+    origin = get_origin(hint)
+    if hint is Any:
+        _depth(value, where, depth)
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _check(value, option, where, depth)
+            except UsageError as exc:
+                errors.append(exc)
+        raise UsageError(f"{where} must be {_describe(hint)}, got {_kind(value)}")
+    if isinstance(hint, type) and issubclass(hint, Fields):
+        return _read(hint, value, where, depth)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise UsageError(f"{where} must be a finite number, got {_kind(value)}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(f"{where} must be a whole number, got {_kind(value)}")
+        return value
+    if hint in (str, bool):
+        if not isinstance(value, hint):
+            raise UsageError(f"{where} must be {_describe(hint)}, got {_kind(value)}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise UsageError(f"{where} must be a list, got {_kind(value)}")
+        (item,) = get_args(hint)
+        return [_check(v, item, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise UsageError(f"{where} must be a JSON object, got {_kind(value)}")
+        _, item = get_args(hint)
+        return {k: _check(v, item, f"{where}.{k}", depth + 1) for k, v in value.items()}
+    raise TypeError(f"records cannot hold {hint!r}")  # a programming error, not a user's
+
+
+def _depth(value: Any, where: str, depth: int) -> None:
+    """Refuse free-form values nested more than :data:`MAX_DEPTH` levels."""
+    stack = [(value, depth)]
+    while stack:
+        item, level = stack.pop()
+        if level > MAX_DEPTH:
+            raise UsageError(f"{where} is nested too deeply")
+        if isinstance(item, dict):
+            stack += [(v, level + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, level + 1) for v in item]
+
+
+def _describe(hint: Any) -> str:
+    if get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(h) for h in get_args(hint))
+    names = {str: "text", bool: "true or false", int: "a whole number", float: "a number", type(None): "null"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "text", bool: "true/false", int: "a number",
+             float: "a number", type(None): "null"}
+    kind = names.get(type(value), type(value).__name__)
+    return f"{kind} ({value!r})" if isinstance(value, (int, float, str)) and len(repr(value)) <= 40 else kind
+
+
+# ------------------------------------------------------------------------------------------------ the records
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunHead(Record):
+    """The head of every output record of a command that runs a generator."""
+
+    tool: str = "latentedit"
+    version: str = ""
+    date: str = ""
+    model: str
+    weights_sha256: str | None = None
+    weights_file: str | None = omitted()
+    truncation_psi: float | None = omitted()
+    truncation_layers: int | None = omitted()
+    noise: str | None = omitted()
+
+    def head(self) -> dict[str, Any]:
+        """The head's own fields, to start another record with."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(RunHead) if not f.metadata.get("extra")}
+
+    @property
+    def style(self) -> dict[str, Any]:
+        return {"truncation_psi": self.truncation_psi, "truncation_layers": self.truncation_layers, "noise": self.noise}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleFiles(Fields):
+    codes: str
+    images: str | None = None
+    grid: str = "grid.png"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleManifest(RunHead):
+    """``manifest.json`` of a ``sample`` folder."""
+
+    FORMAT = "latentedit-sample"
+    resolution: int
+    spaces: dict[str, list[int]]
+    n: int
+    seed: int | None = omitted()
+    codes_file: str | None = omitted()
+    codes_sha256: str | None = omitted()
+    files: SampleFiles
+
+    @property
+    def space(self) -> str:
+        return self.files.codes.removesuffix(".npy")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreFile(Fields):
+    file: str
+    unit: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreManifest(Record):
+    """``manifest.json`` of a ``score`` folder: what was scored (images, or codes rendered by a model)."""
+
+    FORMAT = "latentedit-scores"
+    tool: str = "latentedit"
+    date: str = ""
+    images: str | None = omitted()
+    codes: str | None = omitted()
+    model: str | None = omitted()
+    weights_sha256: str | None = omitted()
+    space: str | None = omitted()
+    truncation_psi: float | None = omitted()
+    truncation_layers: int | None = omitted()
+    noise: str | None = omitted()
+    faces: int | None = omitted()
+    steps: int | None = omitted()
+    n: int
+    faces_not_found: int
+    skipped_files: list[str] = field(default_factory=list)
+    attributes: dict[str, ScoreFile]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BoundaryInfo(Record):
+    """A boundary's ``.json`` sidecar: what it separates, where it was trained and how well (all optional but the
+    name, so that InterFaceGAN's bare ``.npy`` files get one too)."""
+
+    FORMAT = "latentedit-boundary"
+    name: str
+    dim: int | None = omitted()
+    offset: float = 0.0
+    attribute: str | None = omitted()
+    space: str | None = omitted()
+    model: str | None = omitted()
+    weights_sha256: str | None = omitted()
+    codes_file: str | None = omitted()
+    scores_file: str | None = omitted()
+    scores: str | None = omitted()  # how the scores were made, in words
+    sample_seed: int | None = omitted()
+    n: int | None = omitted()
+    n_valid: int | None = omitted()
+    ratio: float | None = omitted()
+    chosen_per_side: int | None = omitted()
+    split: float | None = omitted()
+    seed: int | None = omitted()
+    solver: str | None = omitted()
+    fit_seconds: float | None = omitted()
+    train_accuracy: float | None = omitted()
+    validation_accuracy: float | None = omitted()
+    remaining_accuracy: float | None = omitted()
+    conditions: list[str] | None = omitted()
+    primal: str | None = omitted()
+    date: str | None = omitted()
+    version: str | None = omitted()
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileRef(Fields):
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditedPhoto(Fields):
+    photo: str
+    sha256: str
+    face_index: int
+    faces_found: int
+    psnr_db: float
+    ssim: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class InversionRun(InversionSettings, Fields):
+    """The inversion settings of a record (see :class:`~latentedit.specs.InversionSettings`), with the latent space
+    searched where the record has several."""
+
+    space: str | None = omitted()
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        return {"space": data.pop("space"), **data} if "space" in data else data  # the space first, as it was
+
+    def settings(self) -> InversionSettings:
+        return InversionSettings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(InversionSettings)})
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditRecord(RunHead):
+    """``edit.json``: everything needed to redo an edit (``edit --replay``), and what ``--report`` measured."""
+
+    FORMAT = "latentedit-edit"
+    space: str = "z"
+    seed: int | None = omitted()
+    n: int | None = omitted()
+    codes_file: str | None = omitted()
+    codes_sha256: str | None = omitted()
+    index: list[int] | None = omitted()
+    photos: list[EditedPhoto] | None = omitted()
+    inversion: InversionRun | None = omitted()
+    paste: str | None = omitted()
+    tune_steps: int | None = omitted()
+    attrs: str
+    attributes: list[str]
+    strengths: list[float]
+    boundaries: dict[str, FileRef]
+    conditions: list[str] = field(default_factory=list)
+    combine: str = "sum"
+    steps: list[float]
+    edit: str = ""
+    report: dict[str, Any] | None = omitted()
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvertedPhoto(Fields):
+    photo: str
+    folder: str
+    face_index: int
+    faces_found: int
+    face_box: list[float]
+    psnr_db: float
+    ssim: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class InversionRecord(RunHead):
+    """``inversion.json`` of an ``invert`` folder."""
+
+    FORMAT = "latentedit-inversion"
+    inversion: InversionRun
+    photos: list[InvertedPhoto]
+    mean_psnr_db: float
+    mean_ssim: float
+
+    def to_json(self) -> dict[str, Any]:  # the settings sit at the top level, where they were before records
+        out: dict[str, Any] = {}
+        for key, value in super().to_json().items():
+            out.update(value if key == "inversion" else {key: value})
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "record") -> "InversionRecord":
+        if isinstance(data, dict) and "inversion" not in data:
+            names = {f.name for f in dataclasses.fields(InversionRun)}
+            data = {**{k: v for k, v in data.items() if k not in names},
+                    "inversion": {k: v for k, v in data.items() if k in names}}
+        return super().from_json(data, where)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MixSource(Fields):
+    """Where codes of ``mix`` or ``arith`` came from: a seed, rows of a code file, or a photo."""
+
+    seed: int | None = omitted()
+    codes_file: str | None = omitted()
+    codes_sha256: str | None = omitted()
+    index: list[int] | None = omitted()
+    photo: str | None = omitted()
+    face_index: int | None = omitted()
+    psnr_db: float | None = omitted()
+    ssim: float | None = omitted()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MixRecord(RunHead):
+    """``mix.json``: a blend or an interpolation of two codes (``weights``: the share of B in each frame)."""
+
+    FORMAT = "latentedit-mix"
+    space: str
+    sources: dict[str, MixSource]
+    inversion: InversionRun | None = omitted()
+    a: str
+    b: str
+    path: str
+    weights: list[float]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArithRecord(RunHead):
+    """``arith.json``: the expression, its terms and each group's sources."""
+
+    FORMAT = "latentedit-arith"
+    space: str
+    sources: dict[str, MixSource]
+    inversion: InversionRun | None = omitted()
+    expression: str
+    terms: list[list[Any]]
+    rescaled_to_typical_norm: bool
+    groups: dict[str, list[str]]
+    faces_per_group: dict[str, int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DetectorInput(Fields):
+    """What a real-or-fake detector sees (see models.detector.InputSpec)."""
+
+    size: int
+    colour: str
+    template_name: str
+    template: list[list[float]]
+    work_factor: int | None = omitted()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DetectorHeader(Record):
+    """The JSON header inside a detector checkpoint: architecture, input, threshold, training and held-out metrics."""
+
+    FORMAT = "latentedit-detector"
+    architecture: str
+    parameters: int | None = omitted()
+    input: DetectorInput
+    threshold: float = 0.5
+    training: dict[str, Any] | None = omitted()
+    held_out: dict[str, Any] | None = omitted()
+    created: str | None = omitted()
+    latentedit_version: str | None = omitted()
