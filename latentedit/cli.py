@@ -1,6 +1,8 @@
 """The ``latentedit`` command line: parses arguments and calls the library."""
 
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -12,6 +14,15 @@ from .models.generators import MODELS
 from .specs import DEFAULT_MODEL, GeneratorSpec, InversionSettings, OutputSpec, PhotoOptions, StyleOptions
 
 DEVICE_HELP = "auto (CUDA when available), cpu, cuda or cuda:N"
+SEED = click.IntRange(min=0)
+
+
+def _refuse_given(ctx: click.Context, when: str, *names: str) -> None:
+    """Refuse options that were given on the command line but do nothing ``when``."""
+    flags = {param.name: max(param.opts, key=len) for param in ctx.command.params}
+    given = [flags[name] for name in names if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise UsageError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} nothing {when}")
 
 
 def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
@@ -65,16 +76,19 @@ def inversion_options(command):
         click.option("--starts", type=int, default=None, callback=_positive,
                      help="Photos: starting codes tried per face, the best going on after a quarter of the steps "
                           "[default: 1 where a learned encoder gives the start (dcgan-digiface64), else 4]."),
-        click.option("--face-index", type=int, default=0, show_default=True,
+        click.option("--face-index", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Photos: which face to use, 0 = the largest, 1 = the next largest..."),
+        click.option("--aligned", is_flag=True,
+                     help="Photos: the images already are face crops aligned to the generator's framing at its "
+                          "resolution (as its own samples are); no face detection."),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def _photo_options(iterations: int, starts: int | None, face_index: int) -> PhotoOptions:
-    return PhotoOptions(InversionSettings(iterations=iterations, starts=starts), face_index)
+def _photo_options(iterations: int, starts: int | None, face_index: int, aligned: bool) -> PhotoOptions:
+    return PhotoOptions(InversionSettings(iterations=iterations, starts=starts), face_index, aligned)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -85,7 +99,7 @@ def cli() -> None:
 
 @cli.command()
 @click.option("-n", "--num", "n", type=int, default=64, show_default=True, callback=_positive, help="Number of faces.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed for the codes.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed for the codes.")
 @model_option
 @click.option(
     "-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty)."
@@ -100,7 +114,8 @@ def cli() -> None:
 @device_option
 @weights_option
 @overwrite_option
-def sample(n, seed, model, out, batch_size, no_images, codes, space, truncation_psi, truncation_layers, noise, device,
+@click.pass_context
+def sample(ctx, n, seed, model, out, batch_size, no_images, codes, space, truncation_psi, truncation_layers, noise, device,
            weights, overwrite) -> None:
     """Generate faces and save their latent codes.
 
@@ -108,8 +123,11 @@ def sample(n, seed, model, out, batch_size, no_images, codes, space, truncation_
     faces) and OUT/manifest.json. The same seed gives the same faces whatever the batch size. StyleGAN models
     also write OUT/w.npy (N x 512) and OUT/wp.npy (N x layers x 512); with --space w|wp, --codes holds such codes.
     """
-    from .commands.sample import SampleRequest, sample as run
+    from .commands.sample import SampleRequest
+    from .commands.sample import sample as run
 
+    if codes is not None:
+        _refuse_given(ctx, "with --codes (the faces are the codes')", "n", "seed")
     result = run(SampleRequest(
         output=OutputSpec(out, overwrite), generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise),
         n=n, seed=seed, codes_file=codes, space=space, images=not no_images, batch_size=batch_size,
@@ -142,7 +160,8 @@ def score(source, codes, model, attrs, out, batch_size, strict, space, truncatio
     age = years, gender = probability of male, smile and eyeglasses = probabilities. The largest face of each
     image is scored.
     """
-    from .commands.score import ScoreRequest, score as run
+    from .commands.score import ScoreRequest
+    from .commands.score import score as run
 
     result = run(ScoreRequest(
         output=OutputSpec(out, overwrite), source=source, codes_file=codes, space=space, attrs=attrs, strict=strict,
@@ -193,7 +212,7 @@ def _names(value: str | None) -> list[str]:
 @click.option("--attr", help="Attribute to score and train (end-to-end mode), also the default NAME.")
 @click.option("-n", "--num", "n", type=int, default=50000, show_default=True, callback=_positive,
               help="End-to-end mode: number of codes to sample and score.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling and the train/validation split.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for sampling and the train/validation split.")
 @model_option
 @click.option("--ratio", type=float, default=0.02, show_default=True,
               help="Fraction per side in (0, 0.5], or a whole number ≥ 1 = count per side.")
@@ -294,7 +313,7 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--codes", type=click.Path(path_type=Path), help="Edit these codes (.npy) instead of sampling.")
 @click.option("--index", help="With --codes: comma-separated rows to edit, e.g. 0,5,7.")
 @click.option("-n", "--num", "n", type=int, default=4, show_default=True, callback=_positive, help="Faces to sample.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the sampled faces.")
 @click.option("--boundary", "boundary_files", multiple=True, help="NAME=path.npy: use this boundary for NAME.")
 @click.option("--range", "value_range", help="Sweep LOW:HIGH (default -3:3 without strengths, 0:1 with).")
 @click.option("--steps", type=int, default=None, callback=_positive, help="Number of columns (default 7, or 5 with strengths).")
@@ -317,8 +336,9 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @device_option
 @weights_option
 @overwrite_option
-def edit(photos, attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition, combine,
-         report, out, batch_size, iterations, starts, face_index, paste, tune, space, truncation_psi, truncation_layers,
+@click.pass_context
+def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition, combine,
+         report, out, batch_size, iterations, starts, face_index, aligned, paste, tune, space, truncation_psi, truncation_layers,
          noise, device, weights, overwrite) -> None:
     """Edit faces along attribute boundaries: one, several at once, or conditional.
 
@@ -333,17 +353,25 @@ def edit(photos, attrs, replay, model, codes, index, n, seed, boundary_files, va
     output = OutputSpec(out, overwrite)
     if replay is not None:
         if photos:
-            raise UsageError("--replay redoes a recorded edit of codes; it takes no photos")
+            raise UsageError("--replay redoes a recorded edit; it takes no photos")
+        _refuse_given(ctx, "with --replay (the edit record says everything)", *(
+            name for name in ctx.params if name not in ("photos", "replay", "out", "device", "overwrite")))
         result = replay_edit(replay, output, device)
     elif not attrs:
         raise UsageError("give --attrs (e.g. --attrs smile=+3) or --replay edit.json")
     else:
+        if codes is None:
+            _refuse_given(ctx, "without --codes", "index")
+        if codes is not None or photos:
+            _refuse_given(ctx, "with --codes or photos (the faces are given)", "n", "seed")
+        if not photos:
+            _refuse_given(ctx, "without photos", "iterations", "starts", "face_index", "aligned", "paste", "tune")
         result = edit_faces(EditRequest(
             output=output, attrs=attrs, generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise),
             space=space, n=n, seed=seed, codes_file=codes, index=_indices(index), photos=list(photos),
             boundary_files=_boundary_overrides(boundary_files), value_range=value_range, steps=steps,
             conditions=_names(condition), combine=combine, report=report,
-            options=_photo_options(iterations, starts, face_index), paste=paste, tune=tune, batch_size=batch_size,
+            options=_photo_options(iterations, starts, face_index, aligned), paste=paste, tune=tune, batch_size=batch_size,
         ))
     record = result.record
     click.echo(f"{record.edit}: wrote {len(result.codes)} faces x {result.codes.shape[1]} steps to "
@@ -365,7 +393,7 @@ def edit(photos, attrs, replay, model, codes, index, n, seed, boundary_files, va
 @device_option
 @weights_option
 @overwrite_option
-def invert_cmd(photos, model, out, iterations, starts, face_index, space, device, weights, overwrite) -> None:
+def invert_cmd(photos, model, out, iterations, starts, face_index, aligned, space, device, weights, overwrite) -> None:
     """Find the latent code of the face in each photo (GAN inversion).
 
     The face (the largest, or --face-index) is aligned to the generator's framing and a code is optimised to
@@ -377,7 +405,7 @@ def invert_cmd(photos, model, out, iterations, starts, face_index, space, device
 
     record = invert_to_folder(InvertRequest(
         output=OutputSpec(out, overwrite), photos=photos, generator=_generator(model, device, weights), space=space,
-        options=_photo_options(iterations, starts, face_index),
+        options=_photo_options(iterations, starts, face_index, aligned),
     ))
     for entry in record.photos:
         click.echo(f"{entry.photo}: PSNR {entry.psnr_db:.2f} dB, SSIM {entry.ssim:.3f} -> {Path(out) / entry.folder}")
@@ -401,17 +429,18 @@ SOURCE_HELP = "a photo, codes.npy[:ROW] or seed:N"
 @device_option
 @weights_option
 @overwrite_option
-def mix(a, b, weight, steps, path, model, out, iterations, starts, face_index, space, device, weights, overwrite) -> None:
+def mix(a, b, weight, steps, path, model, out, iterations, starts, face_index, aligned, space, device, weights, overwrite) -> None:
     """Blend two faces A and B, or interpolate between them (--steps).
 
     A and B are each a photo, codes.npy[:ROW] or seed:N; photos are inverted first. Writes OUT/mix.png (A, blend, B) and
     OUT/code.npy, or with --steps OUT/grid.png, OUT/interpolation.gif and OUT/codes.npy; and OUT/mix.json.
     """
-    from .commands.mix import MixRequest, mix as run
+    from .commands.mix import MixRequest
+    from .commands.mix import mix as run
 
     run(MixRequest(
         output=OutputSpec(out, overwrite), a=a, b=b, weight=weight, steps=steps, path=path,
-        generator=_generator(model, device, weights), space=space, options=_photo_options(iterations, starts, face_index),
+        generator=_generator(model, device, weights), space=space, options=_photo_options(iterations, starts, face_index, aligned),
     ))
     click.echo(f"wrote {Path(out) / ('mix.png' if steps is None else 'grid.png')}")
 
@@ -428,17 +457,18 @@ def mix(a, b, weight, steps, path, model, out, iterations, starts, face_index, s
 @device_option
 @weights_option
 @overwrite_option
-def arith(expression, groups, model, out, iterations, starts, face_index, space, device, weights, overwrite) -> None:
+def arith(expression, groups, model, out, iterations, starts, face_index, aligned, space, device, weights, overwrite) -> None:
     """Latent arithmetic on averaged groups of faces, e.g. "smiling_woman - neutral_woman + neutral_man".
 
     EXPRESSION adds and subtracts group names, optionally scaled (0.5*a); each --group defines one. Writes
     OUT/arith.png (each group's average face and the result), OUT/code.npy, OUT/group_codes.npy, OUT/arith.json.
     """
-    from .commands.arith import ArithRequest, arith as run
+    from .commands.arith import ArithRequest
+    from .commands.arith import arith as run
 
     run(ArithRequest(
         output=OutputSpec(out, overwrite), expression=expression, groups=_groups(groups),
-        generator=_generator(model, device, weights), space=space, options=_photo_options(iterations, starts, face_index),
+        generator=_generator(model, device, weights), space=space, options=_photo_options(iterations, starts, face_index, aligned),
     ))
     click.echo(f"wrote {Path(out) / 'arith.png'}")
 
@@ -503,7 +533,7 @@ def detect(images, as_json, threshold, whole_image, detector_file, device) -> No
 @click.option("--template", default="dlib-chip", show_default=True, help="Face framing: face, dlib-chip or dcgan-digiface64.")
 @click.option("--whole-image", is_flag=True, help="Use whole images (already aligned face crops) without face detection.")
 @click.option("--epochs", type=int, default=40, show_default=True, callback=_positive, help="At most this many (early stopping).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling, the split and training.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for sampling, the split and training.")
 @click.option("--split-by", type=click.Choice(["image", "subfolder"]), default="image", show_default=True,
               help="subfolder: each subfolder of --real (and --fake) is one person, kept whole in one part.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Detector file to write (.pt).")
@@ -532,14 +562,29 @@ def train_detector_cmd(real_dir, fake_dir, fake_model, n, arch, size, colour, te
                f"{held['average_precision']:.3f} on {held['n_real']} real and {held['n_fake']} fake faces")
 
 
+class Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so that every output being written is cleaned up on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _signalled(signum: int, frame: object) -> None:
+    raise Signalled(signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the CLI and turns library errors into one line on stderr."""
     warnings.showwarning = lambda message, *_, **__: click.echo(f"latentedit: warning: {message}", err=True)
+    handled = (signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, _signalled) for s in handled} if threading.current_thread() is threading.main_thread() else {}
     try:
         cli.main(args=argv, prog_name="latentedit", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("latentedit: interrupted", err=True)
-        sys.exit(130)
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C (and our SIGTERM / SIGHUP) into Abort
+        signum = exc.__cause__.signum if isinstance(exc.__cause__, Signalled) else signal.SIGINT
+        click.echo(f"latentedit: interrupted ({signal.Signals(signum).name})", err=True)
+        sys.exit(128 + signum)
     except click.ClickException as exc:
         where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "latentedit"
         hint = f" (see '{where} --help')" if isinstance(exc, click.UsageError) else ""
@@ -551,9 +596,13 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         click.echo(f"latentedit: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("latentedit: interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Signalled) else signal.SIGINT
+        click.echo(f"latentedit: interrupted ({signal.Signals(signum).name})", err=True)
+        sys.exit(128 + signum)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

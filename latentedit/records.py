@@ -13,10 +13,10 @@ The records, in the order a user meets them: :class:`SampleManifest`, :class:`Sc
 
 import dataclasses
 import math
-from datetime import datetime, timezone
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
 from .errors import UsageError
@@ -123,12 +123,14 @@ def _check(value: Any, hint: Any, where: str, depth: int) -> Any:
         options = get_args(hint)
         if value is None and type(None) in options:
             return None
-        errors = []
-        for option in (o for o in options if o is not type(None)):
+        others = [o for o in options if o is not type(None)]
+        if len(others) == 1:  # an optional field: the option's own message is the most precise
+            return _check(value, others[0], where, depth)
+        for option in others:
             try:
                 return _check(value, option, where, depth)
-            except UsageError as exc:
-                errors.append(exc)
+            except UsageError:
+                continue
         raise UsageError(f"{where} must be {_describe(hint)}, got {_kind(value)}")
     if isinstance(hint, type) and issubclass(hint, Fields):
         return _read(hint, value, where, depth)
@@ -342,6 +344,7 @@ class EditRecord(RunHead):
     index: list[int] | None = omitted()
     photos: list[EditedPhoto] | None = omitted()
     inversion: InversionRun | None = omitted()
+    aligned: bool | None = omitted()  # the photos were aligned face crops already (no detection)
     paste: str | None = omitted()
     tune_steps: int | None = omitted()
     attrs: str
@@ -373,6 +376,7 @@ class InversionRecord(RunHead):
     FORMAT = "latentedit-inversion"
     inversion: InversionRun
     photos: list[InvertedPhoto]
+    aligned: bool | None = omitted()  # the photos were aligned face crops already (no detection)
     mean_psnr_db: float
     mean_ssim: float
 

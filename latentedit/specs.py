@@ -85,7 +85,9 @@ class InversionSettings:
 
 @dataclass(frozen=True)
 class PhotoOptions:
-    """How photos are turned into codes: the inversion settings and which face of each photo (0 = largest)."""
+    """How photos are turned into codes: the inversion settings, which face of each photo (0 = largest), or
+    ``aligned``: the photos already are face crops at the generator's framing and resolution (no detection)."""
 
     settings: InversionSettings = field(default_factory=InversionSettings)
     face_index: int = 0
+    aligned: bool = False

@@ -1,5 +1,8 @@
 """Shared fixtures: the embedded generator and a CLI runner that sees the real exit codes and stderr."""
 
+import contextlib
+import io
+
 import pytest
 import torch
 
@@ -22,17 +25,18 @@ def analysis():
     return FaceAnalysis("cpu")
 
 
-@pytest.fixture
-def run_cli(capsys):
-    """Run ``latentedit ARGS``; return (exit code, stdout, stderr)."""
+@pytest.fixture(scope="session")
+def run_cli():
+    """Run ``latentedit ARGS`` in this process; return (exit code, stdout, stderr)."""
 
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
+    def run(*args: object) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main([str(a) for a in args])
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+        return code, out.getvalue(), err.getvalue()
 
     return run

@@ -89,7 +89,7 @@ def test_file_pair_round_trip(tmp_path):
     loaded = load_boundary(tmp_path / "smile.npy")
     np.testing.assert_allclose(loaded.normal, boundary.normal, atol=1e-7)
     assert loaded.offset == pytest.approx(boundary.offset) and loaded.info.model == "m"
-    with pytest.raises(UsageError, match="already exist"):
+    with pytest.raises(UsageError, match="already holds results"):
         save_boundary(boundary, tmp_path / "smile.npy")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["smile.json", "smile.npy"]
 
@@ -169,7 +169,7 @@ def test_cli_train_condition_compare_and_rank(tmp_path, run_cli, dcgan):
     assert code == 0 and "+1.000" in stdout and len(stdout.strip().splitlines()) == 4
     code, _, stderr = run_cli("train-boundary", "--codes", tmp_path / "z.npy", "--scores",
                               tmp_path / "beta_scores.npy", "-o", out)
-    assert code == 2 and "already exist" in stderr
+    assert code == 2 and "already holds results" in stderr
     code, _, stderr = run_cli("rank", "--codes", tmp_path / "z.npy", "--boundary", out / "alpha.npy",
                               "-o", tmp_path / "rank.png", "--per-group", 4, "--device", "cpu")
     assert code == 0, stderr

@@ -122,7 +122,7 @@ def test_checkpoint_round_trip(tiny, lfw, tmp_path):
 def test_foreign_and_mismatched_detector_files(tmp_path, dcgan):
     text = tmp_path / "notes.pt"
     text.write_text("hello")
-    with pytest.raises(WeightsError, match="is not a latentedit detector"):
+    with pytest.raises(WeightsError, match="not a PyTorch checkpoint"):
         Detector.load(text)
     foreign = tmp_path / "generator.pt"
     torch.save(dcgan.state_dict(), foreign)
@@ -190,7 +190,7 @@ def test_detect_without_faces_and_bad_inputs(run_cli, pictures):
     code, _, err = run_cli("detect", pictures / "fake.png", "--threshold", "1.5")
     assert code == 2 and "threshold" in err
     code, _, err = run_cli("detect", pictures / "fake.png", "--detector", pictures / "text.jpg")
-    assert code == 3 and "not a latentedit detector" in err
+    assert code == 3 and "not a PyTorch checkpoint" in err and "weights_only" not in err
 
 
 @needs_lfw
@@ -211,7 +211,7 @@ def test_train_detector_command(run_cli, tmp_path, lfw, fakes):
     code, stdout, _ = run_cli("detect", real / "000.png", "--whole-image", "--detector", out)
     assert code == 0 and "\tface 0\t" in stdout
     code, _, err = run_cli(*args)
-    assert code == 2 and "already exists" in err
+    assert code == 2 and "already holds results" in err
 
     for path in list(real.iterdir())[5:]:
         path.unlink()

@@ -123,7 +123,7 @@ def test_paste_changes_only_the_face(generated):
     image = on_canvas((240, 300), [])
     landmarks = (TEMPLATES["dcgan-digiface64"] - 0.5) * 80 + [150, 120]
     crop, matrix = align(image, landmarks, 64, "dcgan-digiface64")
-    face = PhotoFace("canvas", image, None, crop, matrix, 1, TEMPLATES["dcgan-digiface64"])
+    face = PhotoFace("canvas", image, None, crop, matrix, 1, TEMPLATES["dcgan-digiface64"], np.ones((64, 64), bool))
     assert np.array_equal(face.paste(crop, crop), image)
     brighter = np.clip(crop.astype(int) + 40, 0, 255).astype(np.uint8)
     changed = face.paste(crop, brighter).astype(int) - image
@@ -319,3 +319,44 @@ def test_edit_photo_changes_the_face_and_nothing_else(tmp_path, run_cli, photos)
     code, _, stderr = run_cli("edit", "--replay", out / "edit.json", "-o", tmp_path / "again", "--device", "cpu")
     assert code == 0, stderr
     assert np.array_equal(np.asarray(Image.open(tmp_path / "again" / "photos" / "one" / "edited.png")), edited)
+
+
+@pytest.mark.slow
+def test_pixels_past_the_photos_edge_are_left_out(tmp_path, run_cli, dcgan, generated):
+    """A generator's own 64x64 face saved as PNG: its aligned crop reaches past the file's edge. Those pixels are not
+    counted in PSNR, and target.png shows the reconstruction there instead of black."""
+    Image.fromarray(generated[1][4]).save(tmp_path / "face.png")
+    code, _, stderr = run_cli("invert", tmp_path / "face.png", "--iterations", 10, "-o", tmp_path / "inv", "--device", "cpu")
+    assert code == 0, stderr
+    target = np.asarray(Image.open(tmp_path / "inv" / "face" / "target.png")).astype(float)
+    rendered = np.asarray(Image.open(tmp_path / "inv" / "face" / "reconstruction.png")).astype(float)
+    from latentedit.files.images import read_image
+    from latentedit.models.analysis import FaceAnalysis
+    from latentedit.models.photo import align_photos
+
+    (photo,) = align_photos([read_image(tmp_path / "face.png")], ["face"], dcgan, FaceAnalysis("cpu"))
+    outside = ~photo.inside
+    assert outside.any() and outside.mean() < 0.5  # the crop does reach past the edge
+    np.testing.assert_array_equal(target[outside], rendered[outside])
+    np.testing.assert_array_equal(target[~outside], photo.crop[~outside])
+    mse = ((rendered - photo.crop) ** 2)[~outside].mean()
+    recorded = json.loads((tmp_path / "inv" / "inversion.json").read_text())["photos"][0]["psnr_db"]
+    assert recorded == pytest.approx(10 * np.log10(255**2 / mse), abs=0.01)
+
+
+@pytest.mark.slow
+def test_aligned_crops_skip_detection_and_reconstruct(tmp_path, run_cli, generated):
+    """--aligned takes a generator's own faces as they are: the target is the file itself and the reconstruction
+    comes close (the photo path would re-frame it)."""
+    for i in (0, 2):
+        Image.fromarray(generated[1][i]).save(tmp_path / f"f{i}.png")
+    code, stdout, stderr = run_cli("invert", tmp_path / "f0.png", tmp_path / "f2.png", "--aligned", "--iterations", 40,
+                                   "-o", tmp_path / "inv", "--device", "cpu")
+    assert code == 0, stderr
+    record = json.loads((tmp_path / "inv" / "inversion.json").read_text())
+    assert record["aligned"] is True and all(p["psnr_db"] > 26 for p in record["photos"]), record["photos"]
+    for i in (0, 2):
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "inv" / f"f{i}" / "target.png")), generated[1][i])
+    Image.fromarray(generated[1][0]).resize((80, 80)).save(tmp_path / "big.png")
+    code, _, stderr = run_cli("invert", tmp_path / "big.png", "--aligned", "-o", tmp_path / "x", "--device", "cpu")
+    assert code == 2 and "must be 64x64 pixels" in stderr

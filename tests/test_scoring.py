@@ -207,21 +207,25 @@ def test_score_an_edit_sweep(tmp_path, run_cli, dcgan):
     assert code == 2 and "edits of photos" in stderr and not (tmp_path / "s3").exists()
 
 def test_bad_requests(tmp_path, run_cli):
-    code, _, stderr = run_cli("score", tmp_path, "-a", "pose,nose", "-o", tmp_path / "o")
+    images, out = tmp_path / "images", tmp_path / "o"
+    images.mkdir()
+    code, _, stderr = run_cli("score", images, "-a", "pose,nose", "-o", out)
     assert code == 2 and "choose from: pose, smile, age, gender, eyeglasses" in stderr
-    code, _, stderr = run_cli("score", tmp_path, "-a", "pose", "-o", tmp_path / "o", "--device", "cpu")
+    code, _, stderr = run_cli("score", images, "-a", "pose", "-o", out, "--device", "cpu")
     assert code == 2 and "no images" in stderr
-    code, _, stderr = run_cli("score", "-a", "pose", "-o", tmp_path / "o")
+    code, _, stderr = run_cli("score", "-a", "pose", "-o", out)
     assert code == 2 and "either a folder" in stderr
-    code, _, stderr = run_cli("score", "--codes", tmp_path / "missing.npy", "-a", "pose", "-o", tmp_path / "o")
+    code, _, stderr = run_cli("score", "--codes", tmp_path / "missing.npy", "-a", "pose", "-o", out)
     assert code == 2 and "does not exist" in stderr
-    (tmp_path / "bad.png").write_bytes(b"junk")
-    code, _, stderr = run_cli("score", tmp_path, "-a", "pose", "-o", tmp_path / "o", "--device", "cpu")
-    assert code == 2 and "none of the 1 image files" in stderr and not (tmp_path / "o").exists()
+    (images / "bad.png").write_bytes(b"junk")
+    code, _, stderr = run_cli("score", images, "-a", "pose", "-o", out, "--device", "cpu")
+    assert code == 2 and "none of the 1 image files" in stderr and not out.exists()
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("x")
-    code, _, stderr = run_cli("score", tmp_path, "-a", "pose", "-o", tmp_path / "full")
+    code, _, stderr = run_cli("score", images, "-a", "pose", "-o", tmp_path / "full")
     assert code == 2 and "already holds results" in stderr
+    code, _, stderr = run_cli("score", images, "-a", "pose", "-o", images / "scores")
+    assert code == 2 and "is inside the input" in stderr and not (images / "scores").exists()
 
 
 def test_chunks_bound_count_and_pixels():

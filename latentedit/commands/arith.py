@@ -14,7 +14,7 @@ from ..pictures import annotated_grid
 from ..records import ArithRecord
 from ..specs import GeneratorSpec, OutputSpec, PhotoOptions
 from .mix import render_tiles, sources_head
-from .sources import resolve_sources
+from .sources import resolve_sources, source_paths
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,8 @@ def arith(request: ArithRequest) -> ArithRecord:
         raise UsageError(f"group {unused[0]!r} is not in the expression {expression!r}")
     generator, digest = request.generator.load()
     generator.check_space(space)
-    with staged_output(request.output.path, request.output.overwrite) as staging:
-        specs = [spec for name in groups for spec in groups[name]]
+    specs = [spec for name in groups for spec in groups[name]]
+    with staged_output(request.output.path, request.output.overwrite, inputs=source_paths(specs)) as staging:
         resolved = iter(resolve_sources(specs, generator, space=space, options=request.options))
         members = {name: [next(resolved) for _ in groups[name]] for name in groups}
         means = {name: np.concatenate([s.codes for s in sources]).mean(0) for name, sources in members.items()}

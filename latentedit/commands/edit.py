@@ -83,7 +83,8 @@ class EditRequest:
             steps=len(steps),
             conditions=record.conditions,
             combine=record.combine,
-            options=PhotoOptions(record.inversion.settings(), photos[0].face_index) if photos else PhotoOptions(),
+            options=PhotoOptions(record.inversion.settings(), photos[0].face_index, bool(record.aligned))
+            if photos else PhotoOptions(),
             paste=record.paste or "change",
             tune=record.tune_steps or 0,
         )
@@ -159,13 +160,14 @@ def edit_faces(request: EditRequest) -> EditResult:
     value_range, steps = request.value_range, request.steps
     if value_range is None and steps is not None:
         value_range = "-3:3" if all(s is None for _, s in parsed) else "0:1"
-    step_values = parse_range(value_range, steps or 7) if value_range else None
+    step_values = parse_range(value_range, steps or 7) if value_range is not None else None
     plan = plan_edit(boundaries, [s for _, s in parsed], conditions=condition_boundaries, combine=request.combine,
                      steps=step_values)
     if plan.direction.shape[0] != generator.code_shape(space)[-1]:
         raise UsageError(f"the boundaries have dimension {plan.direction.shape[0]}, model {model} codes "
                          f"{generator.code_shape(space)[-1]}")
-    with staged_output(request.output.path, request.output.overwrite) as staging:
+    inputs = [request.codes_file, *photos, *(b.path for b in [*boundaries, *condition_boundaries])]
+    with staged_output(request.output.path, request.output.overwrite, inputs=inputs) as staging:
         analysis = FaceAnalysis(generator.device)
         if photos:
             faces, inverted = invert_photos(photos, generator, space=space, options=request.options, analysis=analysis)
@@ -174,11 +176,13 @@ def edit_faces(request: EditRequest) -> EditResult:
                 "photos": [EditedPhoto(photo=f.name, sha256=sha256_file(Path(f.name)), face_index=request.options.face_index,
                                        faces_found=f.faces_found, psnr_db=round(float(p), 3), ssim=round(float(s), 4))
                            for f, p, s in zip(faces, inverted.psnr, inverted.ssim)],
-                "inversion": inverted.record(), "paste": request.paste, "tune_steps": request.tune,
+                "inversion": inverted.record(), "aligned": request.options.aligned or None, "paste": request.paste,
+                "tune_steps": request.tune,
             }
             features = FeatureLoss(analysis)
-            renderers = [tune_generator(generator, code, face.crop, features=features, space=space, steps=request.tune)
-                         if request.tune else generator for code, face in zip(codes, faces)]
+            renderers = [tune_generator(generator, code, face.crop, features=features, mask=face.inside, space=space,
+                                        steps=request.tune) if request.tune else generator
+                         for code, face in zip(codes, faces)]
         else:
             codes, source = select_codes(generator, request)
             renderers = [generator]
@@ -228,7 +232,7 @@ def write_photo_edits(folder: Path, face: PhotoFace, reconstruction: np.ndarray,
     pasted = [face.paste(reconstruction, after, mode) for after in steps]
     save_png(pasted[-1], folder / "edited.png")
     save_png(steps[-1], folder / "edited_face.png")
-    save_png(face.crop, folder / "target.png")
+    save_png(face.filled(reconstruction), folder / "target.png")
     save_png(reconstruction, folder / "reconstruction.png")
     rows, cols = face.surroundings()
     views = zoom([face.image[rows, cols], *(image[rows, cols] for image in pasted)])

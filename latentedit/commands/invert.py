@@ -27,12 +27,13 @@ class InvertRequest:
 
 
 def invert_to_folder(request: InvertRequest) -> InversionRecord:
-    """Write, per photo, ``NAME/code.npy``, ``NAME/target.png`` (the aligned face), ``NAME/reconstruction.png`` and
-    ``NAME/side_by_side.png``; for all photos ``codes.npy`` (N, *code_shape) and ``inversion.json`` (settings and
-    PSNR / SSIM per photo)."""
+    """Write, per photo, ``NAME/code.npy``, ``NAME/target.png`` (the aligned face; where the crop reaches past the
+    photo's edge, the reconstruction's pixels), ``NAME/reconstruction.png`` and ``NAME/side_by_side.png``; for all
+    photos ``codes.npy`` (N, *code_shape) and ``inversion.json`` (settings and PSNR / SSIM per photo, over the
+    pixels that come from the photo)."""
     generator, digest = request.generator.load()
     paths = list(request.photos)
-    with staged_output(request.output.path, request.output.overwrite) as staging:
+    with staged_output(request.output.path, request.output.overwrite, inputs=paths) as staging:
         photos, result = invert_photos(paths, generator, space=request.space, options=request.options)
         entries = []
         for name, photo, code, image, p, s in zip(photo_names(paths), photos, result.codes, result.images, result.psnr,
@@ -40,9 +41,9 @@ def invert_to_folder(request: InvertRequest) -> InversionRecord:
             folder = staging / name
             folder.mkdir()
             np.save(folder / "code.npy", code[None])
-            save_png(photo.crop, folder / "target.png")
+            save_png(photo.filled(image), folder / "target.png")
             save_png(image, folder / "reconstruction.png")
-            save_png(comparison(photo.crop, image, float(p), float(s)), folder / "side_by_side.png")
+            save_png(comparison(photo.filled(image), image, float(p), float(s)), folder / "side_by_side.png")
             entries.append(InvertedPhoto(
                 photo=photo.name, folder=name, face_index=request.options.face_index, faces_found=photo.faces_found,
                 face_box=[round(float(v), 1) for v in photo.face.box], psnr_db=round(float(p), 3), ssim=round(float(s), 4),
@@ -50,7 +51,7 @@ def invert_to_folder(request: InvertRequest) -> InversionRecord:
         np.save(staging / "codes.npy", result.codes)
         record = InversionRecord(
             **run_record(generator.name, digest, generator, request.generator.weights), inversion=result.record(),
-            photos=entries, mean_psnr_db=round(float(result.psnr.mean()), 3), mean_ssim=round(float(result.ssim.mean()), 4),
+            photos=entries, aligned=request.options.aligned or None, mean_psnr_db=round(float(result.psnr.mean()), 3), mean_ssim=round(float(result.ssim.mean()), 4),
         )
         write_json(record, staging / "inversion.json")
     return record

@@ -1,5 +1,6 @@
 """``latentedit mix``: one blend of two faces, or the interpolation between them as a grid and a GIF."""
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -11,7 +12,7 @@ from ..models.generators import Generator, render, run_record
 from ..pictures import annotated_grid, preview_tiles
 from ..records import InversionRun, MixRecord
 from ..specs import GeneratorSpec, OutputSpec, PhotoOptions
-from .sources import Source, resolve_sources, single
+from .sources import Source, resolve_sources, single, source_paths
 
 PATHS = ("auto", "spherical", "linear")
 
@@ -38,6 +39,8 @@ def mix(request: MixRequest) -> MixRecord:
     weight, steps, space = request.weight, request.steps, request.space
     if weight is not None and steps is not None:
         raise UsageError("give either a weight (one blend) or steps (an interpolation), not both")
+    if weight is not None and not math.isfinite(weight):
+        raise UsageError(f"the weight must be a finite number, got {weight}")
     if steps is not None and steps < 2:
         raise UsageError(f"steps must be at least 2, got {steps}")
     if request.path not in PATHS:
@@ -45,7 +48,7 @@ def mix(request: MixRequest) -> MixRecord:
     generator, digest = request.generator.load()
     generator.check_space(space)
     spherical = request.path == "spherical" or (request.path == "auto" and space == "z")
-    with staged_output(request.output.path, request.output.overwrite) as staging:
+    with staged_output(request.output.path, request.output.overwrite, inputs=source_paths([request.a, request.b])) as staging:
         sources = resolve_sources([request.a, request.b], generator, space=space, options=request.options)
         code_a, code_b = single(sources[0]), single(sources[1])
         blend = [0.5 if weight is None else weight] if steps is None else list(np.linspace(0, 1, steps))

@@ -40,7 +40,8 @@ def rank(request: RankRequest) -> Path:
     generator, _ = request.generator.load()
     space = request.space or boundary.info.space or "z"
     picture = render_ranking(generator, load_codes(request.codes_file), boundary, per_group=request.per_group, space=space)
-    write_files_atomically({out: lambda p: save_png(picture, p)}, request.output.overwrite)
+    write_files_atomically({out: lambda p: save_png(picture, p)}, request.output.overwrite,
+                           inputs=[request.codes_file, boundary.path])
     return out
 
 

@@ -54,7 +54,7 @@ def sample(request: SampleRequest) -> SampleResult:
         codes = generator.sample(request.n, request.seed)
         source = {"seed": request.seed}
     n = len(codes)
-    with staged_output(request.output.path, request.output.overwrite) as staging:
+    with staged_output(request.output.path, request.output.overwrite, inputs=[request.codes_file]) as staging:
         saved = downstream_codes(generator, codes, space=space, batch_size=request.batch_size)
         for name, array in saved.items():
             np.save(staging / f"{name}.npy", array)

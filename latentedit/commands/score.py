@@ -3,6 +3,7 @@ codes rendered on the fly; written as InterFaceGAN's ``{attr}_scores.npy``, a CS
 
 import csv
 import dataclasses
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,11 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
-from ..files.codes import load_codes
+from ..files.codes import array_shape, load_codes
 from ..files.images import list_images, read_image
 from ..files.outputs import read_json, staged_output, write_json
-from ..models.analysis import FaceAnalysis
+from ..files.paths import require_file
 from ..models import scoring
+from ..models.analysis import FaceAnalysis
 from ..models.scoring import BATCH_SIZE, load_scorers, parse_attributes
 from ..records import EditRecord, SampleManifest, ScoreFile, ScoreManifest, utc_now
 from ..specs import GeneratorSpec, OutputSpec, StyleOptions
@@ -76,13 +78,21 @@ def score(request: ScoreRequest) -> ScoreRun:
         elif source.is_dir():
             paths, made = _folder_images(source, request.generator)
         else:
-            raise UsageError(f"{source} does not exist: give an image file or a folder of images")
+            require_file(source, "image")  # says what it is instead: missing, a broken link...
         if paths is None:  # codes without images: render them as `sample` or `edit` did
             codes_file, space, spec = made.codes, made.space, made.generator
         elif not paths:
             raise UsageError(f"no images (.png, .jpg, ...) in {source}")
+        else:
+            unused = [name for name, value in (("a model", spec.model), ("a weights file", spec.weights),
+                                               ("StyleGAN options", spec.style.given()), ("a latent space", space != "z"))
+                      if value]
+            if unused:
+                raise UsageError(f"{' and '.join(unused)} {'does' if len(unused) == 1 else 'do'} nothing when scoring "
+                                 f"images: the faces are read from the pictures in {source}")
     codes = load_codes(codes_file) if paths is None else None
-    with staged_output(request.output.path, request.output.overwrite) as staging:
+    inputs = [request.source, codes_file]
+    with staged_output(request.output.path, request.output.overwrite, inputs=inputs) as staging:
         scorers = load_scorers(names, FaceAnalysis(spec.device))
         skipped: list[str] = []
         labels: list[str] = []
@@ -164,6 +174,7 @@ def _folder_images(folder: Path, given: GeneratorSpec) -> tuple[list[Path] | Non
             manifest = SampleManifest.from_json(data, str(folder / name))
             head, codes, space, resolution = manifest, manifest.files.codes, manifest.space, manifest.resolution
             images, n = manifest.files.images, manifest.n
+            _check_sample(folder / name, manifest)
         spec = dataclasses.replace(
             given, model=given.model or head.model,
             weights=given.weights or (Path(head.weights_file) if head.weights_file else None),
@@ -172,6 +183,22 @@ def _folder_images(folder: Path, given: GeneratorSpec) -> tuple[list[Path] | Non
         made = _Made(folder / codes, space, resolution, head.model, head.weights_sha256, spec)
         return ([folder / (images % i) for i in range(n)] if images else None), made
     return list_images(folder), None
+
+
+def _check_sample(path: Path, manifest: SampleManifest) -> None:
+    """Refuse a sample manifest whose files, count or resolution do not fit the folder (a damaged or edited one)."""
+    files = manifest.files
+    if not re.fullmatch(r"[\w.-]+\.npy", files.codes) or files.codes.startswith("."):
+        raise UsageError(f"{path}: files.codes must name a .npy file in the folder, not {files.codes!r}")
+    if files.images is not None and not re.fullmatch(r"[\w-]*%0?\d?d[\w-]*\.png", files.images):
+        raise UsageError(f"{path}: files.images must be a numbered PNG name like '%06d.png', not {files.images!r}")
+    if not 8 <= manifest.resolution <= 8192:
+        raise UsageError(f"{path}: resolution {manifest.resolution} is not a generator's")
+    if files.images is not None and manifest.n > sum(1 for _ in path.parent.iterdir()):
+        raise UsageError(f"{path} says {manifest.n} faces, more than the folder holds files")
+    rows = array_shape(path.parent / files.codes)[0] if (path.parent / files.codes).is_file() else None
+    if rows is not None and rows != manifest.n:
+        raise UsageError(f"{path} says {manifest.n} faces but {files.codes} holds {rows} codes")
 
 
 def _cell(value: float) -> str:

@@ -64,6 +64,16 @@ def resolve_sources(specs: Sequence[str], generator: Generator, *, space: str = 
     return [source for source in sources if source is not None]
 
 
+def source_paths(specs: Sequence[str]) -> list[Path]:
+    """The files that source specs read (code files and photos; a seed reads none)."""
+    paths = []
+    for spec in specs:
+        rows = _ROWS.match(spec.strip())
+        if not _SEED.match(spec.strip()):
+            paths.append(Path(rows.group(1)) if rows else Path(spec))
+    return paths
+
+
 def single(source: Source) -> np.ndarray:
     """The one code of ``source`` (1, *code_shape), or an error asking for a row."""
     if len(source.codes) != 1:

@@ -12,7 +12,7 @@ from ..core.boundary import Boundary, cosine_matrix, project_out, train_boundary
 from ..errors import UsageError
 from ..files.boundaries import BOUNDARY_SPACES, boundary_writers, resolve_boundary, shipped_boundaries
 from ..files.codes import load_codes
-from ..files.outputs import read_json, write_files_atomically
+from ..files.outputs import read_json, refuse_overlap, safe_name, write_files_atomically
 from ..models.analysis import FaceAnalysis
 from ..models.generators import downstream_codes
 from ..models.scoring import load_scorers, score_codes
@@ -52,6 +52,7 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
         raise UsageError("give both codes and scores files, or neither (then an attribute to sample and score end to end)")
     if space not in BOUNDARY_SPACES:
         raise UsageError(f"boundaries are trained in space z or w (a w boundary also edits wp codes), not {space!r}")
+    refuse_overlap(out, [codes_file, scores_file])
     extra: dict[Path, Callable[[Path], None]] = {}
     if codes_file is not None:
         codes, scores = load_codes(codes_file), load_codes(scores_file)
@@ -72,7 +73,7 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
                       "sample_seed": request.seed}
         extra = {out / f"{key}.npy": partial(np.save, arr=kept[key]) for key in ("z", space)}
         extra[out / f"{attr}_scores.npy"] = partial(np.save, arr=scores.astype(np.float32))
-    name = request.name or attr
+    name = safe_name(request.name or attr, "the boundary name")
     model = provenance.get("model", request.generator.name)
     condition_boundaries = [resolve_boundary(spec, model) for spec in request.conditions]
     if any(b.name == attr for b in condition_boundaries):
@@ -87,7 +88,7 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
     pairs = {}
     for item, path in written:
         pairs.update(boundary_writers(item, path))
-    write_files_atomically({**extra, **pairs}, request.output.overwrite)
+    write_files_atomically({**extra, **pairs}, request.output.overwrite, inputs=[codes_file, scores_file])
     return written
 
 

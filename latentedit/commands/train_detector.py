@@ -10,7 +10,7 @@ from tqdm import tqdm
 from ..core.detector_training import MIN_PER_CLASS, Split, TrainingSettings, train
 from ..errors import UsageError
 from ..files.images import list_images, read_image
-from ..files.outputs import write_files_atomically
+from ..files.outputs import check_output, write_files_atomically
 from ..models.detector import Detector, InputSpec, build_model, face_crops
 from ..models.generators import render
 from ..models.mtcnn import MTCNN
@@ -45,8 +45,7 @@ def train_detector_files(request: DetectorTrainingRequest) -> Detector:
     out, seed = Path(request.output.path), request.training.seed
     if (request.fake_dir is None) == (request.fake_model is None):
         raise UsageError("give exactly one of a fake folder or a fake model")
-    if out.exists() and not request.output.overwrite:
-        raise UsageError(f"{out} already exists; choose another name or pass --overwrite")
+    check_output(out, overwrite=request.output.overwrite, inputs=[request.real_dir, request.fake_dir], folder=False)
     if request.split_by not in SPLITS:
         raise UsageError(f"split-by must be one of {', '.join(SPLITS)}, got {request.split_by!r}")
     spec = InputSpec.create(request.size, request.colour, request.template)
@@ -74,7 +73,7 @@ def train_detector_files(request: DetectorTrainingRequest) -> Detector:
     assert detector.header is not None and detector.header.training is not None
     detector.header.training["data"] = {"real": real_info, "fake": fake_info, "whole_image": request.whole_image,
                                         "split_by": request.split_by}
-    write_files_atomically({out: detector.save}, request.output.overwrite)
+    write_files_atomically({out: detector.save}, request.output.overwrite, inputs=[request.real_dir, request.fake_dir])
     return detector
 
 

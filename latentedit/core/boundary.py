@@ -89,14 +89,20 @@ def choose_samples(
     codes, scores = np.asarray(codes), np.asarray(scores)
     if codes.ndim != 2 or not np.issubdtype(codes.dtype, np.floating):
         raise UsageError(f"codes must be a float array of shape (N, dim), got {codes.dtype} {codes.shape}")
+    if not np.isfinite(codes).all():
+        raise UsageError("codes contain NaN or infinite values")
     if scores.ndim == 2 and scores.shape[1] == 1:
         scores = scores[:, 0]
     if scores.ndim != 1 or not np.issubdtype(scores.dtype, np.number):
         raise UsageError(f"scores must be numeric of shape (N, 1) or (N,), got {scores.dtype} {scores.shape}")
     if len(codes) != len(scores):
         raise UsageError(f"codes and scores differ in length: {len(codes)} codes, {len(scores)} scores")
+    if np.isinf(scores).any():
+        raise UsageError("scores contain infinite values (NaN marks a face that was not found; infinity is no score)")
     if not 0 < split < 1:
         raise UsageError(f"split must be in (0, 1), got {split}")
+    if not np.isfinite(ratio):
+        raise UsageError(f"ratio must be in (0, 0.5] or a whole count, got {ratio}")
     valid = np.isfinite(scores)
     if invalid_value is not None:
         valid &= scores != invalid_value

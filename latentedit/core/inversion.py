@@ -88,13 +88,19 @@ def invert(
     targets: np.ndarray,
     *,
     features: FeatureLoss,
+    masks: np.ndarray | None = None,
     encoder: Encoder | None = None,
     space: str = "z",
     settings: InversionSettings | None = None,
     progress: bool = True,
 ) -> Inversion:
     """Find a code in ``space`` for each uint8 (N, R, R, 3) target aligned to the generator's framing, with the
-    perceptual distance ``features`` and the first start from ``encoder`` where one is given."""
+    perceptual distance ``features`` and the first start from ``encoder`` where one is given.
+
+    ``masks`` (N, R, R) bool marks the target pixels that come from the photo: elsewhere (past the photo's edge,
+    black in the target) the rendering is replaced by the target before the losses, so that the optimiser does
+    not try to draw black, and PSNR and SSIM count the marked pixels only.
+    """
     settings = settings or InversionSettings()
     settings.check()
     generator.check_space(space)
@@ -109,21 +115,28 @@ def invert(
     codes, images = [], []
     with tqdm(total=len(chunks) * settings.iterations, desc=f"inverting {len(targets)} face(s)", unit="it",
               disable=not progress or settings.iterations == 0, leave=False) as bar:
-        for start in chunks:
+        inside = torch.ones(targets.shape[:3], dtype=torch.bool) if masks is None else torch.from_numpy(np.asarray(masks, bool))
+    if inside.shape != targets.shape[:3]:
+        raise UsageError(f"masks must be (N, R, R) like the targets, got {tuple(inside.shape)}")
+    for start in chunks:
             target = to_tensor(targets[start : start + per_batch], device)
-            best = _optimise(generator, space, target, settings, features, encoder, rng, bar)
+            mask = inside[start : start + per_batch, None].to(device)
+            best = _optimise(generator, space, target, mask, settings, features, encoder, rng, bar)
             codes.append(best.cpu())
             with torch.no_grad():
                 images.append(to_uint8(generator.synthesize(best, space)))
     codes_np, images_np = torch.cat(codes).numpy(), np.concatenate(images)
     t, r = to_tensor(targets, torch.device("cpu")), to_tensor(images_np, torch.device("cpu"))
-    return Inversion(codes_np, images_np, psnr(r, t).numpy(), ssim(r, t).numpy(), space, settings)
+    metrics_mask = None if masks is None else inside
+    return Inversion(codes_np, images_np, psnr(r, t, mask=metrics_mask).numpy(), ssim(r, t, mask=metrics_mask).numpy(),
+                     space, settings)
 
 
 def _optimise(
     generator: Generator,
     space: str,
     target: torch.Tensor,
+    mask: torch.Tensor,
     settings: InversionSettings,
     features: FeatureLoss,
     encoder: Encoder | None,
@@ -137,11 +150,12 @@ def _optimise(
         codes = _starts(generator, space, target, starts, encoder, rng)
         goal = [f.repeat_interleave(starts, 0) for f in features.features(target)]
     goal_pixels = target.repeat_interleave(starts, 0)
+    goal_mask = mask.repeat_interleave(starts, 0)
     lr = settings.lr
     explore = math.ceil(settings.iterations * settings.explore) if starts > 1 else 0
 
     def losses(c: torch.Tensor, pixels: torch.Tensor, goal_features: list[torch.Tensor]) -> torch.Tensor:
-        rendered = generator.synthesize(c, space)
+        rendered = torch.where(goal_mask, generator.synthesize(c, space), pixels)  # past the photo's edge: no loss
         pixel = (rendered - pixels).pow(2).flatten(1).mean(1)
         feature = features(features.features(rendered), goal_features)
         return pixel + settings.feature_weight * feature + settings.prior_weight * prior_penalty(generator, c, space)
@@ -153,7 +167,7 @@ def _optimise(
             with torch.no_grad():
                 keep = losses(codes, goal_pixels, goal).view(n, starts).argmin(1) + torch.arange(n, device=codes.device) * starts
             codes = codes.detach()[keep].clone().requires_grad_(True)
-            goal_pixels, goal = goal_pixels[keep], [f[keep] for f in goal]
+            goal_pixels, goal_mask, goal = goal_pixels[keep], goal_mask[keep], [f[keep] for f in goal]
             state = optimizer.state[optimizer.param_groups[0]["params"][0]]
             optimizer = torch.optim.Adam([codes], lr=lr)
             if state:  # carry the moments of the kept starts over
@@ -182,6 +196,7 @@ def tune_generator(
     target: np.ndarray,
     *,
     features: FeatureLoss,
+    mask: np.ndarray | None = None,
     space: str = "z",
     steps: int = 100,
     lr: float = 3e-4,
@@ -191,18 +206,20 @@ def tune_generator(
 ) -> Generator:
     """Pivotal tuning (Roich et al. 2022): a copy of ``generator`` whose weights are fine-tuned for ``steps`` Adam
     steps so that ``code`` (one inverted code) renders the uint8 ``target`` face itself, with the inversion's
-    pixel and feature (``features``) losses. A locality term keeps the renders of nearby codes (``code`` moved up to 30 % of the
+    pixel and feature (``features``) losses, counted where ``mask`` (R, R) is true (see :func:`invert`). A locality term keeps the renders of nearby codes (``code`` moved up to 30 % of the
     way to random codes, four per step) as the original generator makes them, so that editing the code still
     works as before. Normalisation layers stay in eval mode."""
     tuned = copy.deepcopy(generator).requires_grad_(True)
     device = generator.device
     pivot = torch.from_numpy(generator.validate_codes(code[None], space)).to(device)
     goal_pixels = to_tensor(target[None], device)
+    inside = torch.ones(goal_pixels.shape[-2:], dtype=torch.bool) if mask is None else torch.from_numpy(np.asarray(mask, bool))
+    inside = inside.to(device)[None, None]
     goal = features.features(goal_pixels)
     rng = np.random.default_rng(seed)
     optimizer = torch.optim.Adam(tuned.parameters(), lr=lr)
     for _ in tqdm(range(steps), desc="tuning the generator to the photo", unit="it", disable=not progress, leave=False):
-        rendered = tuned.synthesize(pivot, space)
+        rendered = torch.where(inside, tuned.synthesize(pivot, space), goal_pixels)
         loss = (rendered - goal_pixels).pow(2).mean() + 0.1 * features(features.features(rendered), goal).mean()
         if locality:
             with torch.no_grad():

@@ -11,9 +11,8 @@ import numpy as np
 from .. import __version__
 from ..core.boundary import Boundary, unit
 from ..errors import UsageError
-from ..records import BoundaryInfo
+from ..records import BoundaryInfo, utc_now
 from .codes import load_array
-from ..records import utc_now
 from .outputs import read_json, write_files_atomically
 from .weights import shipped_folder
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
+from .paths import require_file
 
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
@@ -22,17 +23,33 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def check_fits(size: int, what: str) -> None:
+    """Refuse work whose arrays would need ``size`` bytes, more than half the memory available now."""
+    if size > available_memory() // 2:
+        raise UsageError(f"{what} would need {size / 2**30:.1f} GiB, more than this machine has free: work in smaller "
+                         "parts (fewer faces per run, --no-images)")
+
+
+def array_shape(path: Path, what: str = "codes") -> tuple[int, ...]:
+    """The shape an ``.npy`` file's header declares, checked as :func:`load_array` checks it, without loading it."""
+    return _header(require_file(path, f"{what} file"), what)[0]
+
+
 def load_array(path: Path, what: str = "codes") -> np.ndarray:
     """The ``.npy`` array in ``path`` (never unpickled), or a one-line :class:`UsageError` naming ``what`` it is.
 
     The header is read first: an array that would not fit in the available memory is refused before anything is
     allocated, and so is a file shorter than its header says.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise UsageError(f"{what} file {path} is a folder, not a .npy file")
-    if not path.is_file():
-        raise UsageError(f"{what} file {path} does not exist")
+    path = require_file(path, f"{what} file")
+    _header(path, what)
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc}") from None
+
+
+def _header(path: Path, what: str) -> tuple[tuple[int, ...], np.dtype]:
     try:
         with open(path, "rb") as handle:
             version = np.lib.format.read_magic(handle)
@@ -46,15 +63,10 @@ def load_array(path: Path, what: str = "codes") -> np.ndarray:
     if dtype.hasobject:
         raise UsageError(f"{what} {path} holds Python objects; latentedit reads numeric arrays only")
     size = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if size > available_memory() // 2:
-        raise UsageError(f"{what} {path} claims shape {shape} ({size / 2**30:.1f} GiB), more than this machine has "
-                         "free: split it into smaller files")
+    check_fits(size, f"{what} {path} (shape {shape})")
     if path.stat().st_size - header_end < size:
         raise UsageError(f"{what} {path} is truncated: its header says shape {shape}, the file is too short")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc}") from None
+    return shape, dtype
 
 
 def load_codes(path: Path) -> np.ndarray:

@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import UsageError
+from .paths import first_line, require_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -16,9 +17,7 @@ def read_image(path: Path | str) -> np.ndarray:
     Grayscale, palette, RGBA (composited on white), CMYK and 16-bit images are converted; raises
     :class:`UsageError` with one line for a missing, empty, corrupted or non-image file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"image {path} does not exist")
+    path = require_file(path, "image")
     if path.stat().st_size == 0:
         raise UsageError(f"image {path} is empty")
     try:
@@ -26,17 +25,24 @@ def read_image(path: Path | str) -> np.ndarray:
             image.load()
             return to_rgb(ImageOps.exif_transpose(image))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"cannot read image {path}: {reason}") from None
+        raise UsageError(f"cannot read image {path}: {first_line(exc)}") from None
 
 
 def to_rgb(image: Image.Image) -> np.ndarray:
     """A Pillow image of any mode as uint8 (H, W, 3) RGB; transparency is composited on white."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # 16-bit, 32-bit or float grayscale: 16-bit range to 0..255, other types by their maximum.
+        # 16-bit, 32-bit or float grayscale: 16-bit range to 0..255; 32-bit by its maximum; float by its range
+        # (0..1 as most float images are, else 0..255, else stretched from its minimum to its maximum).
         values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") else max(float(values.max()), 255.0)
-        gray = np.clip(np.round(values / top * 255.0), 0, 255).astype(np.uint8)
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            raise UsageError("the image has no finite pixel values")
+        low, top = 0.0, 65535.0 if image.mode.startswith("I;16") else max(float(finite.max()), 255.0)
+        if image.mode == "F":
+            low, top = (0.0, 1.0) if finite.min() >= 0 and finite.max() <= 1 else (0.0, 255.0) if finite.min() >= 0 \
+                and finite.max() <= 255 else (float(finite.min()), float(finite.max()))
+        scaled = (np.nan_to_num(values, nan=low, posinf=top, neginf=low) - low) / max(top - low, 1e-12) * 255.0
+        gray = np.clip(np.round(scaled), 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
     if image.mode == "P" and "transparency" in image.info or image.mode in ("LA", "PA", "RGBA", "La", "RGBa"):
         rgba = image.convert("RGBA")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import WeightsError
+from .paths import first_line
 
 
 @dataclass
@@ -111,7 +112,7 @@ def read_network_pickle(path: Path, key: str = "G_ema") -> PickledModule:
         raise WeightsError(f"cannot read {path}: {exc.strerror}") from None
     except Exception as exc:  # pickle raises many types for bad or hostile files
         raise WeightsError(
-            f"cannot read {path} as a StyleGAN2-ADA pickle: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            f"cannot read {path} as a StyleGAN2-ADA pickle: {first_line(exc)}"
         ) from None
     network = data.get(key) if isinstance(data, dict) else None
     if not isinstance(network, PickledModule):

@@ -4,10 +4,12 @@ import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from ..errors import WeightsError
+from .paths import require_file
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -66,19 +68,42 @@ class PackagedWeights:
         return path
 
 
-def load_state_dict(path: Path, key: str | None = None) -> dict[str, torch.Tensor]:
-    """Load a checkpoint safely (``weights_only=True``) onto the CPU, optionally taking one key."""
+def read_checkpoint(path: Path, what: str = "weights") -> Any:
+    """A ``torch.save`` file read safely (``weights_only=True``: tensors and plain containers, no code) onto the
+    CPU, or a one-line :class:`WeightsError`."""
+    path = require_file(path, f"{what} file", WeightsError)
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{what} file {path} is empty")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for bad files
-        raise WeightsError(f"cannot read weights {path}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for bad files; its messages may advise weights_only=False
+        if "unsupported global" in str(exc).lower():
+            raise WeightsError(f"{what} file {path} holds Python objects besides weights; latentedit does not load "
+                               "such files, since unpickling them could run code") from None
+        raise WeightsError(f"cannot read {what} file {path}: not a PyTorch checkpoint, or a damaged one") from None
+
+
+def load_state_dict(path: Path, key: str | None = None) -> dict[str, torch.Tensor]:
+    """A state dict (name -> finite tensor) read safely from ``path`` (see :func:`read_checkpoint`), optionally the
+    one under ``key``."""
+    checkpoint = read_checkpoint(path)
     if key is not None:
         if not isinstance(checkpoint, dict) or key not in checkpoint:
             raise WeightsError(f"weights {path} have no {key!r} entry")
         checkpoint = checkpoint[key]
     if not isinstance(checkpoint, dict):
         raise WeightsError(f"weights {path} are not a state dict")
-    return checkpoint
+    return check_tensors(checkpoint, str(path))
+
+
+def check_tensors(state: dict, where: str) -> dict[str, torch.Tensor]:
+    """``state`` if it maps names to tensors whose floating-point values are all finite, else a WeightsError."""
+    for name, value in state.items():
+        if not isinstance(name, str) or not isinstance(value, torch.Tensor):
+            raise WeightsError(f"weights {where}: {name!r} is not a named tensor ({type(value).__name__})")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise WeightsError(f"weights {where}: {name} holds NaN or infinite values")
+    return state
 
 
 def shipped_folder(name: str) -> Path:

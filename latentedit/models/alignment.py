@@ -88,6 +88,13 @@ def align(
     return np.asarray(crop), matrix
 
 
+def coverage(image_shape: tuple[int, ...], landmarks: np.ndarray, size: int, template: str | np.ndarray = "face") -> np.ndarray:
+    """Boolean (size, size): the pixels of the crop :func:`align` makes that lie wholly inside the photo (False where
+    the crop reaches past the photo's edge and is filled with black, or mixes with it)."""
+    inside = np.full(image_shape[:2], 255, np.uint8)
+    return align(inside, landmarks, size, template)[0] == 255
+
+
 def unalign(values: np.ndarray, matrix: np.ndarray, image_shape: tuple[int, ...]) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
     """Bring float (S, S, C) values of a crop made by :func:`align` back to the image: the inverse warp.
 

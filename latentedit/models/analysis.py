@@ -15,9 +15,9 @@ import torch
 
 from ..device import resolve_device
 from .alignment import align, template_points
+from .dlib import AGE_WEIGHTS
 from .mtcnn import MTCNN, Face
 from .onnxnet import OnnxNet
-from .dlib import AGE_WEIGHTS
 
 if TYPE_CHECKING:
     from .scorers.attribute_probe import AttributeProbe

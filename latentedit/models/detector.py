@@ -18,7 +18,7 @@ from torch import nn
 
 from ..device import resolve_device
 from ..errors import UsageError, WeightsError
-from ..files.weights import shipped_folder
+from ..files.weights import check_tensors, read_checkpoint, shipped_folder
 from ..records import DetectorHeader, DetectorInput
 from .alignment import align, template_points
 from .mtcnn import MTCNN
@@ -234,14 +234,12 @@ class Detector:
     def load(cls, path: Path | None = None, device: str | torch.device = "auto") -> "Detector":
         """Read a detector file (default: the shipped one) safely with ``weights_only=True``."""
         path = Path(path) if path is not None else SHIPPED_DETECTOR
-        if not path.is_file():
-            raise WeightsError(f"detector file {path} does not exist")
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises many types for files that are not checkpoints
-            raise WeightsError(f"{path} is not a latentedit detector: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
-        if not isinstance(checkpoint, dict) or FORMAT not in checkpoint or "state_dict" not in checkpoint:
+        checkpoint = read_checkpoint(path, "detector")
+        if not isinstance(checkpoint, dict) or FORMAT not in checkpoint or not isinstance(checkpoint.get("state_dict"), dict):
             raise WeightsError(f"{path} is not a latentedit detector (no {FORMAT!r} header); train one with train-detector")
+        if not isinstance(checkpoint[FORMAT], str):
+            raise WeightsError(f"{path} has a damaged detector header: not JSON text")
+        state = check_tensors(checkpoint["state_dict"], str(path))
         try:
             header = DetectorHeader.from_json(json.loads(checkpoint[FORMAT]), f"{path}'s header")
             spec = InputSpec.from_record(header.input)
@@ -249,7 +247,7 @@ class Detector:
             raise WeightsError(f"{path} has a damaged detector header: {exc}") from None
         model = build_model(header.architecture, spec)
         try:
-            model.load_state_dict(checkpoint["state_dict"])
+            model.load_state_dict(state)
         except (RuntimeError, TypeError, AttributeError):
             raise WeightsError(
                 f"{path}: its weights do not fit a {header.architecture} for {spec.size}x{spec.size} {spec.colour} "

@@ -15,6 +15,7 @@ from torch import nn
 
 from ..device import resolve_device
 from ..errors import WeightsError
+from ..files.paths import first_line
 from ..files.weights import PackagedWeights, load_state_dict
 
 _INSTALL_FACENET = "pip install --no-deps facenet-pytorch==2.6.0"
@@ -168,7 +169,7 @@ class MTCNN(nn.Module):
             try:
                 getattr(model, name).load_state_dict(load_state_dict(weights.verified_path()))
             except RuntimeError as exc:
-                raise WeightsError(f"{weights.describe()} does not fit MTCNN: {str(exc).splitlines()[0]}") from None
+                raise WeightsError(f"{weights.describe()} does not fit MTCNN: {first_line(exc)}") from None
         return model.eval().requires_grad_(False).to(resolve_device(device), memory_format=torch.channels_last)
 
     @property

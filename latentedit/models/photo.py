@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import NoFaceError, UsageError
-from .alignment import align, face_mask, template_points, unalign
-from .generators import MODELS, Generator
+from .alignment import align, coverage, face_mask, template_points, unalign
 from .analysis import FaceAnalysis
+from .generators import MODELS, Generator
 from .mtcnn import Face
 
 MIN_FACE_PIXELS = 32  # faces with a shorter box side than this are warned about: too little of them to go on
@@ -27,6 +27,20 @@ class PhotoFace:
     matrix: np.ndarray  # 2x3: image pixel coordinates -> crop pixel coordinates
     faces_found: int
     template: np.ndarray  # the framing the crop was aligned to (crop units)
+    inside: np.ndarray  # bool (R, R): crop pixels that come from the photo (not from past its edge)
+
+    @classmethod
+    def aligned(cls, name: str, image: np.ndarray, template: np.ndarray) -> "PhotoFace":
+        """An image that already is an aligned face crop at the generator's framing and resolution."""
+        size = image.shape[0]
+        box = np.array([0.0, 0.0, float(image.shape[1]), float(size)])
+        face = Face(box, 1.0, template * size)
+        return cls(name, image, face, image, np.hstack([np.eye(2), np.zeros((2, 1))]), 1, template,
+                   np.ones(image.shape[:2], bool))
+
+    def filled(self, reconstruction: np.ndarray) -> np.ndarray:
+        """The aligned face with the pixels from past the photo's edge taken from ``reconstruction`` (for pictures)."""
+        return np.where(self.inside[..., None], self.crop, reconstruction)
 
     def paste(self, before: np.ndarray, after: np.ndarray, mode: str = "change") -> np.ndarray:
         """The photo with its face changed from crop ``before`` to crop ``after`` (uint8, the crop's size),
@@ -86,5 +100,17 @@ def align_photos(
         if side < MIN_FACE_PIXELS:
             warnings.warn(f"the face in {name} is only {side:.0f} pixels across: its reconstruction will be coarse", stacklevel=2)
         crop, matrix = align(image, face.landmarks, generator.resolution, template)
-        photos.append(PhotoFace(name, image, face, crop, matrix, len(faces), template))
+        inside = coverage(image.shape, face.landmarks, generator.resolution, template)
+        photos.append(PhotoFace(name, image, face, crop, matrix, len(faces), template, inside))
     return photos
+
+
+def aligned_photos(images: Sequence[np.ndarray], names: Sequence[str], generator: Generator) -> list[PhotoFace]:
+    """Images that already are face crops aligned to the generator's framing at its resolution (as e4e and pSp take
+    FFHQ-aligned faces): used as they are, without face detection."""
+    size = generator.resolution
+    wrong = [f"{name} ({image.shape[1]}x{image.shape[0]})" for image, name in zip(images, names) if image.shape[:2] != (size, size)]
+    if wrong:
+        raise UsageError(f"aligned faces for {generator.name} must be {size}x{size} pixels: {', '.join(wrong)}")
+    template = generator_template(generator)
+    return [PhotoFace.aligned(name, image, template) for image, name in zip(images, names)]

@@ -11,8 +11,9 @@ from ... import __version__
 from ...device import resolve_device
 from ...errors import UsageError, WeightsError
 from ...files.downloads import DownloadedWeights
-from ...records import utc_now
+from ...files.paths import first_line, require_file
 from ...files.weights import PackagedWeights, load_state_dict, sha256_file
+from ...records import utc_now
 from ...specs import DEFAULT_MODEL, StyleOptions
 from .base import Generator, downstream_codes, render, to_typical_norm, to_uint8
 from .dcgan import DCGANGenerator
@@ -49,7 +50,7 @@ class ModelInfo:
         try:
             generator.load_state_dict(load_state_dict(path, self.state_key), strict=True)
         except RuntimeError as exc:
-            raise WeightsError(f"weights {path} do not fit model {self.name}: {str(exc).splitlines()[0]}") from None
+            raise WeightsError(f"weights {path} do not fit model {self.name}: {first_line(exc)}") from None
         return generator
 
     def weights_status(self) -> str:
@@ -64,7 +65,7 @@ def _state_dict_loader(family: type[Generator]) -> Callable[[str, Path], Generat
         try:
             return family.from_state_dict(name, load_state_dict(path))
         except RuntimeError as exc:
-            raise WeightsError(f"weights {path} do not fit model {name}: {str(exc).splitlines()[0]}") from None
+            raise WeightsError(f"weights {path} do not fit model {name}: {first_line(exc)}") from None
 
     return load
 
@@ -165,8 +166,8 @@ def load_generator(
     Returns the generator and the sha256 of the weights it was loaded from.
     """
     info = get_model(model)
-    if weights is not None and not Path(weights).is_file():
-        raise WeightsError(f"weights file {weights} does not exist")
+    if weights is not None:
+        require_file(weights, "weights file", WeightsError)
     given = style.given()
     if given and "wp" not in info.spaces:
         raise UsageError(f"{', '.join(given)} only apply to StyleGAN models, not to {model}")

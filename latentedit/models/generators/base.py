@@ -8,6 +8,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ...errors import UsageError
+from ...files.codes import check_fits
 
 
 class Generator(nn.Module):
@@ -41,6 +42,9 @@ class Generator(nn.Module):
         """``n`` Gaussian Z codes, float32 (n, latent_dim); the same seed gives the same codes."""
         if n <= 0:
             raise UsageError(f"the number of faces must be positive, got {n}")
+        if seed < 0:
+            raise UsageError(f"the seed must be 0 or more, got {seed}")
+        check_fits(n * self.latent_dim * 12, f"{n} codes")  # float64 draws, then float32 codes
         rng = np.random.default_rng(seed)
         return self.normalize_z(rng.standard_normal((n, self.latent_dim)))
 

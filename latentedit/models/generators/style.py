@@ -7,7 +7,6 @@ from ...specs import NOISE_MODES
 from .base import Generator
 
 
-
 class StyleGenerator(Generator):
     """A mapping network z -> w, truncation towards ``w_avg`` per layer, and a synthesis network driven by W+.
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...errors import WeightsError
-from .pggan import SQRT2, Bias, fused_up_kernel, pixel_norm
+from .pggan import SQRT2, Bias, check_architecture, fused_up_kernel, pixel_norm
 from .style import StyleGenerator
 
 BLUR = torch.tensor([1.0, 2.0, 1.0]).outer(torch.tensor([1.0, 2.0, 1.0])) / 16
@@ -179,6 +179,9 @@ class StyleGANGenerator(StyleGenerator):
             z_dim, w_dim = state["mapping.dense0.linear.weight"].shape[1], state["truncation.w_avg"].shape[0]
         except KeyError as exc:
             raise WeightsError(f"not an InterFaceGAN StyleGAN state dict: no {exc.args[0]!r}") from None
+        except IndexError:
+            raise WeightsError("not an InterFaceGAN StyleGAN state dict: a weight has too few dimensions") from None
+        check_architecture(name, [*channels, z_dim, w_dim], blocks=blocks, max_blocks=9)
         generator = cls(name, channels, fused, z_dim, w_dim)
         derived = [k for k in state if k == "truncation.truncation" or k.endswith(".blur.kernel")]
         generator.load_state_dict({k: v for k, v in state.items() if k not in derived}, strict=True)

@@ -7,6 +7,7 @@ architecture. Computed in float32 (the original runs some blocks in float16 on G
 """
 
 import math
+import numbers
 from pathlib import Path
 
 import torch
@@ -14,7 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...errors import WeightsError
+from ...files.paths import first_line
 from ...files.safe_pickle import read_network_pickle
+from ...files.weights import check_tensors
 from .style import StyleGenerator
 
 SQRT2 = math.sqrt(2.0)
@@ -189,6 +192,13 @@ class Synthesis(nn.Module):
         return img
 
 
+def _whole(value: object, name: str, low: int, high: int) -> int:
+    """``value`` as a whole number in [low, high], or a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= int(value) <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    return int(value)
+
+
 class StyleGAN2Generator(StyleGenerator):
     """StyleGAN2-ADA's ``Generator``; ``channels`` maps each resolution (4, 8, …) to its width."""
 
@@ -214,6 +224,16 @@ class StyleGAN2Generator(StyleGenerator):
     @classmethod
     def from_config(cls, name: str, kwargs: dict, state: dict[str, torch.Tensor] | None = None) -> "StyleGAN2Generator":
         """Build from the constructor arguments of stylegan2-ada's ``Generator`` and load ``state`` (if given)."""
+        try:
+            return cls._from_config(name, kwargs, state)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise WeightsError(f"{name}: the network's configuration is damaged ({type(exc).__name__}: "
+                               f"{first_line(exc)})") from None
+
+    @classmethod
+    def _from_config(cls, name: str, kwargs: dict, state: dict[str, torch.Tensor] | None) -> "StyleGAN2Generator":
+        if not isinstance(kwargs, dict):
+            raise TypeError("constructor arguments are not a dict")
         if kwargs.get("c_dim", 0):
             raise WeightsError(f"{name}: conditional generators (c_dim={kwargs['c_dim']}) are not supported")
         mapping, synthesis = dict(kwargs.get("mapping_kwargs") or {}), dict(kwargs.get("synthesis_kwargs") or {})
@@ -223,8 +243,14 @@ class StyleGAN2Generator(StyleGenerator):
             raise WeightsError(f"{name}: only leaky-ReLU StyleGAN2 networks are supported")
         if list(synthesis.get("resample_filter", [1, 3, 3, 1])) != [1, 3, 3, 1] or kwargs.get("img_channels", 3) != 3:
             raise WeightsError(f"{name}: only RGB StyleGAN2 networks with the [1, 3, 3, 1] filter are supported")
-        resolution = int(kwargs["img_resolution"])
-        base, top = synthesis.get("channel_base", 32768), synthesis.get("channel_max", 512)
+        resolution = _whole(kwargs["img_resolution"], "img_resolution", 4, 4096)
+        if resolution & (resolution - 1):
+            raise ValueError(f"img_resolution {resolution} is not a power of two")
+        base = _whole(synthesis.get("channel_base", 32768), "channel_base", 1, 2**20)
+        top = _whole(synthesis.get("channel_max", 512), "channel_max", 1, 4096)
+        for key in ("z_dim", "w_dim"):
+            _whole(kwargs[key], key, 1, 4096)
+        _whole(mapping.get("num_layers", 8), "num_layers", 1, 64)
         channels = {2**i: min(base // 2**i, top) for i in range(2, resolution.bit_length())}
         generator = cls(
             name, int(kwargs["z_dim"]), int(kwargs["w_dim"]), channels, mapping.get("num_layers", 8),
@@ -255,17 +281,20 @@ class StyleGAN2Generator(StyleGenerator):
             architecture = "resnet" if f"synthesis.b{top}.skip.weight" in state else (
                 "skip" if "synthesis.b4.torgb.weight" in state else "orig"
             )
-        except (KeyError, ValueError, IndexError) as exc:
-            raise WeightsError(f"not a StyleGAN2-ADA generator state dict ({exc})") from None
+            if not channels or max(channels) > 4096 or any(r & (r - 1) for r in channels):
+                raise ValueError(f"no synthesis blocks at powers of two up to 4096: {sorted(channels)}")
+        except (KeyError, ValueError, IndexError, AttributeError, TypeError) as exc:
+            raise WeightsError(f"not a StyleGAN2-ADA generator state dict ({first_line(exc)})") from None
         generator = cls(name, z_dim, w_dim, channels, layers, features, 0.01, architecture, conv_clamp)
         generator.load_weights(state)
         return generator
 
     def load_weights(self, state: dict[str, torch.Tensor]) -> None:
+        check_tensors(state, self.name)
         try:
             self.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            raise WeightsError(f"weights do not fit {self.name}: {str(exc).splitlines()[0]}") from None
+            raise WeightsError(f"weights do not fit {self.name}: {first_line(exc)}") from None
 
     @classmethod
     def from_file(cls, name: str, path: Path) -> "StyleGAN2Generator":

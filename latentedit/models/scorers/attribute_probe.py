@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...errors import WeightsError
+from ...files.paths import first_line
 from ...files.weights import load_state_dict
 from ..analysis import FaceAnalysis, FaceBatch
 from ..dlib import CHANNEL_MEANS, CHIP_TEMPLATE
@@ -72,7 +73,7 @@ def load_probe(analysis: FaceAnalysis, path: Path = WEIGHTS_PATH) -> AttributePr
     try:
         probe.linear.load_state_dict(load_state_dict(path))
     except RuntimeError as exc:
-        raise WeightsError(f"weights {path} do not fit the attribute probe: {str(exc).splitlines()[0]}") from None
+        raise WeightsError(f"weights {path} do not fit the attribute probe: {first_line(exc)}") from None
     return probe
 
 

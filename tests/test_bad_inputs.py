@@ -1,0 +1,324 @@
+"""The bad-input corpus: every kind of damaged, hostile or mismatched input, built on the fly, against every command.
+
+Each case must end with the documented exit code and one line on stderr (no traceback), leave no output and no
+temporary folder behind, change no file outside the output, and never run code from a file.
+"""
+
+import hashlib
+import json
+import os
+import pickle
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from latentedit.devtools import random_state, write_nvidia_pickle
+from latentedit.models.generators import render
+from latentedit.models.generators.stylegan2 import StyleGAN2Generator
+
+SMALL_STYLEGAN2 = {
+    "z_dim": 16, "w_dim": 16, "c_dim": 0, "img_resolution": 16, "img_channels": 3,
+    "mapping_kwargs": {"num_layers": 2},
+    "synthesis_kwargs": {"channel_base": 256, "channel_max": 16, "conv_clamp": 256, "architecture": "skip"},
+}
+
+
+class RunsCode:
+    """Unpickling this would create the canary file."""
+
+    def __init__(self, canary: Path) -> None:
+        self.canary = canary
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.canary}",)
+
+
+def npy_with_header(path: Path, shape: tuple[int, ...], dtype: str = "<f4", body: bytes = b"") -> None:
+    """A version 1.0 .npy file whose header claims ``shape``, followed by ``body``."""
+    header = f"{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape}, }}".encode()
+    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + body)
+
+
+def deep(levels: int) -> object:
+    value: object = 1
+    for _ in range(levels):
+        value = {"x": value}
+    return value
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, dcgan):
+    """Bad (and a few good) inputs in one folder, with a canary that a code-running file would create."""
+    root = tmp_path_factory.mktemp("corpus")
+    canary = root.parent / f"{root.name}-canary"
+    files = {"canary": canary}
+
+    def put(name: str, write) -> Path:
+        files[name] = root / name
+        write(files[name])
+        return files[name]
+
+    codes = dcgan.sample(40, seed=3)
+    put("good.npy", lambda p: np.save(p, codes))
+    put("scores.npy", lambda p: np.save(p, (codes @ np.ones(100))[:, None].astype(np.float32)))
+    put("short_scores.npy", lambda p: np.save(p, np.zeros((39, 1), np.float32)))
+    put("inf_scores.npy", lambda p: np.save(p, np.where(np.arange(40)[:, None] == 5, np.inf, 0.0).astype(np.float32)))
+    put("inf_rows.npy", lambda p: np.save(p, np.where(np.arange(40)[:, None] == 20, np.inf, codes)))
+    put("empty.npy", lambda p: p.write_bytes(b""))
+    put("text.npy", lambda p: p.write_text("1 2 3"))
+    put("archive.npz", lambda p: np.savez(p, z=codes))
+    put("huge.npy", lambda p: npy_with_header(p, (10**12, 100)))
+    put("truncated.npy", lambda p: npy_with_header(p, (40, 100), body=b"\x00" * 400))
+    put("objects.npy", lambda p: np.save(p, np.array([{"a": 1}], dtype=object), allow_pickle=True))
+    put("nan.npy", lambda p: np.save(p, np.full((3, 100), np.nan, np.float32)))
+    put("ints.npy", lambda p: np.save(p, np.ones((3, 100), np.int32)))
+    put("wide.npy", lambda p: np.save(p, np.ones((3, 7), np.float32)))
+    put("folder.npy", lambda p: p.mkdir())
+    put("loop.npy", lambda p: p.symlink_to(p.name))
+    put("broken_link.npy", lambda p: p.symlink_to("nowhere.npy"))
+    # boundaries and sidecars
+    normal = np.ones((1, 100), np.float32) / 10
+    for name, sidecar in [("broken_json", "{not json"), ("list_json", "[1, 2]"), ("text_offset", '{"offset": "abc"}'),
+                          ("deep_json", json.dumps(deep(200))), ("name_list", '{"name": ["smile"]}')]:
+        put(f"{name}.npy", lambda p: np.save(p, normal))
+        put(f"{name}.json", lambda p, text=sidecar: p.write_text(text))
+    put("zero.npy", lambda p: np.save(p, np.zeros((1, 100), np.float32)))
+    put("nan_boundary.npy", lambda p: np.save(p, np.full((1, 100), np.nan, np.float32)))
+    # weights
+    state = dcgan.state_dict()
+    put("empty.pt", lambda p: p.write_bytes(b""))
+    put("text.pt", lambda p: p.write_text("weights"))
+    put("runs_code.pt", lambda p: torch.save({"netG_state_dict": RunsCode(canary)}, p))
+    put("nan.pt", lambda p: torch.save({"netG_state_dict": {k: v.clone().fill_(float("nan")) if v.is_floating_point() else v
+                                                            for k, v in state.items()}}, p))
+    put("wrong_keys.pt", lambda p: torch.save({"netG_state_dict": {"weight": torch.zeros(3)}}, p))
+    put("a_list.pt", lambda p: torch.save({"netG_state_dict": [torch.zeros(3)]}, p))
+    put("strings.pt", lambda p: torch.save({"netG_state_dict": {"main.0.weight": "zeros"}}, p))
+    # StyleGAN2 pickles
+    small = StyleGAN2Generator.from_config("small", SMALL_STYLEGAN2)
+    small.load_state_dict(random_state(small.state_dict(), 0))
+    put("runs_code.pkl", lambda p: p.write_bytes(pickle.dumps({"G_ema": RunsCode(canary)})))
+    for name, change in [("no_z_dim", lambda k: k.pop("z_dim")), ("text_resolution", lambda k: k.update(img_resolution="16")),
+                         ("huge_resolution", lambda k: k.update(img_resolution=2**20)),
+                         ("odd_resolution", lambda k: k.update(img_resolution=24))]:
+        kwargs = json.loads(json.dumps(SMALL_STYLEGAN2))
+        change(kwargs)
+        put(f"{name}.pkl", lambda p, kw=kwargs: write_nvidia_pickle(p, small, kw))
+    put("not_tensors.pt", lambda p: torch.save({**small.state_dict(), "mapping.w_avg": [0.0] * 16}, p))
+    # detectors
+    from latentedit.models.detector import SHIPPED_DETECTOR
+
+    detector = torch.load(SHIPPED_DETECTOR, weights_only=True)
+    header = json.loads(detector["latentedit-detector"])
+    put("nan_detector.pt", lambda p: torch.save({**detector, "state_dict": {
+        k: v.clone().fill_(float("nan")) if v.is_floating_point() else v for k, v in detector["state_dict"].items()}}, p))
+    put("size_text_detector.pt", lambda p: torch.save({**detector, "latentedit-detector": json.dumps(
+        {**header, "input": {**header["input"], "size": "48"}})}, p))
+    put("header_list_detector.pt", lambda p: torch.save({**detector, "latentedit-detector": "[1]"}, p))
+    put("runs_code_detector.pt", lambda p: torch.save({**detector, "state_dict": RunsCode(canary)}, p))
+    # images
+    face = np.concatenate(list(render(dcgan, codes[:1])))[0]
+    put("face.png", lambda p: Image.fromarray(face).save(p))
+    put("empty.png", lambda p: p.write_bytes(b""))
+    put("text.png", lambda p: p.write_text("not an image"))
+    put("dir.png", lambda p: p.mkdir())
+    put("loop.png", lambda p: p.symlink_to(p.name))
+    put("big_face.png", lambda p: Image.fromarray(face).resize((96, 96)).save(p))
+    # edit records
+    record = {"tool": "latentedit", "model": "dcgan-digiface64", "weights_sha256": None, "space": "z", "seed": 0, "n": 1,
+              "attrs": "smile=+1", "attributes": ["smile"], "strengths": [1.0], "boundaries": {}, "steps": [0.0, 1.0]}
+    for name, changed in [("lists", {**record, "attrs": ["smile"]}), ("no_steps", {**record, "steps": []}),
+                          ("no_attrs", {k: v for k, v in record.items() if k != "attrs"}),
+                          ("deep", {**record, "report": deep(200)}), ("seed_text", {**record, "seed": "0"}),
+                          ("huge_n", {**record, "n": 10**13})]:
+        put(f"{name}.json", lambda p, data=changed: p.write_text(json.dumps(data)))
+    put("broken.json", lambda p: p.write_text('{"tool": '))
+    put("very_deep.json", lambda p: p.write_text("[" * 100000 + "]" * 100000))
+    return files
+
+
+def digest(folder: Path) -> dict[str, str]:
+    """Every entry below ``folder`` and a fingerprint of its content (links by their target)."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            out[str(path)] = "link:" + os.readlink(path)
+        elif path.is_file():
+            out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            out[str(path)] = "dir"
+    return out
+
+
+CASES = [
+    # sample
+    ("sample-huge-n", ["sample", "-n", 10**13, "-o", "{out}"], 2, "would need"),
+    ("sample-negative-seed", ["sample", "--seed", -1, "-o", "{out}"], 2, "-1 is not in the range"),
+    ("sample-empty-codes", ["sample", "--codes", "{empty.npy}", "-o", "{out}"], 2, "not a NumPy .npy file"),
+    ("sample-text-codes", ["sample", "--codes", "{text.npy}", "-o", "{out}"], 2, "not a NumPy .npy file"),
+    ("sample-npz", ["sample", "--codes", "{archive.npz}", "-o", "{out}"], 2, "an .npz archive"),
+    ("sample-huge-header", ["sample", "--codes", "{huge.npy}", "-o", "{out}"], 2, "more than this machine has free"),
+    ("sample-truncated", ["sample", "--codes", "{truncated.npy}", "-o", "{out}"], 2, "is truncated"),
+    ("sample-objects", ["sample", "--codes", "{objects.npy}", "-o", "{out}"], 2, "holds Python objects"),
+    ("sample-nan-codes", ["sample", "--codes", "{nan.npy}", "-o", "{out}"], 2, "NaN or infinite"),
+    ("sample-int-codes", ["sample", "--codes", "{ints.npy}", "-o", "{out}"], 2, "floating point"),
+    ("sample-wrong-dim", ["sample", "--codes", "{wide.npy}", "-o", "{out}"], 2, "must have shape (N, 100)"),
+    ("sample-codes-folder", ["sample", "--codes", "{folder.npy}", "-o", "{out}"], 2, "is a folder"),
+    ("sample-codes-loop", ["sample", "--codes", "{loop.npy}", "-o", "{out}"], 2, "leads nowhere"),
+    ("sample-codes-broken-link", ["sample", "--codes", "{broken_link.npy}", "-o", "{out}"], 2, "leads nowhere"),
+    ("sample-n-with-codes", ["sample", "-n", 5, "--codes", "{good.npy}", "-o", "{out}"], 2, "--num does nothing"),
+    ("sample-empty-out", ["sample", "-n", 2, "-o", ""], 2, "give an output folder"),
+    ("sample-unknown-model", ["sample", "-m", "nope", "-o", "{out}"], 2, "unknown model"),
+    ("sample-empty-weights", ["sample", "--weights", "{empty.pt}", "-o", "{out}"], 3, "is empty"),
+    ("sample-text-weights", ["sample", "--weights", "{text.pt}", "-o", "{out}"], 3, "not a PyTorch checkpoint"),
+    ("sample-code-weights", ["sample", "--weights", "{runs_code.pt}", "-o", "{out}"], 3, "could run code"),
+    ("sample-nan-weights", ["sample", "--weights", "{nan.pt}", "-o", "{out}"], 3, "NaN or infinite"),
+    ("sample-wrong-weights", ["sample", "--weights", "{wrong_keys.pt}", "-o", "{out}"], 3, "do not fit"),
+    ("sample-list-weights", ["sample", "--weights", "{a_list.pt}", "-o", "{out}"], 3, "not a state dict"),
+    ("sample-string-weights", ["sample", "--weights", "{strings.pt}", "-o", "{out}"], 3, "not a named tensor"),
+    ("sample-weights-folder", ["sample", "--weights", "{folder.npy}", "-o", "{out}"], 3, "is a folder"),
+    # StyleGAN2 pickles and state dicts
+    ("stylegan2-code-pickle", ["sample", "-m", "stylegan2-ffhq", "--weights", "{runs_code.pkl}", "-o", "{out}"], 3, "refused"),
+    ("stylegan2-no-z-dim", ["sample", "-m", "stylegan2-ffhq", "--weights", "{no_z_dim.pkl}", "-o", "{out}"], 3,
+     "configuration is damaged"),
+    ("stylegan2-text-resolution", ["sample", "-m", "stylegan2-ffhq", "--weights", "{text_resolution.pkl}", "-o", "{out}"],
+     3, "img_resolution must be a whole number"),
+    ("stylegan2-huge-resolution", ["sample", "-m", "stylegan2-ffhq", "--weights", "{huge_resolution.pkl}", "-o", "{out}"],
+     3, "img_resolution must be a whole number"),
+    ("stylegan2-odd-resolution", ["sample", "-m", "stylegan2-ffhq", "--weights", "{odd_resolution.pkl}", "-o", "{out}"],
+     3, "not a power of two"),
+    ("stylegan2-not-tensors", ["sample", "-m", "stylegan2-ffhq", "--weights", "{not_tensors.pt}", "-o", "{out}"], 3,
+     "not a named tensor"),
+    # score
+    ("score-overwrite-input", ["score", "{sample}", "-o", "{sample}", "--overwrite"], 2, "is the input"),
+    ("score-into-input", ["score", "{sample}", "-o", "{sample}/scores"], 2, "is inside the input"),
+    ("score-model-with-images", ["score", "{face.png}", "-m", "dcgan-digiface64", "-o", "{out}"], 2,
+     "does nothing when scoring images"),
+    ("score-image-folder-name", ["score", "{dir.png}", "-o", "{out}"], 2, "no images"),
+    ("score-image-loop", ["score", "{loop.png}", "-o", "{out}"], 2, "leads nowhere"),
+    ("score-empty-image", ["score", "{empty.png}", "-o", "{out}"], 2, "is empty"),
+    ("score-tampered-images", ["score", "{tampered_images}", "-o", "{out}"], 2, "files.images must be"),
+    ("score-tampered-n", ["score", "{tampered_n}", "-o", "{out}"], 2, "more than the folder holds"),
+    ("score-tampered-resolution", ["score", "{tampered_resolution}", "-o", "{out}"], 2, "is not a generator's"),
+    ("score-broken-manifest", ["score", "{broken_manifest}", "-o", "{out}"], 2, "not valid JSON"),
+    # train-boundary
+    ("boundary-inf-codes", ["train-boundary", "--codes", "{inf_rows.npy}", "--scores", "{scores.npy}", "--ratio", 5,
+                            "-o", "{out}"], 2, "NaN or infinite"),
+    ("boundary-inf-scores", ["train-boundary", "--codes", "{good.npy}", "--scores", "{inf_scores.npy}", "--ratio", 5,
+                             "-o", "{out}"], 2, "infinite values"),
+    ("boundary-short-scores", ["train-boundary", "--codes", "{good.npy}", "--scores", "{short_scores.npy}", "-o", "{out}"],
+     2, "differ in length"),
+    ("boundary-ratio-inf", ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", "inf",
+                            "-o", "{out}"], 2, "ratio must be"),
+    ("boundary-name-escape", ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", 5,
+                              "--name", "../x", "-o", "{out}"], 2, "cannot name a file"),
+    ("boundary-codes-in-out", ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", 5,
+                               "-o", "{root}", "--overwrite"], 2, "contains the input"),
+    ("boundary-broken-sidecar", ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", 5,
+                                 "--condition", "{broken_json.npy}", "-o", "{out}"], 2, "not valid JSON"),
+    ("boundary-list-sidecar", ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", 5,
+                               "--condition", "{list_json.npy}", "-o", "{out}"], 2, "must be a JSON object"),
+    ("boundary-text-offset", ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", 5,
+                              "--condition", "{text_offset.npy}", "-o", "{out}"], 2, "offset must be a finite number"),
+    ("boundary-zero-condition", ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", 5,
+                                 "--condition", "{zero.npy}", "-o", "{out}"], 2, "zero or non-finite norm"),
+    # rank
+    ("rank-not-a-picture", ["rank", "--codes", "{good.npy}", "--boundary", "smile", "-o", "{out}"], 2, "is a picture"),
+    ("rank-deep-sidecar", ["rank", "--codes", "{good.npy}", "--boundary", "{deep_json.npy}", "-o", "{out}.png"], 2,
+     "nested too deeply"),
+    ("rank-name-list", ["rank", "--codes", "{good.npy}", "--boundary", "{name_list.npy}", "-o", "{out}.png"], 2,
+     "name must be text"),
+    ("rank-nan-boundary", ["rank", "--codes", "{good.npy}", "--boundary", "{nan_boundary.npy}", "-o", "{out}.png"], 2,
+     "zero or non-finite norm"),
+    # edit
+    ("edit-replay-lists", ["edit", "--replay", "{lists.json}", "-o", "{out}"], 2, "attrs must be text"),
+    ("edit-replay-no-steps", ["edit", "--replay", "{no_steps.json}", "-o", "{out}"], 2, "no steps"),
+    ("edit-replay-no-attrs", ["edit", "--replay", "{no_attrs.json}", "-o", "{out}"], 2, "has no 'attrs'"),
+    ("edit-replay-deep", ["edit", "--replay", "{deep.json}", "-o", "{out}"], 2, "nested too deeply"),
+    ("edit-replay-very-deep", ["edit", "--replay", "{very_deep.json}", "-o", "{out}"], 2, "nested too deeply"),
+    ("edit-replay-seed-text", ["edit", "--replay", "{seed_text.json}", "-o", "{out}"], 2, "seed must be a whole number"),
+    ("edit-replay-huge-n", ["edit", "--replay", "{huge_n.json}", "-o", "{out}"], 2, "would need"),
+    ("edit-replay-broken", ["edit", "--replay", "{broken.json}", "-o", "{out}"], 2, "not valid JSON"),
+    ("edit-replay-with-attrs", ["edit", "--replay", "{lists.json}", "--attrs", "smile", "-o", "{out}"], 2,
+     "--attrs does nothing with --replay"),
+    ("edit-index-without-codes", ["edit", "--attrs", "smile", "--index", "1", "-o", "{out}"], 2,
+     "--index does nothing without --codes"),
+    ("edit-empty-range", ["edit", "--attrs", "smile", "--range", "", "-o", "{out}"], 2, "LOW:HIGH"),
+    ("edit-photo-options-without-photos", ["edit", "--attrs", "smile", "--tune", 5, "-o", "{out}"], 2,
+     "--tune does nothing without photos"),
+    ("edit-overwrite-codes-folder", ["edit", "--attrs", "smile", "--codes", "{good.npy}", "-o", "{root}", "--overwrite"],
+     2, "contains the input"),
+    # photos
+    ("invert-folder", ["invert", "{dir.png}", "-o", "{out}"], 2, "is a folder"),
+    ("invert-empty", ["invert", "{empty.png}", "-o", "{out}"], 2, "is empty"),
+    ("invert-text", ["invert", "{text.png}", "-o", "{out}"], 2, "cannot read image"),
+    ("invert-negative-face-index", ["invert", "{face.png}", "--face-index", -1, "-o", "{out}"], 2, "not in the range"),
+    ("invert-aligned-wrong-size", ["invert", "{big_face.png}", "--aligned", "-o", "{out}"], 2, "must be 64x64 pixels"),
+    ("mix-negative-seed", ["mix", "seed:-1", "seed:2", "-o", "{out}"], 2, "seed must be 0 or more"),
+    ("mix-row-out-of-range", ["mix", "{good.npy}:99", "seed:2", "-o", "{out}"], 2, "out of range"),
+    ("mix-nan-weight", ["mix", "seed:1", "seed:2", "--weight", "nan", "-o", "{out}"], 2, "weight must be a finite"),
+    ("arith-nan-codes", ["arith", "a", "--group", "a={nan.npy}", "-o", "{out}"], 2, "NaN or infinite"),
+    # detect and train-detector
+    ("detect-nan-detector", ["detect", "{face.png}", "--detector", "{nan_detector.pt}"], 3, "NaN or infinite"),
+    ("detect-header-types", ["detect", "{face.png}", "--detector", "{size_text_detector.pt}"], 3,
+     "size must be a whole number"),
+    ("detect-header-list", ["detect", "{face.png}", "--detector", "{header_list_detector.pt}"], 3, "must be a JSON object"),
+    ("detect-code-detector", ["detect", "{face.png}", "--detector", "{runs_code_detector.pt}"], 3, "could run code"),
+    ("detect-empty-detector", ["detect", "{face.png}", "--detector", "{empty.pt}"], 3, "is empty"),
+    ("detect-threshold", ["detect", "{face.png}", "--threshold", 1.5], 2, "threshold must be between 0 and 1"),
+    ("train-detector-existing-out", ["train-detector", "--real", "{root}", "--fake-model", "dcgan-digiface64",
+                                     "-o", "{good.npy}"], 2, "already holds results"),
+    ("train-detector-out-in-real", ["train-detector", "--real", "{root}", "--fake-model", "dcgan-digiface64",
+                                    "-o", "{root}/mine.pt"], 2, "is inside the input"),
+]
+
+
+@pytest.fixture(scope="module")
+def sample_folders(corpus, run_cli, tmp_path_factory):
+    """A sample folder, and copies of it with a damaged manifest."""
+    base = tmp_path_factory.mktemp("samples")
+    code, _, stderr = run_cli("sample", "-n", 4, "--seed", 1, "-o", base / "sample", "--device", "cpu")
+    assert code == 0, stderr
+    folders = {"sample": base / "sample"}
+    manifest = json.loads((base / "sample" / "manifest.json").read_text())
+    damaged = {"tampered_images": {"files": {**manifest["files"], "images": "%s%s"}},
+               "tampered_n": {"n": 10**12}, "tampered_resolution": {"resolution": -5}}
+    for name, change in damaged.items():
+        folder = base / name
+        folder.mkdir()
+        for path in (base / "sample").iterdir():
+            (folder / path.name).write_bytes(path.read_bytes())
+        (folder / "manifest.json").write_text(json.dumps({**manifest, **change}))
+        folders[name] = folder
+    broken = base / "broken_manifest"
+    broken.mkdir()
+    Image.open(corpus["face.png"]).save(broken / "000000.png")
+    (broken / "manifest.json").write_text("{")
+    folders["broken_manifest"] = broken
+    return folders
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case, args, code, message", CASES, ids=[c[0] for c in CASES])
+def test_bad_input(case, args, code, message, corpus, sample_folders, run_cli, tmp_path):
+    root = corpus["good.npy"].parent
+    out = tmp_path / "out"
+    names = {**{k: str(v) for k, v in corpus.items()}, **{k: str(v) for k, v in sample_folders.items()},
+             "out": str(out), "root": str(root)}
+    argv = [re.sub(r"\{([^{}]+)\}", lambda m: names[m.group(1)], a) if isinstance(a, str) else a for a in args]
+    watched = [root, *sample_folders.values()]
+    before = {str(folder): digest(folder) for folder in watched}
+    got, stdout, stderr = run_cli(*argv, "--device", "cpu")
+    lines = stderr.strip().splitlines()
+    assert got == code and len(lines) == 1 and message in lines[0], (case, got, stderr)
+    assert "Traceback" not in stderr and lines[0].startswith("latentedit")
+    assert not out.exists() and not Path(f"{out}.png").exists(), "a failed run left an output"
+    assert [p.name for p in tmp_path.iterdir() if ".partial-" in p.name or ".old-" in p.name] == []
+    assert {str(folder): digest(folder) for folder in watched} == before, "an input changed"
+    assert not corpus["canary"].exists(), "a file ran code"
