@@ -29,7 +29,7 @@ from ..files.codes import array_shape
 from ..files.images import read_image
 from ..files.outputs import safe_name, save_png, staged_output, write_files_atomically, write_json
 from ..models.analysis import FaceAnalysis
-from ..models.generators import render, run_record, to_uint8
+from ..models.generators import Generator, render, run_record, to_uint8
 from ..models.photo import PhotoFace
 from ..models.scoring import load_scorers, score_images
 from ..specs import GeneratorSpec, PhotoOptions
@@ -129,9 +129,11 @@ class Source:
         return f"{self.folder}/{self.file}:{self.row}" if self.kind == "codes" else f"photo:{self.file}"
 
     def to_json(self) -> dict:
-        return {"seed": {"kind": "seed", "seed": self.seed},
-                "codes": {"kind": "codes", "folder": self.folder, "file": self.file, "row": self.row},
-                "photo": {"kind": "photo", "file": self.file}}[self.kind]
+        if self.kind == "seed":
+            return {"kind": "seed", "seed": self.seed}
+        if self.kind == "codes":
+            return {"kind": "codes", "folder": self.folder, "file": self.file, "row": self.row}
+        return {"kind": "photo", "file": self.file}
 
     @classmethod
     def from_json(cls, data: object) -> "Source":
@@ -229,7 +231,7 @@ class Face:
     :func:`~latentedit.commands.edit.edit_record`), and for photos the aligned photo."""
 
     code: np.ndarray
-    renderer: torch.nn.Module
+    renderer: Generator
     before: np.ndarray  # uint8 (R, R, 3)
     source: dict
     photo: PhotoFace | None = None
@@ -367,12 +369,16 @@ class Studio:
         except (ValueError, OSError, EOFError) as exc:
             raise UsageError(f"{name} is not a NumPy .npy file ({type(exc).__name__})") from None
         codes = self.generator.validate_codes(codes, self.space)
+
+        def write(path: Path) -> None:
+            path.write_bytes(data)
+
         for number in range(1000):
             path = self.path("codes", f"{stem}{f'-{number}' if number else ''}.npy")
             if path.is_file() and path.read_bytes() == data:
                 break
             if not path.exists():
-                write_files_atomically({path: lambda p: p.write_bytes(data)}, inputs=[])
+                write_files_atomically({path: write})
                 break
         else:
             raise UsageError(f"too many codes files named {stem}")
@@ -457,12 +463,12 @@ class Studio:
             del self._faces[old]
         return face
 
-    def _render(self, renderer: torch.nn.Module, codes: np.ndarray) -> np.ndarray:
+    def _render(self, renderer: Generator, codes: np.ndarray) -> np.ndarray:
         """The first code rendered as ``edit`` renders it (a batch padded to ``batch_multiple``)."""
         return next(render(renderer, codes, space=self.space, progress=False))[0]
 
     @torch.inference_mode()
-    def _render_alone(self, renderer: torch.nn.Module, code: np.ndarray) -> np.ndarray:
+    def _render_alone(self, renderer: Generator, code: np.ndarray) -> np.ndarray:
         """One code rendered alone, for the page: less than half the work of the padded batch, and on the CPUs
         measured the same pixels (the tests compare them; exports use :meth:`_render`)."""
         return to_uint8(renderer.synthesize(torch.from_numpy(code).to(renderer.device), self.space))[0]
