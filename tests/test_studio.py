@@ -242,6 +242,25 @@ def test_photo_edit_replays_bit_for_bit(tmp_path, studio, run_cli, monkeypatch):
     assert len(changed) > 500 and changed[:, 0].min() >= y1 - 40 and changed[:, 1].max() <= x2 + 40
 
 
+@pytest.mark.slow
+def test_photo_options_reach_the_export(tmp_path, run_cli, dcgan):
+    """The studio's photo options are those of `edit PHOTO`: an aligned face (no detection) is inverted as given,
+    and its export records the options, so that `edit --replay` writes the same photo."""
+    aligned = Studio(StudioRequest(tmp_path / "studio", GeneratorSpec(MODEL, device="cpu"),
+                                   options=PhotoOptions(InversionSettings(iterations=4), aligned=True), tune=1))
+    buffer = io.BytesIO()
+    Image.fromarray(next(render(dcgan, dcgan.sample(1, 2)))[0]).save(buffer, format="PNG")
+    name = aligned.add_photo("face.png", buffer.getvalue())
+    aligned.prepare_photo(name)
+    folder = aligned.export(parse(aligned, state({"kind": "photo", "file": name}, smile=1.5)))
+    record = json.loads((folder / "edit.json").read_text())
+    assert record["aligned"] is True and record["inversion"]["iterations"] == 4 and record["tune_steps"] == 1
+    again = replay(run_cli, folder / "edit.json", tmp_path / "again")
+    exported = np.asarray(Image.open(folder / "face.png"))
+    assert exported.shape == (64, 64, 3)
+    assert np.array_equal(exported, np.asarray(Image.open(again / "photos" / Path(name).stem / "edited.png")))
+
+
 def test_bad_photos_are_refused(studio, tmp_path):
     before = set((studio.workdir / "uploads").iterdir())
     with pytest.raises(UsageError, match="cannot read image notes.png"):

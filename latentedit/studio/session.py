@@ -287,8 +287,12 @@ class StudioRequest:
 class Studio:
     """The state of one ``latentedit studio``: model, sliders, prepared faces, undo stack, exports and labels.
 
+    ``suggest`` is the hook of a suggestion method (``latentedit label suggest``): given an attribute's labels CSV
+    and a count, it returns the codes to label next and a name for their sheet.
+
     Not thread-safe: the HTTP app calls every method that uses torch from a single worker thread (see
-    :mod:`latentedit.studio.app`), except :meth:`scores`, which uses only the scorers and runs on another.
+    :mod:`latentedit.studio.app`), except :meth:`scores`, which uses only the scorers (with their own face
+    analysis) and runs on another; :meth:`progress` may be read from any thread.
     """
 
     def __init__(
