@@ -562,6 +562,53 @@ def train_detector_cmd(real_dir, fake_dir, fake_model, n, arch, size, colour, te
                f"{held['average_precision']:.3f} on {held['n_real']} real and {held['n_fake']} fake faces")
 
 
+@cli.command("studio")
+@model_option
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port to listen on (0: any free port; the URL printed says which).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Only this machine can reach 127.0.0.1; any other address lets everyone on "
+                   "that network use the studio and read its work folder (it has no login).")
+@click.option("--boundaries", "boundary_folders", multiple=True, type=click.Path(path_type=Path),
+              help="A folder of boundaries (NAME.npy with its NAME.json, as train-boundary writes them) to add as "
+                   "sliders besides the shipped ones; repeat for several folders.")
+@click.option("--workdir", type=click.Path(path_type=Path), default=Path("latentedit-studio"), show_default=True,
+              help="Folder for the studio's uploads, codes, exports and labels; the page reaches no other file.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the default web browser.")
+@inversion_options
+@click.option("--tune", type=int, default=100, show_default=True,
+              help="Photos: generator tuning steps, as edit PHOTO (pivotal tuning; 0 = off).")
+@click.option("--max-upload", type=click.IntRange(1, 1024), default=20, show_default=True,
+              help="Largest photo or codes file the page may upload, in MB.")
+@device_option
+@weights_option
+def studio_cmd(model, port, host, boundary_folders, workdir, open_browser, iterations, starts, face_index, aligned,
+               tune, max_upload, device, weights) -> None:
+    """A local web editor: a slider per boundary with live scores, faces from seeds, codes files or uploaded photos,
+    export of an edit that `edit --replay` reproduces, and a labelling grid.
+
+    Serves http://127.0.0.1:8765/ by default until Ctrl-C. Photos are inverted, tuned and pasted back as
+    `edit PHOTO` does them, with the same options.
+    """
+    from .studio.app import LOOPBACK, bind, serve
+    from .studio.session import Studio, StudioRequest
+
+    sock = bind(host, port)  # a busy port fails before the models load
+    if host not in LOOPBACK:
+        click.echo(f"latentedit: warning: listening on {host}: anyone who can reach this address can use the studio "
+                   "and read its work folder; it has no login", err=True)
+    try:
+        session = Studio(StudioRequest(workdir, _generator(model, device, weights), boundary_folders,
+                                       _photo_options(iterations, starts, face_index, aligned), tune))
+    except BaseException:
+        sock.close()
+        raise
+    for line in session.skipped:
+        click.echo(f"latentedit: warning: boundary left out: {line}", err=True)
+    click.echo(f"{len(session.sliders)} sliders: {', '.join(session.sliders)}")
+    serve(session, sock, open_browser, max_upload * 1024 * 1024)
+
+
 class Signalled(KeyboardInterrupt):
     """SIGTERM or SIGHUP, raised like Ctrl-C so that every output being written is cleaned up on the way out."""
 

@@ -356,6 +356,7 @@ class EditRecord(RunHead):
     steps: list[float]
     edit: str = ""
     report: dict[str, Any] | None = omitted()
+    studio: dict[str, Any] | None = omitted()  # an export of latentedit studio: the page's state (replay ignores it)
 
 
 @dataclass(frozen=True, kw_only=True)

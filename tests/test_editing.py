@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentedit.commands.edit import EditRequest, format_report, resolve_boundaries, select_codes
+from latentedit.commands.edit import format_report, resolve_boundaries, select_codes
 from latentedit.core.boundary import Boundary
 from latentedit.core.editing import apply_edit, edit_effect, parse_attrs, parse_range, plan_edit
 from latentedit.errors import UsageError
 from latentedit.models.analysis import FaceAnalysis
 from latentedit.models.scoring import load_scorers, score_codes
-from latentedit.specs import OutputSpec
 
 
 def unit(v):
@@ -155,12 +154,10 @@ def test_codes_from_a_file_go_on_the_sphere_for_sphere_models(tmp_path, dcgan, m
     """PGGAN and StyleGAN Z codes are edited on the sphere of radius sqrt(dim), as InterFaceGAN does."""
     codes = np.random.default_rng(1).standard_normal((3, 100)).astype(np.float32) * 2
     np.save(tmp_path / "z.npy", codes)
-    request = EditRequest(OutputSpec(tmp_path / "unused"), "smile", codes_file=tmp_path / "z.npy")
-    plain, _ = select_codes(dcgan, request)
+    plain, _ = select_codes(dcgan, codes_file=tmp_path / "z.npy")
     np.testing.assert_array_equal(plain, codes)  # a Gaussian-Z model keeps them as they are
     monkeypatch.setattr(dcgan, "z_on_sphere", True)
-    sphere, record = select_codes(dcgan, EditRequest(OutputSpec(tmp_path / "unused"), "smile",
-                                                     codes_file=tmp_path / "z.npy", index=[2, 0]))
+    sphere, record = select_codes(dcgan, codes_file=tmp_path / "z.npy", index=[2, 0])
     np.testing.assert_allclose(np.linalg.norm(sphere, axis=1), 10.0, rtol=1e-5)
     np.testing.assert_allclose(sphere / np.linalg.norm(sphere, axis=1, keepdims=True),
                                codes[[2, 0]] / np.linalg.norm(codes[[2, 0]], axis=1, keepdims=True), rtol=1e-5)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..core.boundary import Boundary
 from ..core.editing import EditPlan, apply_edit, edit_effect, parse_attrs, parse_range, plan_edit
-from ..core.inversion import tune_generator
+from ..core.inversion import Progress, tune_generator
 from ..errors import UsageError
 from ..files.boundaries import resolve_boundary
 from ..files.codes import load_codes
@@ -97,23 +97,68 @@ class EditResult:
     record: EditRecord
 
 
-def select_codes(generator: Generator, request: EditRequest) -> tuple[np.ndarray, dict]:
-    """The codes to edit in the request's space, from its codes file (optionally some rows) or sampled (Z codes
-    mapped to the space), with a record of where they came from."""
-    space = request.space
-    if request.codes_file is None:
-        return downstream_codes(generator, generator.sample(request.n, request.seed))[space], {"seed": request.seed,
-                                                                                               "n": request.n}
-    codes = generator.validate_codes(load_codes(request.codes_file), space)
+def select_codes(generator: Generator, *, space: str = "z", n: int = 4, seed: int = 0, codes_file: Path | None = None,
+                 index: Sequence[int] | None = None) -> tuple[np.ndarray, dict]:
+    """The codes to edit in ``space``, from ``codes_file`` (optionally rows ``index``) or ``n`` sampled from
+    ``seed`` (Z codes mapped to the space), with the fields of an :class:`EditRecord` saying where they came from."""
+    if codes_file is None:
+        return downstream_codes(generator, generator.sample(n, seed))[space], {"seed": seed, "n": n}
+    codes = generator.validate_codes(load_codes(codes_file), space)
     codes = generator.normalize_z(codes, space)  # PGGAN and StyleGAN Z: on the sphere (the images do not change)
-    record: dict = {"codes_file": str(request.codes_file), "codes_sha256": sha256_file(Path(request.codes_file))}
-    if request.index:
-        index = list(request.index)
+    record: dict = {"codes_file": str(codes_file), "codes_sha256": sha256_file(Path(codes_file))}
+    if index:
+        index = list(index)
         bad = [i for i in index if not -len(codes) <= i < len(codes)]
         if bad:
-            raise UsageError(f"index {bad[0]} is out of range: {request.codes_file} holds {len(codes)} codes")
+            raise UsageError(f"index {bad[0]} is out of range: {codes_file} holds {len(codes)} codes")
         codes, record["index"] = codes[index], index
     return codes, record
+
+
+@dataclass
+class PreparedPhotos:
+    """Photos made ready to edit: their aligned faces, inverted codes, the generator that renders each face (tuned
+    to its photo, or the model's) and the fields of an :class:`EditRecord` saying how."""
+
+    faces: list[PhotoFace]
+    codes: np.ndarray
+    renderers: list[Generator]
+    source: dict
+
+
+def prepare_photos(photos: Sequence[Path], generator: Generator, *, space: str = "z", options: PhotoOptions,
+                   paste: str = "change", tune: int = 100, analysis: FaceAnalysis,
+                   on_progress: Progress | None = None) -> PreparedPhotos:
+    """What ``edit PHOTO`` does before editing: invert the photos' faces (see
+    :func:`~latentedit.commands.photos.invert_photos`) and tune a copy of the generator to each for ``tune`` steps,
+    counting the pixels from the photo only; ``on_progress`` is told each step of both."""
+    faces, inverted = invert_photos(photos, generator, space=space, options=options, analysis=analysis,
+                                    on_progress=on_progress)
+    source = {
+        "photos": [EditedPhoto(photo=f.name, sha256=sha256_file(Path(f.name)), face_index=options.face_index,
+                               faces_found=f.faces_found, psnr_db=round(float(p), 3), ssim=round(float(s), 4))
+                   for f, p, s in zip(faces, inverted.psnr, inverted.ssim)],
+        "inversion": inverted.record(), "aligned": options.aligned or None, "paste": paste, "tune_steps": tune,
+    }
+    features = FeatureLoss(analysis)
+    renderers = [tune_generator(generator, code, face.crop, features=features, mask=face.inside, space=space,
+                                steps=tune, on_progress=on_progress) if tune else generator
+                 for code, face in zip(inverted.codes, faces)]
+    return PreparedPhotos(faces, inverted.codes, renderers, source)
+
+
+def edit_record(head: dict, *, space: str, source: dict, attrs: str, plan: EditPlan, boundaries: Sequence[Boundary],
+                report: dict | None = None) -> EditRecord:
+    """The ``edit.json`` of an edit, from which :func:`replay_edit` redoes it: ``head`` (see
+    :func:`~latentedit.models.generators.run_record`), the codes' ``source`` (see :func:`select_codes` and
+    :func:`prepare_photos`), the ``attrs`` as given, the plan, every boundary used (edited and conditions) with its
+    sha256, and the measured ``report``."""
+    return EditRecord(
+        **head, space=space, **source, attrs=attrs, attributes=plan.attributes, strengths=plan.strengths,
+        boundaries={b.name: FileRef(path=str(b.path), sha256=sha256_file(b.path)) for b in boundaries},
+        conditions=plan.conditions, combine=plan.combine, steps=plan.steps.tolist(), edit=plan.describe(),
+        report=report,
+    )
 
 
 def resolve_boundaries(names: Sequence[str], model: str, overrides: Mapping[str, str], space: str = "z") -> list[Boundary]:
@@ -170,21 +215,12 @@ def edit_faces(request: EditRequest) -> EditResult:
     with staged_output(request.output.path, request.output.overwrite, inputs=inputs) as staging:
         analysis = FaceAnalysis(generator.device)
         if photos:
-            faces, inverted = invert_photos(photos, generator, space=space, options=request.options, analysis=analysis)
-            codes = inverted.codes
-            source: dict = {
-                "photos": [EditedPhoto(photo=f.name, sha256=sha256_file(Path(f.name)), face_index=request.options.face_index,
-                                       faces_found=f.faces_found, psnr_db=round(float(p), 3), ssim=round(float(s), 4))
-                           for f, p, s in zip(faces, inverted.psnr, inverted.ssim)],
-                "inversion": inverted.record(), "aligned": request.options.aligned or None, "paste": request.paste,
-                "tune_steps": request.tune,
-            }
-            features = FeatureLoss(analysis)
-            renderers = [tune_generator(generator, code, face.crop, features=features, mask=face.inside, space=space,
-                                        steps=request.tune) if request.tune else generator
-                         for code, face in zip(codes, faces)]
+            prepared = prepare_photos(photos, generator, space=space, options=request.options, paste=request.paste,
+                                      tune=request.tune, analysis=analysis)
+            faces, codes, renderers, source = prepared.faces, prepared.codes, prepared.renderers, prepared.source
         else:
-            codes, source = select_codes(generator, request)
+            codes, source = select_codes(generator, space=space, n=request.n, seed=request.seed,
+                                         codes_file=request.codes_file, index=request.index)
             renderers = [generator]
         edited = apply_edit(codes, plan)
         rows = [edited.reshape(-1, *edited.shape[2:])] if len(renderers) == 1 else edited
@@ -199,14 +235,9 @@ def edit_faces(request: EditRequest) -> EditResult:
             report, picture = measure_edit(generator, codes, edited, plan, analysis=analysis, step_labels=column_labels,
                                            batch_size=request.batch_size, space=space)
             save_png(picture, staging / "report.png")
-        record = EditRecord(
-            **run_record(model, digest, generator, request.generator.weights), space=space, **source,
-            attrs=request.attrs, attributes=plan.attributes, strengths=plan.strengths,
-            boundaries={b.name: FileRef(path=str(b.path), sha256=sha256_file(b.path))
-                        for b in [*boundaries, *condition_boundaries]},
-            conditions=plan.conditions, combine=request.combine, steps=plan.steps.tolist(), edit=plan.describe(),
-            report=report,
-        )
+        record = edit_record(run_record(model, digest, generator, request.generator.weights), space=space,
+                             source=source, attrs=request.attrs, plan=plan,
+                             boundaries=[*boundaries, *condition_boundaries], report=report)
         np.save(staging / "source_codes.npy", codes)
         np.save(staging / "codes.npy", edited)
         save_png(annotated_grid(tiles, plan.describe(), [f"#{i}" for i in range(len(codes))], column_labels),
