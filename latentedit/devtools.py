@@ -1,5 +1,5 @@
 """Shared by the benchmarks, the scripts and the tests: the machine's description and one section of
-docs/benchmarks.md; networks filled with random weights from a seed; NVIDIA's pickle layout.
+docs/benchmarks.md; the labelled check set; networks filled with random weights from a seed; NVIDIA's pickle layout.
 
 The parity fixtures in tests/data/parity/ hold outputs that the reference implementations (genforce/interfacegan's
 PyTorch ports, NVlabs/stylegan2-ada-pytorch's networks, imported from checkouts outside this repository) computed on
@@ -7,6 +7,7 @@ weights filled by :func:`random_state` with the same seed, so only the outputs a
 ``python scripts/build_parity_fixtures.py --interfacegan PATH --stylegan2-ada PATH [--check]`` rebuilds them.
 """
 
+import csv
 import os
 import platform
 import re
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"  # in a clone of the repository
+CHECKSET = Path(__file__).resolve().parent.parent / "tests" / "data"  # checkset_codes.npy, checkset_labels.csv
 HEADER = "# Benchmarks\n\nEach section is written by the script it names; rerun the script to refresh it.\n"
 
 
@@ -43,6 +45,17 @@ def write_section(title: str, body: str) -> None:
     text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(text.rstrip() + "\n")
+
+
+def load_checkset() -> tuple[np.ndarray, list[dict[str, str]]]:
+    """The labelled check set (tests/data/checkset_*, see CHECKSET.md): codes (N, 100) of the embedded generator and
+    one ``{column: label}`` row per code."""
+    codes = np.load(CHECKSET / "checkset_codes.npy")
+    with open(CHECKSET / "checkset_labels.csv", newline="") as handle:
+        labels = list(csv.DictReader(handle))
+    if len(labels) != len(codes):
+        raise ValueError(f"{CHECKSET}: {len(codes)} check-set codes but {len(labels)} label rows")
+    return codes, labels
 
 
 # Constants that the architectures derive themselves: kept as they are, never randomised.

@@ -131,6 +131,7 @@ def test_edit_bad_inputs(tmp_path, run_cli, boundary_files):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "other.json", "other.npy", "side.npy", "up.npy", "wrong.npy"]
 
 
+@pytest.mark.slow
 def test_report_measures_targets_also_when_conditioned(dcgan):
     """--report re-scores the faces: a +3 smile edit along the shipped boundary raises the smile score, with or
     without conditions, and the side effects cover every other attribute."""

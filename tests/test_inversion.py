@@ -20,9 +20,6 @@ from latentedit.models.photo import PhotoFace
 from latentedit.specs import InversionSettings
 from latentedit.devtools import random_state
 
-skimage_metrics = pytest.importorskip("skimage.metrics")
-
-
 def run_invert(generator, targets, analysis, space="z", **settings):
     """Invert ``targets`` as the commands do: the shipped encoder's start where there is one, the feature loss."""
     return invert(generator, targets, features=FeatureLoss(analysis), encoder=load_encoder(generator, space), space=space,
@@ -71,6 +68,7 @@ def photos(tmp_path_factory, generated):
 
 @pytest.mark.parametrize("shape", [(48, 40, 3), (64, 64, 1)])
 def test_ssim_and_psnr_match_skimage(shape):
+    skimage_metrics = pytest.importorskip("skimage.metrics")
     rng = np.random.default_rng(1)
     smooth = np.asarray(Image.fromarray(rng.integers(0, 256, (8, 8, 3), np.uint8)).resize(shape[1::-1], Image.BICUBIC))
     a = smooth[..., : shape[2]].astype(np.float64)
@@ -165,6 +163,7 @@ def test_tuning_the_generator_to_a_photo(dcgan, generated, analysis):
     assert not torch.equal(next(tuned.parameters()), next(dcgan.parameters()))  # a tuned copy, the original untouched
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("space", ["w", "wp"])
 def test_inversion_in_w_and_wp_of_a_stylegan(space, analysis):
     generator = StyleGANGenerator("tiny-stylegan", [64, 64, 32, 32], [False] * 3)
@@ -296,6 +295,7 @@ def test_huge_photo(tmp_path, run_cli, generated):
     assert 1400 < box[0] < 1700 and 900 < box[1] < 1300  # found where it is, in the photo's own pixels
 
 
+@pytest.mark.slow
 def test_edit_photo_changes_the_face_and_nothing_else(tmp_path, run_cli, photos):
     normal = np.random.default_rng(0).standard_normal(100)
     np.save(tmp_path / "up.npy", (normal / np.linalg.norm(normal)).reshape(1, -1).astype(np.float32))

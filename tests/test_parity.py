@@ -60,6 +60,7 @@ def check_style_case(generator, config: dict, expected: dict[str, np.ndarray]) -
     assert checked == len([k for k in expected if k.startswith("image_")]) >= 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["stylegan64", "stylegan128"])
 def test_stylegan_matches_interfacegan(case, tmp_path):
     config, expected = load_case(case)
