@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from parity import DATA, load_case, parity_generator
 
 from latentedit.commands.directions import name_directions
+from latentedit.core.boundary import Boundary
 from latentedit.core.directions import (
     Directions,
     Effect,
@@ -22,7 +23,7 @@ from latentedit.core.directions import (
     sefa,
     style_weights,
 )
-from latentedit.core.editing import parse_layers
+from latentedit.core.editing import apply_edit, parse_layers, plan_edit
 from latentedit.devtools import random_state, write_nvidia_pickle
 from latentedit.errors import UsageError
 from latentedit.files.boundaries import load_boundary, shipped_boundaries
@@ -338,6 +339,25 @@ def test_ganspace_cli_records_samples_seed_and_explained_variance(tmp_path, run_
         same_up_to_sign(boundary.normal[None], reference.vectors[rank : rank + 1], 1e-6)
         assert info.explained_variance_ratio == pytest.approx(reference.values[rank]) and info.eigenvalue is None
         assert (info.found["samples"], info.found["seed"]) == (600, 4)
+
+
+def test_apply_edit_moves_only_the_plan_layers():
+    normal = np.random.default_rng(4).standard_normal(8)
+    boundary = Boundary.from_normal("d", normal)
+    plan = plan_edit([boundary], [None], steps=np.array([-1.0, 2.0]), layers=[3, 1])
+    assert plan.layers == (1, 3) and plan.describe().endswith("| layers 1,3")
+    codes = np.random.default_rng(5).standard_normal((2, 5, 8)).astype(np.float32)
+    edited = apply_edit(codes, plan)
+    moved = np.isin(np.arange(5), [1, 3])
+    np.testing.assert_array_equal(edited[:, :, ~moved], np.repeat(codes[:, None, ~moved], 2, axis=1))
+    expected = codes[:, None, moved] + np.array([-1.0, 2.0])[None, :, None, None] * boundary.normal
+    np.testing.assert_allclose(edited[:, :, moved], expected, atol=1e-6)
+    np.testing.assert_allclose(apply_edit(codes, plan_edit([boundary], [None], steps=np.array([2.0])))[:, 0],
+                               codes + 2 * boundary.normal, atol=1e-6)  # no layers: every layer moves
+    with pytest.raises(UsageError, match="need W\\+ codes"):
+        apply_edit(codes[:, 0], plan)  # Z or W codes have no layers
+    with pytest.raises(UsageError, match="need W\\+ codes"):
+        apply_edit(codes[:, :3], plan)  # layer 3 of 3
 
 
 def test_layerwise_edit_moves_only_the_chosen_wp_layers_and_replays(tmp_path, run_cli, stylegan2_pickle):

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -123,7 +124,7 @@ def name_directions(
 
 
 def _short(direction: NamedDirection) -> str:
-    moved = [f"{a}{'+' if e.per_unit > 0 else '-'}" for a, e in direction.effects.items() if e.moved]
+    moved = [f"{a}{'+' if (e.per_unit or 0.0) > 0 else '-'}" for a, e in direction.effects.items() if e.moved]
     return " ".join(moved) or "none"
 
 
@@ -158,6 +159,11 @@ def _effect_records(effects: Mapping[str, Effect]) -> dict[str, MeasuredEffect]:
             for name, e in effects.items()}
 
 
+def _value(method: str, value: float) -> dict[str, Any]:
+    """A direction's strength under its method's name: SeFa's eigenvalue or GANSpace's explained-variance ratio."""
+    return {"eigenvalue" if method == "sefa" else "explained_variance_ratio": value}
+
+
 def find_and_name(request: DirectionsRequest) -> DirectionsResult:
     """What ``latentedit directions`` does. Writes to the output folder:
 
@@ -185,7 +191,6 @@ def find_and_name(request: DirectionsRequest) -> DirectionsResult:
                                 boundaries={name: b.normal for name, b in shipped.items()},
                                 analysis=FaceAnalysis(generator.device), batch_size=request.batch_size)
         layers = None if directions.layers is None else list(directions.layers)
-        value_key = "eigenvalue" if directions.method == "sefa" else "explained_variance_ratio"
         naming = Naming(
             faces=request.n, seed=request.seed, distance=NAMING_DISTANCE, space=edit_space,
             moved_when=f"at least {MIN_SAME_SIGN:.0%} of the faces move the same way and the mean change over the "
@@ -199,7 +204,7 @@ def find_and_name(request: DirectionsRequest) -> DirectionsResult:
             moved = [a for a, e in direction.effects.items() if e.moved]
             info = BoundaryInfo(
                 name=direction.name, dim=len(direction.vector), method=directions.method, rank=rank,
-                **{value_key: direction.value}, layers=layers, model=model, weights_sha256=digest,
+                **_value(directions.method, direction.value), layers=layers, model=model, weights_sha256=digest,
                 space=directions.space, meaning=direction.line, moved=moved,
                 effects=_effect_records(direction.effects),
                 cosines={b: round(c, 4) for b, c in direction.cos.items()}, flipped=direction.sign < 0,
@@ -209,7 +214,8 @@ def find_and_name(request: DirectionsRequest) -> DirectionsResult:
             for path, write in writers.items():
                 write(path)
             entries.append(DirectionEntry(name=direction.name, file=f"{direction.name}.npy",
-                                          **{value_key: direction.value}, meaning=direction.line, moved=moved,
+                                          **_value(directions.method, direction.value), meaning=direction.line,
+                                          moved=moved,
                                           flipped=direction.sign < 0))
         title = (f"{len(named)} {directions.method} directions of {model}"
                  + (f", layers {request.layers}" if request.layers else "") + ": two faces each, -3 to +3")

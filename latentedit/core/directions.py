@@ -9,6 +9,7 @@ regression. Both give unit vectors that edit like any boundary normal.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,7 +41,7 @@ class Directions:
     values: np.ndarray  # (k,) float64, descending
     space: str
     layers: tuple[int, ...] | None
-    record: dict = field(default_factory=dict)  # how they were found: samples, seed, feature map...
+    record: dict[str, Any] = field(default_factory=dict)  # how they were found: samples, seed, feature map...
 
 
 def _check_layers(generator: Generator, layers: str | None) -> tuple[int, ...] | None:
@@ -177,7 +178,7 @@ def ganspace(
     from sklearn.decomposition import PCA  # imported here: only GANSpace needs scikit-learn's PCA
 
     z = generator.sample(samples, seed)
-    record = {"samples": samples, "seed": seed}
+    record: dict[str, Any] = {"samples": samples, "seed": seed}
     if space == "w":
         data = downstream_codes(generator, z, batch_size=batch_size)["w"]
         record["decomposed"] = "W codes (mapping outputs, before truncation)"
@@ -237,15 +238,15 @@ def measure_effects(
     for name in before:
         change = np.asarray(plus[name], np.float64) - np.asarray(minus[name], np.float64)
         change = change[np.isfinite(change)]
-        spread = np.asarray(before[name], np.float64)
-        spread = float(np.std(spread[np.isfinite(spread)])) if np.isfinite(spread).sum() > 1 else 0.0
+        unedited = np.asarray(before[name], np.float64)
+        spread = float(np.std(unedited[np.isfinite(unedited)])) if np.isfinite(unedited).sum() > 1 else 0.0
         if not len(change):
             effects[name] = Effect(None, None, 0, None, False)
             continue
         mean = float(change.mean())
         same = float(np.mean(np.sign(change) == np.sign(mean))) if mean else 0.0
         size = abs(mean) / spread if spread > 0 else None
-        moved = same >= min_same_sign and size is not None and size >= min_size
+        moved = bool(same >= min_same_sign and size is not None and size >= min_size)
         effects[name] = Effect(mean / (2 * distance), same, len(change), size, moved)
     return effects
 
@@ -267,8 +268,8 @@ def orientation(effects: Mapping[str, Effect]) -> int:
     moved = [e for e in effects.values() if e.moved]
     if not moved:
         return 1
-    strongest = max(moved, key=lambda e: e.size)
-    return 1 if strongest.per_unit > 0 else -1
+    strongest = max(moved, key=lambda e: e.size or 0.0)  # a moved attribute has a size and a change
+    return 1 if (strongest.per_unit or 0.0) > 0 else -1
 
 
 def flipped(effects: Mapping[str, Effect], cos: Mapping[str, float]) -> tuple[dict[str, Effect], dict[str, float]]:
@@ -284,7 +285,8 @@ def name_line(name: str, effects: Mapping[str, Effect], cos: Mapping[str, float]
 
     def describe(attr: str) -> str:
         effect = effects[attr]
-        return f"{attr} {effect.per_unit:+.3g}{units.get(attr, '')}/unit ({100 * effect.same_sign:.0f} % same sign)"
+        share = 100 * (effect.same_sign or 0.0)
+        return f"{attr} {effect.per_unit:+.3g}{units.get(attr, '')}/unit ({share:.0f} % same sign)"
 
     measured = [a for a, e in effects.items() if e.per_unit is not None]
     by_size = sorted(measured, key=lambda a: -(effects[a].size or 0.0))
