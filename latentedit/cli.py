@@ -332,14 +332,15 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
               help="Photos: fine-tune a copy of the generator for this many steps so that the photo's code renders "
                    "the photo's face itself (pivotal tuning); edits then keep more of the photo. 0 = off.")
 @space_option
+@click.option("--layers", help="With --space wp: move only these W+ layers, e.g. 0-3 (coarse) or 0,2,5-7.")
 @style_options
 @device_option
 @weights_option
 @overwrite_option
 @click.pass_context
 def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition, combine,
-         report, out, batch_size, iterations, starts, face_index, aligned, paste, tune, space, truncation_psi, truncation_layers,
-         noise, device, weights, overwrite) -> None:
+         report, out, batch_size, iterations, starts, face_index, aligned, paste, tune, space, layers, truncation_psi,
+         truncation_layers, noise, device, weights, overwrite) -> None:
     """Edit faces along attribute boundaries: one, several at once, or conditional.
 
     Edits sampled faces, --codes, or the faces in PHOTOS (inverted first, then blended back into each photo).
@@ -371,7 +372,8 @@ def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_file
             space=space, n=n, seed=seed, codes_file=codes, index=_indices(index), photos=list(photos),
             boundary_files=_boundary_overrides(boundary_files), value_range=value_range, steps=steps,
             conditions=_names(condition), combine=combine, report=report,
-            options=_photo_options(iterations, starts, face_index, aligned), paste=paste, tune=tune, batch_size=batch_size,
+            options=_photo_options(iterations, starts, face_index, aligned), paste=paste, tune=tune, layers=layers,
+            batch_size=batch_size,
         ))
     record = result.record
     click.echo(f"{record.edit}: wrote {len(result.codes)} faces x {result.codes.shape[1]} steps to "
@@ -382,6 +384,43 @@ def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_file
     if record.report is not None:
         click.echo(format_report(record.report))
         click.echo(f"  scores at every step: {result.out / 'report.png'}")
+
+
+@cli.command("directions")
+@model_option
+@click.option("--method", type=click.Choice(["sefa", "ganspace"]), default="sefa", show_default=True,
+              help="sefa: eigenvectors of the first latent-facing weight (closed form); ganspace: PCA of sampled W "
+                   "codes, or of an early feature map mapped back to Z.")
+@click.option("-k", "k", type=int, default=10, show_default=True, help="Number of directions, strongest first.")
+@click.option("--layers", help="StyleGAN models: the W+ layers whose style layers SeFa factorises, and that the "
+                               "directions move, e.g. 0-3 (coarse) or 4-7 (middle) [default: all].")
+@click.option("-n", "--num", "n", type=int, default=64, show_default=True, callback=_positive,
+              help="Faces moved -2 and +2 along each direction and re-scored to name it.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of those faces and of GANSpace's samples.")
+@click.option("--samples", type=int, default=10000, show_default=True, callback=_positive,
+              help="GANSpace: codes sampled for the PCA.")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
+@click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@device_option
+@weights_option
+@overwrite_option
+def directions_cmd(model, method, k, layers, n, seed, samples, out, batch_size, device, weights, overwrite) -> None:
+    """Find a generator's main directions without labels (SeFa, GANSpace) and name them by measurement.
+
+    Writes OUT/sefa_00.npy ... (boundary files: use them with edit --boundary NAME=OUT/sefa_00.npy, rank, ...)
+    with .json sidecars, OUT/sheets/NAME.png (faces from -3 to +3), OUT/overview.png and OUT/directions.json,
+    and prints what each direction measurably does: per scored attribute the change per unit step and the share
+    of faces moved the same way, and the cosine with the closest shipped boundary.
+    """
+    from .commands.directions import DirectionsRequest, find_and_name
+
+    result = find_and_name(DirectionsRequest(
+        output=OutputSpec(out, overwrite), generator=_generator(model, device, weights), method=method, k=k,
+        layers=layers, n=n, seed=seed, samples=samples, batch_size=batch_size,
+    ))
+    for direction in result.directions:
+        click.echo(direction.line)
+    click.echo(f"wrote {len(result.directions)} directions to {result.out}; overview: {result.out / 'overview.png'}")
 
 
 @cli.command("invert")

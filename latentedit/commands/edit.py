@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.boundary import Boundary
-from ..core.editing import EditPlan, apply_edit, edit_effect, parse_attrs, parse_range, plan_edit
+from ..core.editing import EditPlan, apply_edit, edit_effect, parse_attrs, parse_layers, parse_range, plan_edit
 from ..core.inversion import Progress, tune_generator
 from ..errors import UsageError
 from ..files.boundaries import resolve_boundary
@@ -35,7 +35,8 @@ class EditRequest:
     ``boundary_files`` maps attribute names to boundary files (else the shipped ones); ``value_range``
     (``"LOW:HIGH"``) and ``steps`` set the columns; ``conditions`` are kept fixed by projection; ``combine`` is sum
     or average. Photos are inverted with ``options``, rendered by a copy of the generator tuned for ``tune`` steps,
-    and pasted back with ``paste`` (change or paste). ``report`` re-scores the faces at every step.
+    and pasted back with ``paste`` (change or paste). ``report`` re-scores the faces at every step. ``layers`` (a
+    spec like ``"0-3"`` or ``"0,2,5-7"``; W+ edits only) moves only those layers of each code.
     """
 
     output: OutputSpec
@@ -56,6 +57,7 @@ class EditRequest:
     options: PhotoOptions = field(default_factory=PhotoOptions)
     paste: str = "change"
     tune: int = 100
+    layers: str | None = None
     batch_size: int = 64
 
     @classmethod
@@ -87,6 +89,7 @@ class EditRequest:
             if photos else PhotoOptions(),
             paste=record.paste or "change",
             tune=record.tune_steps or 0,
+            layers=None if record.layers is None else ",".join(map(str, record.layers)),
         )
 
 
@@ -156,8 +159,8 @@ def edit_record(head: dict, *, space: str, source: dict, attrs: str, plan: EditP
     return EditRecord(
         **head, space=space, **source, attrs=attrs, attributes=plan.attributes, strengths=plan.strengths,
         boundaries={b.name: FileRef(path=str(b.path), sha256=sha256_file(b.path)) for b in boundaries},
-        conditions=plan.conditions, combine=plan.combine, steps=plan.steps.tolist(), edit=plan.describe(),
-        report=report,
+        conditions=plan.conditions, combine=plan.combine, steps=plan.steps.tolist(),
+        layers=None if plan.layers is None else list(plan.layers), edit=plan.describe(), report=report,
     )
 
 
@@ -200,6 +203,7 @@ def edit_faces(request: EditRequest) -> EditResult:
     generator, digest = request.generator.load()
     model = generator.name
     generator.check_space(space)
+    layers = _edit_layers(generator, space, request.layers)
     boundaries = resolve_boundaries([name for name, _ in parsed], model, request.boundary_files, space)
     condition_boundaries = resolve_boundaries(request.conditions, model, request.boundary_files, space)
     value_range, steps = request.value_range, request.steps
@@ -207,7 +211,7 @@ def edit_faces(request: EditRequest) -> EditResult:
         value_range = "-3:3" if all(s is None for _, s in parsed) else "0:1"
     step_values = parse_range(value_range, steps or 7) if value_range is not None else None
     plan = plan_edit(boundaries, [s for _, s in parsed], conditions=condition_boundaries, combine=request.combine,
-                     steps=step_values)
+                     steps=step_values, layers=layers)
     if plan.direction.shape[0] != generator.code_shape(space)[-1]:
         raise UsageError(f"the boundaries have dimension {plan.direction.shape[0]}, model {model} codes "
                          f"{generator.code_shape(space)[-1]}")
@@ -252,6 +256,15 @@ def edit_faces(request: EditRequest) -> EditResult:
                 write_photo_edits(staging / "photos" / name, face, before, after, request.paste)
         write_json(record, staging / "edit.json")
     return EditResult(Path(request.output.path), edited, record)
+
+
+def _edit_layers(generator: Generator, space: str, layers: str | None) -> tuple[int, ...] | None:
+    """The W+ layers an edit moves (None: all), or a one-line error when ``layers`` does not apply."""
+    if layers is None:
+        return None
+    if space != "wp":
+        raise UsageError(f"layers move chosen layers of W+ codes: edit in space wp (this edit is in space {space})")
+    return parse_layers(layers, num_layers=generator.code_shape("wp")[0])
 
 
 def write_photo_edits(folder: Path, face: PhotoFace, reconstruction: np.ndarray, steps: np.ndarray, mode: str) -> None:
@@ -315,7 +328,8 @@ def plan_effect(generator: Generator, codes: np.ndarray, plan: EditPlan, scorers
 
 
 def _effect(plan: EditPlan, codes: np.ndarray, final: np.ndarray, before, after) -> dict:
-    moved = (final - codes).reshape(len(final), -1, final.shape[-1])[:, 0]  # W+ codes: every layer moved alike
+    layer = plan.layers[0] if plan.layers else 0  # W+ codes: every moved layer moved alike
+    moved = (final - codes).reshape(len(final), -1, final.shape[-1])[:, layer]
     return edit_effect(plan, moved, {n: before[n] for n in before.names}, {n: after[n] for n in before.names})
 
 

@@ -25,6 +25,7 @@ class EditPlan:
     direction: np.ndarray  # (dim,): the strengths already folded in
     boundaries: list[Boundary] = field(repr=False, default_factory=list)
     swept: bool = False  # no strengths given: the steps are signed distances along the direction
+    layers: tuple[int, ...] | None = None  # W+ codes: move only these layers (None: every layer)
 
     def describe(self) -> str:
         signed = self.combine == "sum" and not self.swept
@@ -36,6 +37,8 @@ class EditPlan:
             text += f", distance {self.steps[0]:+g} to {self.steps[-1]:+g}"
         if self.conditions:
             text += f" | fixed: {', '.join(self.conditions)}"
+        if self.layers is not None:
+            text += f" | layers {','.join(map(str, self.layers))}"
         return text
 
 
@@ -78,6 +81,25 @@ def parse_range(spec: str, steps: int) -> np.ndarray:
     return np.linspace(low, high, steps, dtype=np.float64) if steps > 1 else np.array([high])
 
 
+def parse_layers(spec: str, *, num_layers: int) -> tuple[int, ...]:
+    """``"0-3"``, ``"0,2,5-7"`` or ``"all"`` to sorted W+ layer indices in ``0 … num_layers - 1``."""
+    text = spec.replace(" ", "")
+    if text == "all":
+        return tuple(range(num_layers))
+    chosen: set[int] = set()
+    for part in text.split(","):
+        low, dash, high = part.partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            raise UsageError(f"layers must look like 0-3, 0,2,5-7 or all, got {spec!r}")
+        first, last = int(low), int(high) if dash else int(low)
+        if first > last:
+            raise UsageError(f"layers: range {part} runs backwards")
+        if last >= num_layers:
+            raise UsageError(f"layers {spec} out of range: the model has {num_layers} layers, 0-{num_layers - 1}")
+        chosen.update(range(first, last + 1))
+    return tuple(sorted(chosen))
+
+
 def plan_edit(
     boundaries: list[Boundary],
     strengths: list[float | None],
@@ -85,6 +107,7 @@ def plan_edit(
     conditions: Sequence[Boundary] = (),
     combine: str = "sum",
     steps: np.ndarray | None = None,
+    layers: Sequence[int] | None = None,
 ) -> EditPlan:
     """Build the edit direction.
 
@@ -92,7 +115,8 @@ def plan_edit(
     none is given). ``average``: the seed projects' ``(n_1 + … + n_k) / k`` with the strengths ignored, kept for
     comparison. With ``conditions`` each normal first has the condition normals projected out, so the
     conditioned attributes stay put to first order. Without ``steps``: ``-3…3`` in 7 steps if no strength
-    was given, else ``0…1`` in 5 steps (the last column is exactly the asked edit).
+    was given, else ``0…1`` in 5 steps (the last column is exactly the asked edit). ``layers``: W+ codes move
+    only in these layers (see :func:`apply_edit`).
     """
     if combine not in ("sum", "average"):
         raise UsageError(f"combine must be sum or average, got {combine!r}")
@@ -111,16 +135,23 @@ def plan_edit(
     if steps is None:
         steps = np.linspace(-3, 3, 7) if all(s is None for s in strengths) else np.linspace(0, 1, 5)
     return EditPlan(names, weights, [c.name for c in conditions], combine, np.asarray(steps, np.float64),
-                    direction.astype(np.float32), projected, all(s is None for s in strengths))
+                    direction.astype(np.float32), projected, all(s is None for s in strengths),
+                    None if layers is None else tuple(sorted(set(layers))))
 
 
 def apply_edit(codes: np.ndarray, plan: EditPlan) -> np.ndarray:
-    """Edited codes, shape (N, steps, *code_shape); for W+ codes (N, layers, dim) every layer moves."""
+    """Edited codes, shape (N, steps, *code_shape); for W+ codes (N, layers, dim) every layer moves, or only
+    ``plan.layers``."""
     codes = np.asarray(codes, np.float32)
     if codes.shape[-1] != plan.direction.shape[0]:
         raise UsageError(f"codes have dimension {codes.shape[-1]}, the boundaries {plan.direction.shape[0]}")
     offsets = plan.steps.astype(np.float32)[:, None] * plan.direction[None, :]  # (S, dim)
     offsets = offsets.reshape(len(plan.steps), *([1] * (codes.ndim - 2)), -1)
+    if plan.layers is not None:
+        if codes.ndim != 3 or not plan.layers or max(plan.layers) >= codes.shape[1] or min(plan.layers) < 0:
+            raise UsageError(f"the plan's layers {','.join(map(str, plan.layers))} need W+ codes (N, layers, dim) "
+                             f"that have them, got codes of shape {codes.shape}")
+        offsets = offsets * np.isin(np.arange(codes.shape[1]), plan.layers)[None, :, None]
     return codes[:, None] + offsets[None]
 
 
