@@ -5,16 +5,18 @@ import pytest
 
 from latentedit.core.conditions import choose_conditions, side_effects
 
-UNITS = {"pose": "degrees", "smile": "probability", "age": "years", "gender": "probability", "eyeglasses": "probability"}
+UNITS = {"pose": "degrees", "smile": "probability", "age": "years", "gender": "probability",
+         "eyeglasses": "probability"}
 
 
 def probe_readings(seed: int = 0, n: int = 12) -> tuple[dict, dict]:
     """Seeded readings before and after a probe edit of +2 units along 'age': age moves 10 years (5 per step),
-    pose 8 degrees (4 per step), smile 0.3 (0.15 per step), gender 0.04 (0.02 per step), eyeglasses not at all."""
+    pose 8 degrees (4 per step), smile 0.3 (0.15 per step), gender -0.04 (-0.02 per step), eyeglasses not at all
+    on average but +-0.3 face by face (a noisy scorer: a large absolute change that no condition can remove)."""
     rng = np.random.default_rng(seed)
     before = {"pose": rng.uniform(-30, 30, n), "smile": rng.uniform(0, 0.6, n), "age": rng.uniform(20, 60, n),
-              "gender": rng.uniform(0, 0.9, n), "eyeglasses": rng.uniform(0, 1, n)}
-    shifts = {"pose": 8.0, "smile": 0.3, "age": 10.0, "gender": -0.04, "eyeglasses": 0.0}
+              "gender": rng.uniform(0, 0.9, n), "eyeglasses": rng.uniform(0.3, 0.7, n)}
+    shifts = {"pose": 8.0, "smile": 0.3, "age": 10.0, "gender": -0.04, "eyeglasses": np.tile([0.3, -0.3], n // 2)}
     after = {name: before[name] + shift for name, shift in shifts.items()}
     before["smile"][0] = np.nan  # no face found before the edit: left out
     return before, after
@@ -23,23 +25,28 @@ def probe_readings(seed: int = 0, n: int = 12) -> tuple[dict, dict]:
 def test_side_effects_per_unit_step():
     before, after = probe_readings()
     effects = side_effects(before, after, step=2.0)
-    assert effects == pytest.approx({"pose": 4.0, "smile": 0.15, "age": 5.0, "gender": 0.02, "eyeglasses": 0.0})
-    assert side_effects(before, after, step=-2.0) == pytest.approx(effects)
+    assert effects == pytest.approx({"pose": 4.0, "smile": 0.15, "age": 5.0, "gender": -0.02, "eyeglasses": 0.0})
+    assert side_effects(before, after, step=-2.0) == pytest.approx({k: -v for k, v in effects.items()})
 
 
 def test_choice_on_a_seeded_probe():
     before, after = probe_readings()
-    choice = choose_conditions(side_effects(before, after, 2.0), units=UNITS, edited=["age"])
-    # smile moves 0.15 / 0.05 = 3x its threshold, pose 4 / 3 = 1.33x: smile first; gender and eyeglasses stay free
+    effects = side_effects(before, after, 2.0)
+    choice = choose_conditions(effects, units=UNITS, edited=["age"])
+    # smile moves 0.15 / 0.05 = 3x its threshold, pose 4 / 3 = 1.33x: smile first; gender stays free, and so do
+    # eyeglasses, whose readings jump by 0.3 either way but do not move on average
     assert choice.conditions == ("smile", "pose")
     assert choice.reasons == (
-        "pose: moves 4 degrees per unit step, above 3; conditioned",
-        "smile: moves 0.15 probability per unit step, above 0.05; conditioned",
-        "gender: moves 0.02 probability per unit step, within 0.05; left free",
-        "eyeglasses: moves 0 probability per unit step, within 0.05; left free",
+        "pose: moves +4 degrees per unit step, beyond ±3; conditioned",
+        "smile: moves +0.15 probability per unit step, beyond ±0.05; conditioned",
+        "gender: moves -0.02 probability per unit step, within ±0.05; left free",
+        "eyeglasses: moves +0 probability per unit step, within ±0.05; left free",
     )
     assert choice.kept == 1.0
-    assert choose_conditions(side_effects(before, after, 2.0), units=UNITS, edited=["age"], max_conditions=1).conditions == ("smile",)
+    assert choose_conditions(effects, units=UNITS, edited=["age"], max_conditions=1).conditions == ("smile",)
+    # a change the other way counts as much
+    flipped = choose_conditions({**effects, "gender": -0.2}, units=UNITS, edited=["age"])
+    assert flipped.conditions == ("gender", "smile", "pose")
 
 
 def test_conditions_that_would_remove_the_edit_are_dropped():
@@ -68,14 +75,17 @@ def test_unmeasured_attribute_is_left_free():
     assert choice.reasons[0] == "smile: not measured (no face scored on both sides of the probe edit); left free"
 
 
+POSE = {"effects": {"pose": 9.0}, "units": UNITS, "edited": []}
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: side_effects({"a": [1.0]}, {"a": [2.0]}, 0.0), "step must be a non-zero number"),
     (lambda: side_effects({"a": [1.0]}, {"b": [2.0]}, 1.0), "before and after name different attributes"),
     (lambda: side_effects({"a": [1.0]}, {"a": [2.0, 3.0]}, 1.0), "have shapes"),
-    (lambda: choose_conditions({"hair": 1.0}, units={"hair": "colour"}, edited=[]), "no threshold for the unit 'colour'"),
-    (lambda: choose_conditions({"pose": 9.0}, units=UNITS, edited=[], min_kept=2.0), "min_kept must lie between 0 and 1"),
-    (lambda: choose_conditions({"pose": 9.0}, units=UNITS, edited=[], direction=np.ones(3)), "give both direction and normals"),
-    (lambda: choose_conditions({"pose": 9.0}, units=UNITS, edited=[], direction=np.ones(3), normals={}), "normals lack pose"),
+    (lambda: choose_conditions({"hair": 1.0}, units={"hair": "colour"}, edited=[]), "no threshold for the unit"),
+    (lambda: choose_conditions(**POSE, min_kept=2.0), "min_kept must lie between 0 and 1"),
+    (lambda: choose_conditions(**POSE, direction=np.ones(3)), "give both direction and normals"),
+    (lambda: choose_conditions(**POSE, direction=np.ones(3), normals={}), "normals lack pose"),
 ])
 def test_bad_inputs(call, message):
     with pytest.raises(ValueError, match=message):

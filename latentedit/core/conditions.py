@@ -1,9 +1,11 @@
 """Automatic conditions (``--condition auto``): which attributes to hold still during an edit, and why.
 
 A probe edit moves a few faces one or more unit steps along the edit direction; every attribute is scored before
-and after. :func:`side_effects` turns those readings into each attribute's mean absolute change per unit step, in
-the attribute's own units; :func:`choose_conditions` conditions on the attributes that move more than the threshold
-of their unit, strongest first, and drops chosen conditions (weakest first) while projecting them out would remove
+and after. :func:`side_effects` turns those readings into each attribute's mean change per unit step, in the
+attribute's own units: the systematic part of the change, the only part a condition can remove (projecting a normal
+out of the direction removes the change that is linear along it; a scorer's noise, face to face, stays whatever the
+direction). :func:`choose_conditions` conditions on the attributes whose mean change exceeds the threshold of their
+unit either way, strongest first, and drops chosen conditions (weakest first) while projecting them out would remove
 too much of the edit direction itself.
 """
 
@@ -12,13 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Side effects above these (mean absolute change per unit step) call for a condition, by unit.
+# Side effects beyond these (mean change per unit step, either way) call for a condition, by unit.
 DEFAULT_THRESHOLDS = {"years": 2.0, "degrees": 3.0, "probability": 0.05}
 
 
 def side_effects(before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray], step: float) -> dict[str, float]:
-    """Mean absolute change per unit step of each attribute between readings ``before`` and ``after`` a probe edit
-    of ``step`` (N faces each; faces with a NaN reading on either side are left out; NaN if none is left)."""
+    """Mean change per unit step of each attribute between readings ``before`` and ``after`` a probe edit of
+    ``step`` (N faces each; faces with a NaN reading on either side are left out; NaN if none is left). A negative
+    ``step`` (a probe the other way) flips the sign."""
     if not step or not np.isfinite(step):
         raise ValueError(f"step must be a non-zero number, got {step}")
     if set(before) != set(after):
@@ -28,8 +31,8 @@ def side_effects(before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarra
         a, b = np.asarray(before[name], np.float64), np.asarray(after[name], np.float64)
         if a.shape != b.shape:
             raise ValueError(f"before and after of {name!r} have shapes {a.shape} and {b.shape}")
-        change = np.abs(b - a)[np.isfinite(a) & np.isfinite(b)]
-        effects[name] = float(change.mean() / abs(step)) if len(change) else float("nan")
+        change = (b - a)[np.isfinite(a) & np.isfinite(b)]
+        effects[name] = float(change.mean() / step) if len(change) else float("nan")
     return effects
 
 
@@ -55,10 +58,10 @@ def choose_conditions(
 ) -> ConditionChoice:
     """Condition on every attribute (not in ``edited``) whose side effect exceeds its unit's threshold.
 
-    ``effects``: mean absolute change per unit step (see :func:`side_effects`); ``units``: each attribute's unit
-    (a key of ``thresholds``). With ``direction`` (the edit direction) and ``normals`` (each candidate's unit
-    normal), conditions are dropped, weakest first, while projecting them out would leave less than ``min_kept`` of
-    the direction's length. At most ``max_conditions`` are kept (the strongest).
+    ``effects``: mean change per unit step (see :func:`side_effects`), judged by its size; ``units``: each
+    attribute's unit (a key of ``thresholds``). With ``direction`` (the edit direction) and ``normals`` (each
+    candidate's unit normal), conditions are dropped, weakest first, while projecting them out would leave less than
+    ``min_kept`` of the direction's length. At most ``max_conditions`` are kept (the strongest).
     """
     if not 0.0 <= min_kept <= 1.0:
         raise ValueError(f"min_kept must lie between 0 and 1, got {min_kept}")
@@ -77,11 +80,13 @@ def choose_conditions(
         limit = thresholds[unit]
         if not np.isfinite(effect):
             reasons[name] = f"{name}: not measured (no face scored on both sides of the probe edit); left free"
-        elif effect > limit:
-            candidates.append((effect / limit, name))
-            reasons[name] = f"{name}: moves {effect:.3g} {unit} per unit step, above {limit:g}; conditioned"
         else:
-            reasons[name] = f"{name}: moves {effect:.3g} {unit} per unit step, within {limit:g}; left free"
+            moves = f"{name}: moves {round(effect, 4):+.3g} {unit} per unit step"
+            if abs(effect) > limit:
+                candidates.append((abs(effect) / limit, name))
+                reasons[name] = f"{moves}, beyond ±{limit:g}; conditioned"
+            else:
+                reasons[name] = f"{moves}, within ±{limit:g}; left free"
     chosen = [name for _, name in sorted(candidates, key=lambda c: (-c[0], c[1]))]
     if max_conditions is not None:
         for name in chosen[max_conditions:]:

@@ -107,12 +107,13 @@ class SearchResult:
     evaluations: int
 
     def per_face(self) -> list[dict]:
-        """One JSON-ready dict per face (NaN as None), for a record such as edit.json."""
+        """One JSON-ready dict per face for a record such as edit.json: readings rounded (NaN as None), the distance
+        exact, so that the edit can be redone bit for bit from the record."""
 
         def number(value: float) -> float | None:
             return None if np.isnan(value) else round(float(value), 6)
 
-        return [{"distance": number(d), "before": number(b), "goal": number(g), "reading": number(r), "status": str(s)}
+        return [{"distance": float(d), "before": number(b), "goal": number(g), "reading": number(r), "status": str(s)}
                 for d, b, g, r, s in zip(self.distance, self.before, self.goal, self.reading, self.status)]
 
 
@@ -123,6 +124,7 @@ def search_distances(
     max_distance: float,
     before: np.ndarray | None = None,
     n: int | None = None,
+    goal: np.ndarray | None = None,
     tolerance: float | None = None,
     max_evaluations: int = 8,
     probes: tuple[float, ...] = (0.25, 0.5, 1.0),
@@ -133,10 +135,11 @@ def search_distances(
     ``score(distances)`` takes float (N,) distances and returns the (N,) readings of the faces moved that far (NaN
     where no face is found). NaN distances mark faces whose search has ended: their readings are ignored, so the
     scorer may skip them. ``before``: the readings at distance 0 if already known (else one evaluation measures
-    them; ``n`` faces, required then). The reading is assumed to grow along the direction (``increasing``), so a
-    face moves toward positive distances when its goal is above its reading. ``probes``: fractions of
-    ``max_distance`` tried in turn until the reading crosses the goal; then regula falsi inside the bracket. At most
-    ``max_evaluations`` calls to ``score`` in all.
+    them; ``n`` faces, required then). ``goal``: the readings to reach, where the search starts from another face
+    than the one the target is relative to (default ``target.goal(before)``). The reading is assumed to grow along
+    the direction (``increasing``), so a face moves toward positive distances when its goal is above its reading.
+    ``probes``: fractions of ``max_distance`` tried in turn until the reading crosses the goal; then regula falsi
+    inside the bracket. At most ``max_evaluations`` calls to ``score`` in all.
     """
     if not max_distance > 0 or not np.isfinite(max_distance):
         raise ValueError(f"max_distance must be a positive number, got {max_distance}")
@@ -166,12 +169,14 @@ def search_distances(
         before = evaluate(np.zeros(n))
     before = np.asarray(before, np.float64)
     count = len(before)
-    goal = target.goal(before)
+    goal = target.goal(before) if goal is None else np.asarray(goal, np.float64)
+    if goal.shape != before.shape:
+        raise ValueError(f"goal has shape {goal.shape}, the readings before {before.shape}")
     side = np.where(goal >= before, 1.0, -1.0) * (1.0 if increasing else -1.0)
     start = before - goal  # the gap (reading minus goal) at distance 0: crossing the goal flips its sign
     best_d, best_gap = np.zeros(count), start.copy()
     status = np.full(count, "searching", object)
-    status[np.isnan(before)] = "no face"
+    status[np.isnan(before) | np.isnan(goal)] = "no face"
     status[np.abs(start) <= tolerance] = "reached"
     near_d, near_gap = np.zeros(count), start.copy()  # the farthest distance still short of the goal
     far_d, far_gap = np.full(count, np.nan), np.full(count, np.nan)  # the nearest past it (gap NaN: no face there)

@@ -28,7 +28,7 @@ from ..device import resolve_device
 from ..errors import WeightsError
 from ..files.weights import PackagedWeights
 from .alignment import align
-from .analysis import FaceBatch
+from .analysis import FaceAnalysis, FaceBatch
 
 IDENTITY_WEIGHTS = PackagedWeights(
     "face_recognition_models",
@@ -51,6 +51,10 @@ DLIB_DISTANCE_THRESHOLD = 0.6
 # Different 64x64 faces of dcgan-digiface64 are more alike to this network (median 0.88; 14 % of pairs reach 0.91):
 # compare edits of generated faces with that baseline rather than with this threshold alone.
 SAME_PERSON_THRESHOLD = 0.91
+# The baseline for generated faces (benchmarks/identity.py, 197 faces of dcgan-digiface64, seed 11): the median cosine
+# of two different faces, and of a face and its mirror image. An edit that keeps a generated face's identity stays
+# well above the first; the second is about what a change that keeps the person entirely still costs.
+DIFFERENT_GENERATED_MEDIAN, MIRROR_GENERATED_MEDIAN = 0.885, 0.985
 _BATCH = 64
 
 
@@ -393,4 +397,13 @@ def normalise(descriptors: np.ndarray) -> np.ndarray:
 def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cosine similarity of unit-norm embeddings, row by row (broadcasting); NaN where either is NaN."""
     return np.sum(np.asarray(a, np.float32) * np.asarray(b, np.float32), axis=-1)
+
+
+def image_similarity(analysis: FaceAnalysis, first: Sequence[np.ndarray], second: Sequence[np.ndarray], *,
+                     rendered_resolution: int | None = None) -> np.ndarray:
+    """Float (N,): the cosine of the identity embeddings of the largest face in each pair of uint8 RGB images
+    ``first[i]``, ``second[i]``; NaN where either has no face (``rendered_resolution``: see FaceAnalysis.detect)."""
+    embeddings = [analysis.identity.embed_batch(analysis.detect(images, rendered_resolution))
+                  for images in (first, second)]
+    return similarity(*embeddings).astype(np.float64)
 
