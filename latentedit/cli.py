@@ -307,7 +307,9 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 
 @cli.command()
 @click.argument("photos", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--attrs", help="Attributes to edit: smile,age (swept) or smile=+3,age=-2 (strengths).")
+@click.option("--attrs", help="Attributes to edit: smile,age (swept), smile=+3,age=-2 (strengths), or targets in "
+              "the attribute's units, reached face by face: age=+10y, age=40y, pose=+20deg, smile=0.9, smile=90%, "
+              "smile=+0.2p, eyeglasses=1.")
 @click.option("--replay", type=click.Path(path_type=Path), help="Redo the edit recorded in this edit.json.")
 @model_option
 @click.option("--codes", type=click.Path(path_type=Path), help="Edit these codes (.npy) instead of sampling.")
@@ -317,7 +319,10 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--boundary", "boundary_files", multiple=True, help="NAME=path.npy: use this boundary for NAME.")
 @click.option("--range", "value_range", help="Sweep LOW:HIGH (default -3:3 without strengths, 0:1 with).")
 @click.option("--steps", type=int, default=None, callback=_positive, help="Number of columns (default 7, or 5 with strengths).")
-@click.option("--condition", help="Comma-separated attributes to keep fixed by projection.")
+@click.option("--condition", help="Comma-separated attributes to keep fixed by projection; 'auto' adds those that a "
+              "probe edit of 16 faces finds moving (printed with the reasons).")
+@click.option("--max-distance", type=float, default=None,
+              help="Targets in units: the farthest a face may move along the direction, either way [default: 6].")
 @click.option("--combine", type=click.Choice(["sum", "average"]), default="sum", show_default=True,
               help="sum: each attribute with its strength; average: the seed projects' (b1+b2)/2 direction.")
 @click.option("--report", is_flag=True, help="Re-score the faces before and after the edit and report the changes; "
@@ -338,18 +343,22 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @weights_option
 @overwrite_option
 @click.pass_context
-def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition, combine,
-         report, out, batch_size, iterations, starts, face_index, aligned, paste, tune, space, layers, truncation_psi,
-         truncation_layers, noise, device, weights, overwrite) -> None:
+def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition,
+         max_distance, combine, report, out, batch_size, iterations, starts, face_index, aligned, paste, tune, space,
+         layers, truncation_psi, truncation_layers, noise, device, weights, overwrite) -> None:
     """Edit faces along attribute boundaries: one, several at once, or conditional.
 
     Edits sampled faces, --codes, or the faces in PHOTOS (inverted first, then blended back into each photo).
     Writes OUT/grid.png (rows = faces, columns = steps), OUT/gifs/face_000.gif..., OUT/codes.npy
     (N x steps x dim), OUT/source_codes.npy and OUT/edit.json; for photos also OUT/photos/NAME/edited.png
     (the photo with the face edited), edited_face.png, before_after.png and steps.gif.
+
+    A target in units (age=+10y, smile=0.9) moves each face by its own distance, found by rendering and scoring the
+    face until the scorer reads the target; faces that cannot reach it within --max-distance are listed.
     """
     from .commands.edit import EditRequest, edit_faces, format_report, replay_edit
     from .commands.photos import photo_names
+    from .commands.targets import format_targets
 
     output = OutputSpec(out, overwrite)
     if replay is not None:
@@ -367,17 +376,26 @@ def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_file
             _refuse_given(ctx, "with --codes or photos (the faces are given)", "n", "seed")
         if not photos:
             _refuse_given(ctx, "without photos", "iterations", "starts", "face_index", "aligned", "paste", "tune")
+        conditions = _names(condition)
         result = edit_faces(EditRequest(
             output=output, attrs=attrs, generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise),
             space=space, n=n, seed=seed, codes_file=codes, index=_indices(index), photos=list(photos),
             boundary_files=_boundary_overrides(boundary_files), value_range=value_range, steps=steps,
-            conditions=_names(condition), combine=combine, report=report,
+            conditions=[c for c in conditions if c != "auto"], auto_condition="auto" in conditions,
+            max_distance=max_distance, combine=combine, report=report,
             options=_photo_options(iterations, starts, face_index, aligned), paste=paste, tune=tune, layers=layers,
             batch_size=batch_size,
         ))
     record = result.record
+    if record.auto_conditions is not None:
+        auto = record.auto_conditions
+        click.echo(f"--condition auto: {', '.join(auto.chosen) or 'nothing'} chosen from a probe edit of "
+                   f"{auto.probe_faces} faces, one unit step along the edit:")
+        click.echo("\n".join(f"  {reason}" for reason in auto.reasons))
     click.echo(f"{record.edit}: wrote {len(result.codes)} faces x {result.codes.shape[1]} steps to "
                f"{result.out}; grid: {result.out / 'grid.png'}")
+    if record.targets:
+        click.echo(format_targets(record.targets, record.attrs))
     for entry, name in zip(record.photos or [], photo_names(photos)):
         click.echo(f"  {entry.photo}: inverted with PSNR {entry.psnr_db:.2f} dB; edited photo: "
                    f"{result.out / 'photos' / name / 'edited.png'}")
@@ -437,7 +455,9 @@ def invert_cmd(photos, model, out, iterations, starts, face_index, aligned, spac
 
     The face (the largest, or --face-index) is aligned to the generator's framing and a code is optimised to
     reproduce it. Writes OUT/NAME/code.npy, target.png (the aligned face), reconstruction.png and
-    side_by_side.png per photo, OUT/codes.npy (all photos) and OUT/inversion.json with PSNR and SSIM.
+    side_by_side.png per photo, OUT/codes.npy (all photos) and OUT/inversion.json with PSNR, SSIM and the
+    identity similarity of the aligned photo and its reconstruction (cosine of dlib's face-recognition embeddings;
+    0.91 and above: the same person, on real photos).
     Exit code 4 when a photo has no face.
     """
     from .commands.invert import InvertRequest, invert_to_folder
@@ -447,7 +467,9 @@ def invert_cmd(photos, model, out, iterations, starts, face_index, aligned, spac
         options=_photo_options(iterations, starts, face_index, aligned),
     ))
     for entry in record.photos:
-        click.echo(f"{entry.photo}: PSNR {entry.psnr_db:.2f} dB, SSIM {entry.ssim:.3f} -> {Path(out) / entry.folder}")
+        identity = "no face found" if entry.identity is None else f"{entry.identity:.3f}"
+        click.echo(f"{entry.photo}: PSNR {entry.psnr_db:.2f} dB, SSIM {entry.ssim:.3f}, identity {identity} -> "
+                   f"{Path(out) / entry.folder}")
     click.echo(f"wrote {len(record.photos)} code(s) to {Path(out) / 'codes.npy'}")
 
 

@@ -300,6 +300,7 @@ class BoundaryInfo(Record):
     dim: int | None = omitted()
     offset: float = 0.0
     attribute: str | None = omitted()
+    scorer: str | None = omitted()  # the scorer that measures this direction, where it is not ``attribute``'s own
     space: str | None = omitted()
     model: str | None = omitted()
     weights_sha256: str | None = omitted()
@@ -369,6 +370,50 @@ class InversionRun(InversionSettings, Fields):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TargetFace(Fields):
+    """One face of a target in units: the distance moved along the direction, the scorer's reading before the edit,
+    the reading to reach, the reading of the edited face (null where no face was found) and how the search ended."""
+
+    distance: float
+    before: float | None = None
+    goal: float | None = None
+    reading: float | None = None
+    status: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditTarget(Fields):
+    """A target in an attribute's units (``edit --attrs age=+10y``): the reading to reach (``relative``: the reading
+    before the edit plus ``value``), the scorer that measured it, and each face's result."""
+
+    value: float
+    relative: bool
+    unit: str
+    scorer: str
+    tolerance: float
+    evaluations: int
+    faces: list[TargetFace]
+
+    @property
+    def distances(self) -> list[float]:
+        return [face.distance for face in self.faces]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoConditions(Fields):
+    """What ``edit --condition auto`` measured and chose: a probe edit of ``step`` along the unit edit direction on
+    ``probe_faces`` faces sampled from ``probe_seed``, each attribute's mean change per unit step, the conditions
+    chosen (strongest first) and one line per attribute saying why."""
+
+    probe_seed: int
+    probe_faces: int
+    step: float
+    side_effects: dict[str, float | None]
+    chosen: list[str]
+    reasons: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
 class EditRecord(RunHead):
     """``edit.json``: everything needed to redo an edit (``edit --replay``), and what ``--report`` measured."""
 
@@ -393,6 +438,9 @@ class EditRecord(RunHead):
     steps: list[float]
     layers: list[int] | None = omitted()  # W+ edits: only these layers moved
     edit: str = ""
+    max_distance: float | None = omitted()
+    targets: dict[str, EditTarget] | None = omitted()  # per-face distances of targets in units (replayed as they are)
+    auto_conditions: AutoConditions | None = omitted()
     report: dict[str, Any] | None = omitted()
     studio: dict[str, Any] | None = omitted()  # an export of latentedit studio: the page's state (replay ignores it)
 
@@ -434,6 +482,7 @@ class InvertedPhoto(Fields):
     face_box: list[float]
     psnr_db: float
     ssim: float
+    identity: float | None = omitted()  # cosine of the identity embeddings of the aligned photo and the reconstruction
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -446,6 +495,7 @@ class InversionRecord(RunHead):
     aligned: bool | None = omitted()  # the photos were aligned face crops already (no detection)
     mean_psnr_db: float
     mean_ssim: float
+    mean_identity: float | None = omitted()
 
     def to_json(self) -> dict[str, Any]:  # the settings sit at the top level, where they were before records
         out: dict[str, Any] = {}

@@ -89,6 +89,9 @@ def corpus(tmp_path_factory, dcgan):
         put(f"{name}.npy", lambda p: np.save(p, normal))
         put(f"{name}.json", lambda p, text=sidecar: p.write_text(text))
     put("zero.npy", lambda p: np.save(p, np.zeros((1, 100), np.float32)))
+    put("bare.npy", lambda p: np.save(p, normal))  # no sidecar: no scorer
+    put("hair.npy", lambda p: np.save(p, normal))
+    put("hair.json", lambda p: p.write_text('{"scorer": "hair"}'))
     put("nan_boundary.npy", lambda p: np.save(p, np.full((1, 100), np.nan, np.float32)))
     # weights
     state = dcgan.state_dict()
@@ -139,6 +142,15 @@ def corpus(tmp_path_factory, dcgan):
                           ("no_attrs", {k: v for k, v in record.items() if k != "attrs"}),
                           ("deep", {**record, "report": deep(200)}), ("seed_text", {**record, "seed": "0"}),
                           ("huge_n", {**record, "n": 10**13}), ("layers_text", {**record, "layers": "0-3"})]:
+        put(f"{name}.json", lambda p, data=changed: p.write_text(json.dumps(data)))
+    face = {"distance": 1.5, "before": 0.2, "goal": 0.9, "reading": 0.88, "status": "reached"}
+    target = {"value": 0.9, "relative": False, "unit": "probability", "scorer": "smile", "tolerance": 0.02,
+              "evaluations": 4, "faces": [face]}
+    targeted = {**record, "attrs": "smile=0.9", "strengths": [0.0], "targets": {"smile": target}}
+    for name, changed in [("target_faces", {**targeted, "targets": {"smile": {**target, "faces": [face, face]}}}),
+                          ("target_other", {**targeted, "targets": {"age": target}}),
+                          ("target_text", {**targeted, "targets": {"smile": {**target, "faces": [
+                              {**face, "distance": "far"}]}}})]:
         put(f"{name}.json", lambda p, data=changed: p.write_text(json.dumps(data)))
     put("broken.json", lambda p: p.write_text('{"tool": '))
     put("very_deep.json", lambda p: p.write_text("[" * 100000 + "]" * 100000))
@@ -292,6 +304,29 @@ CASES = [
     ("directions-one-face", ["directions", "-n", 1, "-o", "{out}"], 2, "naming needs at least 2 faces, got n=1"),
     ("directions-out-holds-weights", ["directions", "-m", "stylegan2-ffhq", "--weights", "{small.pkl}", "-o", "{root}",
                                       "--overwrite"], 2, "contains the input"),
+    # edit: targets in units
+    ("edit-unit-does-not-fit", ["edit", "--attrs", "smile=+10y", "-o", "{out}"], 2,
+     "smile is measured in probability, not years: write smile=0.9, 90% or +0.2p"),
+    ("edit-unknown-unit", ["edit", "--attrs", "age=+10parsecs", "-o", "{out}"], 2, "unknown unit 'parsecs'"),
+    ("edit-probability-above-1", ["edit", "--attrs", "eyeglasses=120%", "-o", "{out}"], 2, "must lie between 0 and 1"),
+    ("edit-target-without-scorer", ["edit", "--attrs", "age=+10y", "--boundary", "age={bare.npy}", "-o", "{out}"], 2,
+     "names no scorer with a unit"),
+    ("edit-target-unknown-scorer", ["edit", "--attrs", "age=+10y", "--boundary", "age={hair.npy}", "-o", "{out}"], 2,
+     "names the scorer 'hair'"),
+    ("edit-max-distance-without-target", ["edit", "--attrs", "smile=+1", "--max-distance", 3, "-o", "{out}"], 2,
+     "max_distance does nothing without a target in units"),
+    ("edit-max-distance-zero", ["edit", "--attrs", "smile=0.9", "--max-distance", 0, "-o", "{out}"], 2,
+     "max_distance must be a positive number"),
+    ("edit-max-distance-nan", ["edit", "--attrs", "smile=0.9", "--max-distance", "nan", "-o", "{out}"], 2,
+     "max_distance must be a positive number"),
+    ("edit-target-average", ["edit", "--attrs", "smile=0.9,age=+3", "--combine", "average", "-o", "{out}"], 2,
+     "combine must be sum"),
+    ("edit-replay-target-faces", ["edit", "--replay", "{target_faces.json}", "-o", "{out}"], 2,
+     "the recorded target 'smile' has 2 faces, the edit 1"),
+    ("edit-replay-target-other", ["edit", "--replay", "{target_other.json}", "-o", "{out}"], 2,
+     "the recorded targets (age) are not the targets of the edit's attrs (smile)"),
+    ("edit-replay-target-text", ["edit", "--replay", "{target_text.json}", "-o", "{out}"], 2,
+     "targets.smile: faces[0]: distance must be a finite number"),
     # photos
     ("invert-folder", ["invert", "{dir.png}", "-o", "{out}"], 2, "is a folder"),
     ("invert-empty", ["invert", "{empty.png}", "-o", "{out}"], 2, "is empty"),

@@ -92,15 +92,22 @@ def test_edit_layout_and_replay(tmp_path, run_cli, boundary_files):
 
 
 def test_report_draws_every_step(tmp_path, run_cli):
-    """--report adds the mean score of every attribute at every step to edit.json and draws them in report.png."""
+    """--report adds the mean score of every attribute at every step to edit.json and draws them in report.png, and
+    the identity kept: 1 where the face is the face before (distance 0), less on either side."""
     out = tmp_path / "smile"
     code, stdout, stderr = run_cli("edit", "--attrs", "smile", "-n", 3, "--seed", 2, "--steps", 3, "--report", "-o", out,
                                    "--device", "cpu")
     assert code == 0, stderr
     assert f"scores at every step: {out / 'report.png'}" in stdout
-    means = json.loads((out / "edit.json").read_text())["report"]["step_means"]
+    report = json.loads((out / "edit.json").read_text())["report"]
+    means = report["step_means"]
     assert sorted(means) == ["age", "eyeglasses", "gender", "pose", "smile"] and all(len(m) == 3 for m in means.values())
     assert means["smile"][0] < means["smile"][1] < means["smile"][2]  # -3, 0, +3 along the shipped smile boundary
+    identity = report["identity"]
+    assert identity["step_means"][1] == pytest.approx(1.0, abs=1e-4)
+    assert identity["step_means"][0] < 0.995 and identity["step_means"][2] < 0.995
+    assert identity["mean"] == pytest.approx(identity["step_means"][2], abs=1e-4) and identity["faces_scored"] == 3
+    assert f"identity: cosine to the face before {identity['mean']:.3f} at the full edit" in stdout
     picture = np.asarray(Image.open(out / "report.png").convert("L"), dtype=float)
     assert picture.shape[1] > 600 and (picture < 128).mean() > 0.01  # two rows of charts, with ink on them
 
@@ -109,7 +116,7 @@ def test_edit_bad_inputs(tmp_path, run_cli, boundary_files):
     up = f"up={boundary_files['up']}"
     cases = [
         (["--attrs", "nothing"], "no boundary 'nothing'"),
-        (["--attrs", "up=lots", "--boundary", up], "not a number"),
+        (["--attrs", "up=lots", "--boundary", up], "cannot read the value 'lots' of 'up'"),
         (["--attrs", "up", "--boundary", up, "--condition", "up"], "names an edited attribute"),
         (["--attrs", "up", "--boundary", up, "--codes", boundary_files["side"], "--index", "3"], "out of range"),
         (["--attrs", "up", "--boundary", "up"], "NAME=path.npy"),

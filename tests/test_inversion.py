@@ -16,6 +16,7 @@ from latentedit.models.encoder import load_encoder
 from latentedit.models.features import FeatureLoss
 from latentedit.models.generators import render
 from latentedit.models.generators.stylegan import StyleGANGenerator
+from latentedit.models.identity import image_similarity
 from latentedit.models.photo import PhotoFace
 from latentedit.specs import InversionSettings
 from latentedit.devtools import random_state
@@ -242,7 +243,7 @@ def test_arith_cli(tmp_path, run_cli, dcgan):
 # ------------------------------------------------------------------------------------------------ photos, CLI
 
 
-def test_invert_cli_writes_codes_pictures_and_metrics(tmp_path, run_cli, photos):
+def test_invert_cli_writes_codes_pictures_and_metrics(tmp_path, run_cli, photos, analysis):
     out = tmp_path / "inverted"
     code, stdout, stderr = run_cli("invert", photos / "one.png", photos / "two.png", "--iterations", 8, "--starts", 2,
                                    "-o", out, "--device", "cpu")
@@ -256,6 +257,13 @@ def test_invert_cli_writes_codes_pictures_and_metrics(tmp_path, run_cli, photos)
     assert [p["faces_found"] for p in record["photos"]] == [1, 2]
     assert all(10 < p["psnr_db"] < 60 and 0 < p["ssim"] <= 1 for p in record["photos"])
     assert "PSNR" in stdout and record["iterations"] == 8
+    # identity: the aligned photo (target.png) against its own reconstruction, recomputed here from the files
+    pictures = {name: [np.asarray(Image.open(out / f / f"{name}.png")) for f in ("one", "two")]
+                for name in ("target", "reconstruction")}
+    expected = image_similarity(analysis, pictures["target"], pictures["reconstruction"], rendered_resolution=64)
+    assert [p["identity"] for p in record["photos"]] == pytest.approx(expected, abs=1e-4)
+    assert record["mean_identity"] == pytest.approx(expected.mean(), abs=1e-4) and expected.max() < 0.999
+    assert "identity" in stdout
     code, _, stderr = run_cli("invert", photos / "one.png", "-o", out, "--device", "cpu")
     assert code == 2 and "--overwrite" in stderr
 
