@@ -129,7 +129,7 @@ def test_unreadable_weights_are_a_weights_error(tmp_path):
 
 
 def test_live_parity_with_dlib(embedder, mtcnn, photo):
-    """With dlib installed (pip install --no-deps dlib-bin), compare on dlib's own chip of the astronaut."""
+    """dlib itself (dlib-bin, a test extra) on its own chip of the astronaut."""
     pytest.importorskip("dlib")
     pipeline = DlibPipeline()
     _, shape = pipeline.faces(photo)[0]
