@@ -38,12 +38,12 @@ def augment(crops: np.ndarray, rng: np.random.Generator, p: float = 0.3) -> np.n
             crop = np.clip(gray + (crop - gray) * rng.uniform(0.0, 1.3), 0, 255).round().astype(np.uint8)
         pil = Image.fromarray(crop[..., 0] if crop.shape[2] == 1 else crop)
         if rng.random() < 0.5:
-            pil = pil.transpose(Image.FLIP_LEFT_RIGHT)
+            pil = pil.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         if rng.random() < p:
             pil = pil.filter(ImageFilter.GaussianBlur(rng.uniform(0.1, 1.0)))
         if rng.random() < p:
             small = max(4, round(size * rng.uniform(0.5, 0.9)))
-            pil = pil.resize((small, small), Image.BICUBIC).resize((size, size), Image.BICUBIC)
+            pil = pil.resize((small, small), Image.Resampling.BICUBIC).resize((size, size), Image.Resampling.BICUBIC)
         if rng.random() < p:
             pil = jpeg(pil, int(rng.integers(50, 96)))
         out[i] = np.asarray(pil).reshape(crop.shape)
