@@ -1,6 +1,5 @@
 """NVIDIA pickles are read without running anything they carry."""
 
-import os
 import pickle
 import sys
 
@@ -8,27 +7,14 @@ import numpy as np
 import pytest
 import torch
 
+from latentedit.devtools import random_state, write_nvidia_pickle
 from latentedit.errors import WeightsError
+from latentedit.files.safe_pickle import read_network_pickle
 from latentedit.models.generators import load_generator
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator
-from latentedit.files.safe_pickle import read_network_pickle
-from latentedit.devtools import random_state, write_nvidia_pickle
 
-SMALL = {
-    "z_dim": 16, "w_dim": 16, "c_dim": 0, "img_resolution": 16, "img_channels": 3,
-    "mapping_kwargs": {"num_layers": 2},
-    "synthesis_kwargs": {"channel_base": 256, "channel_max": 16, "conv_clamp": 256, "architecture": "skip"},
-}
-
-
-class SystemCall:
-    """Unpickling this would run ``os.system(command)``."""
-
-    def __init__(self, command: str) -> None:
-        self.command = command
-
-    def __reduce__(self):
-        return os.system, (self.command,)
+from hostile import SMALL_STYLEGAN2 as SMALL
+from hostile import SystemCall
 
 
 class OpenFile:
