@@ -162,19 +162,28 @@ def load_generator(
 
     ``weights`` overrides the registry's file (its sha256 is then recorded but not pinned); the PGGAN and
     StyleGAN families read their architecture from the file, so smaller checkpoints of the same kind load too.
-    ``style`` (truncation and noise) applies to StyleGAN models; its None fields keep the model's defaults.
-    Returns the generator and the sha256 of the weights it was loaded from.
+    A generator file written by ``train-gan`` declares its architecture, model name and framing itself (see
+    :mod:`latentedit.models.gan`); ``model`` may then be the default, that model name, or a registry model of the
+    same architecture. ``style`` (truncation and noise) applies to StyleGAN models; its None fields keep the model's
+    defaults. Returns the generator and the sha256 of the weights it was loaded from.
     """
-    info = get_model(model)
+    from ..gan import generator_config, read_generator_file  # here: latentedit.models.gan imports this package
+
+    trained = None
     if weights is not None:
-        require_file(weights, "weights file", WeightsError)
+        trained = read_generator_file(require_file(weights, "weights file", WeightsError))
+    if trained is not None and model not in (DEFAULT_MODEL, trained.name) \
+            and not model.startswith(generator_config(trained)[0] + "-"):
+        raise UsageError(f"{weights} holds {trained.name}, a generator trained by latentedit; leave out the model "
+                         f"{model!r}")
+    info = get_model(model) if trained is None else None
     given = style.given()
-    if given and "wp" not in info.spaces:
+    if given and "wp" not in (trained or info).spaces:
         raise UsageError(f"{', '.join(given)} only apply to StyleGAN models, not to {model}")
     device = resolve_device(device)
     path = weights if weights is not None else info.weights.verified_path()
     digest = sha256_file(path) if weights is not None or not info.weights.sha256 else info.weights.sha256
-    generator = info.load(Path(path))
+    generator = trained or info.load(Path(path))
     if isinstance(generator, StyleGenerator):
         generator.configure(
             generator.truncation_psi if style.truncation_psi is None else style.truncation_psi,
