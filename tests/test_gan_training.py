@@ -9,9 +9,9 @@ from torch import nn
 
 from latentedit.core import gan_training as gt
 from latentedit.core.kernel_distance import kernel_distance
-from latentedit.models.generators.pggan import PGGANGenerator
 from latentedit.models.discriminators import PGGANDiscriminator, minibatch_stddev
 from latentedit.models.gan import GlobalBatchNorm2d, build_networks, pggan_channels
+from latentedit.models.generators.pggan import PGGANGenerator
 
 
 def test_nonsaturating_losses_are_the_tutorials_bce():

@@ -10,13 +10,12 @@ from PIL import Image
 
 from latentedit.commands.train_gan import load_dataset
 from latentedit.core.face_filters import DuplicateIndex, crop_upscale, hamming, outside_fraction, perceptual_hash
+from latentedit.devtools import astronaut
 from latentedit.errors import UsageError
 from latentedit.models.alignment import TEMPLATES, similarity_transform
 from latentedit.models.generators import render
 from latentedit.models.mtcnn import MTCNN
 from latentedit.records import FaceDatasetRecord
-
-from latentedit.devtools import astronaut
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +57,11 @@ def test_keeps_the_face_and_drops_duplicates_small_and_cut_faces(tmp_path, run_c
     kept = {Path(entry.source).name: entry for entry in record.images}
     assert sorted(kept) == ["a_astronaut.png", "g_mirrored.png"]  # a mirrored face is another training face
     reasons = {Path(entry.source).name: entry.reason for entry in record.dropped}
-    assert reasons == {"b_astronaut.jpg": "near duplicate", "c_copy.png": "duplicate file", "d_broken.png": "unreadable",
+    assert reasons == {"b_astronaut.jpg": "near duplicate", "c_copy.png": "duplicate file",
+                       "d_broken.png": "unreadable",
                        "e_small.png": "too small", "f_edge.png": "cut by the image edge"}
-    assert record.counts == {"photos": 7, "faces_found": 5, "kept": 2, "dropped: unreadable": 1, "dropped: duplicate file": 1,
+    assert record.counts == {"photos": 7, "faces_found": 5, "kept": 2, "dropped: unreadable": 1,
+                             "dropped: duplicate file": 1,
                              "dropped: too small": 1, "dropped: cut by the image edge": 1, "dropped: near duplicate": 1}
     assert "kept 2 faces of 5 found in 7 photos" in stdout
     assert sorted(p.name for p in out.iterdir()) == ["000000.png", "000001.png", "manifest.json"]

@@ -24,6 +24,7 @@ from latentedit.models.photo import generator_template
 from latentedit.specs import GeneratorSpec, OutputSpec
 
 ROOT = Path(__file__).resolve().parent.parent
+TORCHRUN = (sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2")
 PGGAN = ("--arch", "pggan", "--width", "16", "--phase-kimg", "0.016", "--batch", "8", "--eval-samples", "0")
 
 
@@ -126,7 +127,8 @@ def test_dcgan_resume_equals_an_uninterrupted_run(tmp_path, run_cli, faces64):
 
 def test_generator_file_loads_in_sample_and_keeps_interfacegans_layout(tmp_path, run_cli, pggan_run):
     weights = pggan_run / "generator.pt"
-    code, _, stderr = run_cli("sample", "--weights", weights, "-n", 3, "--seed", 2, "-o", tmp_path / "s", "--device", "cpu")
+    code, _, stderr = run_cli("sample", "--weights", weights, "-n", 3, "--seed", 2, "-o", tmp_path / "s",
+                              "--device", "cpu")
     assert code == 0, stderr
     assert np.asarray(Image.open(tmp_path / "s" / "000000.png")).shape == (16, 16, 3)
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
@@ -141,7 +143,8 @@ def test_generator_file_loads_in_sample_and_keeps_interfacegans_layout(tmp_path,
     np.testing.assert_array_equal(pixels, next(render(generator, generator.sample(3, 2)))[1])
     assert load_generator("pggan-celebahq", weights=weights, device="cpu")[0].name == "trained-pggan16"
     assert generator_template(generator) is not None and generator.template is None  # a plain folder: framing unknown
-    code, _, stderr = run_cli("sample", "-m", "stylegan-ffhq", "--weights", weights, "-o", tmp_path / "t", "--device", "cpu")
+    code, _, stderr = run_cli("sample", "-m", "stylegan-ffhq", "--weights", weights, "-o", tmp_path / "t",
+                              "--device", "cpu")
     assert code == 2 and "trained by latentedit" in stderr and len(stderr.strip().splitlines()) == 1
     # the embedded generator's shipped boundaries are not this generator's
     code, _, stderr = run_cli("edit", "--attrs", "smile", "--weights", weights, "-o", tmp_path / "e", "--device", "cpu")
@@ -193,9 +196,9 @@ def test_bad_input(tmp_path, run_cli, faces16, faces64, pggan_run):
     for i in range(20):
         Image.new("RGB", (24, 16)).save(wide / f"{i}.png")
     one_line(run(wide, tmp_path / "a"), "not square")
-    one_line(run(faces16, tmp_path / "a"), "dcgan trains at 64x64 only", "--arch pggan")
-    one_line(run(faces64, tmp_path / "a", "--size", "128"), "--size 128 does not match", "64x64")
-    one_line(run(faces64, tmp_path / "a", "--width", "64"), "--width applies to pggan")
+    one_line(run(faces16, tmp_path / "a"), "dcgan trains at 64x64 only", "pggan architecture")
+    one_line(run(faces64, tmp_path / "a", "--size", "128"), "size 128 does not match", "64x64")
+    one_line(run(faces64, tmp_path / "a", "--width", "64"), "width applies to pggan")
     one_line(run(tmp_path / "nothing", tmp_path / "a"), "is not a folder")
     assert not (tmp_path / "a").exists()
     one_line(run(faces16, pggan_run, *PGGAN), "already holds files", "--resume")
@@ -236,7 +239,7 @@ def test_a_failed_checkpoint_keeps_the_last_good_one(tmp_path, run_cli, faces16,
 
 
 def _torchrun(*args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "latentedit", *args]
+    command = [*TORCHRUN, "-m", "latentedit", *args]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
 
@@ -269,10 +272,11 @@ def test_two_processes_compute_the_gradients_of_one(tmp_path, faces16, faces64, 
     data = str(faces64 if arch == "dcgan" else faces16)
     script = str(ROOT / "tests" / "ddp_gradients.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    alone = subprocess.run([sys.executable, script, data, str(tmp_path / "one.pt"), arch], capture_output=True, text=True, env=env)
+    alone = subprocess.run([sys.executable, script, data, str(tmp_path / "one.pt"), arch], capture_output=True,
+                           text=True, env=env)
     assert alone.returncode == 0, alone.stderr[-2000:]
-    pair = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", script, data,
-                           str(tmp_path / "two.pt"), arch], capture_output=True, text=True, env=env, timeout=600)
+    pair = subprocess.run([*TORCHRUN, script, data, str(tmp_path / "two.pt"), arch], capture_output=True, text=True,
+                          env=env, timeout=600)
     assert pair.returncode == 0, pair.stderr[-2000:]
     one, two = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
     assert one.keys() == two.keys() and len(one) > 10
@@ -294,15 +298,19 @@ def test_the_embedded_weights_as_a_trained_generator_file_work_like_the_embedded
                weights)
     for name, extra in (("embedded", []), ("file", ["--weights", weights])):
         assert run_cli("sample", "-n", 4, "--seed", 3, "-o", tmp_path / f"s_{name}", "--device", "cpu", *extra)[0] == 0
-        code, _, stderr = run_cli("train-boundary", "--attr", "pose", "-n", 120, "--ratio", 20, "-o", tmp_path / f"b_{name}",
+        code, _, stderr = run_cli("train-boundary", "--attr", "pose", "-n", 120, "--ratio", 20,
+                                  "-o", tmp_path / f"b_{name}",
                                   "--device", "cpu", *extra)
         assert code == 0, stderr
     for i in range(4):
-        assert (tmp_path / "s_file" / f"{i:06d}.png").read_bytes() == (tmp_path / "s_embedded" / f"{i:06d}.png").read_bytes()
-    np.testing.assert_array_equal(np.load(tmp_path / "b_file" / "pose.npy"), np.load(tmp_path / "b_embedded" / "pose.npy"))
+        name = f"{i:06d}.png"
+        assert (tmp_path / "s_file" / name).read_bytes() == (tmp_path / "s_embedded" / name).read_bytes()
+    np.testing.assert_array_equal(np.load(tmp_path / "b_file" / "pose.npy"),
+                                  np.load(tmp_path / "b_embedded" / "pose.npy"))
     assert json.loads((tmp_path / "b_file" / "pose.json").read_text())["model"] == "trained-dcgan64"
     generator, _ = load_generator(weights=weights, device="cpu")
     np.testing.assert_array_equal(generator_template(generator), TEMPLATES["dcgan-digiface64"].round(6))
-    code, stdout, stderr = run_cli("invert", tmp_path / "s_file" / "000001.png", "--weights", weights, "--iterations", 20,
+    code, stdout, stderr = run_cli("invert", tmp_path / "s_file" / "000001.png", "--weights", weights,
+                                   "--iterations", 20,
                                    "-o", tmp_path / "inv", "--device", "cpu")
     assert code == 0 and "PSNR" in stdout, stderr

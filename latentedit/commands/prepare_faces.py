@@ -151,7 +151,8 @@ class _Selection:
 
 def dropped_summary(counts: dict[str, int]) -> str:
     """``reason count, ...`` of the dropped entries of ``counts``."""
-    return ", ".join(f"{key.removeprefix('dropped: ')} {value}" for key, value in counts.items() if key.startswith("dropped"))
+    dropped = {key.removeprefix("dropped: "): value for key, value in counts.items() if key.startswith("dropped")}
+    return ", ".join(f"{reason} {value}" for reason, value in dropped.items())
 
 
 def prepare_faces(request: PrepareFacesRequest, *, progress: bool = True) -> FaceDatasetRecord:

@@ -150,7 +150,8 @@ def load_dataset(folder: Path, *, progress: bool = True) -> Dataset:
                          f"make them one size with latentedit prepare-faces")
     (height, width), = shapes
     if height != width:
-        raise UsageError(f"the images in {folder} are {width}x{height}, not square: align them with latentedit prepare-faces")
+        raise UsageError(f"the images in {folder} are {width}x{height}, not square: align them with latentedit "
+                         "prepare-faces")
     stacked = np.stack(arrays)
     fingerprint = hashlib.sha256(stacked.tobytes()).hexdigest()
     return Dataset(torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous(), template, source, fingerprint)
@@ -232,7 +233,8 @@ class Trainer:
         self.config = training_config(request, data)
         self.batch = request.batch
         self.local = request.batch // place.world
-        generator, discriminator = build_networks(request.arch, self.size, width=self.config["width"], seed=request.seed)
+        generator, discriminator = build_networks(request.arch, self.size, width=self.config["width"],
+                                                  seed=request.seed)
         self.generator = generator.to(place.device).train()
         self.discriminator = discriminator.to(place.device).train()
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
@@ -273,9 +275,10 @@ class Trainer:
     def load(self, path: Path) -> None:
         """Continue from the checkpoint at ``path``; refuses one made with another configuration."""
         state = read_checkpoint(path, "checkpoint")
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT \
-                or state.get("format_version") != CHECKPOINT_FORMAT_VERSION or not isinstance(state.get("config"), dict):
-            raise WeightsError(f"cannot resume from {path}: not a {CHECKPOINT_FORMAT} of version {CHECKPOINT_FORMAT_VERSION}")
+        kind = (state.get("format"), state.get("format_version")) if isinstance(state, dict) else None
+        if kind != (CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION) or not isinstance(state.get("config"), dict):
+            raise WeightsError(f"cannot resume from {path}: not a {CHECKPOINT_FORMAT} of version "
+                               f"{CHECKPOINT_FORMAT_VERSION}")
 
         def shown(key: str, value: object) -> str:
             return repr(value[:12] + "...") if key.endswith("sha256") and isinstance(value, str) else repr(value)
@@ -368,7 +371,8 @@ def training_config(request: TrainGanRequest, data: Dataset) -> dict:
     """What determines the weights: compared with a checkpoint's before resuming."""
     return {
         "arch": request.arch, "size": int(data.images.shape[-1]), "batch": request.batch, "seed": request.seed,
-        "lr": request.lr or OPTIMISER[request.arch]["lr"], "width": (request.width or 512) if request.arch == "pggan" else None,
+        "lr": request.lr or OPTIMISER[request.arch]["lr"],
+        "width": (request.width or 512) if request.arch == "pggan" else None,
         "phase_kimg": request.phase_kimg if request.arch == "pggan" else None, "ema_kimg": request.ema_kimg,
         "mirror": request.mirror, "dataset_images": len(data.images), "dataset_sha256": data.fingerprint,
     }
@@ -410,7 +414,8 @@ def check_data(request: TrainGanRequest, data: Dataset) -> None:
 
 
 def total_images(request: TrainGanRequest, size: int) -> int:
-    """Images to train on: ``kimg`` thousand, else 1000 kimg for DCGAN and, for PGGAN, the growth plus one more phase."""
+    """Images to train on: ``kimg`` thousand, else 1000 kimg for DCGAN and, for PGGAN, the growth plus one more
+    phase."""
     if request.kimg is not None:
         return int(round(request.kimg * 1000))
     if request.arch == "pggan":
@@ -431,10 +436,12 @@ class Evaluator:
         self.reference = self.features(faces[np.sort(chosen)].permute(0, 2, 3, 1).numpy())
 
     def __call__(self, generator: Generator) -> dict:
-        codes = np.random.default_rng(self.seed).standard_normal((self.samples, generator.latent_dim)).astype(np.float32)
+        codes = np.random.default_rng(self.seed).standard_normal((self.samples, generator.latent_dim))
+        codes = codes.astype(np.float32)
         images = np.concatenate(list(render(generator, codes, batch_size=64, progress=False)))
         subset = max(2, min(1000, self.samples // 2, len(self.reference) // 2))  # subsets differ: a meaningful spread
-        kid, spread = kernel_distance(self.features(images), self.reference, subsets=100, subset_size=subset, seed=self.seed)
+        kid, spread = kernel_distance(self.features(images), self.reference, subsets=100, subset_size=subset,
+                                      seed=self.seed)
         found = self.analysis.detect(list(images), rendered_resolution=images.shape[1]).found.mean()
         return {"kid": kid, "kid_std": spread, "faces_found": float(found)}
 
@@ -475,14 +482,16 @@ def write_checkpoint(trainer: Trainer, evaluator: Evaluator | None, grid_codes: 
         out / "generator.pt": _torch_bytes(generator_file(ema, template=trainer.data.template, training=training)),
         out / "grids" / f"grid_{images:09d}.png": _png_bytes(grid),
         out / "grid.png": _png_bytes(grid),
-        out / "losses.csv": _csv_text(LOSS_COLUMNS, [[int(r[0]), int(r[1]), *(f"{v:.6g}" for v in r[2:])] for r in trainer.history]).encode(),
+        out / "losses.csv": _csv_text(LOSS_COLUMNS, [[int(r[0]), int(r[1]), *(f"{v:.6g}" for v in r[2:])]
+                                                     for r in trainer.history]).encode(),
         out / "losses.png": _png_bytes(losses),
         out / "run.json": (json.dumps(run.to_json(), indent=2) + "\n").encode(),
     }
     if trainer.metrics:
         columns = ["images", "kimg", "kid", "kid_std", "faces_found"]
         files[out / "metrics.csv"] = _csv_text(columns, [[m[c] for c in columns] for m in trainer.metrics]).encode()
-        series = {"kernel distance": [m["kid"] for m in trainer.metrics], "faces found": [m["faces_found"] for m in trainer.metrics]}
+        series = {"kernel distance": [m["kid"] for m in trainer.metrics],
+                  "faces found": [m["faces_found"] for m in trainer.metrics]}
         units = {"kernel distance": "age-network features", "faces found": "fraction, MTCNN"}
         files[out / "metrics.png"] = _png_bytes(curve_panels(
             np.array([m["kimg"] for m in trainer.metrics]), series, units,
@@ -519,7 +528,8 @@ def _train(request: TrainGanRequest, place: _Distributed, progress: bool) -> Tra
     if request.resume:
         trainer.load(checkpoint)
     if len(data.images) < FEW_IMAGES and place.rank == 0:
-        warnings.warn(f"only {len(data.images)} faces in {request.data}: the generator will mostly reproduce them", stacklevel=2)
+        warnings.warn(f"only {len(data.images)} faces in {request.data}: the generator will mostly reproduce them",
+                      stacklevel=2)
     target = total_images(request, trainer.size)
     every = max(1, int(round(request.checkpoint_kimg * 1000)))
     grid_codes = np.random.default_rng(request.seed + GRID_SEED_OFFSET).standard_normal(
@@ -544,7 +554,8 @@ def _train(request: TrainGanRequest, place: _Distributed, progress: bool) -> Tra
                         write_checkpoint(trainer, evaluator, grid_codes)
                     except (OSError, LatentEditError) as exc:
                         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                        error = (f"cannot write the checkpoint at {trainer.images_seen / 1000:g} kimg to {out}: {reason}; "
+                        error = (f"cannot write the checkpoint at {trainer.images_seen / 1000:g} kimg to {out}: "
+                                 f"{reason}; "
                                  f"the last good checkpoint is kept ({_last_kimg(checkpoint)}); free some space and "
                                  f"continue with --resume")
                 place.agree(error)

@@ -95,9 +95,11 @@ class GrowthSchedule:
             if value < 4 or value & (value - 1):
                 raise ValueError(f"{name} must be a power of two of at least 4, got {value}")
         if self.start_resolution > self.final_resolution:
-            raise ValueError(f"start_resolution {self.start_resolution} exceeds final_resolution {self.final_resolution}")
+            raise ValueError(f"start_resolution {self.start_resolution} exceeds final_resolution "
+                             f"{self.final_resolution}")
         if self.stable_images <= 0 or self.fade_images <= 0:
-            raise ValueError(f"stable_images and fade_images must be positive, got {self.stable_images}, {self.fade_images}")
+            raise ValueError(f"stable_images and fade_images must be positive, got {self.stable_images}, "
+                             f"{self.fade_images}")
 
     @property
     def levels(self) -> int:

@@ -25,10 +25,10 @@ from ..errors import UsageError, WeightsError
 from ..files.paths import first_line
 from ..files.weights import check_tensors
 from ..records import TrainedGeneratorHeader
+from .discriminators import DCGANDiscriminator, EqualizedConv2d, EqualizedLinear, PGGANDiscriminator
 from .generators.base import Generator
 from .generators.dcgan import DCGANGenerator
 from .generators.pggan import PGGANGenerator, check_architecture
-from .discriminators import DCGANDiscriminator, EqualizedConv2d, EqualizedLinear, PGGANDiscriminator
 
 ARCHS = ("dcgan", "pggan")
 DCGAN_RESOLUTION = 64
@@ -123,7 +123,8 @@ def build_networks(arch: str, resolution: int, *, width: int, seed: int) -> tupl
     """
     if arch == "dcgan":
         if resolution != DCGAN_RESOLUTION:
-            raise ValueError(f"resolution must be {DCGAN_RESOLUTION} for dcgan (the embedded generator's), got {resolution}")
+            raise ValueError(f"resolution must be {DCGAN_RESOLUTION} for dcgan (the embedded generator's), "
+                             f"got {resolution}")
         generator, discriminator = DCGANGenerator("trained-dcgan64"), DCGANDiscriminator()
         generator, discriminator = _global_batch_norm(generator), _global_batch_norm(discriminator)
     elif arch == "pggan":
@@ -156,7 +157,8 @@ class Synthesis(nn.Module):
 def generator_config(generator: Generator) -> tuple[str, dict]:
     """The architecture name and the config that rebuilds ``generator``."""
     if isinstance(generator, PGGANGenerator):
-        channels = [generator.latent_dim] + [getattr(generator, f"output{i}").conv.weight.shape[1] for i in range(generator.blocks)]
+        widths = [getattr(generator, f"output{i}").conv.weight.shape[1] for i in range(generator.blocks)]
+        channels = [generator.latent_dim, *widths]
         return "pggan", {"channels": channels}
     if isinstance(generator, DCGANGenerator):
         return "dcgan", {"nz": generator.latent_dim, "ngf": generator.main[0].weight.shape[1] // 8}
@@ -213,7 +215,8 @@ def read_generator_file(path: Path) -> Generator | None:
     except UsageError as exc:
         raise WeightsError(str(exc)) from None
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise WeightsError(f"{path} is a damaged latentedit generator file: {type(exc).__name__}: {first_line(exc)}") from None
+        raise WeightsError(f"{path} is a damaged latentedit generator file: {type(exc).__name__}: "
+                           f"{first_line(exc)}") from None
     if (generator.resolution, generator.latent_dim) != (header.resolution, header.latent_dim):
         raise WeightsError(f"{path} declares a {header.resolution}-pixel generator with {header.latent_dim} latent "
                            f"dimensions but holds a {generator.resolution}-pixel one with {generator.latent_dim}")
