@@ -249,7 +249,8 @@ def train_boundary_cmd(codes, scores, attr, n, seed, model, ratio, split, invali
 
     result = train_boundary_files(BoundaryRequest(
         output=OutputSpec(out, overwrite), codes_file=codes, scores_file=scores, attr=attr,
-        generator=_generator(model, device, weights), n=n, seed=seed, ratio=ratio, split=split, invalid_value=invalid_value,
+        generator=_generator(model, device, weights), n=n, seed=seed, ratio=ratio, split=split,
+        invalid_value=invalid_value,
         conditions=_names(condition), name=name, space=space, batch_size=batch_size,
     ))
     for boundary, path in result:
@@ -618,19 +619,23 @@ def train_detector_cmd(real_dir, fake_dir, fake_model, n, arch, size, colour, te
 
 @cli.command("prepare-faces")
 @click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Dataset folder to write (must be new or empty).")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="Dataset folder to write (must be new or empty).")
 @click.option("--size", type=click.Choice(["64", "128", "256"]), default="64", show_default=True,
               help="Side of the face crops, in pixels.")
 @click.option("--framing", type=click.Choice(["ffhq", "dcgan-digiface64"]), default="ffhq", show_default=True,
               help="Where the face sits in the crop: FFHQ's framing (the high-resolution models') or the embedded "
                    "generator's.")
-@click.option("--min-confidence", type=float, default=0.95, show_default=True, help="Drop faces the detector is less sure of.")
+@click.option("--min-confidence", type=float, default=0.95, show_default=True,
+              help="Drop faces the detector is less sure of.")
 @click.option("--max-upscale", type=float, default=2.0, show_default=True,
               help="Drop faces too small for the crop: those it would enlarge more than this factor.")
 @click.option("--max-outside", type=float, default=0.0, show_default=True,
-              help="Drop faces cut by the photo's edge: those whose crop has more than this fraction outside the photo.")
+              help="Drop faces cut by the photo's edge: those whose crop has more than this fraction outside the "
+                   "photo.")
 @click.option("--max-hash-distance", type=int, default=48, show_default=True,
-              help="Drop near duplicates: faces whose 256-bit perceptual hash is within this many bits of a kept face's.")
+              help="Drop near duplicates: faces whose 256-bit perceptual hash is within this many bits of a kept "
+                   "face's.")
 @device_option
 @overwrite_option
 def prepare_faces_cmd(photos, out, size, framing, min_confidence, max_upscale, max_outside, max_hash_distance, device,
@@ -658,18 +663,22 @@ def prepare_faces_cmd(photos, out, size, framing, min_confidence, max_upscale, m
               help="Folder of faces: a prepare-faces dataset, a sample folder, or same-size square images.")
 @click.option("--arch", type=click.Choice(["dcgan", "pggan"]), default="dcgan", show_default=True,
               help="dcgan: the embedded generator's architecture (64x64); pggan: progressive growing (8 to 1024 px).")
-@click.option("--size", type=int, default=None, help="Resolution to train at; must match the dataset [default: the dataset's].")
-@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Run folder (new, or the run to --resume).")
+@click.option("--size", type=int, default=None,
+              help="Resolution to train at; must match the dataset [default: the dataset's].")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="Run folder (new, or the run to --resume).")
 @click.option("--kimg", type=float, default=None,
               help="Train on this many thousand images [default: 1000 for dcgan; for pggan the growth plus one phase].")
 @click.option("--batch", type=int, default=64, show_default=True, callback=_positive,
               help="Global batch size (split across torchrun processes).")
-@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the weights, the data order and the codes.")
+@click.option("--seed", type=SEED, default=0, show_default=True,
+              help="Seed of the weights, the data order and the codes.")
 @click.option("--resume", is_flag=True, help="Continue the run in OUT from its last checkpoint.")
 @click.option("--checkpoint-every", "checkpoint_kimg", type=float, default=50.0, show_default=True,
               help="Checkpoint, sample grid and metrics every this many thousand images.")
 @click.option("--lr", type=float, default=None, help="Adam learning rate [default: 2e-4 for dcgan, 1e-3 for pggan].")
-@click.option("--width", type=int, default=None, help="pggan: channels of the widest layer [default: 512, Karras et al.'s].")
+@click.option("--width", type=int, default=None,
+              help="pggan: channels of the widest layer [default: 512, Karras et al.'s].")
 @click.option("--phase-kimg", type=float, default=600.0, show_default=True,
               help="pggan: thousands of images per resolution, and per fade-in of the next.")
 @click.option("--ema-kimg", type=float, default=10.0, show_default=True,
