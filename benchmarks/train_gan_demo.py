@@ -18,15 +18,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, write_section  # noqa: E402
-
-from latentedit.commands.train_gan import METRICS_SEED_OFFSET, Evaluator, load_dataset  # noqa: E402
-from latentedit.generators import load_generator  # noqa: E402
-from latentedit.outputs import annotated_grid, preview_tiles, save_png  # noqa: E402
+from latentedit.commands.train_gan import METRICS_SEED_OFFSET, Evaluator, load_dataset
+from latentedit.devtools import machine, write_section
+from latentedit.files.outputs import save_png
+from latentedit.models.analysis import FaceAnalysis
+from latentedit.models.generators import load_generator
+from latentedit.pictures import annotated_grid, preview_tiles
 
 IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
 ATTRIBUTES = ("pose", "smile", "age", "gender", "eyeglasses")
@@ -59,6 +58,7 @@ def main() -> None:
     parser.add_argument("--kimg", type=float, default=20.0)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--checkpoint-every", type=float, default=2.5)
+    parser.add_argument("--eval-samples", type=int, default=1000, help="samples measured at each checkpoint")
     parser.add_argument("--boundary-n", type=int, default=2000, help="codes sampled and scored per boundary")
     parser.add_argument("--ratio", type=float, default=0.1, help="train-boundary --ratio")
     args = parser.parse_args()
@@ -66,10 +66,12 @@ def main() -> None:
     if not (work / "faces").is_dir():
         latentedit("sample", "-n", args.faces, "--seed", 100, "-o", work / "faces", "--device", "cpu")
     started = time.time()
-    if not (run / "generator.pt").is_file() or json.loads((run / "run.json").read_text())["images_seen"] < args.kimg * 1000:
+    done = json.loads((run / "run.json").read_text())["images_seen"] if (run / "generator.pt").is_file() else 0
+    if done < args.kimg * 1000:
         resume = ["--resume"] if (run / "checkpoint.pt").is_file() else []
         latentedit("train-gan", "--data", work / "faces", "--arch", "dcgan", "-o", run, "--kimg", args.kimg,
-                   "--batch", args.batch, "--checkpoint-every", args.checkpoint_every, "--device", "cpu", *resume)
+                   "--batch", args.batch, "--checkpoint-every", args.checkpoint_every, "--eval-samples",
+                   args.eval_samples, "--device", "cpu", *resume)
     train_seconds = time.time() - started
     metrics = [dict(zip(["images", "kimg", "kid", "kid_std", "faces_found"], map(float, line.split(","))))
                for line in (run / "metrics.csv").read_text().splitlines()[1:]]
@@ -78,7 +80,8 @@ def main() -> None:
 
     # the floor: the generator that drew the training faces, measured the same way
     dataset = load_dataset(work / "faces", progress=False)
-    evaluator = Evaluator(dataset.images, 1000, 0 + METRICS_SEED_OFFSET, torch.device("cpu"))
+    evaluator = Evaluator(dataset.images, samples=args.eval_samples, seed=0 + METRICS_SEED_OFFSET,
+                          analysis=FaceAnalysis("cpu"))
     embedded, _ = load_generator(device="cpu")
     floor = evaluator(embedded)
 
@@ -94,7 +97,8 @@ def main() -> None:
             accuracies.setdefault(attr, {})[label] = meta
     if not (work / "edit_smile").is_dir() and (work / "boundaries_trained" / "smile.npy").is_file():
         latentedit("edit", "--attrs", "smile", "--boundary", f"smile={work / 'boundaries_trained' / 'smile.npy'}",
-                   "--weights", run / "generator.pt", "-n", 4, "--seed", 7, "-o", work / "edit_smile", "--device", "cpu")
+                   "--weights", run / "generator.pt", "-n", 4, "--seed", 7, "-o", work / "edit_smile",
+                   "--device", "cpu")
 
     IMAGES.mkdir(parents=True, exist_ok=True)
     save_png(checkpoint_picture(run, metrics), IMAGES / "train_gan_checkpoints.png")
@@ -108,33 +112,40 @@ def main() -> None:
              IMAGES / "train_gan_training_faces.png")
 
     state = json.loads((run / "run.json").read_text())
-    rows = "\n".join(f"| {m['kimg']:g} | {m['kid']:.3f} ± {m['kid_std']:.3f} | {m['faces_found']:.1%} |" for m in metrics)
+    rows = "\n".join(f"| {m['kimg']:g} | {m['kid']:.4f} ± {m['kid_std']:.4f} | {m['faces_found']:.1%} |"
+                     for m in metrics)
+
     def cells(meta: dict) -> str:
         return f"{meta['error']} | –" if "error" in meta else f"{meta['n_valid']} | {meta['validation_accuracy']:.3f}"
 
-    boundary_rows = "\n".join(f"| {attr} | {cells(v['trained'])} | {cells(v['embedded'])} |" for attr, v in accuracies.items())
+    boundary_rows = "\n".join(f"| {attr} | {cells(v['trained'])} | {cells(v['embedded'])} |"
+                              for attr, v in accuracies.items())
+    samples, subset = args.eval_samples, max(2, min(1000, args.eval_samples // 2))
     body = f"""
-`python benchmarks/train_gan_demo.py --work DIR` — `latentedit train-gan --arch dcgan --batch {args.batch} --kimg {args.kimg:g}
---checkpoint-every {args.checkpoint_every:g}` on {args.faces} samples of the embedded generator (seed 100; no real-photo
-face dataset is available offline here), then `latentedit train-boundary --attr A -n {args.boundary_n} --ratio {args.ratio:g}
---seed 1` with `--weights RUN/generator.pt` and, for comparison, on the embedded generator.
-Machine: {machine()}. Training: {state['steps']} steps, {state['images_seen']} images, {train_seconds / 60:.0f} minutes of wall
-time in this invocation (1-minute load average {os.getloadavg()[0]:.1f} at the end: the cores were shared).
+`python benchmarks/train_gan_demo.py --work DIR --faces {args.faces} --kimg {args.kimg:g} --batch {args.batch}
+--checkpoint-every {args.checkpoint_every:g} --eval-samples {samples} --boundary-n {args.boundary_n}`:
+`latentedit train-gan --arch dcgan` on {args.faces} samples of the embedded generator (seed 100; no real-photo face
+dataset is available offline here), then `latentedit train-boundary --attr A -n {args.boundary_n} --ratio
+{args.ratio:g} --seed 1` with `--weights RUN/generator.pt` and, for comparison, on the embedded generator.
+Machine: {machine()}. Training: {state['steps']} steps, {state['images_seen']} images, {train_seconds / 60:.0f}
+minutes of wall time in this invocation, checkpoints and their metrics included (1-minute load average
+{os.getloadavg()[0]:.1f} at the end: the cores were shared).
 
-Kernel distance (KID: unbiased MMD² with the cubic polynomial kernel, 100 subsets of 500) between 1000 samples of the
-averaged generator and 1000 training faces, in the 256 pooled features of the age network (dlib-models' age-v1, the
-input of its age classifier); not FID, and not comparable with published KID values. Faces found: MTCNN on the same
-1000 samples.
+Kernel distance (KID: unbiased MMD² with the cubic polynomial kernel, 100 subsets of {subset}) between {samples}
+samples of the averaged generator and {samples} training faces, in the 256 pooled features of the age network
+(dlib-models' age-v1, the input of its age classifier); not FID, and not comparable with published KID values.
+Faces found: MTCNN on the same {samples} samples. The last row is the floor: the embedded generator, which drew the
+training faces, measured the same way.
 
 | kimg | kernel distance ± std over subsets | samples with a face |
 | ---: | ---: | ---: |
 {rows}
-| embedded generator (the source of the training faces) | {floor['kid']:.3f} ± {floor['kid_std']:.3f} | {floor['faces_found']:.1%} |
+| floor: the embedded generator | {floor['kid']:.4f} ± {floor['kid_std']:.4f} | {floor['faces_found']:.1%} |
 
-Boundaries (validation accuracy of the linear SVM on the top and bottom {args.ratio:.0%} of the scored codes; valid = codes
-whose face was found and scored):
+Boundaries (validation accuracy of the linear SVM on the top and bottom {args.ratio:.0%} of the scored codes; valid =
+codes whose face was found and scored):
 
-| attribute | trained: valid codes | trained: validation accuracy | embedded: valid codes | embedded: validation accuracy |
+| attribute | trained: valid codes | trained: validation accuracy | embedded: valid codes | embedded: accuracy |
 | --- | ---: | ---: | ---: | ---: |
 {boundary_rows}
 """
