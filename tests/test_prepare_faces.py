@@ -97,7 +97,7 @@ def test_bad_input(tmp_path, run_cli, photos):
     code, _, stderr = run_cli("prepare-faces", photos, "-o", tmp_path / "o", "--size", 100)
     assert code == 2 and "'100' is not one of '64', '128', '256'" in stderr
     code, _, stderr = run_cli("prepare-faces", photos, "-o", tmp_path / "o", "--max-hash-distance", 200)
-    assert code == 2 and "--max-hash-distance" in stderr
+    assert code == 2 and "max_hash_distance must be in [0, 128)" in stderr
     with pytest.raises(UsageError, match="size must be a whole number"):
         FaceDatasetRecord.from_json({"format": "latentedit-faces", "format_version": 1, "size": "big"})
 

@@ -473,7 +473,8 @@ def write_checkpoint(trainer: Trainer, evaluator: Evaluator | None, grid_codes: 
     losses = curve_panels(kimg, {"discriminator": history[:, 3], "generator": history[:, 4]}, {"discriminator": "loss",
                           "generator": "loss"}, f"train-gan {request.arch}: losses per step over thousands of images "
                           f"(red: running mean of {smooth})", smooth=smooth)
-    training = {"kimg": images / 1000, "steps": trainer.step, "dataset": str(request.data), "date": utc_now(),
+    training = {"kimg": images / 1000, "steps": trainer.step, "dataset": str(request.data),
+                "faces": trainer.data.source, "date": utc_now(),
                 "version": __version__, "config": trainer.config}
     run = TrainRunRecord(version=__version__, date=utc_now(), config=trainer.config, dataset=str(request.data),
                          images_seen=images, steps=trainer.step, processes=trainer.place.world)
