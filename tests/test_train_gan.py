@@ -86,7 +86,8 @@ def test_dcgan_steps_lower_the_discriminator_loss_and_change_the_generator(tmp_p
     assert "trained to 0.032 kimg" in stdout
     history = np.loadtxt(out / "losses.csv", delimiter=",", skiprows=1)
     assert history[:, 1].tolist() == [8, 16, 24, 32]
-    assert history[-1, 3] < 0.5 * history[0, 3]  # the discriminator learns to tell them apart
+    assert history[-1, 3] < 0.5 * history[0, 3]  # the discriminator learns to tell them apart:
+    assert history[-1, 5] > 1 and history[-1, 6] < -1  # real faces' logits high, fakes' low
     initial, _ = build_networks("dcgan", 64, width=512, seed=0)
     checkpoint = states(out / "checkpoint.pt")
     trained = states(out / "generator.pt")
