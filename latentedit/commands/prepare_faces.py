@@ -30,6 +30,7 @@ from ..specs import OutputSpec
 SIZES = (64, 128, 256)
 FRAMINGS = ("ffhq", "dcgan-digiface64")  # models.alignment.TEMPLATES names: the registry entries' framings
 MANIFEST = "manifest.json"
+FEW_PHOTOS = 16  # no progress bar for so few
 REASONS = ("unreadable", "duplicate file", "no face", "low confidence", "too small", "cut by the image edge",
            "exact duplicate", "near duplicate")
 
@@ -155,9 +156,10 @@ def dropped_summary(counts: dict[str, int]) -> str:
     return ", ".join(f"{reason} {value}" for reason, value in dropped.items())
 
 
-def prepare_faces(request: PrepareFacesRequest, *, progress: bool = True) -> FaceDatasetRecord:
+def prepare_faces(request: PrepareFacesRequest, *, progress: bool | None = None) -> FaceDatasetRecord:
     """Detect, align, check and write every usable face of ``request.photos`` to the output folder (PNG files
-    000000.png... and manifest.json, a :class:`FaceDatasetRecord`); the folder appears only when complete."""
+    000000.png... and manifest.json, a :class:`FaceDatasetRecord`); the folder appears only when complete. The
+    progress bar shows when ``progress`` is true, or by default for more than :data:`FEW_PHOTOS` photos."""
     request.check()
     selection = _Selection(request)
     files = photo_files(request.photos)
@@ -165,7 +167,8 @@ def prepare_faces(request: PrepareFacesRequest, *, progress: bool = True) -> Fac
         raise UsageError(f"no image files (.png, .jpg, ...) in {', '.join(map(str, request.photos))}")
     with staged_output(request.output.path, request.output.overwrite, inputs=request.photos) as staging:
         detector = MTCNN.load(request.device)
-        with PngWriter() as writer, tqdm(files, unit="photo", desc="prepare-faces", disable=not progress) as bar:
+        show = progress if progress is not None else len(files) > FEW_PHOTOS
+        with PngWriter() as writer, tqdm(files, unit="photo", desc="prepare-faces", disable=not show) as bar:
             for path in bar:
                 first = len(selection.kept)
                 for k, crop in enumerate(selection.photo(path, detector)):
