@@ -69,19 +69,39 @@ def main() -> None:
     done = json.loads((run / "run.json").read_text())["images_seen"] if (run / "generator.pt").is_file() else 0
     if done < args.kimg * 1000:
         resume = ["--resume"] if (run / "checkpoint.pt").is_file() else []
-        latentedit("train-gan", "--data", work / "faces", "--arch", "dcgan", "-o", run, "--kimg", args.kimg,
-                   "--batch", args.batch, "--checkpoint-every", args.checkpoint_every, "--eval-samples",
-                   args.eval_samples, "--device", "cpu", *resume)
+        latentedit(
+            "train-gan",
+            "--data",
+            work / "faces",
+            "--arch",
+            "dcgan",
+            "-o",
+            run,
+            "--kimg",
+            args.kimg,
+            "--batch",
+            args.batch,
+            "--checkpoint-every",
+            args.checkpoint_every,
+            "--eval-samples",
+            args.eval_samples,
+            "--device",
+            "cpu",
+            *resume,
+        )
     train_seconds = time.time() - started
-    metrics = [dict(zip(["images", "kimg", "kid", "kid_std", "faces_found"], map(float, line.split(","))))
-               for line in (run / "metrics.csv").read_text().splitlines()[1:]]
+    metrics = [
+        dict(zip(["images", "kimg", "kid", "kid_std", "faces_found"], map(float, line.split(","))))
+        for line in (run / "metrics.csv").read_text().splitlines()[1:]
+    ]
     for entry in metrics:
         entry["images"] = int(entry["images"])
 
     # the floor: the generator that drew the training faces, measured the same way
     dataset = load_dataset(work / "faces", progress=False)
-    evaluator = Evaluator(dataset.images, samples=args.eval_samples, seed=0 + METRICS_SEED_OFFSET,
-                          analysis=FaceAnalysis("cpu"))
+    evaluator = Evaluator(
+        dataset.images, samples=args.eval_samples, seed=0 + METRICS_SEED_OFFSET, analysis=FaceAnalysis("cpu")
+    )
     embedded, _ = load_generator(device="cpu")
     floor = evaluator(embedded)
 
@@ -91,14 +111,44 @@ def main() -> None:
         for attr in ATTRIBUTES:
             error = None
             if not (folder / f"{attr}.json").is_file():
-                error = latentedit("train-boundary", "--attr", attr, "-n", args.boundary_n, "--ratio", args.ratio,
-                                   "--seed", 1, "-o", folder, "--device", "cpu", "--overwrite", *weights, check=False)
+                error = latentedit(
+                    "train-boundary",
+                    "--attr",
+                    attr,
+                    "-n",
+                    args.boundary_n,
+                    "--ratio",
+                    args.ratio,
+                    "--seed",
+                    1,
+                    "-o",
+                    folder,
+                    "--device",
+                    "cpu",
+                    "--overwrite",
+                    *weights,
+                    check=False,
+                )
             meta = {"error": error} if error else json.loads((folder / f"{attr}.json").read_text())
             accuracies.setdefault(attr, {})[label] = meta
     if not (work / "edit_smile").is_dir() and (work / "boundaries_trained" / "smile.npy").is_file():
-        latentedit("edit", "--attrs", "smile", "--boundary", f"smile={work / 'boundaries_trained' / 'smile.npy'}",
-                   "--weights", run / "generator.pt", "-n", 4, "--seed", 7, "-o", work / "edit_smile",
-                   "--device", "cpu")
+        latentedit(
+            "edit",
+            "--attrs",
+            "smile",
+            "--boundary",
+            f"smile={work / 'boundaries_trained' / 'smile.npy'}",
+            "--weights",
+            run / "generator.pt",
+            "-n",
+            4,
+            "--seed",
+            7,
+            "-o",
+            work / "edit_smile",
+            "--device",
+            "cpu",
+        )
 
     IMAGES.mkdir(parents=True, exist_ok=True)
     save_png(checkpoint_picture(run, metrics), IMAGES / "train_gan_checkpoints.png")
@@ -108,18 +158,22 @@ def main() -> None:
     if (work / "edit_smile").is_dir():
         Image.open(work / "edit_smile" / "grid.png").save(IMAGES / "train_gan_edit_smile.png")
     faces = np.stack([np.asarray(Image.open(work / "faces" / f"{i:06d}.png")) for i in range(16)])
-    save_png(annotated_grid(preview_tiles(faces)[None, :8], "training faces (samples of dcgan-digiface64)"),
-             IMAGES / "train_gan_training_faces.png")
+    save_png(
+        annotated_grid(preview_tiles(faces)[None, :8], "training faces (samples of dcgan-digiface64)"),
+        IMAGES / "train_gan_training_faces.png",
+    )
 
     state = json.loads((run / "run.json").read_text())
-    rows = "\n".join(f"| {m['kimg']:g} | {m['kid']:.4f} ± {m['kid_std']:.4f} | {m['faces_found']:.1%} |"
-                     for m in metrics)
+    rows = "\n".join(
+        f"| {m['kimg']:g} | {m['kid']:.4f} ± {m['kid_std']:.4f} | {m['faces_found']:.1%} |" for m in metrics
+    )
 
     def cells(meta: dict) -> str:
         return f"{meta['error']} | –" if "error" in meta else f"{meta['n_valid']} | {meta['validation_accuracy']:.3f}"
 
-    boundary_rows = "\n".join(f"| {attr} | {cells(v['trained'])} | {cells(v['embedded'])} |"
-                              for attr, v in accuracies.items())
+    boundary_rows = "\n".join(
+        f"| {attr} | {cells(v['trained'])} | {cells(v['embedded'])} |" for attr, v in accuracies.items()
+    )
     samples, subset = args.eval_samples, max(2, min(1000, args.eval_samples // 2))
     body = f"""
 `python benchmarks/train_gan_demo.py --work DIR --faces {args.faces} --kimg {args.kimg:g} --batch {args.batch}
@@ -127,7 +181,7 @@ def main() -> None:
 `latentedit train-gan --arch dcgan` on {args.faces} samples of the embedded generator (seed 100; no real-photo face
 dataset is available offline here), then `latentedit train-boundary --attr A -n {args.boundary_n} --ratio
 {args.ratio:g} --seed 1` with `--weights RUN/generator.pt` and, for comparison, on the embedded generator.
-Machine: {machine()}. Training: {state['steps']} steps, {state['images_seen']} images, {train_seconds / 60:.0f}
+Machine: {machine()}. Training: {state["steps"]} steps, {state["images_seen"]} images, {train_seconds / 60:.0f}
 minutes of wall time in this invocation, checkpoints and their metrics included (1-minute load average
 {os.getloadavg()[0]:.1f} at the end: the cores were shared).
 
@@ -140,7 +194,7 @@ training faces, measured the same way.
 | kimg | kernel distance ± std over subsets | samples with a face |
 | ---: | ---: | ---: |
 {rows}
-| floor: the embedded generator | {floor['kid']:.4f} ± {floor['kid_std']:.4f} | {floor['faces_found']:.1%} |
+| floor: the embedded generator | {floor["kid"]:.4f} ± {floor["kid_std"]:.4f} | {floor["faces_found"]:.1%} |
 
 Boundaries (validation accuracy of the linear SVM on the top and bottom {args.ratio:.0%} of the scored codes; valid =
 codes whose face was found and scored):

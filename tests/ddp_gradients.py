@@ -15,7 +15,11 @@ place = _Distributed("cpu")
 trainer = Trainer(request, load_dataset(data, progress=False), place)
 trainer.train_step()
 if place.rank == 0:
-    grads = {f"{name}.{key}": p.grad.clone() for name, net in (("g", trainer.generator), ("d", trainer.discriminator))
-             for key, p in net.named_parameters() if p.grad is not None}
+    grads = {
+        f"{name}.{key}": p.grad.clone()
+        for name, net in (("g", trainer.generator), ("d", trainer.discriminator))
+        for key, p in net.named_parameters()
+        if p.grad is not None
+    }
     torch.save(grads, out)
 place.close()

@@ -41,8 +41,9 @@ def test_wgan_losses_and_gradient_penalty_of_a_linear_critic():
 
 def test_gradient_penalty_reaches_the_critics_weights():
     critic = nn.Sequential(nn.Flatten(), nn.Linear(12, 1))
-    penalty = gt.gradient_penalty(lambda x: critic(x).flatten(), torch.randn(4, 3, 2, 2), torch.randn(4, 3, 2, 2),
-                                  mix=torch.rand(4))
+    penalty = gt.gradient_penalty(
+        lambda x: critic(x).flatten(), torch.randn(4, 3, 2, 2), torch.randn(4, 3, 2, 2), mix=torch.rand(4)
+    )
     penalty.backward()
     assert critic[1].weight.grad is not None and critic[1].weight.grad.abs().sum() > 0
 

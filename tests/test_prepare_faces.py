@@ -57,12 +57,23 @@ def test_keeps_the_face_and_drops_duplicates_small_and_cut_faces(tmp_path, run_c
     kept = {Path(entry.source).name: entry for entry in record.images}
     assert sorted(kept) == ["a_astronaut.png", "g_mirrored.png"]  # a mirrored face is another training face
     reasons = {Path(entry.source).name: entry.reason for entry in record.dropped}
-    assert reasons == {"b_astronaut.jpg": "near duplicate", "c_copy.png": "duplicate file",
-                       "d_broken.png": "unreadable",
-                       "e_small.png": "too small", "f_edge.png": "cut by the image edge"}
-    assert record.counts == {"photos": 7, "faces_found": 5, "kept": 2, "dropped: unreadable": 1,
-                             "dropped: duplicate file": 1,
-                             "dropped: too small": 1, "dropped: cut by the image edge": 1, "dropped: near duplicate": 1}
+    assert reasons == {
+        "b_astronaut.jpg": "near duplicate",
+        "c_copy.png": "duplicate file",
+        "d_broken.png": "unreadable",
+        "e_small.png": "too small",
+        "f_edge.png": "cut by the image edge",
+    }
+    assert record.counts == {
+        "photos": 7,
+        "faces_found": 5,
+        "kept": 2,
+        "dropped: unreadable": 1,
+        "dropped: duplicate file": 1,
+        "dropped: too small": 1,
+        "dropped: cut by the image edge": 1,
+        "dropped: near duplicate": 1,
+    }
     assert "kept 2 faces of 5 found in 7 photos" in stdout
     assert sorted(p.name for p in out.iterdir()) == ["000000.png", "000001.png", "manifest.json"]
     # the kept crop has its landmarks where the FFHQ framing puts them
@@ -76,8 +87,17 @@ def test_keeps_the_face_and_drops_duplicates_small_and_cut_faces(tmp_path, run_c
 
 def test_the_framing_and_a_near_duplicate_of_another_size(tmp_path, run_cli, photos):
     out = tmp_path / "small"
-    code, _, stderr = run_cli("prepare-faces", photos / "a_astronaut.png", photos / "e_small.png", "-o", out,
-                              "--framing", "dcgan-digiface64", "--device", "cpu")
+    code, _, stderr = run_cli(
+        "prepare-faces",
+        photos / "a_astronaut.png",
+        photos / "e_small.png",
+        "-o",
+        out,
+        "--framing",
+        "dcgan-digiface64",
+        "--device",
+        "cpu",
+    )
     assert code == 0, stderr
     record = json.loads((out / "manifest.json").read_text())
     # at 64 pixels the small copy is big enough, and recognised as the same face

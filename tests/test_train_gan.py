@@ -74,15 +74,30 @@ def pggan_run(faces16, tmp_path_factory):
     from latentedit.cli import main
 
     out = tmp_path_factory.mktemp("runs") / "pggan"
-    main(["train-gan", "--data", str(faces16), "-o", str(out), "--device", "cpu", *PGGAN, "--kimg", "0.08",
-          "--checkpoint-every", "0.04"])
+    main(
+        [
+            "train-gan",
+            "--data",
+            str(faces16),
+            "-o",
+            str(out),
+            "--device",
+            "cpu",
+            *PGGAN,
+            "--kimg",
+            "0.08",
+            "--checkpoint-every",
+            "0.04",
+        ]
+    )
     return out
 
 
 def test_dcgan_steps_lower_the_discriminator_loss_and_change_the_generator(tmp_path, run_cli, faces64):
     out = tmp_path / "run"
-    stdout = train(run_cli, faces64, out, "--kimg", "0.032", "--batch", "8", "--checkpoint-every", "0.016",
-                   "--eval-samples", "0")
+    stdout = train(
+        run_cli, faces64, out, "--kimg", "0.032", "--batch", "8", "--checkpoint-every", "0.016", "--eval-samples", "0"
+    )
     assert "trained to 0.032 kimg" in stdout
     history = np.loadtxt(out / "losses.csv", delimiter=",", skiprows=1)
     assert history[:, 1].tolist() == [8, 16, 24, 32]
@@ -128,8 +143,9 @@ def test_dcgan_resume_equals_an_uninterrupted_run(tmp_path, run_cli, faces64):
 
 def test_generator_file_loads_in_sample_and_keeps_interfacegans_layout(tmp_path, run_cli, pggan_run):
     weights = pggan_run / "generator.pt"
-    code, _, stderr = run_cli("sample", "--weights", weights, "-n", 3, "--seed", 2, "-o", tmp_path / "s",
-                              "--device", "cpu")
+    code, _, stderr = run_cli(
+        "sample", "--weights", weights, "-n", 3, "--seed", 2, "-o", tmp_path / "s", "--device", "cpu"
+    )
     assert code == 0, stderr
     assert np.asarray(Image.open(tmp_path / "s" / "000000.png")).shape == (16, 16, 3)
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
@@ -144,8 +160,9 @@ def test_generator_file_loads_in_sample_and_keeps_interfacegans_layout(tmp_path,
     np.testing.assert_array_equal(pixels, next(render(generator, generator.sample(3, 2)))[1])
     assert load_generator("pggan-celebahq", weights=weights, device="cpu")[0].name == "trained-pggan16"
     assert generator_template(generator) is not None and generator.template is None  # a plain folder: framing unknown
-    code, _, stderr = run_cli("sample", "-m", "stylegan-ffhq", "--weights", weights, "-o", tmp_path / "t",
-                              "--device", "cpu")
+    code, _, stderr = run_cli(
+        "sample", "-m", "stylegan-ffhq", "--weights", weights, "-o", tmp_path / "t", "--device", "cpu"
+    )
     assert code == 2 and "trained by latentedit" in stderr and len(stderr.strip().splitlines()) == 1
     # the embedded generator's shipped boundaries are not this generator's
     code, _, stderr = run_cli("edit", "--attrs", "smile", "--weights", weights, "-o", tmp_path / "e", "--device", "cpu")
@@ -154,8 +171,25 @@ def test_generator_file_loads_in_sample_and_keeps_interfacegans_layout(tmp_path,
 
 def test_metrics_at_each_checkpoint(tmp_path, run_cli, faces16):
     out = tmp_path / "m"
-    train(run_cli, faces16, out, "--arch", "pggan", "--width", "16", "--phase-kimg", "0.016", "--batch", "8",
-          "--eval-samples", "8", "--kimg", "0.016", "--checkpoint-every", "0.008")
+    train(
+        run_cli,
+        faces16,
+        out,
+        "--arch",
+        "pggan",
+        "--width",
+        "16",
+        "--phase-kimg",
+        "0.016",
+        "--batch",
+        "8",
+        "--eval-samples",
+        "8",
+        "--kimg",
+        "0.016",
+        "--checkpoint-every",
+        "0.008",
+    )
     rows = np.loadtxt(out / "metrics.csv", delimiter=",", skiprows=1)
     assert rows.shape == (2, 5) and rows[:, 0].tolist() == [8, 16]
     assert np.isfinite(rows[:, 2]).all() and ((rows[:, 4] >= 0) & (rows[:, 4] <= 1)).all()
@@ -223,26 +257,62 @@ def test_a_failed_checkpoint_keeps_the_last_good_one(tmp_path, run_cli, faces16,
 
     monkeypatch.setattr(train_module, "_write_bytes", full_disk)
     out = tmp_path / "run"
-    result = run_cli("train-gan", "--data", faces16, "-o", out, "--device", "cpu", *PGGAN, "--kimg", "0.032",
-                     "--checkpoint-every", "0.016")
+    result = run_cli(
+        "train-gan",
+        "--data",
+        faces16,
+        "-o",
+        out,
+        "--device",
+        "cpu",
+        *PGGAN,
+        "--kimg",
+        "0.032",
+        "--checkpoint-every",
+        "0.016",
+    )
     status, _, stderr = result
     assert status == 1 and stderr.count("error") == 1  # after the warning and the progress bar, one line
     error = stderr.strip().splitlines()[-1]
     for fragment in ("No space left on device", "last good checkpoint is kept", "0.016 kimg", "--resume"):
         assert fragment in error, error
     assert states(out / "checkpoint.pt", "images_seen") == 16
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "generator.pt", "grid.png", "grids", "losses.csv",
-                                                    "losses.png", "run.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.pt",
+        "generator.pt",
+        "grid.png",
+        "grids",
+        "losses.csv",
+        "losses.png",
+        "run.json",
+    ]
     monkeypatch.setattr(train_module, "_write_bytes", write)
-    assert run_cli("train-gan", "--data", faces16, "-o", out, "--device", "cpu", *PGGAN, "--kimg", "0.032",
-                   "--checkpoint-every", "0.016", "--resume")[0] == 0
+    assert (
+        run_cli(
+            "train-gan",
+            "--data",
+            faces16,
+            "-o",
+            out,
+            "--device",
+            "cpu",
+            *PGGAN,
+            "--kimg",
+            "0.032",
+            "--checkpoint-every",
+            "0.016",
+            "--resume",
+        )[0]
+        == 0
+    )
     assert states(out / "checkpoint.pt", "images_seen") == 32
 
 
 def _torchrun(*args: str) -> subprocess.CompletedProcess:
     command = [*TORCHRUN, "-m", "latentedit", *args]
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.run(
+        command, capture_output=True, text=True, cwd=ROOT, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
 
 
 @pytest.mark.slow
@@ -273,11 +343,13 @@ def test_two_processes_compute_the_gradients_of_one(tmp_path, faces16, faces64, 
     data = str(faces64 if arch == "dcgan" else faces16)
     script = str(ROOT / "tests" / "ddp_gradients.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    alone = subprocess.run([sys.executable, script, data, str(tmp_path / "one.pt"), arch], capture_output=True,
-                           text=True, env=env)
+    alone = subprocess.run(
+        [sys.executable, script, data, str(tmp_path / "one.pt"), arch], capture_output=True, text=True, env=env
+    )
     assert alone.returncode == 0, alone.stderr[-2000:]
-    pair = subprocess.run([*TORCHRUN, script, data, str(tmp_path / "two.pt"), arch], capture_output=True, text=True,
-                          env=env, timeout=600)
+    pair = subprocess.run(
+        [*TORCHRUN, script, data, str(tmp_path / "two.pt"), arch], capture_output=True, text=True, env=env, timeout=600
+    )
     assert pair.returncode == 0, pair.stderr[-2000:]
     one, two = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
     assert one.keys() == two.keys() and len(one) > 10
@@ -295,23 +367,45 @@ def test_the_embedded_weights_as_a_trained_generator_file_work_like_the_embedded
     weights = tmp_path / "generator.pt"
     copy = build_generator("dcgan", "trained-dcgan64", {"nz": 100, "ngf": 64})
     copy.load_state_dict(dcgan.state_dict())
-    torch.save(generator_file(copy, template=TEMPLATES["dcgan-digiface64"], training={"note": "the embedded weights"}),
-               weights)
+    torch.save(
+        generator_file(copy, template=TEMPLATES["dcgan-digiface64"], training={"note": "the embedded weights"}), weights
+    )
     for name, extra in (("embedded", []), ("file", ["--weights", weights])):
         assert run_cli("sample", "-n", 4, "--seed", 3, "-o", tmp_path / f"s_{name}", "--device", "cpu", *extra)[0] == 0
-        code, _, stderr = run_cli("train-boundary", "--attr", "pose", "-n", 120, "--ratio", 20,
-                                  "-o", tmp_path / f"b_{name}",
-                                  "--device", "cpu", *extra)
+        code, _, stderr = run_cli(
+            "train-boundary",
+            "--attr",
+            "pose",
+            "-n",
+            120,
+            "--ratio",
+            20,
+            "-o",
+            tmp_path / f"b_{name}",
+            "--device",
+            "cpu",
+            *extra,
+        )
         assert code == 0, stderr
     for i in range(4):
         name = f"{i:06d}.png"
         assert (tmp_path / "s_file" / name).read_bytes() == (tmp_path / "s_embedded" / name).read_bytes()
-    np.testing.assert_array_equal(np.load(tmp_path / "b_file" / "pose.npy"),
-                                  np.load(tmp_path / "b_embedded" / "pose.npy"))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "b_file" / "pose.npy"), np.load(tmp_path / "b_embedded" / "pose.npy")
+    )
     assert json.loads((tmp_path / "b_file" / "pose.json").read_text())["model"] == "trained-dcgan64"
     generator, _ = load_generator(weights=weights, device="cpu")
     np.testing.assert_array_equal(generator_template(generator), TEMPLATES["dcgan-digiface64"].round(6))
-    code, stdout, stderr = run_cli("invert", tmp_path / "s_file" / "000001.png", "--weights", weights,
-                                   "--iterations", 20,
-                                   "-o", tmp_path / "inv", "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "invert",
+        tmp_path / "s_file" / "000001.png",
+        "--weights",
+        weights,
+        "--iterations",
+        20,
+        "-o",
+        tmp_path / "inv",
+        "--device",
+        "cpu",
+    )
     assert code == 0 and "PSNR" in stdout, stderr

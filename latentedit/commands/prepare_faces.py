@@ -31,8 +31,16 @@ SIZES = (64, 128, 256)
 FRAMINGS = ("ffhq", "dcgan-digiface64")  # models.alignment.TEMPLATES names: the registry entries' framings
 MANIFEST = "manifest.json"
 FEW_PHOTOS = 16  # no progress bar for so few
-REASONS = ("unreadable", "duplicate file", "no face", "low confidence", "too small", "cut by the image edge",
-           "exact duplicate", "near duplicate")
+REASONS = (
+    "unreadable",
+    "duplicate file",
+    "no face",
+    "low confidence",
+    "too small",
+    "cut by the image edge",
+    "exact duplicate",
+    "near duplicate",
+)
 
 
 @dataclass(frozen=True)
@@ -138,16 +146,28 @@ class _Selection:
             name = f"{len(self.kept):06d}.png"
             self.duplicates.add(code)
             self.crops[crop_digest] = name
-            self.kept.append(DatasetFace(file=name, source=source, face=k, confidence=round(face.score, 4),
-                                         box=[round(float(v), 1) for v in face.box], upscale=round(upscale, 3),
-                                         phash=code.astype(">u8").tobytes().hex()))
+            self.kept.append(
+                DatasetFace(
+                    file=name,
+                    source=source,
+                    face=k,
+                    confidence=round(face.score, 4),
+                    box=[round(float(v), 1) for v in face.box],
+                    upscale=round(upscale, 3),
+                    phash=code.astype(">u8").tobytes().hex(),
+                )
+            )
             crops.append(crop)
         return crops
 
     def counts(self, photos: int) -> dict[str, int]:
         reasons = Counter(entry.reason for entry in self.dropped)
-        return {"photos": photos, "faces_found": self.faces_found, "kept": len(self.kept),
-                **{f"dropped: {reason}": reasons[reason] for reason in REASONS if reasons[reason]}}
+        return {
+            "photos": photos,
+            "faces_found": self.faces_found,
+            "kept": len(self.kept),
+            **{f"dropped: {reason}": reasons[reason] for reason in REASONS if reasons[reason]},
+        }
 
 
 def dropped_summary(counts: dict[str, int]) -> str:
@@ -177,11 +197,24 @@ def prepare_faces(request: PrepareFacesRequest, *, progress: bool | None = None)
         counts = selection.counts(len(files))
         if not selection.kept:
             raise NoFaceError(f"no usable face in {len(files)} photo(s) ({dropped_summary(counts)})")
-        settings = {"size": request.size, "framing": request.framing, "min_confidence": request.min_confidence,
-                    "max_upscale": request.max_upscale, "max_outside": request.max_outside,
-                    "max_hash_distance": request.max_hash_distance}
-        record = FaceDatasetRecord(version=__version__, date=utc_now(), size=request.size, framing=request.framing,
-                                   template=selection.template.round(6).tolist(), images=selection.kept,
-                                   dropped=selection.dropped, counts=counts, settings=settings)
+        settings = {
+            "size": request.size,
+            "framing": request.framing,
+            "min_confidence": request.min_confidence,
+            "max_upscale": request.max_upscale,
+            "max_outside": request.max_outside,
+            "max_hash_distance": request.max_hash_distance,
+        }
+        record = FaceDatasetRecord(
+            version=__version__,
+            date=utc_now(),
+            size=request.size,
+            framing=request.framing,
+            template=selection.template.round(6).tolist(),
+            images=selection.kept,
+            dropped=selection.dropped,
+            counts=counts,
+            settings=settings,
+        )
         write_json(record, staging / MANIFEST)
     return record

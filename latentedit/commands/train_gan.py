@@ -58,8 +58,10 @@ MIN_IMAGES, FEW_IMAGES = 16, 1000
 GRID_CODES, GRID_SEED_OFFSET, METRICS_SEED_OFFSET = 64, 1_000_003, 2_000_003
 LOSS_COLUMNS = ("step", "images", "lod", "d_loss", "g_loss", "d_real", "d_fake", "penalty")
 # Radford et al.: Adam, learning rate 2e-4, beta1 0.5. Karras et al.: Adam, 1e-3, betas (0, 0.99), eps 1e-8.
-OPTIMISER = {"dcgan": {"lr": 2e-4, "betas": (0.5, 0.999), "eps": 1e-8},
-             "pggan": {"lr": 1e-3, "betas": (0.0, 0.99), "eps": 1e-8}}
+OPTIMISER = {
+    "dcgan": {"lr": 2e-4, "betas": (0.5, 0.999), "eps": 1e-8},
+    "pggan": {"lr": 1e-3, "betas": (0.0, 0.99), "eps": 1e-8},
+}
 
 
 @dataclass(frozen=True)
@@ -146,19 +148,29 @@ def load_dataset(folder: Path, *, progress: bool = True) -> Dataset:
     if len(shapes) > 1:
         listed = ", ".join(f"{n} of {h}x{w}" for (h, w), n in shapes.most_common(4))
         odd = next(p for p, a in zip(paths, arrays) if a.shape[:2] != shapes.most_common(1)[0][0])
-        raise UsageError(f"the images in {folder} have different sizes ({listed}; e.g. {odd.name}): "
-                         f"make them one size with latentedit prepare-faces")
-    (height, width), = shapes
+        raise UsageError(
+            f"the images in {folder} have different sizes ({listed}; e.g. {odd.name}): "
+            f"make them one size with latentedit prepare-faces"
+        )
+    ((height, width),) = shapes
     if height != width:
-        raise UsageError(f"the images in {folder} are {width}x{height}, not square: align them with latentedit "
-                         "prepare-faces")
+        raise UsageError(
+            f"the images in {folder} are {width}x{height}, not square: align them with latentedit prepare-faces"
+        )
     stacked = np.stack(arrays)
     fingerprint = hashlib.sha256(stacked.tobytes()).hexdigest()
     return Dataset(torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous(), template, source, fingerprint)
 
 
-def curve_panels(x: np.ndarray, series: dict[str, np.ndarray], units: dict[str, str], title: str, *, smooth: int = 1,
-                 limits: dict[str, tuple[float, float]] | None = None) -> np.ndarray:
+def curve_panels(
+    x: np.ndarray,
+    series: dict[str, np.ndarray],
+    units: dict[str, str],
+    title: str,
+    *,
+    smooth: int = 1,
+    limits: dict[str, tuple[float, float]] | None = None,
+) -> np.ndarray:
     """:func:`latentedit.pictures.line_panels` of one curve per panel over ``x`` (thousands of images, five labels):
     the raw values grey, their running mean over ``smooth`` points red."""
     x = np.asarray(x, float)
@@ -233,8 +245,9 @@ class Trainer:
         self.config = training_config(request, data)
         self.batch = request.batch
         self.local = request.batch // place.world
-        generator, discriminator = build_networks(request.arch, self.size, width=self.config["width"],
-                                                  seed=request.seed)
+        generator, discriminator = build_networks(
+            request.arch, self.size, width=self.config["width"], seed=request.seed
+        )
         self.generator = generator.to(place.device).train()
         self.discriminator = discriminator.to(place.device).train()
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
@@ -263,11 +276,17 @@ class Trainer:
     def state(self) -> dict:
         """Everything a resumed run needs, loadable with ``weights_only=True``."""
         return {
-            "format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION, "config": self.config,
-            "images_seen": self.images_seen, "step": self.step,
-            "generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
-            "generator_ema": self.ema.state_dict(), "optimizer_g": self.opt_g.state_dict(),
-            "optimizer_d": self.opt_d.state_dict(), "rng": self.rng.get_state(),
+            "format": CHECKPOINT_FORMAT,
+            "format_version": CHECKPOINT_FORMAT_VERSION,
+            "config": self.config,
+            "images_seen": self.images_seen,
+            "step": self.step,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "generator_ema": self.ema.state_dict(),
+            "optimizer_g": self.opt_g.state_dict(),
+            "optimizer_d": self.opt_d.state_dict(),
+            "rng": self.rng.get_state(),
             "history": torch.tensor(self.history, dtype=torch.float64).reshape(-1, len(LOSS_COLUMNS)),
             "metrics": json.dumps(self.metrics),
         }
@@ -277,17 +296,23 @@ class Trainer:
         state = read_checkpoint(path, "checkpoint")
         kind = (state.get("format"), state.get("format_version")) if isinstance(state, dict) else None
         if kind != (CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION) or not isinstance(state.get("config"), dict):
-            raise WeightsError(f"cannot resume from {path}: not a {CHECKPOINT_FORMAT} of version "
-                               f"{CHECKPOINT_FORMAT_VERSION}")
+            raise WeightsError(
+                f"cannot resume from {path}: not a {CHECKPOINT_FORMAT} of version {CHECKPOINT_FORMAT_VERSION}"
+            )
 
         def shown(key: str, value: object) -> str:
             return repr(value[:12] + "...") if key.endswith("sha256") and isinstance(value, str) else repr(value)
 
-        differences = [f"{key} {shown(key, state['config'].get(key))} (now {shown(key, value)})"
-                       for key, value in self.config.items() if state["config"].get(key) != value]
+        differences = [
+            f"{key} {shown(key, state['config'].get(key))} (now {shown(key, value)})"
+            for key, value in self.config.items()
+            if state["config"].get(key) != value
+        ]
         if differences:
-            raise UsageError(f"{path.parent} was trained with another configuration: {'; '.join(differences)}; "
-                             f"resume with the same options and dataset, or train into another folder")
+            raise UsageError(
+                f"{path.parent} was trained with another configuration: {'; '.join(differences)}; "
+                f"resume with the same options and dataset, or train into another folder"
+            )
         try:
             self.generator.load_state_dict(state["generator"])
             self.discriminator.load_state_dict(state["discriminator"])
@@ -299,8 +324,9 @@ class Trainer:
             self.history = state["history"].tolist()
             self.metrics = json.loads(state["metrics"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise WeightsError(f"cannot resume from {path}: a damaged checkpoint ({type(exc).__name__}: "
-                               f"{first_line(exc)})") from None
+            raise WeightsError(
+                f"cannot resume from {path}: a damaged checkpoint ({type(exc).__name__}: {first_line(exc)})"
+            ) from None
 
     # -------------------------------------------------------------------------------------------- steps
 
@@ -370,11 +396,17 @@ class Trainer:
 def training_config(request: TrainGanRequest, data: Dataset) -> dict:
     """What determines the weights: compared with a checkpoint's before resuming."""
     return {
-        "arch": request.arch, "size": int(data.images.shape[-1]), "batch": request.batch, "seed": request.seed,
+        "arch": request.arch,
+        "size": int(data.images.shape[-1]),
+        "batch": request.batch,
+        "seed": request.seed,
         "lr": request.lr or OPTIMISER[request.arch]["lr"],
         "width": (request.width or 512) if request.arch == "pggan" else None,
-        "phase_kimg": request.phase_kimg if request.arch == "pggan" else None, "ema_kimg": request.ema_kimg,
-        "mirror": request.mirror, "dataset_images": len(data.images), "dataset_sha256": data.fingerprint,
+        "phase_kimg": request.phase_kimg if request.arch == "pggan" else None,
+        "ema_kimg": request.ema_kimg,
+        "mirror": request.mirror,
+        "dataset_images": len(data.images),
+        "dataset_sha256": data.fingerprint,
     }
 
 
@@ -400,17 +432,23 @@ def check_data(request: TrainGanRequest, data: Dataset) -> None:
     """One-line errors for a dataset that the request cannot train on."""
     size = data.images.shape[-1]
     if request.size is not None and request.size != size:
-        raise UsageError(f"size {request.size} does not match the dataset's {size}x{size} faces; prepare the faces "
-                         f"at that size (latentedit prepare-faces --size {request.size})")
+        raise UsageError(
+            f"size {request.size} does not match the dataset's {size}x{size} faces; prepare the faces "
+            f"at that size (latentedit prepare-faces --size {request.size})"
+        )
     if request.arch == "dcgan" and size != DCGAN_RESOLUTION:
-        raise UsageError(f"dcgan trains at 64x64 only (the embedded generator's architecture), not {size}x{size}; "
-                         f"use the pggan architecture for other sizes")
+        raise UsageError(
+            f"dcgan trains at 64x64 only (the embedded generator's architecture), not {size}x{size}; "
+            f"use the pggan architecture for other sizes"
+        )
     if request.arch == "pggan" and size not in PGGAN_RESOLUTIONS:
         raise UsageError(f"pggan trains at {', '.join(map(str, PGGAN_RESOLUTIONS))} pixels, not {size}")
     needed = max(MIN_IMAGES, request.batch)
     if len(data.images) < needed:
-        raise UsageError(f"{request.data} holds {len(data.images)} faces; train-gan needs at least {needed} (one batch "
-                         f"of {request.batch}, and never fewer than {MIN_IMAGES}); thousands make a useful generator")
+        raise UsageError(
+            f"{request.data} holds {len(data.images)} faces; train-gan needs at least {needed} (one batch "
+            f"of {request.batch}, and never fewer than {MIN_IMAGES}); thousands make a useful generator"
+        )
 
 
 def total_images(request: TrainGanRequest, size: int) -> int:
@@ -440,8 +478,9 @@ class Evaluator:
         codes = codes.astype(np.float32)
         images = np.concatenate(list(render(generator, codes, batch_size=64, progress=False)))
         subset = max(2, min(1000, self.samples // 2, len(self.reference) // 2))  # subsets differ: a meaningful spread
-        kid, spread = kernel_distance(self.features(images), self.reference, subsets=100, subset_size=subset,
-                                      seed=self.seed)
+        kid, spread = kernel_distance(
+            self.features(images), self.reference, subsets=100, subset_size=subset, seed=self.seed
+        )
         found = self.analysis.detect(list(images), rendered_resolution=images.shape[1]).found.mean()
         return {"kid": kid, "kid_std": spread, "faces_found": float(found)}
 
@@ -470,35 +509,64 @@ def write_checkpoint(trainer: Trainer, evaluator: Evaluator | None, grid_codes: 
     history = np.asarray(trainer.history).reshape(-1, len(LOSS_COLUMNS))
     kimg = history[:, 1] / 1000
     smooth = max(1, len(history) // 50)
-    losses = curve_panels(kimg, {"discriminator": history[:, 3], "generator": history[:, 4]}, {"discriminator": "loss",
-                          "generator": "loss"}, f"train-gan {request.arch}: losses per step over thousands of images "
-                          f"(red: running mean of {smooth})", smooth=smooth)
-    training = {"kimg": images / 1000, "steps": trainer.step, "dataset": str(request.data),
-                "faces": trainer.data.source, "date": utc_now(),
-                "version": __version__, "config": trainer.config}
-    run = TrainRunRecord(version=__version__, date=utc_now(), config=trainer.config, dataset=str(request.data),
-                         images_seen=images, steps=trainer.step, processes=trainer.place.world)
+    losses = curve_panels(
+        kimg,
+        {"discriminator": history[:, 3], "generator": history[:, 4]},
+        {"discriminator": "loss", "generator": "loss"},
+        f"train-gan {request.arch}: losses per step over thousands of images (red: running mean of {smooth})",
+        smooth=smooth,
+    )
+    training = {
+        "kimg": images / 1000,
+        "steps": trainer.step,
+        "dataset": str(request.data),
+        "faces": trainer.data.source,
+        "date": utc_now(),
+        "version": __version__,
+        "config": trainer.config,
+    }
+    run = TrainRunRecord(
+        version=__version__,
+        date=utc_now(),
+        config=trainer.config,
+        dataset=str(request.data),
+        images_seen=images,
+        steps=trainer.step,
+        processes=trainer.place.world,
+    )
     files = {
         out / "checkpoint.pt": _torch_bytes(trainer.state()),
         out / "generator.pt": _torch_bytes(generator_file(ema, template=trainer.data.template, training=training)),
         out / "grids" / f"grid_{images:09d}.png": _png_bytes(grid),
         out / "grid.png": _png_bytes(grid),
-        out / "losses.csv": _csv_text(LOSS_COLUMNS, [[int(r[0]), int(r[1]), *(f"{v:.6g}" for v in r[2:])]
-                                                     for r in trainer.history]).encode(),
+        out / "losses.csv": _csv_text(
+            LOSS_COLUMNS, [[int(r[0]), int(r[1]), *(f"{v:.6g}" for v in r[2:])] for r in trainer.history]
+        ).encode(),
         out / "losses.png": _png_bytes(losses),
         out / "run.json": (json.dumps(run.to_json(), indent=2) + "\n").encode(),
     }
     if trainer.metrics:
         columns = ["images", "kimg", "kid", "kid_std", "faces_found"]
         files[out / "metrics.csv"] = _csv_text(columns, [[m[c] for c in columns] for m in trainer.metrics]).encode()
-        series = {"kernel distance": [m["kid"] for m in trainer.metrics],
-                  "faces found": [m["faces_found"] for m in trainer.metrics]}
+        series = {
+            "kernel distance": [m["kid"] for m in trainer.metrics],
+            "faces found": [m["faces_found"] for m in trainer.metrics],
+        }
         units = {"kernel distance": "age-network features", "faces found": "fraction, MTCNN"}
-        files[out / "metrics.png"] = _png_bytes(curve_panels(
-            np.array([m["kimg"] for m in trainer.metrics]), series, units,
-            "train-gan: at each checkpoint, over thousands of images", limits={"faces found": (0.0, 1.0)}))
-    write_files_atomically({path: (lambda p, data=data: _write_bytes(data, p)) for path, data in files.items()},
-                           overwrite=True, inputs=[request.data])
+        files[out / "metrics.png"] = _png_bytes(
+            curve_panels(
+                np.array([m["kimg"] for m in trainer.metrics]),
+                series,
+                units,
+                "train-gan: at each checkpoint, over thousands of images",
+                limits={"faces found": (0.0, 1.0)},
+            )
+        )
+    write_files_atomically(
+        {path: (lambda p, data=data: _write_bytes(data, p)) for path, data in files.items()},
+        overwrite=True,
+        inputs=[request.data],
+    )
 
 
 def train_gan(request: TrainGanRequest, *, progress: bool = True) -> TrainResult:
@@ -529,20 +597,34 @@ def _train(request: TrainGanRequest, place: _Distributed, progress: bool) -> Tra
     if request.resume:
         trainer.load(checkpoint)
     if len(data.images) < FEW_IMAGES and place.rank == 0:
-        warnings.warn(f"only {len(data.images)} faces in {request.data}: the generator will mostly reproduce them",
-                      stacklevel=2)
+        warnings.warn(
+            f"only {len(data.images)} faces in {request.data}: the generator will mostly reproduce them", stacklevel=2
+        )
     target = total_images(request, trainer.size)
     every = max(1, int(round(request.checkpoint_kimg * 1000)))
-    grid_codes = np.random.default_rng(request.seed + GRID_SEED_OFFSET).standard_normal(
-        (GRID_CODES, trainer.generator.latent_dim)).astype(np.float32)
+    grid_codes = (
+        np.random.default_rng(request.seed + GRID_SEED_OFFSET)
+        .standard_normal((GRID_CODES, trainer.generator.latent_dim))
+        .astype(np.float32)
+    )
     evaluator = None
     if place.rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         if request.eval_samples:
-            evaluator = Evaluator(data.images, samples=request.eval_samples, seed=request.seed + METRICS_SEED_OFFSET,
-                                  analysis=FaceAnalysis(place.device))
-    with tqdm(total=target, initial=min(trainer.images_seen, target), unit="img", unit_scale=True,
-              desc=f"train-gan {request.arch}", disable=not progress) as bar:
+            evaluator = Evaluator(
+                data.images,
+                samples=request.eval_samples,
+                seed=request.seed + METRICS_SEED_OFFSET,
+                analysis=FaceAnalysis(place.device),
+            )
+    with tqdm(
+        total=target,
+        initial=min(trainer.images_seen, target),
+        unit="img",
+        unit_scale=True,
+        desc=f"train-gan {request.arch}",
+        disable=not progress,
+    ) as bar:
         while trainer.images_seen < target:
             before = trainer.images_seen
             row = trainer.train_step()
@@ -555,10 +637,12 @@ def _train(request: TrainGanRequest, place: _Distributed, progress: bool) -> Tra
                         write_checkpoint(trainer, evaluator, grid_codes)
                     except (OSError, LatentEditError) as exc:
                         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                        error = (f"cannot write the checkpoint at {trainer.images_seen / 1000:g} kimg to {out}: "
-                                 f"{reason}; "
-                                 f"the last good checkpoint is kept ({_last_kimg(checkpoint)}); free some space and "
-                                 f"continue with --resume")
+                        error = (
+                            f"cannot write the checkpoint at {trainer.images_seen / 1000:g} kimg to {out}: "
+                            f"{reason}; "
+                            f"the last good checkpoint is kept ({_last_kimg(checkpoint)}); free some space and "
+                            f"continue with --resume"
+                        )
                 place.agree(error)
     return TrainResult(out, trainer.images_seen, np.asarray(trainer.history), trainer.metrics, place.rank)
 
@@ -570,4 +654,3 @@ def _last_kimg(checkpoint: Path) -> str:
         return f"{checkpoint}, {int(state['images_seen']) / 1000:g} kimg"
     except (LatentEditError, KeyError, TypeError, ValueError):  # none yet, or unreadable
         return "none was written yet"
-

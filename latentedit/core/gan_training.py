@@ -54,8 +54,9 @@ def ema_beta(*, batch: int, images_seen: int, half_life_images: float, rampup: f
     shortened to ``rampup`` times the images seen so far early on (as in StyleGAN2-ADA), so that the average
     does not keep the random initialisation for long; ``rampup`` 0 turns that off."""
     if batch <= 0 or half_life_images <= 0 or rampup < 0:
-        raise ValueError(f"batch and half_life_images must be positive and rampup >= 0, got {batch}, "
-                         f"{half_life_images}, {rampup}")
+        raise ValueError(
+            f"batch and half_life_images must be positive and rampup >= 0, got {batch}, {half_life_images}, {rampup}"
+        )
     half_life = min(half_life_images, rampup * images_seen) if rampup else half_life_images
     return 0.5 ** (batch / max(half_life, 1e-8))
 
@@ -95,11 +96,13 @@ class GrowthSchedule:
             if value < 4 or value & (value - 1):
                 raise ValueError(f"{name} must be a power of two of at least 4, got {value}")
         if self.start_resolution > self.final_resolution:
-            raise ValueError(f"start_resolution {self.start_resolution} exceeds final_resolution "
-                             f"{self.final_resolution}")
+            raise ValueError(
+                f"start_resolution {self.start_resolution} exceeds final_resolution {self.final_resolution}"
+            )
         if self.stable_images <= 0 or self.fade_images <= 0:
-            raise ValueError(f"stable_images and fade_images must be positive, got {self.stable_images}, "
-                             f"{self.fade_images}")
+            raise ValueError(
+                f"stable_images and fade_images must be positive, got {self.stable_images}, {self.fade_images}"
+            )
 
     @property
     def levels(self) -> int:

@@ -18,11 +18,17 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
 
         def down(cin: int, cout: int, norm: bool = True) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, 4, 2, 1, bias=False), *([nn.BatchNorm2d(cout)] if norm else []),
-                    nn.LeakyReLU(0.2, inplace=True)]
+            return [
+                nn.Conv2d(cin, cout, 4, 2, 1, bias=False),
+                *([nn.BatchNorm2d(cout)] if norm else []),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
 
         self.main = nn.Sequential(
-            *down(nc, ndf, norm=False), *down(ndf, ndf * 2), *down(ndf * 2, ndf * 4), *down(ndf * 4, ndf * 8),
+            *down(nc, ndf, norm=False),
+            *down(ndf, ndf * 2),
+            *down(ndf * 2, ndf * 4),
+            *down(ndf * 4, ndf * 8),
             nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
         )
 

@@ -123,8 +123,9 @@ def build_networks(arch: str, resolution: int, *, width: int, seed: int) -> tupl
     """
     if arch == "dcgan":
         if resolution != DCGAN_RESOLUTION:
-            raise ValueError(f"resolution must be {DCGAN_RESOLUTION} for dcgan (the embedded generator's), "
-                             f"got {resolution}")
+            raise ValueError(
+                f"resolution must be {DCGAN_RESOLUTION} for dcgan (the embedded generator's), got {resolution}"
+            )
         generator, discriminator = DCGANGenerator("trained-dcgan64"), DCGANDiscriminator()
         generator, discriminator = _global_batch_norm(generator), _global_batch_norm(discriminator)
     elif arch == "pggan":
@@ -169,8 +170,13 @@ def generator_file(generator: Generator, *, template: np.ndarray | None, trainin
     """The dict to ``torch.save`` as a trained generator file (see the module's docstring)."""
     arch, config = generator_config(generator)
     header = TrainedGeneratorHeader(
-        arch=arch, name=generator.name, resolution=generator.resolution, latent_dim=generator.latent_dim, config=config,
-        template=None if template is None else np.asarray(template, float).round(6).tolist(), training=training,
+        arch=arch,
+        name=generator.name,
+        resolution=generator.resolution,
+        latent_dim=generator.latent_dim,
+        config=config,
+        template=None if template is None else np.asarray(template, float).round(6).tolist(),
+        training=training,
     )
     state = {key: value.detach().cpu().clone() for key, value in generator.state_dict().items()}
     return {**header.to_json(), "state_dict": state}
@@ -215,9 +221,12 @@ def read_generator_file(path: Path) -> Generator | None:
     except UsageError as exc:
         raise WeightsError(str(exc)) from None
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise WeightsError(f"{path} is a damaged latentedit generator file: {type(exc).__name__}: "
-                           f"{first_line(exc)}") from None
+        raise WeightsError(
+            f"{path} is a damaged latentedit generator file: {type(exc).__name__}: {first_line(exc)}"
+        ) from None
     if (generator.resolution, generator.latent_dim) != (header.resolution, header.latent_dim):
-        raise WeightsError(f"{path} declares a {header.resolution}-pixel generator with {header.latent_dim} latent "
-                           f"dimensions but holds a {generator.resolution}-pixel one with {generator.latent_dim}")
+        raise WeightsError(
+            f"{path} declares a {header.resolution}-pixel generator with {header.latent_dim} latent "
+            f"dimensions but holds a {generator.resolution}-pixel one with {generator.latent_dim}"
+        )
     return generator.eval()
