@@ -24,13 +24,17 @@ import math
 import os
 import warnings
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from PIL import Image
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
@@ -58,7 +62,7 @@ MIN_IMAGES, FEW_IMAGES = 16, 1000
 GRID_CODES, GRID_SEED_OFFSET, METRICS_SEED_OFFSET = 64, 1_000_003, 2_000_003
 LOSS_COLUMNS = ("step", "images", "lod", "d_loss", "g_loss", "d_real", "d_fake", "penalty")
 # Radford et al.: Adam, learning rate 2e-4, beta1 0.5. Karras et al.: Adam, 1e-3, betas (0, 0.99), eps 1e-8.
-OPTIMISER = {
+OPTIMISER: dict[str, dict[str, Any]] = {
     "dcgan": {"lr": 2e-4, "betas": (0.5, 0.999), "eps": 1e-8},
     "pggan": {"lr": 1e-3, "betas": (0.0, 0.99), "eps": 1e-8},
 }
@@ -164,7 +168,7 @@ def load_dataset(folder: Path, *, progress: bool = True) -> Dataset:
 
 def curve_panels(
     x: np.ndarray,
-    series: dict[str, np.ndarray],
+    series: Mapping[str, np.ndarray | list[float]],
     units: dict[str, str],
     title: str,
     *,
@@ -177,7 +181,7 @@ def curve_panels(
     ticks = {int(i) for i in np.linspace(0, len(x) - 1, min(5, len(x)))}
     labels = [f"{u:.3g}" if i in ticks else "" for i, u in enumerate(x)]
     rows = {name: np.asarray(values, float)[None] for name, values in series.items()}
-    return line_panels(x, rows, units, title, labels, per_row=len(rows), smooth=smooth, limits=limits)
+    return line_panels(x.tolist(), rows, units, title, labels, per_row=len(rows), smooth=smooth, limits=limits)
 
 
 def _png_bytes(array: np.ndarray) -> bytes:
@@ -263,13 +267,13 @@ class Trainer:
         self.schedule = gt.GrowthSchedule(self.size, phase, phase) if request.arch == "pggan" else None
         self._order: tuple[int, np.ndarray] | None = None
         synthesis = Synthesis(self.generator)
+        self.g_step: nn.Module = synthesis
+        self.d_step: nn.Module = self.discriminator
         if place.world > 1:
             unused = request.arch == "pggan"  # blocks above the current resolution take no part yet
             ids = [place.device.index] if place.device.type == "cuda" else None
             self.g_step = DistributedDataParallel(synthesis, ids, find_unused_parameters=unused)
             self.d_step = DistributedDataParallel(self.discriminator, ids, find_unused_parameters=unused)
-        else:
-            self.g_step, self.d_step = synthesis, self.discriminator
 
     # ------------------------------------------------------------------------------------------- state
 
@@ -563,7 +567,7 @@ def write_checkpoint(trainer: Trainer, evaluator: Evaluator | None, grid_codes: 
             )
         )
     write_files_atomically(
-        {path: (lambda p, data=data: _write_bytes(data, p)) for path, data in files.items()},
+        {path: partial(_write_bytes, data) for path, data in files.items()},
         overwrite=True,
         inputs=[request.data],
     )

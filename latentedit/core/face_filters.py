@@ -41,7 +41,9 @@ def perceptual_hash(image: np.ndarray) -> np.ndarray:
     (the constant term left out of the median). Measured on aligned 64x64 faces: JPEG at quality 60 changes at most
     14 bits, reducing 4x and enlarging back 28, the same photo 4x smaller and detected and aligned again 46; of two
     million pairs of different generator faces none is closer than 60 bits (100 LFW faces: 76)."""
-    grey = np.asarray(Image.fromarray(np.ascontiguousarray(image)).convert("L").resize((32, 32), Image.BOX), np.float64)
+    grey = np.asarray(
+        Image.fromarray(np.ascontiguousarray(image)).convert("L").resize((32, 32), Image.Resampling.BOX), np.float64
+    )
     low = (_DCT32 @ grey @ _DCT32.T)[:HASH_SIDE, :HASH_SIDE].ravel()
     return np.packbits(low > np.median(low[1:])).view(">u8").astype(np.uint64)
 

@@ -67,13 +67,13 @@ def ema_update(average: nn.Module, model: nn.Module, *, beta: float) -> None:
     norm statistics); other buffers (counters) are copied."""
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must be in [0, 1], got {beta}")
-    for mine, theirs in zip(average.parameters(), model.parameters(), strict=True):
-        mine.lerp_(theirs, 1.0 - beta)
-    for mine, theirs in zip(average.buffers(), model.buffers(), strict=True):
-        if mine.is_floating_point():
-            mine.lerp_(theirs, 1.0 - beta)
+    for weight, target in zip(average.parameters(), model.parameters(), strict=True):
+        weight.lerp_(target, 1.0 - beta)
+    for buffer, source in zip(average.buffers(), model.buffers(), strict=True):
+        if buffer.is_floating_point():
+            buffer.lerp_(source, 1.0 - beta)
         else:
-            mine.copy_(theirs)
+            buffer.copy_(source)
 
 
 @dataclass(frozen=True)

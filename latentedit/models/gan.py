@@ -15,6 +15,7 @@ InterFaceGAN's ``pggan_*.pth``.
 
 import zipfile
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ from .generators.base import Generator
 from .generators.dcgan import DCGANGenerator
 from .generators.pggan import PGGANGenerator, check_architecture
 
+M = TypeVar("M", bound=nn.Module)
 ARCHS = ("dcgan", "pggan")
 DCGAN_RESOLUTION = 64
 PGGAN_RESOLUTIONS = tuple(2**k for k in range(3, 11))  # 8 ... 1024
@@ -82,7 +84,7 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         return x * scale.view(1, -1, 1, 1) + (self.bias - mean * scale).view(1, -1, 1, 1)
 
 
-def _global_batch_norm(module: nn.Module) -> nn.Module:
+def _global_batch_norm(module: M) -> M:
     """``module`` with every BatchNorm2d replaced by a :class:`GlobalBatchNorm2d` holding the same state."""
     for name, child in module.named_children():
         if type(child) is nn.BatchNorm2d:
@@ -121,6 +123,8 @@ def build_networks(arch: str, resolution: int, *, width: int, seed: int) -> tupl
     ``width`` is PGGAN's widest layer (see :func:`pggan_channels`); DCGAN has the embedded generator's
     architecture (nz 100, ngf 64) at 64x64 only.
     """
+    generator: Generator
+    discriminator: nn.Module
     if arch == "dcgan":
         if resolution != DCGAN_RESOLUTION:
             raise ValueError(

@@ -169,21 +169,23 @@ def load_generator(
     """
     from ..gan import generator_config, read_generator_file  # here: latentedit.models.gan imports this package
 
-    trained = None
-    if weights is not None:
-        trained = read_generator_file(require_file(weights, "weights file", WeightsError))
-    if trained is not None and model not in (DEFAULT_MODEL, trained.name) \
-            and not model.startswith(generator_config(trained)[0] + "-"):
-        raise UsageError(f"{weights} holds {trained.name}, a generator trained by latentedit; leave out the model "
-                         f"{model!r}")
-    info = get_model(model) if trained is None else None
     given = style.given()
-    if given and "wp" not in (trained or info).spaces:
-        raise UsageError(f"{', '.join(given)} only apply to StyleGAN models, not to {model}")
+    trained = read_generator_file(require_file(weights, "weights file", WeightsError)) if weights is not None else None
+    if trained is not None and weights is not None:
+        if model not in (DEFAULT_MODEL, trained.name) and not model.startswith(generator_config(trained)[0] + "-"):
+            raise UsageError(f"{weights} holds {trained.name}, a generator trained by latentedit; leave out the "
+                             f"model {model!r}")
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply to StyleGAN models, not to {trained.name}")
+        generator, digest = trained, sha256_file(Path(weights))
+    else:
+        info = get_model(model)
+        if given and "wp" not in info.spaces:
+            raise UsageError(f"{', '.join(given)} only apply to StyleGAN models, not to {model}")
+        path = weights if weights is not None else info.weights.verified_path()
+        digest = sha256_file(path) if weights is not None or not info.weights.sha256 else info.weights.sha256
+        generator = info.load(Path(path))
     device = resolve_device(device)
-    path = weights if weights is not None else info.weights.verified_path()
-    digest = sha256_file(path) if weights is not None or not info.weights.sha256 else info.weights.sha256
-    generator = trained or info.load(Path(path))
     if isinstance(generator, StyleGenerator):
         generator.configure(
             generator.truncation_psi if style.truncation_psi is None else style.truncation_psi,
