@@ -65,7 +65,7 @@ def main() -> None:
     work, run = args.work, args.work / "run"
     if not (work / "faces").is_dir():
         latentedit("sample", "-n", args.faces, "--seed", 100, "-o", work / "faces", "--device", "cpu")
-    started = time.time()
+    started, timing = time.time(), work / "training_seconds.json"  # wall time of every invocation that trained
     done = json.loads((run / "run.json").read_text())["images_seen"] if (run / "generator.pt").is_file() else 0
     if done < args.kimg * 1000:
         resume = ["--resume"] if (run / "checkpoint.pt").is_file() else []
@@ -89,7 +89,9 @@ def main() -> None:
             "cpu",
             *resume,
         )
-    train_seconds = time.time() - started
+        spent = json.loads(timing.read_text()) if timing.is_file() else []
+        timing.write_text(json.dumps([*spent, round(time.time() - started, 1)]))
+    train_seconds = sum(json.loads(timing.read_text())) if timing.is_file() else float("nan")
     metrics = [
         dict(zip(["images", "kimg", "kid", "kid_std", "faces_found"], map(float, line.split(","))))
         for line in (run / "metrics.csv").read_text().splitlines()[1:]
@@ -154,7 +156,6 @@ def main() -> None:
     save_png(checkpoint_picture(run, metrics), IMAGES / "train_gan_checkpoints.png")
     for name in ("losses.png", "metrics.png"):
         Image.open(run / name).save(IMAGES / f"train_gan_{name}")
-    Image.open(run / "grid.png").save(IMAGES / "train_gan_grid.png")
     if (work / "edit_smile").is_dir():
         Image.open(work / "edit_smile" / "grid.png").save(IMAGES / "train_gan_edit_smile.png")
     faces = np.stack([np.asarray(Image.open(work / "faces" / f"{i:06d}.png")) for i in range(16)])
@@ -169,7 +170,9 @@ def main() -> None:
     )
 
     def cells(meta: dict) -> str:
-        return f"{meta['error']} | –" if "error" in meta else f"{meta['n_valid']} | {meta['validation_accuracy']:.3f}"
+        if "error" in meta:
+            return f"{meta['error']} | – | –"
+        return f"{meta['n_valid']} | {meta['validation_accuracy']:.3f} | {meta['remaining_accuracy']:.3f}"
 
     boundary_rows = "\n".join(
         f"| {attr} | {cells(v['trained'])} | {cells(v['embedded'])} |" for attr, v in accuracies.items()
@@ -182,8 +185,8 @@ def main() -> None:
 dataset is available offline here), then `latentedit train-boundary --attr A -n {args.boundary_n} --ratio
 {args.ratio:g} --seed 1` with `--weights RUN/generator.pt` and, for comparison, on the embedded generator.
 Machine: {machine()}. Training: {state["steps"]} steps, {state["images_seen"]} images, {train_seconds / 60:.0f}
-minutes of wall time in this invocation, checkpoints and their metrics included (1-minute load average
-{os.getloadavg()[0]:.1f} at the end: the cores were shared).
+minutes of wall time, checkpoints and their metrics included (1-minute load average {os.getloadavg()[0]:.1f}
+when this section was written: the cores were shared with other work).
 
 Kernel distance (KID: unbiased MMD² with the cubic polynomial kernel, 100 subsets of {subset}) between {samples}
 samples of the averaged generator and {samples} training faces, in the 256 pooled features of the age network
@@ -196,11 +199,13 @@ training faces, measured the same way.
 {rows}
 | floor: the embedded generator | {floor["kid"]:.4f} ± {floor["kid_std"]:.4f} | {floor["faces_found"]:.1%} |
 
-Boundaries (validation accuracy of the linear SVM on the top and bottom {args.ratio:.0%} of the scored codes; valid =
-codes whose face was found and scored):
+Boundaries: the linear SVM's accuracy on the held-out part (30 %) of the top and bottom {args.ratio:.0%} of the
+scored codes ("validation") and on the codes between them, labelled by the midpoint of the extreme scores as
+InterFaceGAN does ("remaining"); valid = codes whose face was found and scored. Trained = on the generator
+trained above, embedded = on dcgan-digiface64.
 
-| attribute | trained: valid codes | trained: validation accuracy | embedded: valid codes | embedded: accuracy |
-| --- | ---: | ---: | ---: | ---: |
+| attribute | trained: valid | validation | remaining | embedded: valid | validation | remaining |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
 {boundary_rows}
 """
     write_section("train-gan demonstration (`benchmarks/train_gan_demo.py`)", body)
