@@ -166,7 +166,7 @@ def load_dataset(folder: Path, *, progress: bool = True) -> Dataset:
     return Dataset(torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous(), template, source, fingerprint)
 
 
-def curve_panels(
+def training_curves(
     x: np.ndarray,
     series: Mapping[str, np.ndarray | list[float]],
     units: dict[str, str],
@@ -513,7 +513,7 @@ def write_checkpoint(trainer: Trainer, evaluator: Evaluator | None, grid_codes: 
     history = np.asarray(trainer.history).reshape(-1, len(LOSS_COLUMNS))
     kimg = history[:, 1] / 1000
     smooth = max(1, len(history) // 50)
-    losses = curve_panels(
+    losses = training_curves(
         kimg,
         {"discriminator": history[:, 3], "generator": history[:, 4]},
         {"discriminator": "loss", "generator": "loss"},
@@ -558,7 +558,7 @@ def write_checkpoint(trainer: Trainer, evaluator: Evaluator | None, grid_codes: 
         }
         units = {"kernel distance": "age-network features", "faces found": "fraction, MTCNN"}
         files[out / "metrics.png"] = _png_bytes(
-            curve_panels(
+            training_curves(
                 np.array([m["kimg"] for m in trainer.metrics]),
                 series,
                 units,
