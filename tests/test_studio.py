@@ -16,11 +16,9 @@ import torch
 from PIL import Image
 
 from latentedit.core.boundary import Boundary
-from latentedit.devtools import random_state, write_nvidia_pickle
 from latentedit.errors import UsageError
 from latentedit.files.boundaries import load_boundary, save_boundary, shipped_boundaries
 from latentedit.models.generators import render
-from latentedit.models.generators.stylegan2 import StyleGAN2Generator
 from latentedit.specs import GeneratorSpec, InversionSettings, PhotoOptions
 from latentedit.studio.app import Superseded, Worker, create_app
 from latentedit.studio.labels import LabelBook
@@ -282,25 +280,12 @@ def test_bad_photos_are_refused(studio, tmp_path):
 
 # ------------------------------------------------------------------------------------ StyleGAN: W+ layers
 
-SMALL_STYLEGAN2 = {"z_dim": 16, "w_dim": 16, "c_dim": 0, "img_resolution": 16, "img_channels": 3,
-                   "mapping_kwargs": {"num_layers": 2},
-                   "synthesis_kwargs": {"channel_base": 256, "channel_max": 16, "conv_clamp": 256,
-                                        "architecture": "skip"}}
-
-
 @pytest.fixture(scope="module")
-def w_studio(tmp_path_factory):
+def w_studio(tmp_path_factory, small_stylegan2):
     """A studio of a small seeded StyleGAN2 (16 x 16, 6 W+ layers of 16) with two W boundaries and a Z one."""
-    root = tmp_path_factory.mktemp("stylegan2")
-    generator = StyleGAN2Generator.from_config("small", SMALL_STYLEGAN2)
-    generator.load_state_dict(random_state(generator.state_dict(), 3))
-    write_nvidia_pickle(root / "small.pkl", generator, SMALL_STYLEGAN2)
-    folder = root / "directions"
-    folder.mkdir()
-    rng = np.random.default_rng(8)
-    for name, space in [("wide", "w"), ("tone", "w"), ("zonly", "z")]:
-        save_boundary(Boundary.from_normal(name, rng.standard_normal(16), space=space), folder / f"{name}.npy")
-    return Studio(StudioRequest(root / "studio", GeneratorSpec("stylegan2-ffhq", root / "small.pkl", "cpu"), [folder]))
+    weights, folder = small_stylegan2
+    return Studio(StudioRequest(tmp_path_factory.mktemp("w-studio"), GeneratorSpec("stylegan2-ffhq", weights, "cpu"),
+                                [folder]))
 
 
 def layered(data: dict, layers: str) -> dict:
