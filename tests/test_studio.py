@@ -347,6 +347,34 @@ def test_w_plus_export_replays_bit_for_bit(tmp_path, w_studio, run_cli):
     assert np.abs(face.astype(int) - next(render(w_studio.generator, unedited, space="wp"))[0]).mean() > 1
 
 
+def test_z_codes_rows_are_edited_in_w_plus_and_replay(tmp_path, w_studio, run_cli):
+    """A labelling sheet (Z codes) in a StyleGAN studio: its faces render from Z, and a row opened for editing is
+    mapped to W+; its export carries that W+ code (source.npy), so that `edit --replay` makes the same pixels."""
+    generator = w_studio.generator
+    items = w_studio.label_sheet(2, 3)
+    z = generator.sample(3, 2)
+    assert np.array_equal(np.stack(w_studio.sheet_faces(items)), np.concatenate(list(render(generator, z))))
+    row = {"kind": "codes", "folder": "labels", "file": items[1].split(":")[0], "row": 1}
+    folder = w_studio.export(parse(w_studio, layered(state(row, wide=1.5), "2-5")))
+    source = generator.latents(torch.from_numpy(z[1:2]))["wp"].numpy()
+    record = json.loads((folder / "edit.json").read_text())
+    assert record["codes_file"] == str(folder / "source.npy") and record["layers"] == [2, 3, 4, 5]
+    assert np.array_equal(np.load(folder / "source.npy"), source)
+    again = replay(run_cli, folder / "edit.json", tmp_path / "again")
+    replayed, code = np.load(again / "codes.npy"), np.load(folder / "code.npy")
+    assert np.array_equal(replayed[0, -1], code[0]) and np.array_equal(code[0, :2], source[0, :2])
+    assert np.array_equal(np.asarray(Image.open(folder / "face.png")),
+                          next(render(generator, replayed[:, -1], space="wp"))[0])
+    for name, codes in [("z", z), ("wp", np.repeat(source, 2, 0)), ("short", source[:, 0, :8])]:
+        buffer = io.BytesIO()
+        np.save(buffer, codes)
+        if name == "short":
+            with pytest.raises(UsageError, match=r"in space wp must have shape \(N, 6, 16\)"):
+                w_studio.add_codes(f"{name}.npy", buffer.getvalue())
+        else:
+            assert w_studio.add_codes(f"{name}.npy", buffer.getvalue())["rows"] == len(codes)
+
+
 # ----------------------------------------------------------------------------------------------- labelling
 
 

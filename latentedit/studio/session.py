@@ -28,8 +28,9 @@ from ..files.boundaries import load_boundary, shipped_boundaries
 from ..files.codes import array_shape
 from ..files.images import read_image
 from ..files.outputs import safe_name, save_png, staged_output, write_files_atomically, write_json
+from ..files.weights import sha256_file
 from ..models.analysis import FaceAnalysis
-from ..models.generators import Generator, render, run_record, to_uint8
+from ..models.generators import Generator, downstream_codes, render, run_record, to_uint8
 from ..models.photo import PhotoFace
 from ..models.scoring import load_scorers, score_images
 from ..specs import GeneratorSpec, PhotoOptions
@@ -401,7 +402,7 @@ class Studio:
             codes = np.load(io.BytesIO(data), allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
             raise UsageError(f"{name} is not a NumPy .npy file ({type(exc).__name__})") from None
-        codes = self.generator.validate_codes(codes, self.space)
+        codes = self.generator.validate_codes(codes, self._codes_space(codes.shape))
 
         def write(path: Path) -> None:
             path.write_bytes(data)
@@ -458,8 +459,16 @@ class Studio:
         if codes_file is None:
             code, record = select_codes(self.generator, space=self.space, n=1, seed=source.seed)
         else:
-            code, record = select_codes(self.generator, space=self.space, codes_file=codes_file, index=[source.row])
+            space = self._codes_space(array_shape(codes_file))
+            code, record = select_codes(self.generator, space=space, codes_file=codes_file, index=[source.row])
+            if space != self.space:  # Z codes edited in W+: the export carries the W+ code (see export)
+                code, record = downstream_codes(self.generator, code)[self.space], {}
         return self._keep(source, Face(code, self.generator, self._render(self.generator, code), record))
+
+    def _codes_space(self, shape: tuple[int, ...] | None) -> str:
+        """The space of codes of ``shape`` (a codes file's): Z where they are Z codes (such as the labelling
+        sheets'), else the studio's."""
+        return "z" if shape is not None and shape[1:] == self.generator.code_shape("z") else self.space
 
     def prepare_photo(self, name: str) -> Face:
         """Detect, align and invert the face of uploaded photo ``name`` and tune a generator to it, exactly as
@@ -564,8 +573,9 @@ class Studio:
 
     def export(self, state: EditState) -> Path:
         """Write ``exports/NNNN/``: ``face.png`` (the face shown; a photo: the whole photo), ``code.npy`` (the
-        edited code, (1, dim)) and ``edit.json`` (built as ``edit`` builds it), which ``latentedit edit --replay``
-        turns into the same code and pixels."""
+        edited code, (1, *code_shape)) and ``edit.json`` (built as ``edit`` builds it), which ``latentedit edit
+        --replay`` turns into the same code and pixels; a row of Z codes edited in W+ also gets ``source.npy``, its
+        W+ code, which ``edit.json`` names as its codes file."""
         rendered = self.render(state)
         face = self.face(state.source)
         plan = self.plan(state)
@@ -581,13 +591,18 @@ class Studio:
         record = dataclasses.replace(record, studio={"state": state.to_json()})
         exports = self.workdir / "exports"
         number = 1 + max([int(p.name) for p in exports.iterdir() if p.name.isdigit()], default=0)
+        out = exports / f"{number:04d}"
         inputs = [b.path for b in used] + [Path(p) for p in (record.codes_file, *(e.photo for e in record.photos or []))
                                            if p]
-        with staged_output(exports / f"{number:04d}", inputs=inputs) as staging:
+        with staged_output(out, inputs=inputs) as staging:
+            if not face.source:
+                np.save(staging / "source.npy", face.code)
+                record = dataclasses.replace(record, codes_file=str(out / "source.npy"),
+                                             codes_sha256=sha256_file(staging / "source.npy"))
             save_png(picture, staging / "face.png")
             np.save(staging / "code.npy", rendered.code)
             write_json(record, staging / "edit.json")
-        return exports / f"{number:04d}"
+        return out
 
     # -- labelling
 
