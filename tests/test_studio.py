@@ -375,6 +375,23 @@ def test_z_codes_rows_are_edited_in_w_plus_and_replay(tmp_path, w_studio, run_cl
             assert w_studio.add_codes(f"{name}.npy", buffer.getvalue())["rows"] == len(codes)
 
 
+@pytest.mark.slow
+def test_photo_in_w_plus_replays_bit_for_bit(tmp_path, small_stylegan2, run_cli):
+    """A photo in a StyleGAN studio is inverted in W+ (as `edit PHOTO --space wp`); its export with layers 0-1
+    replays to the same photo."""
+    weights, folder = small_stylegan2
+    studio = Studio(StudioRequest(tmp_path / "studio", GeneratorSpec("stylegan2-ffhq", weights, "cpu"), [folder],
+                                  PhotoOptions(InversionSettings(iterations=4)), tune=1))
+    name = studio.add_photo("astronaut.png", ASTRONAUT.read_bytes())
+    assert studio.prepare_photo(name).code.shape == (1, 6, 16)
+    exported = studio.export(parse(studio, layered(state({"kind": "photo", "file": name}, wide=2.0), "0-1")))
+    record = json.loads((exported / "edit.json").read_text())
+    assert record["space"] == "wp" and record["layers"] == [0, 1] and record["inversion"]["space"] == "wp"
+    again = replay(run_cli, exported / "edit.json", tmp_path / "again")
+    assert np.array_equal(np.asarray(Image.open(exported / "face.png")),
+                          np.asarray(Image.open(again / "photos" / Path(name).stem / "edited.png")))
+
+
 # ----------------------------------------------------------------------------------------------- labelling
 
 
