@@ -184,8 +184,8 @@ class EditState:
     @classmethod
     def from_json(cls, data: object, sliders: dict[str, Slider], *, num_layers: int | None = None) -> "EditState":
         """A state sent by the page, checked against ``sliders``; zero strengths are dropped, the rest ordered.
-        ``layers`` (``"0-3"``, ``"0,2,5-7"`` or ``"all"``) needs W+ codes of ``num_layers`` layers; every layer
-        is kept as None."""
+        Its ``layers`` (``"0-3"``, ``"0,2,5-7"`` or ``"all"``) choose among ``num_layers`` W+ layers (None: the
+        codes have no layers); all of them are kept as None, so that a state has one form."""
         if not isinstance(data, dict):
             raise UsageError("the edit state must be an object with source, strengths and fixed")
         strengths, fixed = data.get("strengths", {}), data.get("fixed", [])
@@ -607,8 +607,8 @@ class Studio:
     # -- labelling
 
     def label_sheet(self, seed: int, n: int) -> list[str]:
-        """A new sheet of ``n`` faces of seed ``seed``: their codes go to ``labels/seed{seed}-n{n}.npy``; returns
-        the items (``FILE.npy:ROW``) that a labels CSV names."""
+        """A new sheet of ``n`` faces of seed ``seed``: their Z codes (in every studio, W+ too) go to
+        ``labels/seed{seed}-n{n}.npy``; returns the items (``FILE.npy:ROW``) that a labels CSV names."""
         _whole(seed, "seed", 0, 2**32 - 1)
         _whole(n, "the number of faces", 1, 200)
         return self.labels.add_codes(self.generator.sample(n, seed), f"seed{seed}-n{n}")
