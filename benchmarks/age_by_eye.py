@@ -20,17 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from latentedit.devtools import machine, write_section
-
 from latentedit.commands.edit import resolve_boundaries
 from latentedit.core.editing import apply_edit, plan_edit
+from latentedit.devtools import machine, write_section
 from latentedit.files.boundaries import shipped_boundaries
 from latentedit.files.outputs import save_png
+from latentedit.files.weights import sha256_file
 from latentedit.models.analysis import FaceAnalysis
 from latentedit.models.generators import load_generator, render
 from latentedit.models.scoring import load_scorers, score_codes
 from latentedit.pictures import annotated_grid, preview_tiles
-from latentedit.files.weights import sha256_file
 
 LABELS = Path(__file__).resolve().parent / "data" / "age_edit_by_eye.csv"
 ORDER_SEED = 2  # which face of each pair is A; changed whenever the pairs are labelled afresh

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.svm import SVC
 
-from latentedit.devtools import machine, write_section
-
 from latentedit.core.boundary import accuracy, choose_samples, fit_linear_svm
+from latentedit.devtools import machine, write_section
 
 
 def compare(codes: np.ndarray, scores: np.ndarray, ratio: float, splits: int = 1) -> dict:

@@ -32,16 +32,14 @@ import time
 from pathlib import Path
 
 # Idle OpenMP threads sleep instead of spinning, so that CPU time counts work rather than waiting (both sides
-# alike; set before torch loads its OpenMP runtime).
+# alike; set before torch loads its OpenMP runtime, hence the imports below it).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-from latentedit.devtools import machine, random_state, write_section
-
 from latentedit.device import resolve_device  # noqa: E402
+from latentedit.devtools import machine, random_state, write_section  # noqa: E402
 from latentedit.models.generators.pggan import PGGANGenerator  # noqa: E402
 from latentedit.models.generators.stylegan import StyleGANGenerator  # noqa: E402
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator  # noqa: E402

@@ -29,10 +29,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from latentedit.devtools import machine, write_section
-
 from latentedit.commands.photos import invert_photos
 from latentedit.core.inversion import invert
+from latentedit.devtools import machine, write_section
 from latentedit.files.images import read_image
 from latentedit.files.outputs import save_png
 from latentedit.models.analysis import FaceAnalysis

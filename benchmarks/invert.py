@@ -17,13 +17,12 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from latentedit.devtools import machine, write_section
-
-from latentedit.models.generators import load_generator, render
 from latentedit.core.inversion import invert
+from latentedit.devtools import machine, write_section
 from latentedit.models.analysis import FaceAnalysis
 from latentedit.models.encoder import load_encoder
 from latentedit.models.features import FeatureLoss
+from latentedit.models.generators import load_generator, render
 from latentedit.specs import InversionSettings
 
 SEED = 12

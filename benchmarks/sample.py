@@ -15,10 +15,9 @@ from pathlib import Path
 
 import torch
 
-from latentedit.devtools import machine, write_section
-
-from latentedit.models.generators import load_generator, render
 from latentedit.commands.sample import SampleRequest, sample
+from latentedit.devtools import machine, write_section
+from latentedit.models.generators import load_generator, render
 from latentedit.specs import GeneratorSpec, OutputSpec
 
 

@@ -22,6 +22,7 @@ accuracy) is kept, trained on the first split, and written with its metrics and 
 """
 
 import argparse
+import dataclasses
 import io
 import json
 import subprocess
@@ -35,17 +36,15 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-import dataclasses
-
 from latentedit.core.detector_training import Split, TrainingSettings, jpeg, metrics, train
 from latentedit.errors import LatentEditError
 from latentedit.files.boundaries import load_boundary, shipped_boundaries
-from latentedit.models.alignment import TEMPLATES, similarity_transform
-from latentedit.models.detector import ARCHITECTURES, Detector, InputSpec
-from latentedit.models.mtcnn import MTCNN
-from latentedit.models.generators import load_generator, render
 from latentedit.files.images import to_rgb
 from latentedit.files.weights import package_file, sha256_file
+from latentedit.models.alignment import TEMPLATES, similarity_transform
+from latentedit.models.detector import ARCHITECTURES, Detector, InputSpec
+from latentedit.models.generators import load_generator, render
+from latentedit.models.mtcnn import MTCNN
 
 MODEL = "dcgan-digiface64"
 SIZE, COLOUR, ZOOM = 48, "rgb", 1.3

@@ -27,14 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
 from latentedit.devtools import random_state
+from latentedit.files.safe_pickle import RestrictedUnpickler
+from latentedit.models.generators import load_generator
 
+ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "parity"
-
-from latentedit.models.generators import load_generator  # noqa: E402
-from latentedit.files.safe_pickle import RestrictedUnpickler  # noqa: E402
-
 TOLERANCE = 1e-4
 
 

@@ -26,7 +26,11 @@ from latentedit.models.analysis import FaceAnalysis
 from latentedit.models.dlib import CHIP_TEMPLATE
 from latentedit.models.generators import load_generator, render
 from latentedit.models.scorers.attribute_probe import (
-    CHIP_SIZE, CHUNK, OUTPUTS, WEIGHTS_PATH, AttributeProbe,
+    CHIP_SIZE,
+    CHUNK,
+    OUTPUTS,
+    WEIGHTS_PATH,
+    AttributeProbe,
 )
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"

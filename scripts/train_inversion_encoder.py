@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from latentedit.models.generators import load_generator, render
-from latentedit.models.encoder import ENCODER_DIR, Encoder
 from latentedit.core.metrics import psnr
+from latentedit.models.encoder import ENCODER_DIR, Encoder
+from latentedit.models.generators import load_generator, render
 
 MODEL = "dcgan-digiface64"
 TRAIN_SEED, VAL_SEED, VAL_FACES = 10, 11, 1000

@@ -18,10 +18,10 @@ from tqdm import tqdm
 from latentedit.commands.rank import render_ranking
 from latentedit.core.boundary import train_boundary
 from latentedit.files.boundaries import SHIPPED_DIR, save_boundary
-from latentedit.models.analysis import FaceAnalysis, FaceBatch
-from latentedit.models.mtcnn import MTCNN, Face
-from latentedit.models.generators import load_generator, render
 from latentedit.files.outputs import save_png
+from latentedit.models.analysis import FaceAnalysis, FaceBatch
+from latentedit.models.generators import load_generator, render
+from latentedit.models.mtcnn import MTCNN, Face
 from latentedit.models.scoring import ATTRIBUTES, load_scorers
 
 

@@ -7,13 +7,18 @@ import pytest
 import torch
 
 from latentedit.files.images import read_image
+from latentedit.files.weights import load_state_dict
 from latentedit.models import scoring
 from latentedit.models.analysis import FaceBatch
 from latentedit.models.generators import render
 from latentedit.models.scorers.attribute_probe import (
-    FEATURE_DIM, OUTPUTS, WEIGHTS_PATH, EyeglassesScorer, GenderScorer, SmileScorer,
+    FEATURE_DIM,
+    OUTPUTS,
+    WEIGHTS_PATH,
+    EyeglassesScorer,
+    GenderScorer,
+    SmileScorer,
 )
-from latentedit.files.weights import load_state_dict
 
 TRAIN_CODES = Path(__file__).parent / "data" / "train_attributes_codes.npy"
 # Rows of train_attributes_labels.csv that are unambiguous on the contact sheets (labelled yes / no there).

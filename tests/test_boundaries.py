@@ -6,7 +6,14 @@ import pytest
 from PIL import Image
 from sklearn.svm import SVC
 
-from latentedit.core.boundary import Boundary, choose_samples, cosine_matrix, fit_linear_svm, project_out, train_boundary
+from latentedit.core.boundary import (
+    Boundary,
+    choose_samples,
+    cosine_matrix,
+    fit_linear_svm,
+    project_out,
+    train_boundary,
+)
 from latentedit.errors import UsageError
 from latentedit.files.boundaries import SHIPPED_DIR, load_boundary, save_boundary
 

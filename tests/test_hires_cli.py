@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image, ImageSequence
 
+from latentedit.devtools import random_state, write_nvidia_pickle
 from latentedit.models.generators.pggan import PGGANGenerator
 from latentedit.models.generators.stylegan import StyleGANGenerator
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator
-from latentedit.devtools import random_state, write_nvidia_pickle
 
 SG2 = {
     "z_dim": 512, "w_dim": 512, "c_dim": 0, "img_resolution": 32, "img_channels": 3,

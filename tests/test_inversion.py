@@ -10,6 +10,7 @@ from PIL import Image
 from latentedit.core.inversion import invert, tune_generator
 from latentedit.core.metrics import psnr, ssim
 from latentedit.core.mixing import interpolate, parse_expression
+from latentedit.devtools import random_state
 from latentedit.errors import UsageError
 from latentedit.models.alignment import TEMPLATES, align, face_mask, unalign
 from latentedit.models.encoder import load_encoder
@@ -19,7 +20,7 @@ from latentedit.models.generators.stylegan import StyleGANGenerator
 from latentedit.models.identity import image_similarity
 from latentedit.models.photo import PhotoFace
 from latentedit.specs import InversionSettings
-from latentedit.devtools import random_state
+
 
 def run_invert(generator, targets, analysis, space="z", **settings):
     """Invert ``targets`` as the commands do: the shipped encoder's start where there is one, the feature loss."""

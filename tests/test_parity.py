@@ -8,13 +8,13 @@ Tolerance: 1e-4 in [-1, 1] units.
 import numpy as np
 import pytest
 import torch
+from parity import interfacegan_channels, load_case
 
+from latentedit.devtools import random_state, write_nvidia_pickle
 from latentedit.models.generators import load_generator
 from latentedit.models.generators.pggan import PGGANGenerator
 from latentedit.models.generators.stylegan import StyleGANGenerator
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator
-from latentedit.devtools import random_state, write_nvidia_pickle
-from parity import interfacegan_channels, load_case
 
 TOLERANCE = 1e-4
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from latentedit.devtools import random_state, write_nvidia_pickle
 from latentedit.errors import WeightsError
+from latentedit.files.safe_pickle import read_network_pickle
 from latentedit.models.generators import load_generator
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator
-from latentedit.files.safe_pickle import read_network_pickle
-from latentedit.devtools import random_state, write_nvidia_pickle
 
 SMALL = {
     "z_dim": 16, "w_dim": 16, "c_dim": 0, "img_resolution": 16, "img_channels": 3,
