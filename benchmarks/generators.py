@@ -175,7 +175,7 @@ def measure(family: str, resolution: int, batch: int, variant: str, args) -> dic
     times: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
     for _ in range(args.repeats):
         for side, module in sides.items():
-            times[side].append(timed(lambda: run(module)))
+            times[side].append(timed(lambda module=module: run(module)))
     row = {"family": family, "resolution": resolution, "batch": batch, "variant": variant, "load": os.getloadavg()[0]}
     for side, samples in times.items():  # the fastest run: the one least disturbed by other work
         row[f"{side}_wall"] = batch / min(t[0] for t in samples)

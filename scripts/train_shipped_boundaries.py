@@ -38,7 +38,8 @@ def detect_all(generator, codes: np.ndarray, path: Path, batch_size: int) -> lis
             start += len(images)
         np.savez(path, boxes=boxes, scores=scores, landmarks=landmarks)
     data = np.load(path)
-    return [None if np.isnan(s) else Face(b, float(s), l) for b, s, l in zip(data["boxes"], data["scores"], data["landmarks"])]
+    return [None if np.isnan(s) else Face(b, float(s), points)
+            for b, s, points in zip(data["boxes"], data["scores"], data["landmarks"])]
 
 
 def score_all(generator, codes, faces, attrs: list[str], work: Path, batch_size: int) -> None:

@@ -113,7 +113,10 @@ def test_interfacegan_bare_npy_loads(tmp_path):
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_projection_is_orthogonal_to_every_condition(k):
     rng = np.random.default_rng(k)
-    make = lambda name: Boundary.from_normal(name, rng.standard_normal(512))
+
+    def make(name):
+        return Boundary.from_normal(name, rng.standard_normal(512))
+
     primal, conditions = make("age"), [make(f"c{i}") for i in range(k)]
     projected = project_out(primal, conditions)
     assert abs(np.linalg.norm(projected.normal) - 1) < 1e-6

@@ -108,15 +108,14 @@ class Split:
             )
         rng = np.random.default_rng(seed)
         parts = []
-        for n, labels in zip((n_real, n_fake), groups or (range(n_real), range(n_fake))):
-            labels = np.asarray(labels)
+        for n, group_labels in zip((n_real, n_fake), groups or (range(n_real), range(n_fake))):
+            labels = np.asarray(group_labels)
             if len(labels) != n:
                 raise ValueError(f"{len(labels)} group labels for {n} crops")
             left = list(rng.permutation(np.unique(labels)))
             sizes = {g: int((labels == g).sum()) for g in left}
             held = [_take(left, sizes, max(2, round(n * share))) for share in (test, val)]
-            member = lambda chosen: np.flatnonzero(np.isin(labels, chosen))  # noqa: E731
-            parts.append((member(left), member(held[1]), member(held[0])))
+            parts.append(tuple(np.flatnonzero(np.isin(labels, chosen)) for chosen in (left, held[1], held[0])))
             if not all(len(part) for part in parts[-1]):
                 raise UsageError(f"{len(sizes)} groups are too few to split into training, validation and test parts")
         return cls(*zip(*parts))
@@ -185,7 +184,7 @@ def train(
     val_y = np.r_[np.zeros(len(split.val[0])), np.ones(len(split.val[1]))]
     per_class = max(len(train_real), len(train_fake))
     detector = Detector(model, spec)
-    best = (math.inf, None, -1)
+    best: tuple[float, dict[str, torch.Tensor] | None, int] = (math.inf, None, -1)  # loss, weights, epoch
     history = []
     for epoch in range(epochs):
         model.train()
@@ -194,7 +193,8 @@ def train(
         x = np.concatenate([train_real[pick_r], train_fake[pick_f]])
         y = np.r_[np.zeros(per_class), np.ones(per_class)].astype(np.float32)
         order = rng.permutation(len(x))
-        seen = loss_sum = correct = 0
+        seen = correct = 0
+        loss_sum = 0.0
         with tqdm(total=len(x), desc=f"epoch {epoch + 1}/{epochs}", unit="img", disable=not progress, leave=False) as bar:
             for start in range(0, len(x), batch_size):
                 idx = order[start : start + batch_size]
@@ -224,6 +224,7 @@ def train(
             best = (val_loss, {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch + 1)
         elif epoch + 1 - best[2] >= patience:
             break
+    assert best[1] is not None, "the first epoch's validation loss improves on infinity unless it is NaN"
     model.load_state_dict(best[1])
     model.eval()
     test_x = np.concatenate([real[split.test[0]], fake[split.test[1]]])
