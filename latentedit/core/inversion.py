@@ -22,6 +22,7 @@ from ..errors import UsageError
 from ..models.encoder import Encoder
 from ..models.features import FeatureLoss
 from ..models.generators import Generator, to_uint8
+from ..models.generators.style import StyleGenerator
 from ..records import InversionRun
 from ..specs import InversionSettings
 from .metrics import psnr, ssim
@@ -59,10 +60,17 @@ def prior_penalty(generator: Generator, codes: torch.Tensor, space: str) -> torc
         d = codes.shape[1]
         r2 = codes.pow(2).sum(1)
         return (r2 / 2 - (d - 1) / 2 * torch.log(r2) - ((d - 1) / 2 - (d - 1) / 2 * math.log(d - 1))) / d
-    w_avg = generator.w_avg
+    w_avg = _style(generator, space).w_avg
     if space == "w":
         return (codes - w_avg).pow(2).mean(1)
     return (codes - w_avg).pow(2).mean((1, 2)) + (codes - codes.mean(1, keepdim=True)).pow(2).mean((1, 2))
+
+
+def _style(generator: Generator, space: str) -> StyleGenerator:
+    """``generator`` as a style-based one, the only kind with W and W+ codes."""
+    if not isinstance(generator, StyleGenerator):
+        raise ValueError(f"space: {generator.name} has no space {space!r}")
+    return generator
 
 
 @dataclass
@@ -98,8 +106,9 @@ def _starts(
         if encoder is not None:
             codes[:, 0] = encoder(targets)
         return codes.flatten(0, 1)
-    w = generator.map(z).lerp(generator.w_avg, 0.5).view(n, starts, -1)
-    w[:, 0] = generator.w_avg
+    style = _style(generator, space)
+    w = style.map(z).lerp(style.w_avg, 0.5).view(n, starts, -1)
+    w[:, 0] = style.w_avg
     w = w.flatten(0, 1)
     return w if space == "w" else w[:, None].repeat(1, generator.code_shape("wp")[0], 1)
 
@@ -130,10 +139,11 @@ def invert(
     if targets.ndim != 4 or targets.shape[1:] != (generator.resolution, generator.resolution, 3):
         raise UsageError(f"targets must be (N, {generator.resolution}, {generator.resolution}, 3) images, got {targets.shape}")
     device = generator.device
-    settings = replace(settings, starts=settings.starts or (1 if encoder is not None else 4))
+    starts = settings.starts or (1 if encoder is not None else 4)
+    settings = replace(settings, starts=starts)
     rng = np.random.default_rng(settings.seed)
     # High-resolution models run at most max_batch codes at once (faces x starts), as when rendering.
-    per_batch = min(settings.batch_size, max(1, (generator.max_batch or settings.batch_size * settings.starts) // settings.starts))
+    per_batch = min(settings.batch_size, max(1, (generator.max_batch or settings.batch_size * starts) // starts))
     chunks = range(0, len(targets), per_batch)
     codes, images = [], []
     inside = torch.ones(targets.shape[:3], dtype=torch.bool) if masks is None else torch.from_numpy(np.asarray(masks, bool))
@@ -144,7 +154,7 @@ def invert(
         for start in chunks:
             target = to_tensor(targets[start : start + per_batch], device)
             mask = inside[start : start + per_batch, None].to(device)
-            best = _optimise(generator, space, target, mask, settings, features, encoder, rng, step)
+            best = _optimise(generator, space, target, mask, settings, starts, features, encoder, rng, step)
             codes.append(best.cpu())
             with torch.no_grad():
                 images.append(to_uint8(generator.synthesize(best, space)))
@@ -161,14 +171,15 @@ def _optimise(
     target: torch.Tensor,
     mask: torch.Tensor,
     settings: InversionSettings,
+    starts: int,
     features: FeatureLoss,
     encoder: Encoder | None,
     rng: np.random.Generator,
     step_done: Callable[[], None],
 ) -> torch.Tensor:
-    """Adam with a cosine learning rate over all starts, narrowed to the best start per target after the
-    exploration phase; returns the best code of each target."""
-    n, starts = len(target), settings.starts
+    """Adam with a cosine learning rate over ``starts`` starts per target, narrowed to the best start per target
+    after the exploration phase; returns the best code of each target."""
+    n = len(target)
     with torch.no_grad():
         codes = _starts(generator, space, target, starts, encoder, rng)
         goal = [f.repeat_interleave(starts, 0) for f in features.features(target)]

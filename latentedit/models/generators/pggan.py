@@ -79,6 +79,7 @@ class PGGANGenerator(Generator):
 
     z_on_sphere = True
     max_batch = 4
+    layer0: ConvBlock  # the first of the blocks registered as layer0, layer1, ...
 
     def __init__(self, name: str, channels: list[int], fused_scale: bool = False) -> None:
         super().__init__()

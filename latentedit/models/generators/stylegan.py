@@ -52,6 +52,8 @@ class Mapping(nn.Module):
 class Noise(nn.Module):
     """Per-channel scaled noise: the stored constant map, or fresh noise per image in ``random`` mode."""
 
+    noise: torch.Tensor  # buffer
+
     def __init__(self, channels: int, resolution: int) -> None:
         super().__init__()
         self.register_buffer("noise", torch.zeros(1, 1, resolution, resolution))
@@ -62,6 +64,24 @@ class Noise(nn.Module):
         return x + noise * self.weight.view(1, -1, 1, 1)
 
 
+class StyleMod(nn.Module):
+    """Holds the style's dense layer under ``style_mod.dense``, as in the checkpoint files."""
+
+    def __init__(self, channels: int, w_dim: int) -> None:
+        super().__init__()
+        self.dense = Dense(w_dim, 2 * channels, gain=1.0)
+
+
+class Truncation(nn.Module):
+    """Holds the mean W under ``truncation.w_avg``, as in the checkpoint files."""
+
+    w_avg: torch.Tensor  # buffer
+
+    def __init__(self, w_dim: int) -> None:
+        super().__init__()
+        self.register_buffer("w_avg", torch.zeros(w_dim))
+
+
 class Epilogue(nn.Module):
     """Noise, bias, leaky ReLU, instance norm, then AdaIN: x * (1 + scale(w)) + shift(w)."""
 
@@ -69,8 +89,7 @@ class Epilogue(nn.Module):
         super().__init__()
         self.apply_noise = Noise(channels, resolution)
         self.bias = nn.Parameter(torch.zeros(channels))
-        self.style_mod = nn.Module()
-        self.style_mod.dense = Dense(w_dim, 2 * channels, gain=1.0)
+        self.style_mod = StyleMod(channels, w_dim)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: str) -> torch.Tensor:
         x = F.leaky_relu(self.apply_noise(x, noise).add_(self.bias.view(1, -1, 1, 1)), 0.2, inplace=True)
@@ -82,6 +101,8 @@ class Epilogue(nn.Module):
 
 class SynthesisLayer(nn.Module):
     """One synthesis layer: the constant (layer 0), an upsampling conv + blur, or a 3x3 conv; then the epilogue."""
+
+    blur_kernel: torch.Tensor  # buffer of the upsampling layers
 
     def __init__(self, index: int, cin: int, cout: int, w_dim: int, fused: bool) -> None:
         super().__init__()
@@ -102,6 +123,8 @@ class SynthesisLayer(nn.Module):
     def forward(self, x: torch.Tensor | None, w: torch.Tensor, noise: str) -> torch.Tensor:
         if self.kind == "const":
             x = self.first_layer.expand(len(w), -1, -1, -1)
+        elif x is None:
+            raise ValueError("only the constant first layer runs without an input")
         elif self.fused:
             x = F.conv_transpose2d(x, fused_up_kernel(self.weight * self.scale), stride=2, padding=1)
         else:
@@ -157,8 +180,7 @@ class StyleGANGenerator(StyleGenerator):
         self.resolution = 2 ** len(channels)
         self.num_ws = 2 * (len(channels) - 1)
         self.mapping = Mapping(z_dim, w_dim)
-        self.truncation = nn.Module()
-        self.truncation.register_buffer("w_avg", torch.zeros(w_dim))
+        self.truncation = Truncation(w_dim)
         self.synthesis = Synthesis(channels, w_dim, fused)
         # Default truncation of InterFaceGAN's StyleGAN models (models/model_settings.py).
         self.configure(0.7, 8, "const")

@@ -58,6 +58,8 @@ class Dense(nn.Module):
 
 
 class Mapping(nn.Module):
+    w_avg: torch.Tensor  # buffer
+
     def __init__(self, z_dim: int, w_dim: int, layers: int, features: int, lr_multiplier: float) -> None:
         super().__init__()
         self.layers = layers
@@ -75,6 +77,9 @@ class Mapping(nn.Module):
 
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 conv (optionally upsampling x2), demodulation, noise, bias, leaky ReLU, clamp."""
+
+    noise_const: torch.Tensor  # buffers
+    resample_filter: torch.Tensor
 
     def __init__(self, cin: int, cout: int, w_dim: int, resolution: int, up: bool, conv_clamp: float | None) -> None:
         super().__init__()
@@ -124,6 +129,8 @@ class ToRGB(nn.Module):
 class Skip(nn.Module):
     """The resnet architecture's 1x1 upsampling shortcut (no bias)."""
 
+    resample_filter: torch.Tensor  # buffer
+
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(cout, cin, 1, 1))
@@ -135,6 +142,8 @@ class Skip(nn.Module):
 
 
 class Block(nn.Module):
+    resample_filter: torch.Tensor  # buffer
+
     def __init__(
         self, cin: int, cout: int, w_dim: int, resolution: int, architecture: str, is_last: bool,
         conv_clamp: float | None,
@@ -189,6 +198,7 @@ class Synthesis(nn.Module):
             block = getattr(self, f"b{res}")
             x, img = block(x, img, ws[:, index : index + block.num_conv + block.num_torgb], noise)
             index += block.num_conv
+        assert img is not None, "the last block always has an RGB output"
         return img
 
 
