@@ -10,6 +10,7 @@ weights filled by :func:`random_state` with the same seed, so only the outputs a
 
 import csv
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -121,8 +122,8 @@ def write_nvidia_pickle(path: Path, generator: torch.nn.Module, init_kwargs: dic
         pass
 
     fakes = {name: types.ModuleType(name) for name in ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")}
-    fakes["torch_utils.persistence"]._reconstruct_persistent_obj = _reconstruct_persistent_obj
-    fakes["dnnlib.util"].EasyDict = EasyDict
+    fakes["torch_utils.persistence"].__dict__.update(_reconstruct_persistent_obj=_reconstruct_persistent_obj)
+    fakes["dnnlib.util"].__dict__.update(EasyDict=EasyDict)
     _reconstruct_persistent_obj.__module__, EasyDict.__module__ = "torch_utils.persistence", "dnnlib.util"
     _reconstruct_persistent_obj.__qualname__, EasyDict.__qualname__ = "_reconstruct_persistent_obj", "EasyDict"
 
@@ -209,8 +210,8 @@ class DlibPipeline:
     predictor, ResNet descriptor (needs dlib: ``pip install --no-deps dlib-bin==20.0.1.post1``)."""
 
     def __init__(self) -> None:
-        import dlib  # the reference runtime: only parity checks need it
-
+        # The reference runtime, imported by name: only parity checks need it, and it ships no type information.
+        dlib = importlib.import_module("dlib")
         self.dlib = dlib
         self.detector = dlib.get_frontal_face_detector()
         self.predictor = dlib.shape_predictor(str(package_file(*SHAPE_PREDICTOR)))

@@ -77,7 +77,7 @@ class InputSpec:
         """Reduce an RGB uint8 image to the input size and colour mode: uint8 (size, size, channels)."""
         pil = Image.fromarray(np.ascontiguousarray(image))
         if pil.size != (self.size, self.size):
-            pil = pil.resize((self.size, self.size), Image.BICUBIC)
+            pil = pil.resize((self.size, self.size), Image.Resampling.BICUBIC)
         pixels = np.asarray(pil)
         if self.colour == "gray":
             return np.round(pixels.astype(np.float32).mean(2, keepdims=True)).astype(np.uint8)
@@ -107,6 +107,8 @@ def face_crops(
             crops += [[spec.finish(image)] for image in batch]
             boxes += [[[0.0, 0.0, float(image.shape[1]), float(image.shape[0])]] for image in batch]
             continue
+        if detector is None:
+            raise ValueError("detector: needed unless whole_image")
         for image, faces in zip(batch, detector.detect(batch)):
             crops.append([spec.crop(image, face.landmarks) for face in faces])
             boxes.append([[round(float(v), 1) for v in face.box] for face in faces])

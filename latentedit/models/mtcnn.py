@@ -170,7 +170,8 @@ class MTCNN(nn.Module):
                 getattr(model, name).load_state_dict(load_state_dict(weights.verified_path()))
             except RuntimeError as exc:
                 raise WeightsError(f"{weights.describe()} does not fit MTCNN: {first_line(exc)}") from None
-        return model.eval().requires_grad_(False).to(resolve_device(device), memory_format=torch.channels_last)
+        # Module.to accepts memory_format (documented), torch's overloads for it leave the argument out.
+        return model.eval().requires_grad_(False).to(resolve_device(device), memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     @property
     def device(self) -> torch.device:
@@ -221,9 +222,9 @@ class MTCNN(nn.Module):
                 batch = F.interpolate(batch, size=size, mode="bilinear", align_corners=False, antialias=scale < 1)
             sy, sx = batch.shape[2] / height, batch.shape[3] / width
             boxes, scores, landmarks, owners = self._cascade(batch, min_face)
-            boxes = boxes.cpu().numpy() / [sx, sy, sx, sy]
-            landmarks = landmarks.cpu().numpy() / [sx, sy]
-            for box, score, points, owner in zip(boxes, scores.cpu().numpy(), landmarks, owners.cpu().numpy()):
+            image_boxes = boxes.cpu().numpy() / [sx, sy, sx, sy]
+            image_landmarks = landmarks.cpu().numpy() / [sx, sy]
+            for box, score, points, owner in zip(image_boxes, scores.cpu().numpy(), image_landmarks, owners.cpu().numpy()):
                 results[members[owner]].append(Face(box, float(score), points))
         for faces in results:
             faces.sort(key=lambda face: -face.area)
