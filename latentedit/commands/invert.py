@@ -40,7 +40,7 @@ def invert_to_folder(request: InvertRequest) -> InversionRecord:
         analysis = FaceAnalysis(generator.device)
         photos, result = invert_photos(paths, generator, space=request.space, options=request.options, analysis=analysis)
         targets = [photo.filled(image) for photo, image in zip(photos, result.images)]
-        identity = image_similarity(analysis, targets, result.images, rendered_resolution=generator.resolution)
+        identity = image_similarity(analysis, targets, list(result.images), rendered_resolution=generator.resolution)
         entries = []
         for name, photo, code, image, target, p, s, same in zip(photo_names(paths), photos, result.codes, result.images,
                                                                 targets, result.psnr, result.ssim, identity):

@@ -52,14 +52,16 @@ def train_detector_files(request: DetectorTrainingRequest) -> Detector:
     build_model(request.training.architecture, spec)  # fail early on a bad architecture
     by_subfolder = request.split_by == "subfolder"
     mtcnn = None if request.whole_image else MTCNN.load(request.device)
-    options = {"detector": mtcnn, "whole_image": request.whole_image}
+    whole_image = request.whole_image
     real, real_groups, real_info = crops_from_folder(request.real_dir, spec, label="real", by_subfolder=by_subfolder,
-                                                     **options)
+                                                     detector=mtcnn, whole_image=whole_image)
     if request.fake_dir is not None:
         fake, fake_groups, fake_info = crops_from_folder(request.fake_dir, spec, label="fake", by_subfolder=by_subfolder,
-                                                         **options)
+                                                         detector=mtcnn, whole_image=whole_image)
     else:
-        fake, fake_info = crops_from_generator(request.fake_model, spec, n=request.n, seed=seed, **options)
+        assert request.fake_model is not None  # exactly one of fake_dir and fake_model, checked above
+        fake, fake_info = crops_from_generator(request.fake_model, spec, n=request.n, seed=seed, detector=mtcnn,
+                                               whole_image=whole_image)
         fake_groups = [str(i) for i in range(len(fake))]  # one per sampled code
     for name, crops, info in (("real", real, real_info), ("fake", fake, fake_info)):
         if len(crops) < MIN_PER_CLASS:

@@ -8,7 +8,7 @@ import shutil
 import socket
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -198,7 +198,7 @@ def read_json(path: Path, what: str, max_bytes: int = 64 << 20) -> Any:
         raise UsageError(f"cannot read {what} {path}: not valid JSON ({reason})") from None
 
 
-def write_files_atomically(writers: dict[Path, Callable[[Path], None]], overwrite: bool = False,
+def write_files_atomically(writers: Mapping[Path, Callable[[Path], object]], overwrite: bool = False,
                            inputs: Iterable[Path | None] = ()) -> None:
     """Write several files as a unit: each writer fills a temporary path, then all are renamed into place.
 
