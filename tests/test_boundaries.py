@@ -192,14 +192,15 @@ def test_cli_train_condition_compare_and_rank(tmp_path, run_cli, dcgan):
 
 def test_cli_end_to_end_samples_scores_and_trains(tmp_path, run_cli):
     out = tmp_path / "pose"
-    code, stdout, stderr = run_cli("train-boundary", "--attr", "pose", "-n", 400, "--ratio", 0.2, "--seed", 7, "-o", out,
-                                   "--device", "cpu")
+    code, stdout, stderr = run_cli("train-boundary", "--attr", "pose", "-n", 400, "--ratio", 0.2, "--seed", 7,
+                                   "-o", out, "--device", "cpu")
     assert code == 0, stderr
     assert sorted(p.name for p in out.iterdir()) == ["pose.json", "pose.npy", "pose_scores.npy", "z.npy"]
     scores = np.load(out / "pose_scores.npy")
     assert scores.shape == (400, 1) and np.isfinite(scores).mean() > 0.8
     record = json.loads((out / "pose.json").read_text())
-    assert record["model"] == "dcgan-digiface64" and record["n"] == 400 and record["weights_sha256"].startswith("0c3b90b1")
+    assert record["model"] == "dcgan-digiface64" and record["n"] == 400
+    assert record["weights_sha256"].startswith("0c3b90b1")
     # 80 codes per side (24 for validation): enough to find yaw, which is close to linear in Z. The direction
     # agrees with the shipped boundary (trained on 50 000 other codes); two random directions in 100
     # dimensions have |cosine| ~ 0.1.
