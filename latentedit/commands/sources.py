@@ -52,7 +52,8 @@ def resolve_sources(specs: Sequence[str], generator: Generator, *, space: str = 
                 if bad:
                     raise UsageError(f"row {bad[0]} is out of range: {path} holds {len(codes)} codes")
                 codes = codes[index]
-            sources.append(Source(spec, codes, MixSource(codes_file=str(path), codes_sha256=sha256_file(path), index=index)))
+            record = MixSource(codes_file=str(path), codes_sha256=sha256_file(path), index=index)
+            sources.append(Source(spec, codes, record))
         else:
             photos.append((i, Path(spec)))
             sources.append(None)

@@ -95,7 +95,8 @@ def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def _starts(
-    generator: Generator, space: str, targets: torch.Tensor, starts: int, encoder: Encoder | None, rng: np.random.Generator
+    generator: Generator, space: str, targets: torch.Tensor, starts: int, encoder: Encoder | None,
+    rng: np.random.Generator,
 ) -> torch.Tensor:
     """Initial codes (N * starts, *code_shape), the starts of each target together: the encoder's (or the mean W)
     first, the others sampled (Z codes; mapped, halfway to the mean W, for W and W+)."""
@@ -137,7 +138,8 @@ def invert(
     settings.check()
     generator.check_space(space)
     if targets.ndim != 4 or targets.shape[1:] != (generator.resolution, generator.resolution, 3):
-        raise UsageError(f"targets must be (N, {generator.resolution}, {generator.resolution}, 3) images, got {targets.shape}")
+        size = generator.resolution
+        raise UsageError(f"targets must be (N, {size}, {size}, 3) images, got {targets.shape}")
     device = generator.device
     starts = settings.starts or (1 if encoder is not None else 4)
     settings = replace(settings, starts=starts)
@@ -146,7 +148,8 @@ def invert(
     per_batch = min(settings.batch_size, max(1, (generator.max_batch or settings.batch_size * starts) // starts))
     chunks = range(0, len(targets), per_batch)
     codes, images = [], []
-    inside = torch.ones(targets.shape[:3], dtype=torch.bool) if masks is None else torch.from_numpy(np.asarray(masks, bool))
+    inside = (torch.ones(targets.shape[:3], dtype=torch.bool) if masks is None
+              else torch.from_numpy(np.asarray(masks, bool)))
     if inside.shape != targets.shape[:3]:
         raise UsageError(f"masks must be (N, R, R) like the targets, got {tuple(inside.shape)}")
     with _steps(f"inverting {len(targets)} face(s)", len(chunks) * settings.iterations, show=progress,
@@ -199,13 +202,15 @@ def _optimise(
     for step in range(settings.iterations):
         if step == explore and starts > 1:  # keep the best start of each target
             with torch.no_grad():
-                keep = losses(codes, goal_pixels, goal).view(n, starts).argmin(1) + torch.arange(n, device=codes.device) * starts
+                keep = (losses(codes, goal_pixels, goal).view(n, starts).argmin(1)
+                        + torch.arange(n, device=codes.device) * starts)
             codes = codes.detach()[keep].clone().requires_grad_(True)
             goal_pixels, goal_mask, goal = goal_pixels[keep], goal_mask[keep], [f[keep] for f in goal]
             state = optimizer.state[optimizer.param_groups[0]["params"][0]]
             optimizer = torch.optim.Adam([codes], lr=lr)
             if state:  # carry the moments of the kept starts over
-                optimizer.state[codes] = {"step": state["step"], "exp_avg": state["exp_avg"][keep], "exp_avg_sq": state["exp_avg_sq"][keep]}
+                optimizer.state[codes] = {"step": state["step"], "exp_avg": state["exp_avg"][keep],
+                                          "exp_avg_sq": state["exp_avg_sq"][keep]}
             starts = 1
         for group in optimizer.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / settings.iterations))
@@ -219,7 +224,8 @@ def _optimise(
         step_done()
     with torch.no_grad():
         if starts > 1:
-            keep = losses(codes, goal_pixels, goal).view(n, starts).argmin(1) + torch.arange(n, device=codes.device) * starts
+            keep = (losses(codes, goal_pixels, goal).view(n, starts).argmin(1)
+                    + torch.arange(n, device=codes.device) * starts)
             codes = codes[keep]
     return codes.detach()
 
@@ -241,14 +247,16 @@ def tune_generator(
 ) -> Generator:
     """Pivotal tuning (Roich et al. 2022): a copy of ``generator`` whose weights are fine-tuned for ``steps`` Adam
     steps so that ``code`` (one inverted code) renders the uint8 ``target`` face itself, with the inversion's
-    pixel and feature (``features``) losses, counted where ``mask`` (R, R) is true (see :func:`invert`). A locality term keeps the renders of nearby codes (``code`` moved up to 30 % of the
-    way to random codes, four per step) as the original generator makes them, so that editing the code still
-    works as before. Normalisation layers stay in eval mode. ``progress`` and ``on_progress``: as in :func:`invert`."""
+    pixel and feature (``features``) losses, counted where ``mask`` (R, R) is true (see :func:`invert`). A locality
+    term keeps the renders of nearby codes (``code`` moved up to 30 % of the way to random codes, four per step) as
+    the original generator makes them, so that editing the code still works as before. Normalisation layers stay in
+    eval mode. ``progress`` and ``on_progress``: as in :func:`invert`."""
     tuned = copy.deepcopy(generator).requires_grad_(True)
     device = generator.device
     pivot = torch.from_numpy(generator.validate_codes(code[None], space)).to(device)
     goal_pixels = to_tensor(target[None], device)
-    inside = torch.ones(goal_pixels.shape[-2:], dtype=torch.bool) if mask is None else torch.from_numpy(np.asarray(mask, bool))
+    inside = (torch.ones(goal_pixels.shape[-2:], dtype=torch.bool) if mask is None
+              else torch.from_numpy(np.asarray(mask, bool)))
     inside = inside.to(device)[None, None]
     goal = features.features(goal_pixels)
     rng = np.random.default_rng(seed)

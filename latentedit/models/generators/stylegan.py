@@ -22,7 +22,9 @@ BLUR = torch.tensor([1.0, 2.0, 1.0]).outer(torch.tensor([1.0, 2.0, 1.0])) / 16
 class Dense(nn.Module):
     """Equalised linear layer; ``linear.weight`` and ``wscale.bias`` as in the checkpoint files."""
 
-    def __init__(self, cin: int, cout: int, gain: float = SQRT2, lr_multiplier: float = 1.0, lrelu: bool = False) -> None:
+    def __init__(
+        self, cin: int, cout: int, gain: float = SQRT2, lr_multiplier: float = 1.0, lrelu: bool = False
+    ) -> None:
         super().__init__()
         self.linear = nn.Linear(cin, cout, bias=False)
         self.wscale = Bias(cout)
@@ -152,7 +154,8 @@ class Synthesis(nn.Module):
         super().__init__()
         self.blocks = len(channels) - 1
         for i in range(1, len(channels)):
-            self.add_module(f"layer{2 * i - 2}", SynthesisLayer(2 * i - 2, channels[i - 1], channels[i], w_dim, fused[i - 1]))
+            self.add_module(f"layer{2 * i - 2}",
+                            SynthesisLayer(2 * i - 2, channels[i - 1], channels[i], w_dim, fused[i - 1]))
             self.add_module(f"layer{2 * i - 1}", SynthesisLayer(2 * i - 1, channels[i], channels[i], w_dim, False))
             self.add_module(f"output{i - 1}", ToRGB(channels[i]))
         self.lod = nn.Parameter(torch.zeros(()))
@@ -170,7 +173,8 @@ class Synthesis(nn.Module):
 
 
 class StyleGANGenerator(StyleGenerator):
-    """StyleGAN v1; ``channels[i]`` (i >= 1) is the width at 2**(i + 1) pixels, ``fused[i - 1]`` whether it upsamples by fused transposed conv."""
+    """StyleGAN v1; ``channels[i]`` (i >= 1) is the width at 2**(i + 1) pixels, ``fused[i - 1]`` whether it
+    upsamples by fused transposed conv."""
 
     z_on_sphere = True
 

@@ -105,7 +105,8 @@ class SynthesisLayer(nn.Module):
         if noise == "const":
             x.add_(self.noise_const * self.noise_strength)
         else:
-            x.add_(torch.randn(n, 1, self.resolution, self.resolution, device=x.device, dtype=x.dtype) * self.noise_strength)
+            noise_map = torch.randn(n, 1, self.resolution, self.resolution, device=x.device, dtype=x.dtype)
+            x.add_(noise_map * self.noise_strength)
         # bias, then the leaky ReLU's gain applied before it (same result, since the gain is positive), in place
         x = F.leaky_relu(x.add_(self.bias.view(1, -1, 1, 1)).mul_(SQRT2 * gain), 0.2, inplace=True)
         return x if self.conv_clamp is None else x.clamp(-self.conv_clamp * gain, self.conv_clamp * gain)
@@ -272,7 +273,9 @@ class StyleGAN2Generator(StyleGenerator):
         return generator
 
     @classmethod
-    def from_state_dict(cls, name: str, state: dict[str, torch.Tensor], conv_clamp: float | None = None) -> "StyleGAN2Generator":
+    def from_state_dict(
+        cls, name: str, state: dict[str, torch.Tensor], conv_clamp: float | None = None
+    ) -> "StyleGAN2Generator":
         """Build from a plain ``G_ema.state_dict()``: the architecture is read from the tensor shapes.
 
         A state dict does not record ``conv_clamp`` (256 in stylegan2-ada's training configs; it only matters

@@ -49,7 +49,8 @@ class AgeScorer(Scorer):
 
 
 class GenderNetScorer(Scorer):
-    """dlib-models' gender classifier alone; the registered gender scorer combines it with a probe (attribute_probe.py)."""
+    """dlib-models' gender classifier alone; the registered gender scorer combines it with a probe
+    (attribute_probe.py)."""
 
     name = "gender-net"
     unit = "probability of male"
