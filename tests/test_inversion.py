@@ -79,8 +79,8 @@ def test_ssim_and_psnr_match_skimage(shape):
                                                      sigma=1.5, use_sample_covariance=False)
     assert ssim(nchw(a), nchw(b), 255).item() == pytest.approx(expected, abs=1e-9)
     assert ssim(nchw(a), nchw(a), 255).item() == pytest.approx(1.0)
-    expected = skimage_metrics.peak_signal_noise_ratio(a, b, data_range=255)
-    assert psnr(nchw(a), nchw(b), 255).item() == pytest.approx(expected)
+    expected_psnr = skimage_metrics.peak_signal_noise_ratio(a, b, data_range=255)
+    assert psnr(nchw(a), nchw(b), 255).item() == pytest.approx(expected_psnr)
     batch = torch.cat([nchw(a), nchw(b)])
     np.testing.assert_allclose(ssim(batch, batch.flip(0), 255).numpy(), [expected, expected], atol=1e-9)
 
