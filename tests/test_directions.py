@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from parity import DATA, load_case, parity_generator
 
 from latentedit.commands.directions import name_directions
 from latentedit.core.boundary import Boundary
@@ -31,6 +30,8 @@ from latentedit.models.generators.pggan import PGGANGenerator
 from latentedit.models.generators.stylegan import StyleGANGenerator
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator
 from latentedit.records import DirectionEntry, DirectionsRecord, Naming
+
+from parity import DATA, load_case, parity_generator
 
 SG2 = {"z_dim": 64, "w_dim": 64, "c_dim": 0, "img_resolution": 32, "img_channels": 3,
        "mapping_kwargs": {"num_layers": 2},

@@ -148,8 +148,8 @@ def plan_edit(
     if clash:
         raise UsageError(f"a condition names an edited attribute itself: {', '.join(clash)}")
     if len({b.dim for b in [*boundaries, *conditions]}) > 1:
-        raise UsageError("the boundaries have different dimensions: "
-                         + ", ".join(f"{b.name}={b.dim}" for b in [*boundaries, *conditions]))
+        dims = ", ".join(f"{b.name}={b.dim}" for b in [*boundaries, *conditions])
+        raise UsageError(f"the boundaries have different dimensions: {dims}")
     projected = [project_out(b, list(conditions)) for b in boundaries]
     weights = [1.0 if s is None else s for s in strengths]
     if combine == "average":
