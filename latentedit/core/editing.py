@@ -112,6 +112,17 @@ def parse_layers(spec: str, *, num_layers: int) -> tuple[int, ...]:
     return tuple(sorted(chosen))
 
 
+def format_layers(layers: Sequence[int]) -> str:
+    """Sorted W+ layer indices as :func:`parse_layers` reads them, runs joined: ``(0, 1, 2, 5)`` -> ``"0-2,5"``."""
+    runs: list[list[int]] = []
+    for layer in sorted(set(layers)):
+        if runs and layer == runs[-1][-1] + 1:
+            runs[-1].append(layer)
+        else:
+            runs.append([layer])
+    return ",".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
+
+
 def plan_edit(
     boundaries: list[Boundary],
     strengths: list[float | None],

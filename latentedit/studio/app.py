@@ -159,14 +159,15 @@ def create_app(studio: Studio, max_upload: int = MAX_UPLOAD, allowed_hosts: list
         return await asyncio.wrap_future(worker.submit(job, lane))
 
     def state_of(data: dict) -> EditState:
-        return EditState.from_json(data.get("state"), studio.sliders)
+        return studio.state(data.get("state"))
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html")
 
     async def info(request: Request) -> Response:
         return JSONResponse({
-            "model": studio.model, "resolution": studio.generator.resolution,
+            "model": studio.model, "resolution": studio.generator.resolution, "space": studio.space,
+            "layers": studio.num_layers,
             "sliders": [slider.to_json() for slider in studio.sliders.values()],
             "skipped": studio.skipped,
             "scores": {name: cls.unit for name, cls in SCORERS.items()},
