@@ -30,12 +30,17 @@ def test_finds_generator_faces_with_sane_landmarks(analysis, faces):
 
 
 def test_batch_equals_single_and_order(analysis, faces):
-    together = analysis.mtcnn.detect(list(faces[:6]))
-    for image, expected in zip(faces[:6], together):
+    small = np.zeros((128, 128, 3), np.uint8)
+    small[32:96, 32:96] = faces[2]
+    big = np.asarray(Image.fromarray(faces[3]).resize((128, 128), Image.BICUBIC))
+    images = [*faces[:6], small, big]  # a face's crops must not depend on the sizes of the other faces in the batch
+    together = analysis.mtcnn.detect(images)
+    for image, expected in zip(images, together):
         alone = analysis.mtcnn.detect([image])[0]
         assert len(alone) == len(expected)
         for a, b in zip(alone, expected):
             np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-3)
+            np.testing.assert_allclose(a.box, b.box, atol=1e-3)
     collage = np.zeros((200, 300, 3), np.uint8)
     collage[10:74, 10:74] = faces[0]
     big = np.asarray(Image.fromarray(faces[1]).resize((128, 128), Image.BICUBIC))
