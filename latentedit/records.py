@@ -241,6 +241,7 @@ class SampleManifest(RunHead):
 class ScoreFile(Fields):
     file: str
     unit: str
+    scorer: "FileRef | None" = omitted()  # a learned scorer's file (train-scorer), by path and sha256
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -282,6 +283,7 @@ class BoundaryInfo(Record):
     codes_file: str | None = omitted()
     scores_file: str | None = omitted()
     scores: str | None = omitted()  # how the scores were made, in words
+    scorer: "FileRef | None" = omitted()  # the learned scorer that measured the attribute (train-scorer), if one did
     sample_seed: int | None = omitted()
     n: int | None = omitted()
     n_valid: int | None = omitted()
@@ -356,6 +358,7 @@ class EditRecord(RunHead):
     steps: list[float]
     edit: str = ""
     report: dict[str, Any] | None = omitted()
+    scorers: dict[str, FileRef] | None = omitted()  # learned scorers the report used, by attribute name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -462,3 +465,33 @@ class DetectorHeader(Record):
     held_out: dict[str, Any] | None = omitted()
     created: str | None = omitted()
     latentedit_version: str | None = omitted()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelCounts(Fields):
+    """How many labelled faces a learned scorer saw: of each class, unclear (left out), and without a face found."""
+
+    positive: int
+    negative: int
+    unclear: int = 0
+    no_face: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScorerHeader(Record):
+    """The JSON header inside a learned scorer file (``train-scorer``): the attribute, the feature extractor its
+    linear probe reads (name and weights sha256, checked on loading), the labels and the cross-validated ROC AUC."""
+
+    FORMAT = "latentedit-scorer"
+    attribute: str
+    feature_extractor: str
+    feature_extractor_sha256: str
+    feature_dim: int
+    labels: LabelCounts
+    labels_files: list[str] = field(default_factory=list)
+    regularisation_c: float
+    cv_folds: int
+    cv_auc: float
+    cv_auc_std: float
+    date: str = ""
+    version: str = ""

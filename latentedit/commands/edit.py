@@ -35,7 +35,8 @@ class EditRequest:
     ``boundary_files`` maps attribute names to boundary files (else the shipped ones); ``value_range``
     (``"LOW:HIGH"``) and ``steps`` set the columns; ``conditions`` are kept fixed by projection; ``combine`` is sum
     or average. Photos are inverted with ``options``, rendered by a copy of the generator tuned for ``tune`` steps,
-    and pasted back with ``paste`` (change or paste). ``report`` re-scores the faces at every step.
+    and pasted back with ``paste`` (change or paste). ``report`` re-scores the faces at every step, with the shipped
+    scorers and the learned ones in ``scorers`` (name -> scorer file from train-scorer).
     """
 
     output: OutputSpec
@@ -53,6 +54,7 @@ class EditRequest:
     conditions: Sequence[str] = ()
     combine: str = "sum"
     report: bool = False
+    scorers: Mapping[str, Path] = field(default_factory=dict)
     options: PhotoOptions = field(default_factory=PhotoOptions)
     paste: str = "change"
     tune: int = 100
@@ -152,6 +154,8 @@ def edit_faces(request: EditRequest) -> EditResult:
         raise UsageError(f"paste must be one of {', '.join(PASTE_MODES)}, got {request.paste!r}")
     if request.tune < 0:
         raise UsageError(f"tune must be 0 or more, got {request.tune}")
+    if request.scorers and not request.report:
+        raise UsageError("learned scorers measure the edit's report: ask for the report too")
     generator, digest = request.generator.load()
     model = generator.name
     generator.check_space(space)
@@ -166,7 +170,8 @@ def edit_faces(request: EditRequest) -> EditResult:
     if plan.direction.shape[0] != generator.code_shape(space)[-1]:
         raise UsageError(f"the boundaries have dimension {plan.direction.shape[0]}, model {model} codes "
                          f"{generator.code_shape(space)[-1]}")
-    inputs = [request.codes_file, *photos, *(b.path for b in [*boundaries, *condition_boundaries])]
+    inputs = [request.codes_file, *photos, *(b.path for b in [*boundaries, *condition_boundaries]),
+              *request.scorers.values()]
     with staged_output(request.output.path, request.output.overwrite, inputs=inputs) as staging:
         analysis = FaceAnalysis(generator.device)
         if photos:
@@ -197,7 +202,7 @@ def edit_faces(request: EditRequest) -> EditResult:
         report = None
         if request.report:
             report, picture = measure_edit(generator, codes, edited, plan, analysis=analysis, step_labels=column_labels,
-                                           batch_size=request.batch_size, space=space)
+                                           batch_size=request.batch_size, space=space, learned=request.scorers)
             save_png(picture, staging / "report.png")
         record = EditRecord(
             **run_record(model, digest, generator, request.generator.weights), space=space, **source,
@@ -205,7 +210,8 @@ def edit_faces(request: EditRequest) -> EditResult:
             boundaries={b.name: FileRef(path=str(b.path), sha256=sha256_file(b.path))
                         for b in [*boundaries, *condition_boundaries]},
             conditions=plan.conditions, combine=request.combine, steps=plan.steps.tolist(), edit=plan.describe(),
-            report=report,
+            report=report, scorers={name: FileRef(path=str(path), sha256=sha256_file(Path(path)))
+                                    for name, path in request.scorers.items()} or None,
         )
         np.save(staging / "source_codes.npy", codes)
         np.save(staging / "codes.npy", edited)
@@ -257,12 +263,13 @@ def replay_edit(record_file: Path, output: OutputSpec, device: str = "auto") -> 
 
 
 def measure_edit(generator: Generator, source: np.ndarray, edited: np.ndarray, plan: EditPlan, *,
-                 analysis: FaceAnalysis, step_labels: Sequence[str], batch_size: int = 64, space: str = "z"
-                 ) -> tuple[dict, np.ndarray]:
-    """What ``edit --report`` measures: every scorer's scores of every face before and at every step of the edit;
-    the effect of the full edit (see :func:`~latentedit.core.editing.edit_effect`) with the mean score of every
-    attribute at every step (``step_means``), and a picture of every face's scores along the edit."""
-    scorers = load_scorers(list(SCORERS), analysis)
+                 analysis: FaceAnalysis, step_labels: Sequence[str], batch_size: int = 64, space: str = "z",
+                 learned: Mapping[str, Path] | None = None) -> tuple[dict, np.ndarray]:
+    """What ``edit --report`` measures: every scorer's scores (the shipped ones and the ``learned`` scorer files) of
+    every face before and at every step of the edit; the effect of the full edit (see
+    :func:`~latentedit.core.editing.edit_effect`) with the mean score of every attribute at every step
+    (``step_means``), and a picture of every face's scores along the edit."""
+    scorers = load_scorers([*SCORERS, *(learned or {})], analysis, learned)
     curves = step_scores(generator, edited, scorers, batch_size=batch_size, space=space)
     before = score_codes(generator, source, scorers, space=space, batch_size=batch_size)
     report = _effect(plan, source, edited[:, -1], before, {n: values[:, -1] for n, values in curves.items()})

@@ -32,6 +32,8 @@ CHIP_SIZE = 64
 # 2x2 to 7x7) and after the second (128 x 7 x 7).
 FEATURE_NODES = ("layer_41_relu", "layer_22_relu")
 FEATURE_DIM = 64 * 7 * 7 + 128 * 7 * 7
+# What learned scorers (train-scorer) record they read, with the age network's sha256 (dlib.AGE_WEIGHTS).
+FEATURE_EXTRACTOR = "dlib age-v1: layer_41_relu pooled 2x2 + layer_22_relu, 64x64 dlib-chip, (byte - mean) / 256"
 CHUNK = 256
 
 
@@ -53,18 +55,26 @@ class AttributeProbe(nn.Module):
         return self.linear(self.features(pixels))
 
     @torch.inference_mode()
-    def logits(self, chips: np.ndarray) -> np.ndarray:
-        """Float (N, len(OUTPUTS)) logits for uint8 (N, 64, 64, 3) RGB chips."""
-        out = [np.zeros((0, len(OUTPUTS)), np.float32)]
+    def chip_features(self, chips: np.ndarray) -> torch.Tensor:
+        """Float (N, FEATURE_DIM) features of uint8 (N, 64, 64, 3) RGB chips, on the probe's device."""
+        out = [torch.zeros(0, FEATURE_DIM, device=self.means.device)]
         for start in range(0, len(chips), CHUNK):
             x = torch.from_numpy(chips[start : start + CHUNK]).to(self.means.device).permute(0, 3, 1, 2).float()
-            out.append(self(x).float().cpu().numpy())
-        return np.concatenate(out)
+            out.append(self.features(x).float())
+        return torch.cat(out)
 
+    def batch_features(self, batch: FaceBatch, found: np.ndarray) -> torch.Tensor:
+        """Features of the faces of ``batch`` where ``found``, computed once per batch for every probe (shipped or
+        learned) that reads them."""
+        key = "age-features:" + np.packbits(found).tobytes().hex()
+        return batch.computed(key, lambda: self.chip_features(batch.crops(CHIP_SIZE, CHIP_TEMPLATE)[found]))
+
+    @torch.inference_mode()
     def batch_logits(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
-        """Logits of the faces of ``batch`` where ``found``, computed once per batch for all the probe scorers."""
-        key = "attribute-probe:" + np.packbits(found).tobytes().hex()
-        return batch.computed(key, lambda: self.logits(batch.crops(CHIP_SIZE, CHIP_TEMPLATE)[found]))
+        """Logits (k, len(OUTPUTS)) of the faces of ``batch`` where ``found``."""
+        features = self.batch_features(batch, found)
+        return torch.cat([self.linear(features[i : i + CHUNK]) for i in range(0, len(features), CHUNK)]
+                         + [features.new_zeros(0, len(OUTPUTS))]).cpu().numpy()
 
 
 def load_probe(analysis: FaceAnalysis, path: Path = WEIGHTS_PATH) -> AttributeProbe:

@@ -1,0 +1,115 @@
+"""``latentedit label sheet`` and ``label suggest``: faces to label by eye, as numbered contact sheets with a labels
+CSV ready to fill in. ``sheet`` draws faces at random; ``suggest`` picks those a learned scorer is least sure about,
+spread over the face features, so that each round of labels teaches it most."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..core.probe import suggest
+from ..files.labels import labels_csv
+from ..files.outputs import save_png, staged_output, write_json
+from ..files.weights import sha256_file
+from ..models.analysis import FaceAnalysis
+from ..models.generators import Generator, render, run_record
+from ..models.scorers.learned import read_scorer
+from ..models.scoring import codes_features
+from ..pictures import annotated_grid, zoom
+from ..records import SampleFiles, SampleManifest
+from ..specs import GeneratorSpec, OutputSpec
+
+COLUMNS, ROWS, TILE = 8, 6, 128  # one contact sheet: 48 faces of 128 px
+
+
+@dataclass(frozen=True)
+class SheetRequest:
+    """``n`` faces of ``generator`` drawn from ``seed``, to label."""
+
+    output: OutputSpec
+    generator: GeneratorSpec = field(default_factory=GeneratorSpec)
+    n: int = 48
+    seed: int = 0
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class SuggestRequest:
+    """``n`` faces to label next for the scorer in ``scorer_file``: drawn from ``pool`` faces of ``generator``
+    (codes from ``seed``; None: a seed derived from the scorer file, so that each retrained scorer sees new faces),
+    the ``shortlist * n`` least sure first, then ``n`` spread out among them."""
+
+    output: OutputSpec
+    scorer_file: Path
+    generator: GeneratorSpec = field(default_factory=GeneratorSpec)
+    n: int = 20
+    pool: int = 2000
+    seed: int | None = None
+    shortlist: int = 4
+    batch_size: int = 64
+    progress: bool | None = None
+
+
+@dataclass
+class Sheet:
+    out: Path
+    codes: np.ndarray
+    sheets: list[str]
+    seed: int
+    probabilities: np.ndarray | None = None  # suggest: the scorer's probability of each chosen face
+
+
+def label_sheet(request: SheetRequest) -> Sheet:
+    """Write ``codes.npy``, ``sheet_01.png``… (faces numbered as the rows of the codes), ``labels.csv`` (one row
+    ``codes.npy:I,`` per face, labels empty) and ``manifest.json`` (a sample manifest: ``score`` reads the folder)."""
+    generator, digest = request.generator.load()
+    codes = generator.sample(request.n, request.seed)
+    sheets = write_sheet(request.output, generator, digest, request.generator, codes, request.seed,
+                         f"faces of seed {request.seed}", request.batch_size)
+    return Sheet(Path(request.output.path), codes, sheets, request.seed)
+
+
+def label_suggest(request: SuggestRequest) -> Sheet:
+    """Choose the faces (see :func:`latentedit.core.probe.suggest`) and write them as :func:`label_sheet` does."""
+    scorer = read_scorer(request.scorer_file)
+    generator, digest = request.generator.load()
+    seed = request.seed if request.seed is not None else int(sha256_file(Path(request.scorer_file))[:7], 16)
+    pool = generator.sample(request.pool, seed)
+    features = codes_features(generator, pool, FaceAnalysis(generator.device), batch_size=request.batch_size,
+                              progress=request.progress)
+    logits = scorer.logits(features)
+    chosen = suggest(logits, features, n=request.n, shortlist=request.shortlist, seed=seed)
+    title = f"{scorer.header.attribute}: the {request.n} of {request.pool} faces (seed {seed}) to label next"
+    sheets = write_sheet(request.output, generator, digest, request.generator, pool[chosen], None, title,
+                         request.batch_size, inputs=[request.scorer_file])
+    return Sheet(Path(request.output.path), pool[chosen], sheets, seed, 0.5 * (1 + np.tanh(logits[chosen] / 2)))
+
+
+def write_sheet(output: OutputSpec, generator: Generator, digest: str, spec: GeneratorSpec, codes: np.ndarray,
+                seed: int | None, title: str, batch_size: int, inputs: list[Path] | None = None) -> list[str]:
+    """The sheet folder for ``codes`` (see :func:`label_sheet`); returns the contact sheets' file names."""
+    with staged_output(output.path, output.overwrite, inputs=inputs or []) as staging:
+        np.save(staging / "codes.npy", codes)
+        faces = zoom(list(np.concatenate(list(render(generator, codes, batch_size=batch_size)))), TILE)
+        names = []
+        per_sheet = COLUMNS * ROWS
+        count = -(-len(codes) // per_sheet)
+        for k, start in enumerate(range(0, len(codes), per_sheet), start=1):
+            part = faces[start : start + per_sheet]
+            columns = COLUMNS
+            rows = -(-len(part) // columns)
+            tiles = np.full((rows * columns, TILE, TILE, 3), 255, np.uint8)
+            tiles[: len(part)] = part
+            numbers = [str(start + i) if i < len(part) else "" for i in range(rows * columns)]
+            captions = [numbers[r * columns : (r + 1) * columns] for r in range(rows)]
+            heading = f"{title}: sheet {k} of {count}, faces {start}-{start + len(part) - 1} = rows of labels.csv"
+            names.append(f"sheet_{k:02d}.png")
+            save_png(annotated_grid(tiles.reshape(rows, columns, TILE, TILE, 3), heading, captions=captions),
+                     staging / names[-1])
+        (staging / "labels.csv").write_text(labels_csv([f"codes.npy:{i}" for i in range(len(codes))]))
+        write_json(SampleManifest(
+            **run_record(generator.name, digest, generator, spec.weights), resolution=generator.resolution,
+            spaces={"z": list(generator.code_shape("z"))}, n=len(codes), seed=seed,
+            files=SampleFiles(codes="codes.npy", images=None, grid=names[0]),
+        ), staging / "manifest.json")
+    return names
