@@ -276,7 +276,7 @@ def train_boundary_cmd(ctx, codes, scores, labels_files, attr, scorer_file, n, s
     for boundary, path in result:
         info = boundary.info
         if info.chosen_per_side is None:  # trained on labels
-            click.echo(f"{path}: {info.n} labelled codes; cross-validated accuracy {info.validation_accuracy:.3f}")
+            click.echo(f"{path}: {info.scores}; cross-validated accuracy {info.validation_accuracy:.3f}")
             continue
         click.echo(
             f"{path}: {info.chosen_per_side} per side of {info.n_valid} valid codes; "

@@ -495,3 +495,19 @@ class ScorerHeader(Record):
     cv_auc_std: float
     date: str = ""
     version: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelSheetRecord(RunHead):
+    """``sheet.json`` of a ``label sheet`` or ``label suggest`` folder: where its faces came from (a seed, or a pool
+    of faces and the scorer that chose among them) and its files."""
+
+    FORMAT = "latentedit-label-sheet"
+    n: int
+    seed: int | None = omitted()
+    pool: int | None = omitted()
+    pool_seed: int | None = omitted()
+    scorer: FileRef | None = omitted()
+    codes: str = "codes.npy"
+    labels: str = "labels.csv"
+    sheets: list[str]

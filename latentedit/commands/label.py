@@ -13,10 +13,10 @@ from ..files.outputs import save_png, staged_output, write_json
 from ..files.weights import sha256_file
 from ..models.analysis import FaceAnalysis
 from ..models.generators import Generator, render, run_record
-from ..models.scorers.learned import read_scorer
+from ..models.scorers.learned import probe_input, read_scorer
 from ..models.scoring import codes_features
 from ..pictures import annotated_grid, zoom
-from ..records import SampleFiles, SampleManifest
+from ..records import FileRef, LabelSheetRecord
 from ..specs import GeneratorSpec, OutputSpec
 
 COLUMNS, ROWS, TILE = 8, 6, 128  # one contact sheet: 48 faces of 128 px
@@ -61,10 +61,10 @@ class Sheet:
 
 def label_sheet(request: SheetRequest) -> Sheet:
     """Write ``codes.npy``, ``sheet_01.png``… (faces numbered as the rows of the codes), ``labels.csv`` (one row
-    ``codes.npy:I,`` per face, labels empty) and ``manifest.json`` (a sample manifest: ``score`` reads the folder)."""
+    ``codes.npy:I,`` per face, labels empty) and ``sheet.json`` (a :class:`~latentedit.records.LabelSheetRecord`)."""
     generator, digest = request.generator.load()
     codes = generator.sample(request.n, request.seed)
-    sheets = write_sheet(request.output, generator, digest, request.generator, codes, request.seed,
+    sheets = write_sheet(request.output, generator, digest, request.generator, codes, {"seed": request.seed},
                          f"faces of seed {request.seed}", request.batch_size)
     return Sheet(Path(request.output.path), codes, sheets, request.seed)
 
@@ -78,16 +78,19 @@ def label_suggest(request: SuggestRequest) -> Sheet:
     features = codes_features(generator, pool, FaceAnalysis(generator.device), batch_size=request.batch_size,
                               progress=request.progress)
     logits = scorer.logits(features)
-    chosen = suggest(logits, features, n=request.n, shortlist=request.shortlist, seed=seed)
+    chosen = suggest(logits, probe_input(features), n=request.n, shortlist=request.shortlist, seed=seed)
     title = f"{scorer.header.attribute}: the {request.n} of {request.pool} faces (seed {seed}) to label next"
-    sheets = write_sheet(request.output, generator, digest, request.generator, pool[chosen], None, title,
+    source = {"pool": request.pool, "pool_seed": seed,
+              "scorer": FileRef(path=str(request.scorer_file), sha256=sha256_file(Path(request.scorer_file)))}
+    sheets = write_sheet(request.output, generator, digest, request.generator, pool[chosen], source, title,
                          request.batch_size, inputs=[request.scorer_file])
     return Sheet(Path(request.output.path), pool[chosen], sheets, seed, 0.5 * (1 + np.tanh(logits[chosen] / 2)))
 
 
 def write_sheet(output: OutputSpec, generator: Generator, digest: str, spec: GeneratorSpec, codes: np.ndarray,
-                seed: int | None, title: str, batch_size: int, inputs: list[Path] | None = None) -> list[str]:
-    """The sheet folder for ``codes`` (see :func:`label_sheet`); returns the contact sheets' file names."""
+                source: dict, title: str, batch_size: int, inputs: list[Path] | None = None) -> list[str]:
+    """The sheet folder for ``codes`` (see :func:`label_sheet`; ``source``: where the codes came from, fields of
+    :class:`~latentedit.records.LabelSheetRecord`); returns the contact sheets' file names."""
     with staged_output(output.path, output.overwrite, inputs=inputs or []) as staging:
         np.save(staging / "codes.npy", codes)
         faces = zoom(list(np.concatenate(list(render(generator, codes, batch_size=batch_size)))), TILE)
@@ -107,9 +110,6 @@ def write_sheet(output: OutputSpec, generator: Generator, digest: str, spec: Gen
             save_png(annotated_grid(tiles.reshape(rows, columns, TILE, TILE, 3), heading, captions=captions),
                      staging / names[-1])
         (staging / "labels.csv").write_text(labels_csv([f"codes.npy:{i}" for i in range(len(codes))]))
-        write_json(SampleManifest(
-            **run_record(generator.name, digest, generator, spec.weights), resolution=generator.resolution,
-            spaces={"z": list(generator.code_shape("z"))}, n=len(codes), seed=seed,
-            files=SampleFiles(codes="codes.npy", images=None, grid=names[0]),
-        ), staging / "manifest.json")
+        write_json(LabelSheetRecord(**run_record(generator.name, digest, generator, spec.weights), n=len(codes),
+                                    **source, sheets=names), staging / "sheet.json")
     return names

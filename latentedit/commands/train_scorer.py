@@ -1,5 +1,6 @@
 """``latentedit train-scorer``: a scorer for your own attribute from faces you labelled (a labels CSV of images or
-codes): a linear probe on the face features every probe reads, fitted with cross-validation."""
+codes): a linear probe on the face features every probe reads, fitted with cross-validation on each face and its
+mirror image."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -9,15 +10,15 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..core.probe import fit_probe
+from ..core.probe import fit_probe, require_classes
 from ..errors import UsageError
 from ..files.images import read_image
 from ..files.labels import Label, code_rows, read_labels
 from ..files.outputs import check_output, write_files_atomically
 from ..models.analysis import FaceAnalysis
 from ..models.dlib import AGE_WEIGHTS
-from ..models.scorers.attribute_probe import FEATURE_DIM, FEATURE_EXTRACTOR
-from ..models.scorers.learned import ScorerFile
+from ..models.scorers.attribute_probe import FEATURE_DIM
+from ..models.scorers.learned import FEATURES, ScorerFile, probe_input
 from ..models.scoring import check_learned_name, codes_features, face_features
 from ..records import LabelCounts, ScorerHeader, utc_now
 from ..specs import GeneratorSpec, OutputSpec
@@ -45,12 +46,14 @@ def train_scorer(request: ScorerRequest) -> ScorerFile:
         raise UsageError("give at least one labels file")
     check_output(out, overwrite=request.output.overwrite, inputs=request.labels_files, folder=False)
     labels = [label for path in request.labels_files for label in read_labels(Path(path))]
+    require_classes(np.array([label.label for label in labels]))  # before any face is rendered or read
     features = labelled_features(labels, request.generator, batch_size=request.batch_size, progress=request.progress)
     y = np.array([label.label for label in labels])
-    known, found = ~np.isnan(y), ~np.isnan(features[:, 0])
-    fit = fit_probe(features[known & found], y[known & found], seed=request.seed)
+    known, found = ~np.isnan(y), ~np.isnan(features[:, 0, 0])
+    used = features[known & found]
+    fit = fit_probe(probe_input(used[:, 0]), y[known & found], augmented=probe_input(used[:, 1]), seed=request.seed)
     header = ScorerHeader(
-        attribute=attr, feature_extractor=FEATURE_EXTRACTOR, feature_extractor_sha256=AGE_WEIGHTS.sha256,
+        attribute=attr, feature_extractor=FEATURES, feature_extractor_sha256=AGE_WEIGHTS.sha256,
         feature_dim=FEATURE_DIM, labels_files=[str(p) for p in request.labels_files],
         labels=LabelCounts(positive=fit.positive, negative=fit.negative, unclear=int((~known).sum()),
                            no_face=int((known & ~found).sum())),
@@ -65,10 +68,11 @@ def train_scorer(request: ScorerRequest) -> ScorerFile:
 
 def labelled_features(labels: Sequence[Label], generator: GeneratorSpec, *, batch_size: int = 64,
                       progress: bool | None = None) -> np.ndarray:
-    """Float32 (N, FEATURE_DIM) face features of the labelled items, in order, NaN rows where no face was found:
-    images are read, codes rendered by ``generator`` (loaded only when there are codes)."""
+    """Float32 (N, 2, FEATURE_DIM) face features of the labelled items, in order (each face and its mirror image),
+    NaN where no face was found: images are read, codes rendered by ``generator`` (loaded only when there are
+    codes)."""
     codes = code_rows(list(labels))
-    features = np.full((len(labels), FEATURE_DIM), np.nan, np.float32)
+    features = np.full((len(labels), 2, FEATURE_DIM), np.nan, np.float32)
     images = [i for i, label in enumerate(labels) if not label.is_code]
     rows = [i for i, label in enumerate(labels) if label.is_code]
     analysis = FaceAnalysis(generator.device)
@@ -76,10 +80,11 @@ def labelled_features(labels: Sequence[Label], generator: GeneratorSpec, *, batc
         model, _ = generator.load()
         codes = {path: model.validate_codes(array, "z") for path, array in codes.items()}
         stacked = np.stack([codes[labels[i].path][labels[i].row] for i in rows])
-        features[rows] = codes_features(model, stacked, analysis, batch_size=batch_size, progress=progress)
+        features[rows] = codes_features(model, stacked, analysis, mirror=True, batch_size=batch_size,
+                                        progress=progress)
     if images:
-        features[images] = face_features((_image(labels[i]) for i in images), analysis, batch_size=batch_size,
-                                         progress=progress, total=len(images))
+        features[images] = face_features((_image(labels[i]) for i in images), analysis, mirror=True,
+                                         batch_size=batch_size, progress=progress, total=len(images))
     return features
 
 

@@ -140,28 +140,32 @@ def score_codes(
                         progress=progress, total=len(codes), rendered_resolution=generator.resolution)
 
 
-def face_features(images: Iterable[np.ndarray], analysis: FaceAnalysis, *, batch_size: int = BATCH_SIZE,
-                  progress: bool | None = None, total: int | None = None, rendered_resolution: int | None = None
-                  ) -> np.ndarray:
+def face_features(images: Iterable[np.ndarray], analysis: FaceAnalysis, *, mirror: bool = False,
+                  batch_size: int = BATCH_SIZE, progress: bool | None = None, total: int | None = None,
+                  rendered_resolution: int | None = None) -> np.ndarray:
     """Float32 (N, FEATURE_DIM) face features of uint8 RGB images, NaN rows where no face was found: what every probe
-    scorer (shipped or learned) reads, computed as :func:`score_images` computes them."""
-    parts = [np.zeros((0, FEATURE_DIM), np.float32)]
+    scorer (shipped or learned) reads, computed as :func:`score_images` computes them. With ``mirror``, (N, 2,
+    FEATURE_DIM): each face's features and those of its chip's mirror image."""
+    views = (False, True) if mirror else (False,)
+    parts = [np.zeros((0, len(views), FEATURE_DIM), np.float32)]
     show = progress if progress is not None else (total or 0) > batch_size
     with tqdm(total=total, unit="face", desc="face features", disable=not show, leave=False) as bar:
         for chunk in _chunks(images, batch_size):
             batch = analysis.detect(chunk, rendered_resolution)
-            part = np.full((len(chunk), FEATURE_DIM), np.nan, np.float32)
-            part[batch.found] = analysis.attribute_probe.batch_features(batch, batch.found).cpu().numpy()
+            part = np.full((len(chunk), len(views), FEATURE_DIM), np.nan, np.float32)
+            for k, flipped in enumerate(views):
+                part[batch.found, k] = analysis.attribute_probe.batch_features(batch, batch.found, flipped).cpu().numpy()
             parts.append(part)
             bar.update(len(chunk))
-    return np.concatenate(parts)
+    out = np.concatenate(parts)
+    return out if mirror else out[:, 0]
 
 
 def codes_features(generator: Generator, codes: np.ndarray, analysis: FaceAnalysis, *, space: str = "z",
-                   batch_size: int = BATCH_SIZE, progress: bool | None = None) -> np.ndarray:
+                   mirror: bool = False, batch_size: int = BATCH_SIZE, progress: bool | None = None) -> np.ndarray:
     """:func:`face_features` of ``codes`` rendered on the fly, as :func:`score_codes` renders them."""
     codes = generator.validate_codes(codes, space)
-    return face_features(_rendered(generator, codes, space, batch_size), analysis, batch_size=batch_size,
+    return face_features(_rendered(generator, codes, space, batch_size), analysis, mirror=mirror, batch_size=batch_size,
                          progress=progress, total=len(codes), rendered_resolution=generator.resolution)
 
 

@@ -63,11 +63,14 @@ class AttributeProbe(nn.Module):
             out.append(self.features(x).float())
         return torch.cat(out)
 
-    def batch_features(self, batch: FaceBatch, found: np.ndarray) -> torch.Tensor:
-        """Features of the faces of ``batch`` where ``found``, computed once per batch for every probe (shipped or
-        learned) that reads them."""
-        key = "age-features:" + np.packbits(found).tobytes().hex()
-        return batch.computed(key, lambda: self.chip_features(batch.crops(CHIP_SIZE, CHIP_TEMPLATE)[found]))
+    def batch_features(self, batch: FaceBatch, found: np.ndarray, mirror: bool = False) -> torch.Tensor:
+        """Features of the faces of ``batch`` where ``found`` (``mirror``: of their chips' mirror images), computed
+        once per batch for every probe (shipped or learned) that reads them."""
+        def compute() -> torch.Tensor:
+            chips = batch.crops(CHIP_SIZE, CHIP_TEMPLATE)[found]
+            return self.chip_features(np.ascontiguousarray(chips[:, :, ::-1]) if mirror else chips)
+
+        return batch.computed(f"age-features{'-mirrored' * mirror}:" + np.packbits(found).tobytes().hex(), compute)
 
     @torch.inference_mode()
     def batch_logits(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:

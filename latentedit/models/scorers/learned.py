@@ -1,5 +1,6 @@
 """Scorers that users train on their own labels (``latentedit train-scorer``): a linear probe on the same age-network
-features as the shipped smile, eyeglasses and gender probes, so it reads faces of any generator and photos alike.
+features as the shipped smile, eyeglasses and gender probes (square-rooted, see :func:`probe_input`), so it reads
+faces of any generator and photos alike.
 
 A scorer file is a ``torch.save`` dict, read with ``weights_only=True``: ``"latentedit-scorer"`` (the JSON of a
 :class:`~latentedit.records.ScorerHeader`), ``"weight"`` (float32, FEATURE_DIM) and ``"bias"`` (float32, 1). The
@@ -23,6 +24,14 @@ from . import Scorer
 from .attribute_probe import FEATURE_DIM, FEATURE_EXTRACTOR
 
 HEADER_KEY = "latentedit-scorer"
+FEATURES = f"{FEATURE_EXTRACTOR}; square root"  # what the header's feature_extractor names
+
+
+def probe_input(features: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """What a learned probe reads: the square root of the (non-negative, ReLU) features. With a few labels this ranks
+    faces better than the features themselves (by 0.3 to 5 points of ROC AUC for smile, eyeglasses and gender with
+    100 labels: random subsets of the faces labelled in TRAINSET.md, measured on the rest)."""
+    return features.clamp(min=0).sqrt() if isinstance(features, torch.Tensor) else np.sqrt(np.maximum(features, 0))
 
 
 @dataclass(frozen=True)
@@ -39,9 +48,9 @@ class ScorerFile:
                 "bias": torch.tensor([self.bias], dtype=torch.float32)}
 
     def logits(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Float64 logits of (N, FEATURE_DIM) features (NaN rows give NaN)."""
-        features = torch.as_tensor(features)
-        return (features.double() @ self.weight.to(features.device).double() + self.bias).cpu().numpy()
+        """Float64 logits of (N, FEATURE_DIM) features, as :func:`~latentedit.models.scoring.face_features` gives them (NaN rows give NaN)."""
+        features = probe_input(torch.as_tensor(features).double())
+        return (features @ self.weight.to(features.device).double() + self.bias).cpu().numpy()
 
 
 def read_scorer(path: Path) -> ScorerFile:
@@ -58,7 +67,7 @@ def read_scorer(path: Path) -> ScorerFile:
         header = ScorerHeader.from_json(raw, f"scorer file {path}")
     except UsageError as exc:
         raise WeightsError(str(exc)) from None
-    if header.feature_extractor != FEATURE_EXTRACTOR or header.feature_extractor_sha256 != AGE_WEIGHTS.sha256:
+    if header.feature_extractor != FEATURES or header.feature_extractor_sha256 != AGE_WEIGHTS.sha256:
         raise WeightsError(
             f"scorer file {path} reads other face features ({header.feature_extractor}, weights "
             f"{header.feature_extractor_sha256[:12]}…) than this latentedit computes (weights "
