@@ -4,6 +4,7 @@ import signal
 import sys
 import threading
 import warnings
+from functools import partial
 from pathlib import Path
 
 import click
@@ -784,6 +785,7 @@ def studio_cmd(model, port, host, boundary_folders, workdir, open_browser, itera
     Serves http://127.0.0.1:8765/ by default until Ctrl-C. Photos are inverted, tuned and pasted back as
     `edit PHOTO` does them, with the same options.
     """
+    from .commands.label import suggest_for_labels
     from .studio.app import LOOPBACK, bind, serve
     from .studio.session import Studio, StudioRequest
 
@@ -797,6 +799,7 @@ def studio_cmd(model, port, host, boundary_folders, workdir, open_browser, itera
     except BaseException:
         sock.close()
         raise
+    session.suggest = partial(suggest_for_labels, generator=session.generator, analysis=session.analysis)
     for line in session.skipped:
         click.echo(f"latentedit: warning: boundary left out: {line}", err=True)
     click.echo(f"{len(session.sliders)} sliders: {', '.join(session.sliders)}")

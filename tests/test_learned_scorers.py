@@ -11,11 +11,13 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+from latentedit.commands.label import suggest_for_labels
 from latentedit.core.probe import fit_probe, suggest
 from latentedit.files.boundaries import load_boundary, shipped_boundaries
 from latentedit.files.labels import read_labels
 from latentedit.files.weights import sha256_file
 from latentedit.models.scorers.learned import HEADER_KEY, LearnedScorer, read_scorer
+from latentedit.models.scoring import score_codes
 from latentedit.records import ScorerHeader
 
 DATA = Path(__file__).parent / "data"
@@ -117,7 +119,8 @@ def test_suggest_prefers_uncertain_faces():
 
 def test_suggest_spreads_out_over_the_features():
     """Among equally uncertain faces in two tight clusters, both clusters are picked, not just the first one."""
-    features = np.concatenate([np.full((50, 8), 1.0), np.full((50, 8), -1.0)]) + np.random.default_rng(2).normal(0, 0.01, (100, 8))
+    noise = np.random.default_rng(2).normal(0, 0.01, (100, 8))
+    features = np.concatenate([np.full((50, 8), 1.0), np.full((50, 8), -1.0)]) + noise
     chosen = suggest(np.zeros(100), features, n=4, shortlist=25, seed=0)
     assert (chosen < 50).any() and (chosen >= 50).any()
 
@@ -150,6 +153,21 @@ def test_label_sheet_and_suggest(trained, run_cli, tmp_path):
     assert doubt["next"] < doubt["sheet"] - 0.15, doubt
 
 
+@pytest.mark.slow
+def test_studio_suggest_hook_picks_uncertain_faces(trained, dcgan, analysis, tmp_path):
+    """The studio's suggest round fits the probe train-scorer fits to the same labels (so the trained scorer reads
+    its doubt) and picks faces it is far less sure about than random faces of the same pool."""
+    labels = write_labels(tmp_path / "labels.csv", range(120))
+    codes, name = suggest_for_labels(labels, 8, generator=dcgan, analysis=analysis, pool=160)
+    assert codes.shape == (8, 100) and name.startswith("suggest-")
+    pool = dcgan.sample(160, int(name.removeprefix("suggest-"), 16))
+    assert all((pool == code).all(1).any() for code in codes)
+    scorers = {"mine": LearnedScorer.load(trained, analysis)}
+    doubt = {key: np.nanmean(np.abs(score_codes(dcgan, faces, scorers, progress=False)["mine"] - 0.5))
+             for key, faces in (("chosen", codes), ("pool", pool))}
+    assert doubt["chosen"] < doubt["pool"] - 0.15, doubt
+
+
 def test_boundary_from_labelled_codes(run_cli, tmp_path):
     """The SVM on 600 codes labelled by eye for smile points where the shipped smile boundary points."""
     labels = write_labels(tmp_path / "labels.csv", range(600))
@@ -169,13 +187,25 @@ def test_boundary_and_edit_report_with_a_learned_scorer(trained, run_cli, tmp_pa
                               "-o", tmp_path / "b", "--device", "cpu")
     assert code == 0, stderr
     boundary = load_boundary(tmp_path / "b" / "mine.npy")
-    assert boundary.info.scorer.sha256 == sha256_file(trained) and boundary.info.scorer.path == str(trained)
+    assert boundary.info.scorer_file.sha256 == sha256_file(trained) and boundary.info.scorer_file.path == str(trained)
     shipped = load_boundary(shipped_boundaries("dcgan-digiface64")["smile"])
     assert boundary.normal @ shipped.normal > 0.4  # 600 faces only, but it is a smile direction
-    # Editing along the shipped smile boundary raises the learned smile scorer's reading; the report says so.
-    code, stdout, stderr = run_cli("edit", "--attrs", "smile=+3", "-n", 6, "--seed", 4, "--report", "--scorer",
-                                   f"mine={trained}", "-o", tmp_path / "e", "--device", "cpu")
+    # A target in the learned scorer's units (a probability) along its own boundary: the sidecar's scorer file
+    # measures the search and the report; --scorer adds the same file under another name to the report.
+    code, stdout, stderr = run_cli("edit", "--attrs", "mine=0.9", "--boundary", f"mine={tmp_path / 'b' / 'mine.npy'}",
+                                   "-n", 4, "--seed", 4, "--report", "--scorer", f"again={trained}",
+                                   "-o", tmp_path / "e", "--device", "cpu")
     assert code == 0, stderr
     record = json.loads((tmp_path / "e" / "edit.json").read_text())
-    assert record["report"]["side_effects_signed"]["mine"] > 0.2
-    assert record["scorers"]["mine"]["sha256"] == sha256_file(trained)
+    target = record["targets"]["mine"]
+    assert target["unit"] == "probability" and target["scorer"] == "mine"
+    faces = [face for face in target["faces"] if face["before"] is not None and face["reading"] is not None]
+    readings, befores = (np.array([face[key] for face in faces]) for key in ("reading", "before"))
+    assert len(faces) >= 3 and (readings > befores + 0.2).all(), (befores, readings)  # all moved towards 0.9
+    assert all(abs(face["reading"] - 0.9) <= 0.02 for face in faces if face["status"] == "reached")
+    report = record["report"]
+    assert report["targets"]["mine"]["mean_change"] > 0.3
+    assert report["side_effects_signed"]["again"] == pytest.approx(report["targets"]["mine"]["mean_change"], abs=1e-6)
+    assert report["side_effects_signed"]["smile"] > 0.2  # the shipped smile scorer agrees: a smile was added
+    assert {name: ref["sha256"] for name, ref in record["scorers"].items()} == {"mine": sha256_file(trained),
+                                                                                 "again": sha256_file(trained)}

@@ -27,7 +27,14 @@ from ..pictures import annotated_grid, column_means, line_panels, preview_tiles,
 from ..records import AutoConditions, EditedPhoto, EditRecord, EditTarget, FileRef
 from ..specs import GeneratorSpec, OutputSpec, PhotoOptions, StyleOptions
 from .photos import invert_photos, photo_names
-from .targets import DEFAULT_MAX_DISTANCE, auto_conditions, read_values, recorded_distances, search_targets
+from .targets import (
+    DEFAULT_MAX_DISTANCE,
+    auto_conditions,
+    learned_scorers,
+    read_values,
+    recorded_distances,
+    search_targets,
+)
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,8 @@ class EditRequest:
     ``max_distance`` (default 6) either way (see :func:`~.targets.search_targets`); ``recorded_targets`` (from an
     edit record) gives those distances instead. Photos are inverted with ``options``, rendered by a copy of the
     generator tuned for ``tune`` steps, and pasted back with ``paste`` (change or paste). ``report`` re-scores the
-    faces at every step (with the shipped scorers and the learned ones in ``scorers``: name -> scorer file from
-    train-scorer) and measures how much of each face's identity every step keeps. ``layers`` (a spec like
+    faces at every step (with the shipped scorers, the learned ones in ``scorers``: name -> scorer file from
+    train-scorer, and those that measure learned boundaries) and measures how much of each face's identity every step keeps. ``layers`` (a spec like
     ``"0-3"`` or ``"0,2,5-7"``; W+ edits only) moves only those layers of each code.
     """
 
@@ -229,6 +236,7 @@ def edit_faces(request: EditRequest) -> EditResult:
     layers = _edit_layers(generator, space, request.layers)
     boundaries = resolve_boundaries([name for name, _ in parsed], model, request.boundary_files, space)
     strengths, targets = read_values(parsed, boundaries)
+    learned = {**learned_scorers(boundaries), **request.scorers} if request.report else {}
     max_distance = _max_distance(request, targets)
     condition_boundaries = resolve_boundaries(request.conditions, model, request.boundary_files, space)
     analysis = FaceAnalysis(generator.device)
@@ -249,7 +257,7 @@ def edit_faces(request: EditRequest) -> EditResult:
         raise UsageError(f"the boundaries have dimension {plan.direction.shape[0]}, model {model} codes "
                          f"{generator.code_shape(space)[-1]}")
     inputs = [request.codes_file, *photos, *(b.path for b in [*boundaries, *condition_boundaries]),
-              *request.scorers.values()]
+              *learned.values()]
     with staged_output(request.output.path, request.output.overwrite, inputs=inputs) as staging:
         if photos:
             prepared = prepare_photos(photos, generator, space=space, options=request.options, paste=request.paste,
@@ -276,13 +284,13 @@ def edit_faces(request: EditRequest) -> EditResult:
         report = None
         if request.report:
             report, picture = measure_edit(generator, codes, edited, plan, analysis=analysis, step_labels=column_labels,
-                                           batch_size=request.batch_size, space=space, learned=request.scorers)
+                                           batch_size=request.batch_size, space=space, learned=learned)
             save_png(picture, staging / "report.png")
         record = edit_record(run_record(model, digest, generator, request.generator.weights), space=space,
                              source=source, attrs=request.attrs, plan=plan,
                              boundaries=[*boundaries, *condition_boundaries], report=report,
                              max_distance=max_distance, targets=dict(found) if found else None,
-                             auto_conditions=auto, scorers=request.scorers)
+                             auto_conditions=auto, scorers=learned)
         np.save(staging / "source_codes.npy", codes)
         np.save(staging / "codes.npy", edited)
         save_png(annotated_grid(tiles, plan.describe(), [f"#{i}" for i in range(len(codes))], column_labels),

@@ -2,13 +2,14 @@
 CSV ready to fill in. ``sheet`` draws faces at random; ``suggest`` picks those a learned scorer is least sure about,
 spread over the face features, so that each round of labels teaches it most."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..core.probe import suggest
-from ..files.labels import labels_csv
+from ..files.labels import labels_csv, read_labels
 from ..files.outputs import save_png, staged_output, write_json
 from ..files.weights import sha256_file
 from ..models.analysis import FaceAnalysis
@@ -18,8 +19,10 @@ from ..models.scoring import codes_features
 from ..pictures import annotated_grid, zoom
 from ..records import FileRef, LabelSheetRecord
 from ..specs import GeneratorSpec, OutputSpec
+from .train_scorer import fit_labels, labelled_features
 
 COLUMNS, ROWS, TILE = 8, 6, 128  # one contact sheet: 48 faces of 128 px
+STUDIO_POOL = 1000  # faces the studio's suggest round draws and scores
 
 
 @dataclass(frozen=True)
@@ -70,21 +73,45 @@ def label_sheet(request: SheetRequest) -> Sheet:
 
 
 def label_suggest(request: SuggestRequest) -> Sheet:
-    """Choose the faces (see :func:`latentedit.core.probe.suggest`) and write them as :func:`label_sheet` does."""
+    """Choose the faces (see :func:`pick_from_pool`) and write them as :func:`label_sheet` does."""
     scorer = read_scorer(request.scorer_file)
     generator, digest = request.generator.load()
     seed = request.seed if request.seed is not None else int(sha256_file(Path(request.scorer_file))[:7], 16)
-    pool = generator.sample(request.pool, seed)
-    features = codes_features(generator, pool, FaceAnalysis(generator.device), batch_size=request.batch_size,
-                              progress=request.progress)
-    logits = scorer.logits(features)
-    chosen = suggest(logits, probe_input(features), n=request.n, shortlist=request.shortlist, seed=seed)
+    codes, logits = pick_from_pool(generator, FaceAnalysis(generator.device), scorer.logits, n=request.n,
+                                   pool=request.pool, seed=seed, shortlist=request.shortlist,
+                                   batch_size=request.batch_size, progress=request.progress)
     title = f"{scorer.header.attribute}: the {request.n} of {request.pool} faces (seed {seed}) to label next"
     source = {"pool": request.pool, "pool_seed": seed,
               "scorer": FileRef(path=str(request.scorer_file), sha256=sha256_file(Path(request.scorer_file)))}
-    sheets = write_sheet(request.output, generator, digest, request.generator, pool[chosen], source, title,
+    sheets = write_sheet(request.output, generator, digest, request.generator, codes, source, title,
                          request.batch_size, inputs=[request.scorer_file])
-    return Sheet(Path(request.output.path), pool[chosen], sheets, seed, 0.5 * (1 + np.tanh(logits[chosen] / 2)))
+    return Sheet(Path(request.output.path), codes, sheets, seed, 0.5 * (1 + np.tanh(logits / 2)))
+
+
+def pick_from_pool(generator: Generator, analysis: FaceAnalysis, logits: Callable[[np.ndarray], np.ndarray], *,
+                   n: int, pool: int, seed: int, shortlist: int = 4, batch_size: int = 64,
+                   progress: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The codes of the ``n`` of ``pool`` faces drawn from ``seed`` that a probe (``logits`` of face features) is
+    least sure about, spread over the features (see :func:`latentedit.core.probe.suggest`), with their logits."""
+    codes = generator.sample(pool, seed)
+    features = codes_features(generator, codes, analysis, batch_size=batch_size, progress=progress)
+    values = logits(features)
+    chosen = suggest(values, probe_input(features), n=n, shortlist=shortlist, seed=seed)
+    return codes[chosen], values[chosen]
+
+
+def suggest_for_labels(labels_csv: Path, n: int, *, generator: Generator, analysis: FaceAnalysis,
+                       pool: int = STUDIO_POOL, batch_size: int = 64) -> tuple[np.ndarray, str]:
+    """The studio's suggest hook: a probe fitted to the labels in ``labels_csv`` as train-scorer fits one, then
+    :func:`pick_from_pool` on a pool drawn from a seed derived from the labels (each round sees new faces); returns
+    the codes and a name for their sheet."""
+    labels = read_labels(labels_csv)
+    features = labelled_features(labels, lambda: (generator, ""), analysis, batch_size=batch_size, progress=False)
+    fit, _ = fit_labels(labels, features)
+    seed = int(sha256_file(labels_csv)[:7], 16)
+    codes, _ = pick_from_pool(generator, analysis, lambda x: fit.logits(probe_input(x)), n=n, pool=pool, seed=seed,
+                              batch_size=batch_size, progress=False)
+    return codes, f"suggest-{seed:07x}"
 
 
 def write_sheet(output: OutputSpec, generator: Generator, digest: str, spec: GeneratorSpec, codes: np.ndarray,

@@ -46,7 +46,8 @@ def require_classes(labels: np.ndarray, minimum: int = MIN_PER_CLASS) -> tuple[i
     return positive, negative
 
 
-@threadpool_limits.wrap(limits=1, user_api="blas")  # small matrices: one thread is faster, and far faster on a busy machine
+# small matrices: one thread is faster, and far faster on a busy machine
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def fit_probe(features: np.ndarray, labels: np.ndarray, *, augmented: np.ndarray | None = None,
               c_grid: tuple[float, ...] = C_GRID, folds: int = FOLDS, seed: int = 0,
               min_per_class: int = MIN_PER_CLASS) -> ProbeFit:

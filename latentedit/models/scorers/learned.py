@@ -48,7 +48,8 @@ class ScorerFile:
                 "bias": torch.tensor([self.bias], dtype=torch.float32)}
 
     def logits(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Float64 logits of (N, FEATURE_DIM) features, as :func:`~latentedit.models.scoring.face_features` gives them (NaN rows give NaN)."""
+        """Float64 logits of (N, FEATURE_DIM) features, as :func:`~latentedit.models.scoring.face_features` gives
+        them (NaN rows give NaN)."""
         features = probe_input(torch.as_tensor(features).double())
         return (features @ self.weight.to(features.device).double() + self.bias).cpu().numpy()
 
