@@ -12,12 +12,14 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from latentedit.commands.label import suggest_for_labels
+from latentedit.commands.train_scorer import fit_labels
 from latentedit.core.probe import fit_probe, suggest
 from latentedit.files.boundaries import load_boundary, shipped_boundaries
-from latentedit.files.labels import read_labels
+from latentedit.files.labels import Label, read_labels
 from latentedit.files.weights import sha256_file
-from latentedit.models.scorers.learned import HEADER_KEY, LearnedScorer, read_scorer
-from latentedit.models.scoring import score_codes
+from latentedit.models.scorers.attribute_probe import EyeglassesScorer
+from latentedit.models.scorers.learned import HEADER_KEY, LearnedScorer, probe_input, read_scorer
+from latentedit.models.scoring import codes_features, score_codes
 from latentedit.records import ScorerHeader
 
 DATA = Path(__file__).parent / "data"
@@ -83,6 +85,29 @@ def test_scorer_file_round_trip(trained, analysis, dcgan):
     expected = 1 / (1 + np.exp(-(np.sqrt(features) @ raw["weight"].double().numpy() + float(raw["bias"][0]))))
     got = LearnedScorer.load(trained, analysis).score(batch)
     np.testing.assert_allclose(got[batch.found], expected, rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_scorer_learns_a_shipped_scorers_decisions(dcgan, analysis):
+    """Labels from the shipped eyeglasses scorer's decisions on 240 faces teach a probe (fitted as train-scorer fits
+    it) to rank 160 other faces (the check set's) as that scorer decides them; flipped labels reverse the ranking."""
+    train, held = np.load(CODES)[:240], np.load(DATA / "checkset_codes.npy")[:160]
+    shipped = {"eyeglasses": EyeglassesScorer(analysis)}
+    decided = [score_codes(dcgan, codes, shipped, progress=False)["eyeglasses"] > 0.5 for codes in (train, held)]
+    features = codes_features(dcgan, train, analysis, mirror=True, progress=False)
+    held_features = probe_input(codes_features(dcgan, held, analysis, progress=False))
+    aucs = []
+    for flip in (False, True):
+        labels = [Label(CODES, i, float(yes != flip), f"row {i}") for i, yes in enumerate(decided[0])]
+        fit, counts = fit_labels(labels, features)
+        assert counts.positive + counts.negative + counts.no_face == 240
+        assert counts.no_face == np.isnan(features[:, 0, 0]).sum()
+        logits = fit.logits(held_features)
+        found = ~np.isnan(logits)
+        aucs.append(roc_auc_score(decided[1][found], logits[found]))
+    assert decided[0].sum() >= 20 and decided[1].sum() >= 10
+    assert aucs[0] >= 0.95 and aucs[1] <= 0.05, aucs
+    print(f"AUC against the shipped scorer's decisions on 160 held-out faces: {aucs[0]:.3f} (flipped {aucs[1]:.3f})")
 
 
 def test_fit_probe_learns_and_reports_cross_validation():
