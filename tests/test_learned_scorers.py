@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from latentedit.commands.label import suggest_for_labels
@@ -117,7 +118,7 @@ def test_fit_probe_learns_and_reports_cross_validation():
 
     def faces(n: int) -> tuple[np.ndarray, np.ndarray]:
         attribute = rng.standard_normal(n)
-        x = rng.standard_normal((n, 500))
+        x = rng.standard_normal((n, 500)) + 2.0  # features away from 0, as ReLU features are
         x[:, :50] += attribute[:, None]
         return x, attribute > 0.8
 
@@ -127,6 +128,10 @@ def test_fit_probe_learns_and_reports_cross_validation():
     assert roc_auc_score(truth, fit.logits(test)) > 0.9
     assert fit.cv_auc > 0.85 and fit.positive == int(y.sum())
     assert roc_auc_score(truth, fit_probe(x, 1 - y.astype(int)).logits(test)) < 0.1
+    # The probe on raw features is the logistic regression on standardised ones (fitted in the rows' span, folded back)
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    reference = LogisticRegression(C=fit.c, max_iter=10000, tol=1e-8).fit((x - mean) / std, y)
+    np.testing.assert_allclose(fit.logits(test), reference.decision_function((test - mean) / std), atol=0.02)
 
 
 def test_suggest_prefers_uncertain_faces():
