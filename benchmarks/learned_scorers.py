@@ -156,6 +156,7 @@ def main() -> None:
     begin = time.perf_counter()
     generator, _ = load_generator(MODEL, device="cpu")
     analysis = FaceAnalysis("cpu")
+    cached = args.cache is not None and args.cache.is_file()
     data = load_features(generator, analysis, args.cache)
     with open(CHECKSET / "train_attributes_labels.csv", newline="") as handle:
         pool_rows = list(csv.DictReader(handle))
@@ -197,8 +198,11 @@ def main() -> None:
                     cells.append(spread(values) + partial)
             table.append(f"| {attribute} | {n} | " + " | ".join(cells) + " |")
             print(table[-1], flush=True)
-        notes.append(f"{attribute}: the suggested runs labelled {spread([r['bootstrap'] for r in runs])} random faces "
-                     f"before the first round (10 of each class); a boundary from the shipped scorer on the same "
+        bootstrap = [r["bootstrap"] for r in runs]
+        notes.append(f"{attribute}: the suggested runs labelled {np.mean(bootstrap):.0f} ± {np.std(bootstrap):.0f} "
+                     f"random faces (at most {max(bootstrap)}) "
+                     f"before the first round (10 of each class; up to there the two curves share their labels); a "
+                     f"boundary from the shipped scorer on the same "
                      f"{BOUNDARY_FACES} faces has cosine {ceiling:.3f} with the shipped one (trained on more faces).")
         for strategy in ("random", "suggested"):
             probe = runs[0][strategy].get(EDIT_LABELS)
@@ -218,7 +222,8 @@ def main() -> None:
                       f"faces (seed {EDIT_SEED}); the share whose shipped scorer's reading rises, and its mean change "
                       "(probability).", "",
                       "| attribute | boundary | reading rises | mean change | faces |", "|---|---|---|---|---|", *edits,
-                      "", f"Run time: {time.perf_counter() - begin:.0f} s."])
+                      "", f"Run time: {time.perf_counter() - begin:.0f} s"
+                      + (" (the face features read from --cache)." if cached else ".")])
     print(body)
     if not args.no_write:
         write_section("Learned scorers: labels needed (`benchmarks/learned_scorers.py`)", body)

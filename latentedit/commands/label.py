@@ -22,7 +22,7 @@ from ..specs import GeneratorSpec, OutputSpec
 from .train_scorer import fit_labels, labelled_features
 
 COLUMNS, ROWS, TILE = 8, 6, 128  # one contact sheet: 48 faces of 128 px
-STUDIO_POOL = 1000  # faces the studio's suggest round draws and scores
+STUDIO_POOL = 500  # faces the studio's suggest round draws and scores
 
 
 @dataclass(frozen=True)
