@@ -107,6 +107,16 @@ def inversion_options(command):
     return command
 
 
+def photo_command_options(command):
+    """The options of the commands whose inputs may be photos (invert, mix, arith): the model, -o, the inversion's
+    options, the latent space, the device, --weights and --overwrite."""
+    for option in reversed([model_option, click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+                                                       help="Output folder (must be new or empty)."),
+                            inversion_options, space_option, device_option, weights_option, overwrite_option]):
+        command = option(command)
+    return command
+
+
 def _photo_options(iterations: int, starts: int | None, face_index: int, aligned: bool) -> PhotoOptions:
     return PhotoOptions(InversionSettings(iterations=iterations, starts=starts), face_index, aligned)
 
@@ -480,13 +490,7 @@ def directions_cmd(model, method, k, layers, n, seed, samples, out, batch_size, 
 
 @cli.command("invert")
 @click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path))
-@model_option
-@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
-@inversion_options
-@space_option
-@device_option
-@weights_option
-@overwrite_option
+@photo_command_options
 def invert_cmd(photos, model, out, iterations, starts, face_index, aligned, space, device, weights, overwrite) -> None:
     """Find the latent code of the face in each photo (GAN inversion).
 
@@ -520,13 +524,7 @@ SOURCE_HELP = "a photo, codes.npy[:ROW] or seed:N"
 @click.option("--steps", type=int, default=None, help="Instead of one blend: interpolate from A to B in this many frames.")
 @click.option("--path", type=click.Choice(["auto", "spherical", "linear"]), default="auto", show_default=True,
               help="Interpolation path; auto = spherical for Z codes (Gaussian), linear for W and W+.")
-@model_option
-@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
-@inversion_options
-@space_option
-@device_option
-@weights_option
-@overwrite_option
+@photo_command_options
 def mix(a, b, weight, steps, path, model, out, iterations, starts, face_index, aligned, space, device, weights, overwrite) -> None:
     """Blend two faces A and B, or interpolate between them (--steps).
 
@@ -548,13 +546,7 @@ def mix(a, b, weight, steps, path, model, out, iterations, starts, face_index, a
 @click.option("--group", "groups", multiple=True, required=True,
               help=f"NAME=SOURCE[,SOURCE...]: a labelled group whose codes are averaged; SOURCE is {SOURCE_HELP}, "
                    "codes.npy:3,5,8 takes several rows.")
-@model_option
-@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
-@inversion_options
-@space_option
-@device_option
-@weights_option
-@overwrite_option
+@photo_command_options
 def arith(expression, groups, model, out, iterations, starts, face_index, aligned, space, device, weights, overwrite) -> None:
     """Latent arithmetic on averaged groups of faces, e.g. "smiling_woman - neutral_woman + neutral_man".
 

@@ -6,7 +6,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 
-def image_grid(images: np.ndarray | Sequence[np.ndarray], columns: int = 8, pad: int = 2, fill: int = 255) -> np.ndarray:
+def image_grid(images: np.ndarray | Sequence[np.ndarray], columns: int = 8, pad: int = 2,
+               fill: int = 255) -> np.ndarray:
     """Tile (N, H, W, 3) uint8 images into one grid image with ``pad`` pixels of ``fill`` between tiles."""
     images = np.asarray(images)
     n, h, w, c = images.shape
@@ -29,7 +30,7 @@ def preview_tiles(images: np.ndarray, size: int | None = None) -> np.ndarray:
     size = size or int(np.clip(images.shape[1], 128, 256))
     if images.shape[1:3] == (size, size):
         return images
-    method = Image.NEAREST if size > images.shape[1] else Image.LANCZOS
+    method = Image.Resampling.NEAREST if size > images.shape[1] else Image.Resampling.LANCZOS
     return np.stack([np.asarray(Image.fromarray(im).resize((size, size), method)) for im in images])
 
 
@@ -44,8 +45,9 @@ def annotated_grid(
     """Lay out (R, C, H, W, 3) uint8 tiles on white with an optional title, row and column labels,
     and a caption under each tile; returns the picture as a uint8 array."""
     rows, cols, h, w, _ = tiles.shape
-    font = ImageFont.load_default(size=max(11, min(18, w // 9)))
-    line = font.size + 6
+    font_size = max(11, min(18, w // 9))
+    font = ImageFont.load_default(size=font_size)
+    line = font_size + 6
     left = pad + (max(int(font.getlength(t)) for t in row_labels) + pad if row_labels else 0)
     top = pad + (line if title else 0) + (line if column_labels else 0)
     cell_h = h + pad + (line if captions else 0)
@@ -59,7 +61,7 @@ def annotated_grid(
     for r in range(rows):
         y = top + r * cell_h
         if row_labels:
-            draw.text((pad, y + (h - font.size) / 2), row_labels[r], fill="black", font=font)
+            draw.text((pad, y + (h - font_size) / 2), row_labels[r], fill="black", font=font)
         for c in range(cols):
             x = left + c * (w + pad)
             canvas.paste(Image.fromarray(tiles[r, c]), (x, y))
@@ -88,7 +90,7 @@ def line_panels(
     canvas = Image.new("RGB", (cols * width + pad, 24 + rows * height + pad), "white")
     draw = ImageDraw.Draw(canvas)
     draw.text((pad, 6), title, fill="black", font=font)
-    x = np.asarray(x, float)
+    xs = np.asarray(x, float)
     for k, (name, values) in enumerate(series.items()):
         ox, oy = pad + (k % cols) * width, 24 + (k // cols) * height
         x0, x1, y0, y1 = ox + left, ox + width - pad * 2, oy + top, oy + height - bottom
@@ -96,20 +98,22 @@ def line_panels(
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         low, high = (low - 1, high + 1) if high == low else (low - 0.05 * (high - low), high + 0.05 * (high - low))
 
-        def at(u: float, v: float) -> tuple[float, float]:
-            across = (u - x.min()) / (x.max() - x.min()) if x.max() > x.min() else 0.5  # one step: in the middle
-            return x0 + across * (x1 - x0), y1 - (v - low) / (high - low) * (y1 - y0)
+        def at(u: float, v: float, box: tuple = (x0, x1, y0, y1), span: tuple = (low, high)) -> tuple[float, float]:
+            (left_x, right_x, top_y, bottom_y), (lowest, highest) = box, span
+            across = (u - xs.min()) / (xs.max() - xs.min()) if xs.max() > xs.min() else 0.5  # one step: middle
+            up = (v - lowest) / (highest - lowest)
+            return left_x + across * (right_x - left_x), bottom_y - up * (bottom_y - top_y)
 
         draw.text((x0, oy + 12), f"{name} ({units.get(name, '')})", fill="black", font=font)
         draw.rectangle((x0, y0, x1, y1), outline=(120, 120, 120))
         for v in np.linspace(low, high, 3):
             label = f"{v:.3g}"
-            draw.text((x0 - 4 - font.getlength(label), at(x[0], v)[1] - 6), label, fill="black", font=font)
-        for u, label in zip(x, x_labels or [f"{u:+.2g}" for u in x]):
+            draw.text((x0 - 4 - font.getlength(label), at(xs[0], v)[1] - 6), label, fill="black", font=font)
+        for u, label in zip(xs, x_labels or [f"{u:+.2g}" for u in xs]):
             draw.text((at(u, low)[0] - font.getlength(label) / 2, y1 + 4), label, fill="black", font=font)
         mean = column_means(values)
         for line, colour, thickness in [*[(row, (190, 190, 190), 1) for row in values], (mean, (200, 30, 30), 3)]:
-            points = [at(u, v) for u, v in zip(x, line) if np.isfinite(v)]
+            points = [at(u, v) for u, v in zip(xs, line) if np.isfinite(v)]
             if len(points) > 1:
                 draw.line(points, fill=colour, width=thickness)
             elif points:  # a single step: a dot
@@ -122,5 +126,5 @@ def zoom(images: Sequence[np.ndarray], height: int = 256) -> np.ndarray:
     """Same-size uint8 images resized to ``height`` (aspect kept; bicubic up, Lanczos down), stacked."""
     h, w = images[0].shape[:2]
     size = (max(1, round(w * height / h)), height)
-    method = Image.BICUBIC if height > h else Image.LANCZOS
+    method = Image.Resampling.BICUBIC if height > h else Image.Resampling.LANCZOS
     return np.stack([np.asarray(Image.fromarray(image).resize(size, method)) for image in images])

@@ -530,13 +530,20 @@ class MixSource(Fields):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MixRecord(RunHead):
-    """``mix.json``: a blend or an interpolation of two codes (``weights``: the share of B in each frame)."""
+class SourcesRun(RunHead):
+    """What ``mix`` and ``arith`` records share: the latent space and where each code came from (photos inverted
+    with ``inversion``)."""
 
-    FORMAT = "latentedit-mix"
     space: str
     sources: dict[str, MixSource]
     inversion: InversionRun | None = omitted()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MixRecord(SourcesRun):
+    """``mix.json``: a blend or an interpolation of two codes (``weights``: the share of B in each frame)."""
+
+    FORMAT = "latentedit-mix"
     a: str
     b: str
     path: str
@@ -544,13 +551,10 @@ class MixRecord(RunHead):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ArithRecord(RunHead):
+class ArithRecord(SourcesRun):
     """``arith.json``: the expression, its terms and each group's sources."""
 
     FORMAT = "latentedit-arith"
-    space: str
-    sources: dict[str, MixSource]
-    inversion: InversionRun | None = omitted()
     expression: str
     terms: list[list[Any]]
     rescaled_to_typical_norm: bool

@@ -24,21 +24,7 @@ from latentedit.models.scorers.attribute_probe import FEATURE_DIM
 from latentedit.models.scorers.learned import FEATURES, HEADER_KEY
 from latentedit.records import LabelCounts, ScorerHeader
 
-SMALL_STYLEGAN2 = {
-    "z_dim": 16, "w_dim": 16, "c_dim": 0, "img_resolution": 16, "img_channels": 3,
-    "mapping_kwargs": {"num_layers": 2},
-    "synthesis_kwargs": {"channel_base": 256, "channel_max": 16, "conv_clamp": 256, "architecture": "skip"},
-}
-
-
-class RunsCode:
-    """Unpickling this would create the canary file."""
-
-    def __init__(self, canary: Path) -> None:
-        self.canary = canary
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.canary}",)
+from hostile import SMALL_STYLEGAN2, SystemCall
 
 
 def npy_with_header(path: Path, shape: tuple[int, ...], dtype: str = "<f4", body: bytes = b"") -> None:
@@ -100,7 +86,7 @@ def corpus(tmp_path_factory, dcgan):
     state = dcgan.state_dict()
     put("empty.pt", lambda p: p.write_bytes(b""))
     put("text.pt", lambda p: p.write_text("weights"))
-    put("runs_code.pt", lambda p: torch.save({"netG_state_dict": RunsCode(canary)}, p))
+    put("runs_code.pt", lambda p: torch.save({"netG_state_dict": SystemCall(f"touch {canary}")}, p))
     put("nan.pt", lambda p: torch.save({"netG_state_dict": {k: v.clone().fill_(float("nan")) if v.is_floating_point() else v
                                                             for k, v in state.items()}}, p))
     put("wrong_keys.pt", lambda p: torch.save({"netG_state_dict": {"weight": torch.zeros(3)}}, p))
@@ -109,7 +95,7 @@ def corpus(tmp_path_factory, dcgan):
     # StyleGAN2 pickles
     small = StyleGAN2Generator.from_config("small", SMALL_STYLEGAN2)
     small.load_state_dict(random_state(small.state_dict(), 0))
-    put("runs_code.pkl", lambda p: p.write_bytes(pickle.dumps({"G_ema": RunsCode(canary)})))
+    put("runs_code.pkl", lambda p: p.write_bytes(pickle.dumps({"G_ema": SystemCall(f"touch {canary}")})))
     put("small.pkl", lambda p: write_nvidia_pickle(p, small, SMALL_STYLEGAN2))  # a good one: 6 W+ layers of 16
     put("small_direction.npy", lambda p: np.save(p, np.ones((1, 16), np.float32) / 4))
     for name, change in [("no_z_dim", lambda k: k.pop("z_dim")), ("text_resolution", lambda k: k.update(img_resolution="16")),
@@ -129,7 +115,7 @@ def corpus(tmp_path_factory, dcgan):
     put("size_text_detector.pt", lambda p: torch.save({**detector, "latentedit-detector": json.dumps(
         {**header, "input": {**header["input"], "size": "48"}})}, p))
     put("header_list_detector.pt", lambda p: torch.save({**detector, "latentedit-detector": "[1]"}, p))
-    put("runs_code_detector.pt", lambda p: torch.save({**detector, "state_dict": RunsCode(canary)}, p))
+    put("runs_code_detector.pt", lambda p: torch.save({**detector, "state_dict": SystemCall(f"touch {canary}")}, p))
     # images
     face = np.concatenate(list(render(dcgan, codes[:1])))[0]
     put("face.png", lambda p: Image.fromarray(face).save(p))

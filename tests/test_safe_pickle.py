@@ -1,6 +1,5 @@
 """NVIDIA pickles are read without running anything they carry."""
 
-import os
 import pickle
 import sys
 
@@ -8,27 +7,14 @@ import numpy as np
 import pytest
 import torch
 
+from latentedit.devtools import random_state, write_nvidia_pickle
 from latentedit.errors import WeightsError
+from latentedit.files.safe_pickle import read_network_pickle
 from latentedit.models.generators import load_generator
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator
-from latentedit.files.safe_pickle import read_network_pickle
-from latentedit.devtools import random_state, write_nvidia_pickle
 
-SMALL = {
-    "z_dim": 16, "w_dim": 16, "c_dim": 0, "img_resolution": 16, "img_channels": 3,
-    "mapping_kwargs": {"num_layers": 2},
-    "synthesis_kwargs": {"channel_base": 256, "channel_max": 16, "conv_clamp": 256, "architecture": "skip"},
-}
-
-
-class SystemCall:
-    """Unpickling this would run ``os.system(command)``."""
-
-    def __init__(self, command: str) -> None:
-        self.command = command
-
-    def __reduce__(self):
-        return os.system, (self.command,)
+from hostile import SMALL_STYLEGAN2 as SMALL
+from hostile import SystemCall
 
 
 class OpenFile:
@@ -53,7 +39,8 @@ def test_pickle_that_runs_code_is_refused_and_nothing_runs(tmp_path, payload):
     evil = SystemCall(f"touch {marker}") if payload == "system" else OpenFile(str(marker))
     path = tmp_path / "evil.pkl"
     path.write_bytes(pickle.dumps({"G_ema": evil}))
-    with pytest.raises(WeightsError, match=r"refused to load (posix|os|nt)\.system|refused to load (builtins|io)\.open"):
+    refused = r"refused to load (posix|os|nt)\.system|refused to load (builtins|io)\.open"
+    with pytest.raises(WeightsError, match=refused):
         read_network_pickle(path)
     with pytest.raises(WeightsError, match="refused"):
         load_generator("stylegan2-ffhq", device="cpu", weights=path)

@@ -40,7 +40,8 @@ class Boundary:
     @classmethod
     def from_normal(cls, name: str, normal: np.ndarray, **info: Any) -> "Boundary":
         """A boundary through the origin along ``normal`` (normalised here); ``info``: more fields of its record."""
-        return cls(unit(np.asarray(normal, np.float64).reshape(-1), name), BoundaryInfo(name=name, dim=np.size(normal), **info))
+        return cls(unit(np.asarray(normal, np.float64).reshape(-1), name),
+                   BoundaryInfo(name=name, dim=np.size(normal), **info))
 
     def renamed(self, name: str) -> "Boundary":
         """The same boundary under another name (the attribute it stands for in an edit)."""
@@ -176,7 +177,9 @@ def _lbfgs(objective: Callable[[torch.Tensor], tuple[float, torch.Tensor]], x: t
     return x
 
 
-def fit_linear_svm(x: np.ndarray, y: np.ndarray, c: float = 0.01, device: str | torch.device = "cpu") -> tuple[np.ndarray, float]:
+def fit_linear_svm(
+    x: np.ndarray, y: np.ndarray, c: float = 0.01, device: str | torch.device = "cpu"
+) -> tuple[np.ndarray, float]:
     """Linear SVM on labels {0, 1}; returns the unit normal and the distance offset.
 
     The primal L2-regularised squared-hinge SVM (liblinear's L2R_L2LOSS_SVC objective, with the intercept left
@@ -298,7 +301,8 @@ def project_out(primal: Boundary, conditions: list[Boundary]) -> Boundary:
     if np.linalg.norm(direction) < 1e-6:
         raise UsageError(f"{primal.name} lies in the span of its conditions: nothing is left after projection")
     names = [c.name for c in conditions]
-    info = dataclasses.replace(primal.info, name=f"{primal.name}_c_{'_'.join(names)}", conditions=names, primal=primal.name)
+    info = dataclasses.replace(primal.info, name=f"{primal.name}_c_{'_'.join(names)}", conditions=names,
+                               primal=primal.name)
     return Boundary(unit(direction, primal.name), info)
 
 

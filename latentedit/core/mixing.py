@@ -18,7 +18,7 @@ def interpolate(a: np.ndarray, b: np.ndarray, weights: Sequence[float], spherica
     """
     a64, b64 = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
     t = np.asarray(weights, np.float64)[:, None]
-    cosine = a64 @ b64 / max(np.linalg.norm(a64) * np.linalg.norm(b64), 1e-12)
+    cosine = float(a64 @ b64) / max(float(np.linalg.norm(a64) * np.linalg.norm(b64)), 1e-12)
     angle = np.arccos(np.clip(cosine, -1, 1))
     if spherical and angle > 1e-4:
         out = (np.sin((1 - t) * angle) * a64 + np.sin(t * angle) * b64) / np.sin(angle)
@@ -29,7 +29,8 @@ def interpolate(a: np.ndarray, b: np.ndarray, weights: Sequence[float], spherica
 
 def parse_expression(expression: str) -> list[tuple[float, str]]:
     """``"smiling_woman - neutral_woman + neutral_man"`` or ``"0.5*a + 0.5 b"`` to [(coefficient, group name)]."""
-    terms, position = [], 0
+    terms: list[tuple[float, str]] = []
+    position = 0
     text = expression.strip()
     while position < len(text):
         match = _TERM.match(text, position)
@@ -46,4 +47,5 @@ def parse_expression(expression: str) -> list[tuple[float, str]]:
 
 def combine(terms: Sequence[tuple[float, str]], means: dict[str, np.ndarray]) -> np.ndarray:
     """The sum of each term's coefficient times its group's mean code, float32 (1, *code_shape)."""
-    return sum(c * means[name] for c, name in terms)[None].astype(np.float32)
+    total = np.sum([c * means[name] for c, name in terms], axis=0)
+    return np.asarray(total, np.float32)[None]

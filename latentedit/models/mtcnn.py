@@ -91,7 +91,9 @@ class _ONet(nn.Module):
         return self.dense6_2(x), self.dense6_1(x).softmax(1)[:, 1], self.dense6_3(x)
 
 
-def nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, threshold: float, mode: str = "union") -> torch.Tensor:
+def nms(
+    boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, threshold: float, mode: str = "union"
+) -> torch.Tensor:
     """Greedy non-maximum suppression within each group (image); returns the kept indices.
 
     ``mode`` "union" divides the overlap by the union of the two boxes, "min" by the smaller box.
@@ -170,7 +172,8 @@ class MTCNN(nn.Module):
                 getattr(model, name).load_state_dict(load_state_dict(weights.verified_path()))
             except RuntimeError as exc:
                 raise WeightsError(f"{weights.describe()} does not fit MTCNN: {first_line(exc)}") from None
-        return model.eval().requires_grad_(False).to(resolve_device(device), memory_format=torch.channels_last)
+        # Module.to accepts memory_format (documented), torch's overloads for it leave the argument out.
+        return model.eval().requires_grad_(False).to(resolve_device(device), memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     @property
     def device(self) -> torch.device:
@@ -221,15 +224,18 @@ class MTCNN(nn.Module):
                 batch = F.interpolate(batch, size=size, mode="bilinear", align_corners=False, antialias=scale < 1)
             sy, sx = batch.shape[2] / height, batch.shape[3] / width
             boxes, scores, landmarks, owners = self._cascade(batch, min_face)
-            boxes = boxes.cpu().numpy() / [sx, sy, sx, sy]
-            landmarks = landmarks.cpu().numpy() / [sx, sy]
-            for box, score, points, owner in zip(boxes, scores.cpu().numpy(), landmarks, owners.cpu().numpy()):
+            image_boxes = boxes.cpu().numpy() / [sx, sy, sx, sy]
+            image_landmarks = landmarks.cpu().numpy() / [sx, sy]
+            found = zip(image_boxes, scores.cpu().numpy(), image_landmarks, owners.cpu().numpy())
+            for box, score, points, owner in found:
                 results[members[owner]].append(Face(box, float(score), points))
         for faces in results:
             faces.sort(key=lambda face: -face.area)
         return results
 
-    def _cascade(self, images: torch.Tensor, min_face: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _cascade(
+        self, images: torch.Tensor, min_face: float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Boxes (K, 4), scores (K,), landmarks (K, 5, 2) and image indices (K,) for a (N, 3, H, W) float batch."""
         boxes, scores, owners = self._propose(images, min_face)
         for net, size, threshold in ((self.rnet, 24, self.thresholds[1]), (self.onet, 48, self.thresholds[2])):
@@ -264,7 +270,8 @@ class MTCNN(nn.Module):
             cell = torch.stack([col, row], 1).to(images.dtype)
             corners = torch.cat([((2 * cell + 1) / scale).floor(), ((2 * cell + 12) / scale).floor()], 1)
             candidates = torch.cat(
-                [corners, probability[owner, row, col][:, None], offsets[owner, :, row, col], owner[:, None].to(images.dtype)], 1
+                [corners, probability[owner, row, col][:, None], offsets[owner, :, row, col],
+                 owner[:, None].to(images.dtype)], 1
             )
             found.append(candidates[nms(corners, candidates[:, 4], owner, 0.5)])
             scale *= self.factor
