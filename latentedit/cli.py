@@ -197,7 +197,8 @@ def score(source, codes, model, attrs, scorer_files, out, batch_size, strict, sp
 
     result = run(ScoreRequest(
         output=OutputSpec(out, overwrite), source=source, codes_file=codes, space=space, attrs=attrs, strict=strict,
-        scorers=_scorer_files(scorer_files), generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise), batch_size=batch_size,
+        scorers=_scorer_files(scorer_files), batch_size=batch_size,
+        generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise),
     ))
     skipped = f"; skipped {len(result.skipped)} unreadable file(s)" if result.skipped else ""
     images = "image" if result.n == 1 else "images"
@@ -391,8 +392,8 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @overwrite_option
 @click.pass_context
 def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition,
-         max_distance, combine, report, scorer_files, out, batch_size, iterations, starts, face_index, aligned, paste, tune,
-         space, layers, truncation_psi, truncation_layers, noise, device, weights, overwrite) -> None:
+         max_distance, combine, report, scorer_files, out, batch_size, iterations, starts, face_index, aligned, paste,
+         tune, space, layers, truncation_psi, truncation_layers, noise, device, weights, overwrite) -> None:
     """Edit faces along attribute boundaries: one, several at once, or conditional.
 
     Edits sampled faces, --codes, or the faces in PHOTOS (inverted first, then blended back into each photo).
@@ -660,7 +661,8 @@ def train_detector_cmd(real_dir, fake_dir, fake_model, n, arch, size, colour, te
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Scorer file to write (NAME.scorer).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the cross-validation folds.")
 @click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
-@click.option("--model", "-m", default=None, help=f"Generator that renders CODES.npy:ROW items [default: {DEFAULT_MODEL}].")
+@click.option("--model", "-m", default=None,
+              help=f"Generator that renders CODES.npy:ROW items [default: {DEFAULT_MODEL}].")
 @device_option
 @weights_option
 @overwrite_option
@@ -699,7 +701,9 @@ def _sheet_summary(sheet) -> str:
 @click.option("-n", "--num", "n", type=int, default=48, show_default=True, callback=_positive, help="Number of faces.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed for the codes.")
 @model_option
-@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
+@click.option(
+    "-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty)."
+)
 @click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
 @device_option
 @weights_option
@@ -725,9 +729,12 @@ def label_sheet_cmd(n, seed, model, out, batch_size, device, weights, overwrite)
 @click.option("--pool", type=int, default=2000, show_default=True, callback=_positive,
               help="Faces to draw and score, among which to choose.")
 @click.option("--seed", type=SEED, default=None,
-              help="Seed of the pool [default: derived from the scorer file, so every retrained scorer sees new faces].")
+              help="Seed of the pool [default: derived from the scorer file, so every retrained scorer sees new "
+                   "faces].")
 @model_option
-@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
+@click.option(
+    "-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty)."
+)
 @click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
 @device_option
 @weights_option

@@ -308,7 +308,7 @@ class BoundaryInfo(Record):
     codes_file: str | None = omitted()
     scores_file: str | None = omitted()
     scores: str | None = omitted()  # how the scores were made, in words
-    scorer_file: "FileRef | None" = omitted()  # a learned scorer (train-scorer) that measures ``attribute``, if one does
+    scorer_file: "FileRef | None" = omitted()  # a learned scorer (train-scorer) that measures ``attribute``, if any
     sample_seed: int | None = omitted()
     n: int | None = omitted()
     n_valid: int | None = omitted()

@@ -50,8 +50,9 @@ class EditRequest:
     edit record) gives those distances instead. Photos are inverted with ``options``, rendered by a copy of the
     generator tuned for ``tune`` steps, and pasted back with ``paste`` (change or paste). ``report`` re-scores the
     faces at every step (with the shipped scorers, the learned ones in ``scorers``: name -> scorer file from
-    train-scorer, and those that measure learned boundaries) and measures how much of each face's identity every step keeps. ``layers`` (a spec like
-    ``"0-3"`` or ``"0,2,5-7"``; W+ edits only) moves only those layers of each code.
+    train-scorer, and those that measure learned boundaries) and measures how much of each face's identity every
+    step keeps. ``layers`` (a spec like ``"0-3"`` or ``"0,2,5-7"``; W+ edits only) moves only those layers of each
+    code.
     """
 
     output: OutputSpec
@@ -186,8 +187,8 @@ def edit_record(head: dict, *, space: str, source: dict, attrs: str, plan: EditP
         conditions=plan.conditions, combine=plan.combine, steps=plan.steps.tolist(),
         layers=None if plan.layers is None else list(plan.layers), edit=plan.describe(), report=report,
         max_distance=max_distance, targets=targets, auto_conditions=auto_conditions,
-        scorers={name: FileRef(path=str(path), sha256=sha256_file(Path(path))) for name, path in (scorers or {}).items()}
-        or None,
+        scorers={name: FileRef(path=str(path), sha256=sha256_file(Path(path)))
+                 for name, path in (scorers or {}).items()} or None,
     )
 
 

@@ -59,7 +59,7 @@ class Sheet:
     codes: np.ndarray
     sheets: list[str]
     seed: int
-    probabilities: np.ndarray | None = None  # suggest: the scorer's probability of each chosen face
+    probabilities: np.ndarray = field(default_factory=lambda: np.zeros(0))  # suggest: of each chosen face
 
 
 def label_sheet(request: SheetRequest) -> Sheet:

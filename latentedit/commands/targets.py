@@ -59,7 +59,7 @@ def learned_scorers(boundaries: Sequence[Boundary]) -> dict[str, Path]:
         if not path.is_file() or sha256_file(path) != ref.sha256:
             raise UsageError(f"boundary {boundary.name!r} was trained with the scorer {ref.path}, which is missing or "
                              "has changed since: train the boundary again with the scorer you have")
-        files[scorer_of(boundary)] = path
+        files[boundary.info.attribute or boundary.name] = path  # the name scorer_of gives it
     return files
 
 

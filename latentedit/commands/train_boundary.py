@@ -89,7 +89,8 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
         provenance = {"attribute": attr, "space": space, "model": generator.name, "weights_sha256": digest,
                       "sample_seed": request.seed}
         if learned:
-            provenance["scorer_file"] = FileRef(path=str(request.scorer_file), sha256=sha256_file(Path(request.scorer_file)))
+            provenance["scorer_file"] = FileRef(path=str(request.scorer_file),
+                                                sha256=sha256_file(Path(request.scorer_file)))
         extra = {out / f"{key}.npy": partial(np.save, arr=kept[key]) for key in ("z", space)}
         extra[out / f"{attr}_scores.npy"] = partial(np.save, arr=scores.astype(np.float32))
     name = safe_name(request.name or attr, "the boundary name")

@@ -145,7 +145,8 @@ def score_codes(
     also embed the faces); no image is written or kept."""
     codes = generator.validate_codes(codes, space)
     return score_images(_rendered(generator, codes, space, batch_size), scorers, batch_size=batch_size,
-                        progress=progress, total=len(codes), rendered_resolution=generator.resolution, identity=identity)
+                        progress=progress, total=len(codes), rendered_resolution=generator.resolution,
+                        identity=identity)
 
 
 def face_features(images: Iterable[np.ndarray], analysis: FaceAnalysis, *, mirror: bool = False,
@@ -162,7 +163,8 @@ def face_features(images: Iterable[np.ndarray], analysis: FaceAnalysis, *, mirro
             batch = analysis.detect(chunk, rendered_resolution)
             part = np.full((len(chunk), len(views), FEATURE_DIM), np.nan, np.float32)
             for k, flipped in enumerate(views):
-                part[batch.found, k] = analysis.attribute_probe.batch_features(batch, batch.found, flipped).cpu().numpy()
+                features = analysis.attribute_probe.batch_features(batch, batch.found, flipped)
+                part[batch.found, k] = features.cpu().numpy()
             parts.append(part)
             bar.update(len(chunk))
     out = np.concatenate(parts)

@@ -40,6 +40,8 @@ CHUNK = 256
 class AttributeProbe(nn.Module):
     """The age network's feature maps, flattened, and one logit per name in :data:`OUTPUTS`."""
 
+    means: torch.Tensor  # a buffer: the channel means subtracted from the chip's bytes
+
     def __init__(self, backbone: OnnxNet) -> None:
         super().__init__()
         self.backbone = backbone
