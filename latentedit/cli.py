@@ -465,12 +465,14 @@ def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_file
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of those faces and of GANSpace's samples.")
 @click.option("--samples", type=int, default=10000, show_default=True, callback=_positive,
               help="GANSpace: codes sampled for the PCA.")
+@learned_scorers_option
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
 @click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
 @device_option
 @weights_option
 @overwrite_option
-def directions_cmd(model, method, k, layers, n, seed, samples, out, batch_size, device, weights, overwrite) -> None:
+def directions_cmd(model, method, k, layers, n, seed, samples, scorer_files, out, batch_size, device, weights,
+                   overwrite) -> None:
     """Find a generator's main directions without labels (SeFa, GANSpace) and name them by measurement.
 
     Writes OUT/sefa_00.npy ... (boundary files: use them with edit --boundary NAME=OUT/sefa_00.npy, rank, ...)
@@ -482,7 +484,7 @@ def directions_cmd(model, method, k, layers, n, seed, samples, out, batch_size, 
 
     result = find_and_name(DirectionsRequest(
         output=OutputSpec(out, overwrite), generator=_generator(model, device, weights), method=method, k=k,
-        layers=layers, n=n, seed=seed, samples=samples, batch_size=batch_size,
+        layers=layers, n=n, seed=seed, samples=samples, batch_size=batch_size, scorers=_scorer_files(scorer_files),
     ))
     for direction in result.directions:
         click.echo(direction.line)

@@ -474,6 +474,7 @@ class DirectionsRecord(RunHead):
     naming: Naming
     found: dict[str, Any] = field(default_factory=dict)
     directions: list[DirectionEntry]
+    scorers: dict[str, FileRef] | None = omitted()  # learned scorers the naming used, by attribute name
 
 
 @dataclass(frozen=True, kw_only=True)

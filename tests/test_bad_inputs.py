@@ -382,6 +382,8 @@ CASES = [
                                      "-o", "{out}"], 3, "reads other face features"),
     ("score-scorer-not-a-pair", ["score", "--codes", "{good.npy}", "--scorer", "{other_features.scorer}", "-o",
                                  "{out}"], 2, "--scorer must be NAME=FILE"),
+    ("directions-scorer-shipped-name", ["directions", "--scorer", "smile={other_features.scorer}", "-o", "{out}"], 2,
+     "'smile' is a shipped attribute's name"),
     ("suggest-scorer-not-ours", ["label", "suggest", "--scorer", "{empty.pt}", "-o", "{out}"], 3, "is empty"),
     ("train-boundary-labelled-images", ["train-boundary", "--labels", "{labels_images.csv}", "--attr", "beard", "-o",
                                         "{out}"], 2, "an image has no latent code"),

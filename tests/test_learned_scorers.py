@@ -239,3 +239,17 @@ def test_boundary_and_edit_report_with_a_learned_scorer(trained, run_cli, tmp_pa
     assert report["side_effects_signed"]["smile"] > 0.2  # the shipped smile scorer agrees: a smile was added
     assert {name: ref["sha256"] for name, ref in record["scorers"].items()} == {"mine": sha256_file(trained),
                                                                                  "again": sha256_file(trained)}
+
+
+@pytest.mark.slow
+def test_directions_named_with_a_learned_scorer(trained, run_cli, tmp_path):
+    """directions --scorer measures each direction with the learned scorer too; trained on smile labels, it moves
+    the way the shipped smile scorer moves along the direction that moves smile most."""
+    code, stdout, stderr = run_cli("directions", "-k", 4, "-n", 16, "--scorer", f"mine={trained}", "-o",
+                                   tmp_path / "d", "--device", "cpu")
+    assert code == 0, stderr
+    record = json.loads((tmp_path / "d" / "directions.json").read_text())
+    assert record["scorers"]["mine"]["sha256"] == sha256_file(trained)
+    effects = [load_boundary(tmp_path / "d" / f"{entry['name']}.npy").info.effects for entry in record["directions"]]
+    smiliest = max(effects, key=lambda e: abs(e["smile"].change_per_unit))
+    assert smiliest["smile"].change_per_unit * smiliest["mine"].change_per_unit > 0, smiliest
