@@ -192,7 +192,8 @@ def edit_record(head: dict, *, space: str, source: dict, attrs: str, plan: EditP
     )
 
 
-def resolve_boundaries(names: Sequence[str], model: str, overrides: Mapping[str, str], space: str = "z") -> list[Boundary]:
+def resolve_boundaries(names: Sequence[str], model: str, overrides: Mapping[str, str], space: str = "z"
+                       ) -> list[Boundary]:
     """Boundaries by attribute name: ``overrides`` (NAME=path) first, then the shipped ones for ``model``.
 
     Warns on stderr when a boundary's sidecar names another model, or another latent space than ``space`` (a w
@@ -206,7 +207,8 @@ def resolve_boundaries(names: Sequence[str], model: str, overrides: Mapping[str,
             warnings.warn(f"boundary {name} was trained for model {trained_for}, not {model}", stacklevel=2)
         trained_in = boundary.info.space
         if trained_in and trained_in != ("w" if space == "wp" else space):
-            warnings.warn(f"boundary {name} was trained on {trained_in} codes, the edit is in space {space}", stacklevel=2)
+            warnings.warn(f"boundary {name} was trained on {trained_in} codes, the edit is in space {space}",
+                          stacklevel=2)
         loaded.append(boundary)
     return loaded
 
@@ -409,13 +411,19 @@ def _rounded(values: np.ndarray) -> list[float | None]:
 
 
 def plan_effect(generator: Generator, codes: np.ndarray, plan: EditPlan, scorers: dict, *, space: str = "z",
-                batch_size: int = 64, before: Scores | None = None) -> dict:
+                batch_size: int = 64, before: Scores | None = None, identity: bool = False) -> dict:
     """The effect of the full edit ``plan`` on ``codes`` as ``scorers`` measure it (see
-    :func:`~latentedit.core.editing.edit_effect`); ``before``: the codes' scores, when already known."""
+    :func:`~latentedit.core.editing.edit_effect`); ``before``: the codes' scores, when already known (with
+    ``identity``, scored with it). With ``identity``, also the identity kept (see :func:`identity_kept`)."""
     final = apply_edit(codes, plan)[:, -1]
-    before = before or score_codes(generator, codes, scorers, space=space, batch_size=batch_size)
-    after = score_codes(generator, final, scorers, space=space, batch_size=batch_size)
-    return _effect(plan, codes, final, before, after)
+    before = before or score_codes(generator, codes, scorers, space=space, batch_size=batch_size, identity=identity)
+    after = score_codes(generator, final, scorers, space=space, batch_size=batch_size, identity=identity)
+    effect = _effect(plan, codes, final, before, after)
+    if identity:
+        if before.identity is None:
+            raise ValueError("before must hold the identity embeddings when identity is measured")
+        effect["identity"] = identity_kept(similarity(before.identity, after.identity).astype(np.float64)[:, None])
+    return effect
 
 
 def _effect(plan: EditPlan, codes: np.ndarray, final: np.ndarray, before, after) -> dict:
