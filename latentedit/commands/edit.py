@@ -27,7 +27,14 @@ from ..pictures import annotated_grid, column_means, line_panels, preview_tiles,
 from ..records import AutoConditions, EditedPhoto, EditRecord, EditTarget, FileRef
 from ..specs import GeneratorSpec, OutputSpec, PhotoOptions, StyleOptions
 from .photos import invert_photos, photo_names
-from .targets import DEFAULT_MAX_DISTANCE, auto_conditions, read_values, recorded_distances, search_targets
+from .targets import (
+    DEFAULT_MAX_DISTANCE,
+    auto_conditions,
+    learned_scorers,
+    read_values,
+    recorded_distances,
+    search_targets,
+)
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,10 @@ class EditRequest:
     ``max_distance`` (default 6) either way (see :func:`~.targets.search_targets`); ``recorded_targets`` (from an
     edit record) gives those distances instead. Photos are inverted with ``options``, rendered by a copy of the
     generator tuned for ``tune`` steps, and pasted back with ``paste`` (change or paste). ``report`` re-scores the
-    faces at every step and measures how much of each face's identity every step keeps. ``layers`` (a spec like
-    ``"0-3"`` or ``"0,2,5-7"``; W+ edits only) moves only those layers of each code.
+    faces at every step (with the shipped scorers, the learned ones in ``scorers``: name -> scorer file from
+    train-scorer, and those that measure learned boundaries) and measures how much of each face's identity every
+    step keeps. ``layers`` (a spec like ``"0-3"`` or ``"0,2,5-7"``; W+ edits only) moves only those layers of each
+    code.
     """
 
     output: OutputSpec
@@ -64,6 +73,7 @@ class EditRequest:
     max_distance: float | None = None
     recorded_targets: Mapping[str, EditTarget] | None = None
     report: bool = False
+    scorers: Mapping[str, Path] = field(default_factory=dict)
     options: PhotoOptions = field(default_factory=PhotoOptions)
     paste: str = "change"
     tune: int = 100
@@ -164,19 +174,21 @@ def prepare_photos(photos: Sequence[Path], generator: Generator, *, space: str =
 
 def edit_record(head: dict, *, space: str, source: dict, attrs: str, plan: EditPlan, boundaries: Sequence[Boundary],
                 report: dict | None = None, max_distance: float | None = None,
-                targets: dict[str, EditTarget] | None = None, auto_conditions: AutoConditions | None = None
-                ) -> EditRecord:
+                targets: dict[str, EditTarget] | None = None, auto_conditions: AutoConditions | None = None,
+                scorers: Mapping[str, Path] | None = None) -> EditRecord:
     """The ``edit.json`` of an edit, from which :func:`replay_edit` redoes it: ``head`` (see
     :func:`~latentedit.models.generators.run_record`), the codes' ``source`` (see :func:`select_codes` and
     :func:`prepare_photos`), the ``attrs`` as given, the plan, every boundary used (edited and conditions) with its
     sha256, the measured ``report``, and for targets in units the search's ``max_distance``, what it found per face
-    (``targets``) and the conditions ``--condition auto`` chose."""
+    (``targets``), the conditions ``--condition auto`` chose and the learned ``scorers`` the report used."""
     return EditRecord(
         **head, space=space, **source, attrs=attrs, attributes=plan.attributes, strengths=plan.strengths,
         boundaries={b.name: FileRef(path=str(b.path), sha256=sha256_file(b.path)) for b in boundaries},
         conditions=plan.conditions, combine=plan.combine, steps=plan.steps.tolist(),
         layers=None if plan.layers is None else list(plan.layers), edit=plan.describe(), report=report,
         max_distance=max_distance, targets=targets, auto_conditions=auto_conditions,
+        scorers={name: FileRef(path=str(path), sha256=sha256_file(Path(path)))
+                 for name, path in (scorers or {}).items()} or None,
     )
 
 
@@ -219,12 +231,15 @@ def edit_faces(request: EditRequest) -> EditResult:
         raise UsageError(f"paste must be one of {', '.join(PASTE_MODES)}, got {request.paste!r}")
     if request.tune < 0:
         raise UsageError(f"tune must be 0 or more, got {request.tune}")
+    if request.scorers and not request.report:
+        raise UsageError("learned scorers measure the edit's report: ask for the report too")
     generator, digest = request.generator.load()
     model = generator.name
     generator.check_space(space)
     layers = _edit_layers(generator, space, request.layers)
     boundaries = resolve_boundaries([name for name, _ in parsed], model, request.boundary_files, space)
     strengths, targets = read_values(parsed, boundaries)
+    learned = {**learned_scorers(boundaries), **request.scorers} if request.report else {}
     max_distance = _max_distance(request, targets)
     condition_boundaries = resolve_boundaries(request.conditions, model, request.boundary_files, space)
     analysis = FaceAnalysis(generator.device)
@@ -244,7 +259,8 @@ def edit_faces(request: EditRequest) -> EditResult:
     if plan.direction.shape[0] != generator.code_shape(space)[-1]:
         raise UsageError(f"the boundaries have dimension {plan.direction.shape[0]}, model {model} codes "
                          f"{generator.code_shape(space)[-1]}")
-    inputs = [request.codes_file, *photos, *(b.path for b in [*boundaries, *condition_boundaries])]
+    inputs = [request.codes_file, *photos, *(b.path for b in [*boundaries, *condition_boundaries]),
+              *learned.values()]
     with staged_output(request.output.path, request.output.overwrite, inputs=inputs) as staging:
         if photos:
             prepared = prepare_photos(photos, generator, space=space, options=request.options, paste=request.paste,
@@ -271,13 +287,13 @@ def edit_faces(request: EditRequest) -> EditResult:
         report = None
         if request.report:
             report, picture = measure_edit(generator, codes, edited, plan, analysis=analysis, step_labels=column_labels,
-                                           batch_size=request.batch_size, space=space)
+                                           batch_size=request.batch_size, space=space, learned=learned)
             save_png(picture, staging / "report.png")
         record = edit_record(run_record(model, digest, generator, request.generator.weights), space=space,
                              source=source, attrs=request.attrs, plan=plan,
                              boundaries=[*boundaries, *condition_boundaries], report=report,
                              max_distance=max_distance, targets=dict(found) if found else None,
-                             auto_conditions=auto)
+                             auto_conditions=auto, scorers=learned)
         np.save(staging / "source_codes.npy", codes)
         np.save(staging / "codes.npy", edited)
         save_png(annotated_grid(tiles, plan.describe(), [f"#{i}" for i in range(len(codes))], column_labels),
@@ -352,14 +368,15 @@ def replay_edit(record_file: Path, output: OutputSpec, device: str = "auto") -> 
 
 
 def measure_edit(generator: Generator, source: np.ndarray, edited: np.ndarray, plan: EditPlan, *,
-                 analysis: FaceAnalysis, step_labels: Sequence[str], batch_size: int = 64, space: str = "z"
-                 ) -> tuple[dict, np.ndarray]:
-    """What ``edit --report`` measures: every scorer's scores and the identity embedding of every face before and at
-    every step of the edit; the effect of the full edit (see :func:`~latentedit.core.editing.edit_effect`) with the
-    mean score of every attribute at every step (``step_means``); the identity kept (``identity``: the cosine of each
-    face's embedding at each step to its embedding before the edit, see :func:`identity_kept`); and a picture of
-    every face's scores and identity along the edit."""
-    scorers = load_scorers(list(SCORERS), analysis)
+                 analysis: FaceAnalysis, step_labels: Sequence[str], batch_size: int = 64, space: str = "z",
+                 learned: Mapping[str, Path] | None = None) -> tuple[dict, np.ndarray]:
+    """What ``edit --report`` measures: every scorer's scores (the shipped ones and the ``learned`` scorer files) and
+    the identity embedding of every face before and at every step of the edit; the effect of the full edit (see
+    :func:`~latentedit.core.editing.edit_effect`) with the mean score of every attribute at every step
+    (``step_means``); the identity kept (``identity``: the cosine of each face's embedding at each step to its
+    embedding before the edit, see :func:`identity_kept`); and a picture of every face's scores and identity along
+    the edit."""
+    scorers = load_scorers([*SCORERS, *(learned or {})], analysis, learned)
     at_steps = score_codes(generator, edited.reshape(-1, *edited.shape[2:]), scorers, space=space,
                            batch_size=batch_size, identity=True)
     curves = {name: at_steps[name].reshape(edited.shape[:2]) for name in scorers}

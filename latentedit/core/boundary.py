@@ -255,6 +255,37 @@ def train_boundary(
     return Boundary(normal, info)
 
 
+def train_labelled_boundary(codes: np.ndarray, labels: np.ndarray, *, name: str, seed: int = 0, folds: int = 5,
+                            provenance: dict[str, Any] | None = None, device: str | torch.device = "cpu") -> Boundary:
+    """A boundary straight from labelled codes (the route InterFaceGAN's authors suggest for attributes without a
+    predictor): the linear SVM of :func:`fit_linear_svm` on ``codes`` (N, dim) with ``labels`` 0 or 1, at least
+    :data:`~latentedit.core.probe.MIN_PER_CLASS` of each. Its record's validation accuracy is the mean over
+    ``folds`` stratified folds (fewer when a class has fewer members)."""
+    from sklearn.model_selection import StratifiedKFold  # scikit-learn takes a second to import: only when needed
+
+    from .probe import require_classes
+
+    codes, labels = np.asarray(codes, np.float32), np.asarray(labels)
+    if codes.ndim != 2 or labels.shape != (len(codes),) or not np.isin(labels, (0, 1)).all():
+        raise UsageError(f"codes must be (N, dim) and labels (N,) of 0 or 1, got {codes.shape} and {labels.shape}")
+    if not np.isfinite(codes).all():
+        raise UsageError("codes contain NaN or infinite values")
+    positive, negative = require_classes(labels)
+    k = min(folds, positive, negative)
+    held = [accuracy(*fit_linear_svm(codes[train], labels[train], device=device), codes[test], labels[test])
+            for train, test in StratifiedKFold(k, shuffle=True, random_state=seed).split(codes, labels)]
+    start = time.perf_counter()
+    normal, offset = fit_linear_svm(codes, labels, device=device)
+    info = BoundaryInfo(
+        name=name, dim=int(normal.shape[0]), offset=offset, **(provenance or {}), n=len(codes), n_valid=len(codes),
+        seed=seed, solver="primal linear SVM (squared hinge, L2, C=0.01, unregularised intercept), L-BFGS in torch; "
+        f"validation accuracy: mean over {k} stratified folds of the labelled codes",
+        fit_seconds=round(time.perf_counter() - start, 3), train_accuracy=accuracy(normal, offset, codes, labels),
+        validation_accuracy=float(np.mean(held)),
+    )
+    return Boundary(normal, info)
+
+
 def project_out(primal: Boundary, conditions: list[Boundary]) -> Boundary:
     """The primal normal with every condition normal projected out, renormalised (any number of conditions)."""
     for condition in conditions:
