@@ -78,7 +78,7 @@ def column_means(values: np.ndarray) -> np.ndarray:
 
 
 def line_panels(
-    x: Sequence[float], series: dict[str, np.ndarray], units: dict[str, str], title: str,
+    x: Sequence[float] | np.ndarray, series: dict[str, np.ndarray], units: dict[str, str], title: str,
     x_labels: Sequence[str] | None = None, per_row: int = 3,
 ) -> np.ndarray:
     """Small line charts, one per entry of ``series`` ((rows, len(x)) values, NaN where missing): every row as a

@@ -108,7 +108,7 @@ class EditRequest:
             max_distance=record.max_distance,
             recorded_targets=record.targets,
             options=PhotoOptions(record.inversion.settings(), photos[0].face_index, bool(record.aligned))
-            if photos else PhotoOptions(),
+            if photos and record.inversion is not None else PhotoOptions(),
             paste=record.paste or "change",
             tune=record.tune_steps or 0,
             layers=None if record.layers is None else ",".join(map(str, record.layers)),
@@ -183,13 +183,20 @@ def edit_record(head: dict, *, space: str, source: dict, attrs: str, plan: EditP
     (``targets``), the conditions ``--condition auto`` chose and the learned ``scorers`` the report used."""
     return EditRecord(
         **head, space=space, **source, attrs=attrs, attributes=plan.attributes, strengths=plan.strengths,
-        boundaries={b.name: FileRef(path=str(b.path), sha256=sha256_file(b.path)) for b in boundaries},
+        boundaries={b.name: _file_ref(b) for b in boundaries},
         conditions=plan.conditions, combine=plan.combine, steps=plan.steps.tolist(),
         layers=None if plan.layers is None else list(plan.layers), edit=plan.describe(), report=report,
         max_distance=max_distance, targets=targets, auto_conditions=auto_conditions,
         scorers={name: FileRef(path=str(path), sha256=sha256_file(Path(path)))
                  for name, path in (scorers or {}).items()} or None,
     )
+
+
+def _file_ref(boundary: Boundary) -> FileRef:
+    """The file a boundary was read from, with its sha256, for an edit record."""
+    if boundary.path is None:
+        raise ValueError(f"boundary {boundary.name!r} was not read from a file; an edit record names files")
+    return FileRef(path=str(boundary.path), sha256=sha256_file(boundary.path))
 
 
 def resolve_boundaries(names: Sequence[str], model: str, overrides: Mapping[str, str], space: str = "z"
@@ -255,7 +262,7 @@ def edit_faces(request: EditRequest) -> EditResult:
     step_values = parse_range(value_range, steps or 7) if value_range is not None else None
     plan = plan_edit(boundaries, strengths, conditions=condition_boundaries, combine=request.combine, steps=step_values,
                      layers=layers)
-    plan.targets = {name: text for name, text in parsed if name in targets}
+    plan.targets = {name: text for name, text in parsed if name in targets and text is not None}
     if plan.direction.shape[0] != generator.code_shape(space)[-1]:
         raise UsageError(f"the boundaries have dimension {plan.direction.shape[0]}, model {model} codes "
                          f"{generator.code_shape(space)[-1]}")
@@ -272,6 +279,7 @@ def edit_faces(request: EditRequest) -> EditResult:
             renderers = [generator]
         found = None
         if targets:
+            assert max_distance is not None  # _max_distance gives one whenever there are targets
             found = (request.recorded_targets if request.recorded_targets is not None else
                      search_targets(renderers, codes, plan, targets, analysis=analysis, max_distance=max_distance,
                                     space=space, batch_size=request.batch_size))
@@ -383,6 +391,8 @@ def measure_edit(generator: Generator, source: np.ndarray, edited: np.ndarray, p
     before = score_codes(generator, source, scorers, space=space, batch_size=batch_size, identity=True)
     report = _effect(plan, source, edited[:, -1], before, {n: values[:, -1] for n, values in curves.items()})
     report["step_means"] = {name: _rounded(column_means(values)) for name, values in curves.items()}
+    if before.identity is None or at_steps.identity is None:
+        raise ValueError("score_codes gave no identity embeddings")
     kept = similarity(before.identity[:, None], at_steps.identity.reshape(*edited.shape[:2], -1)).astype(np.float64)
     report["identity"] = identity_kept(kept)
     units = {name: scorer.unit.split(" (")[0].split(",")[0] for name, scorer in scorers.items()}
@@ -420,7 +430,7 @@ def plan_effect(generator: Generator, codes: np.ndarray, plan: EditPlan, scorers
     after = score_codes(generator, final, scorers, space=space, batch_size=batch_size, identity=identity)
     effect = _effect(plan, codes, final, before, after)
     if identity:
-        if before.identity is None:
+        if before.identity is None or after.identity is None:
             raise ValueError("before must hold the identity embeddings when identity is measured")
         effect["identity"] = identity_kept(similarity(before.identity, after.identity).astype(np.float64)[:, None])
     return effect

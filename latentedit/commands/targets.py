@@ -32,6 +32,14 @@ MAX_EVALUATIONS = 8  # rounds of rendering and scoring per target, the reading b
 PROBE_SEED, PROBE_FACES, PROBE_STEP = 2021, 16, 1.0
 
 
+def _measured_by(boundary: Boundary) -> str:
+    """:func:`scorer_of` for a boundary with a target in units, which :func:`read_values` made sure has one."""
+    scorer = scorer_of(boundary)
+    if scorer is None:
+        raise UsageError(f"boundary {boundary.name!r} names no scorer: a target in units needs one")
+    return scorer
+
+
 def scorer_of(boundary: Boundary) -> str | None:
     """The scorer that measures ``boundary``'s direction: a learned scorer its sidecar names by file (reporting as
     the sidecar's ``attribute``, see :func:`learned_scorers`), its sidecar's ``scorer``, else its ``attribute`` when
@@ -114,7 +122,7 @@ def search_targets(renderers: Sequence[Generator], codes: np.ndarray, plan: Edit
     step 1), exactly as :func:`~latentedit.core.editing.apply_edit` will move them. With several targets, the earlier
     ones are read again on the finished face: one that a later target moved off its goal says so.
     """
-    scorer_names = {name: scorer_of(boundary) for name, boundary in zip(plan.attributes, plan.boundaries)
+    scorer_names = {name: _measured_by(boundary) for name, boundary in zip(plan.attributes, plan.boundaries)
                     if name in targets}
     scorers = load_scorers(list(dict.fromkeys(scorer_names.values())), analysis, learned_scorers(plan.boundaries))
     n = len(codes)

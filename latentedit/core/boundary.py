@@ -281,7 +281,7 @@ def train_labelled_boundary(codes: np.ndarray, labels: np.ndarray, *, name: str,
         seed=seed, solver="primal linear SVM (squared hinge, L2, C=0.01, unregularised intercept), L-BFGS in torch; "
         f"validation accuracy: mean over {k} stratified folds of the labelled codes",
         fit_seconds=round(time.perf_counter() - start, 3), train_accuracy=accuracy(normal, offset, codes, labels),
-        validation_accuracy=float(np.mean(held)),
+        validation_accuracy=float(np.mean([a for a in held if a is not None])),
     )
     return Boundary(normal, info)
 

@@ -124,8 +124,8 @@ def format_layers(layers: Sequence[int]) -> str:
 
 
 def plan_edit(
-    boundaries: list[Boundary],
-    strengths: list[float | None],
+    boundaries: Sequence[Boundary],
+    strengths: Sequence[float | None],
     *,
     conditions: Sequence[Boundary] = (),
     combine: str = "sum",
