@@ -20,17 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from latentedit.devtools import machine, write_section
-
 from latentedit.commands.edit import resolve_boundaries
 from latentedit.core.editing import apply_edit, plan_edit
+from latentedit.devtools import machine, write_section
 from latentedit.files.boundaries import shipped_boundaries
 from latentedit.files.outputs import save_png
+from latentedit.files.weights import sha256_file
 from latentedit.models.analysis import FaceAnalysis
 from latentedit.models.generators import load_generator, render
 from latentedit.models.scoring import load_scorers, score_codes
 from latentedit.pictures import annotated_grid, preview_tiles
-from latentedit.files.weights import sha256_file
 
 LABELS = Path(__file__).resolve().parent / "data" / "age_edit_by_eye.csv"
 ORDER_SEED = 2  # which face of each pair is A; changed whenever the pairs are labelled afresh
@@ -70,7 +69,8 @@ def write_sheets(original: np.ndarray, edited: np.ndarray, original_side: np.nda
 
 def score_drops(generator, codes: np.ndarray, edited: np.ndarray, before: np.ndarray, after: np.ndarray,
                 strength: float, count: int = 12) -> np.ndarray:
-    """A picture of the ``count`` faces whose age score rose least (or fell) under the edit: before and after, with the scores."""
+    """A picture of the ``count`` faces whose age score rose least (or fell) under the edit: before and after, with
+    the scores."""
     worst = np.argsort(np.nan_to_num(after - before, nan=np.inf))[:count]
     images = [preview_tiles(np.concatenate(list(render(generator, c[worst], progress=False)))) for c in (codes, edited)]
     tiles = np.stack(images, 1).reshape(-1, PER_ROW * 2, *images[0].shape[1:])
@@ -122,7 +122,8 @@ def main() -> None:
         "| --- | ---: | ---: |",
         f"| eye | {clear.sum()} of {args.n} ({args.n - clear.sum()} could not tell) | {np.nanmean(eye):.1%} "
         f"({int(np.nansum(eye))} older, {int(clear.sum() - np.nansum(eye))} younger) |",
-        f"| age scorer, same pairs | {both.sum()} (judged by eye, face found in both) | {machine_up[both].mean():.1%} |",
+        f"| age scorer, same pairs | {both.sum()} (judged by eye, face found in both) "
+        f"| {machine_up[both].mean():.1%} |",
         f"| age scorer, all pairs | {found.sum()} (face found in both) | {machine_up[found].mean():.1%} |",
         "", f"The scorer agrees with the eye on {agree:.1%} of the pairs both judged.",
     ])

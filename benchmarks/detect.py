@@ -16,10 +16,9 @@ import torch
 from PIL import Image
 
 from latentedit.devtools import machine, write_section
-
 from latentedit.models.detector import Detector, face_crops
-from latentedit.models.mtcnn import MTCNN
 from latentedit.models.generators import load_generator, render
+from latentedit.models.mtcnn import MTCNN
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ import time
 import numpy as np
 import torch
 
-from latentedit.models.mtcnn import MTCNN
 from latentedit.models.generators import load_generator, render
+from latentedit.models.mtcnn import MTCNN
 
 
 def faces_of(generator, n: int, seed: int) -> np.ndarray:

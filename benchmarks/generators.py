@@ -14,10 +14,10 @@ last two are measured by default on CUDA only. Repeats are interleaved and
 the fastest is reported (the run least disturbed by other work), with the largest difference between the two
 outputs; idle OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE) so that process CPU time measures work. Peak memory
 (maximum resident set size, Linux /proc) of one 1024x1024 forward at batch 1 on the CPU is measured in fresh
-processes, three per model and side (it varies between runs with the allocator's arenas). InterFaceGAN's layers keep their equalised-lr scales as NumPy float64, which
-promotes activations to float64 under torch >= 2; the benchmark casts those attributes to Python floats after
-building its models (its code is not changed). The section of docs/benchmarks.md is rewritten unless
-``--no-write``.
+processes, three per model and side (it varies between runs with the allocator's arenas). InterFaceGAN's layers
+keep their equalised-lr scales as NumPy float64, which promotes activations to float64 under torch >= 2; the
+benchmark casts those attributes to Python floats after building its models (its code is not changed). The section
+of docs/benchmarks.md is rewritten unless ``--no-write``.
 """
 
 import argparse
@@ -32,16 +32,14 @@ import time
 from pathlib import Path
 
 # Idle OpenMP threads sleep instead of spinning, so that CPU time counts work rather than waiting (both sides
-# alike; set before torch loads its OpenMP runtime).
+# alike; set before torch loads its OpenMP runtime, hence the imports below it).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-from latentedit.devtools import machine, random_state, write_section
-
 from latentedit.device import resolve_device  # noqa: E402
+from latentedit.devtools import machine, random_state, write_section  # noqa: E402
 from latentedit.models.generators.pggan import PGGANGenerator  # noqa: E402
 from latentedit.models.generators.stylegan import StyleGANGenerator  # noqa: E402
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator  # noqa: E402
@@ -149,7 +147,9 @@ def prepare(module: torch.nn.Module, variant: str, device: torch.device) -> torc
 def precision(module: torch.nn.Module, variant: str, device: torch.device):
     """``torch.autocast`` to float16 for the fp16 variant, unless the module has its own mixed precision."""
     native = getattr(module, "native_fp16", False)
-    return torch.autocast(device.type, dtype=torch.float16) if variant == "fp16" and not native else contextlib.nullcontext()
+    if variant == "fp16" and not native:
+        return torch.autocast(device.type, dtype=torch.float16)
+    return contextlib.nullcontext()
 
 
 def timed(fn) -> tuple[float, float]:
@@ -177,12 +177,13 @@ def measure(family: str, resolution: int, batch: int, variant: str, args) -> dic
     times: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
     for _ in range(args.repeats):
         for side, module in sides.items():
-            times[side].append(timed(lambda: run(module)))
+            times[side].append(timed(lambda module=module: run(module)))
     row = {"family": family, "resolution": resolution, "batch": batch, "variant": variant, "load": os.getloadavg()[0]}
     for side, samples in times.items():  # the fastest run: the one least disturbed by other work
         row[f"{side}_wall"] = batch / min(t[0] for t in samples)
         row[f"{side}_cpu"] = batch / min(t[1] for t in samples)
-    row["ratio_wall"], row["ratio_cpu"] = row["ours_wall"] / row["reference_wall"], row["ours_cpu"] / row["reference_cpu"]
+    row["ratio_wall"] = row["ours_wall"] / row["reference_wall"]
+    row["ratio_cpu"] = row["ours_cpu"] / row["reference_cpu"]
     a, b = outputs["ours"], outputs["reference"]
     row["max_abs_diff"] = float((a - b).abs().max())
     row["max_abs_diff_clamped"] = float((a.clamp(-1, 1) - b.clamp(-1, 1)).abs().max())

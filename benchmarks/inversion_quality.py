@@ -29,10 +29,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from latentedit.devtools import machine, write_section
-
 from latentedit.commands.photos import invert_photos
 from latentedit.core.inversion import invert
+from latentedit.devtools import machine, write_section
 from latentedit.files.images import read_image
 from latentedit.files.outputs import save_png
 from latentedit.models.analysis import FaceAnalysis
@@ -118,7 +117,8 @@ def main() -> None:
     photos = lfw_photos(args.lfw)
     found = [i for i, faces in enumerate(detector.detect(photos)) if faces]
     lfw_faces = align_photos([photos[i] for i in found], [f"lfw {i}" for i in found], generator, analysis)
-    lfw = invert(generator, np.stack([f.crop for f in lfw_faces]), masks=np.stack([f.inside for f in lfw_faces]), **options)
+    lfw = invert(generator, np.stack([f.crop for f in lfw_faces]), masks=np.stack([f.inside for f in lfw_faces]),
+                 **options)
     rows.append(summary("LFW crops (grey, 25 px, enlarged)", lfw.psnr, lfw.ssim,
                         f"faces found in {len(found)} of {len(photos)}"))
     print(rows[-1], flush=True)
@@ -132,16 +132,18 @@ def main() -> None:
         *rows,
         "",
         "PSNR and SSIM (11 x 11 Gaussian window, sigma 1.5) compare the aligned face with its reconstruction at the "
-        "generator's resolution, over the pixels of the aligned crop that come from the photo (SSIM: the windows that lie "
-        "wholly inside them). LFW crops are grey, 25 x 25 pixels, enlarged 4x and padded with "
+        "generator's resolution, over the pixels of the aligned crop that come from the photo (SSIM: the windows that "
+        "lie wholly inside them). LFW crops are grey, 25 x 25 pixels, enlarged 4x and padded with "
         "replicated edges; the generator renders colour, so the grey has to be matched too.",
     ])
     print(body)
     if not args.no_write:
         write_section("Inversion quality (`benchmarks/inversion_quality.py`)", body)
         IMAGES.mkdir(parents=True, exist_ok=True)
-        save_png(examples(targets[:8], generated.images[:8], "generated faces (known codes)"), IMAGES / "inversion_generated.png")
-        save_png(examples(np.stack([f.crop for f in lfw_faces[:8]]), lfw.images[:8], "LFW crops"), IMAGES / "inversion_lfw.png")
+        save_png(examples(targets[:8], generated.images[:8], "generated faces (known codes)"),
+                 IMAGES / "inversion_generated.png")
+        save_png(examples(np.stack([f.crop for f in lfw_faces[:8]]), lfw.images[:8], "LFW crops"),
+                 IMAGES / "inversion_lfw.png")
         save_png(examples(astronaut[0].crop[None], inverted.images, "astronaut"), IMAGES / "inversion_astronaut.png")
 
 

@@ -17,13 +17,12 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from latentedit.devtools import machine, write_section
-
-from latentedit.models.generators import load_generator, render
 from latentedit.core.inversion import invert
+from latentedit.devtools import machine, write_section
 from latentedit.models.analysis import FaceAnalysis
 from latentedit.models.encoder import load_encoder
 from latentedit.models.features import FeatureLoss
+from latentedit.models.generators import load_generator, render
 from latentedit.specs import InversionSettings
 
 SEED = 12
@@ -50,12 +49,14 @@ def main() -> None:
     default = InversionSettings()
     timed(generator, targets[:2], replace(default, iterations=2))  # warm-up
 
-    rows = ["| iterations | mean PSNR (dB) | min PSNR (dB) | faces ≥ 30 dB | mean SSIM | wall s / face | CPU s / face |",
+    rows = ["| iterations | mean PSNR (dB) | min PSNR (dB) | faces ≥ 30 dB | mean SSIM | wall s / face "
+            "| CPU s / face |",
             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for budget in (int(b) for b in args.budgets.split(",")):
         result, wall, cpu = timed(generator, targets, replace(default, iterations=budget, batch_size=args.faces))
-        rows.append(f"| {budget} | {result.psnr.mean():.2f} | {result.psnr.min():.2f} | {(result.psnr >= 30).sum()}/{args.faces} "
-                    f"| {result.ssim.mean():.3f} | {wall / args.faces:.2f} | {cpu / args.faces:.2f} |")
+        rows.append(f"| {budget} | {result.psnr.mean():.2f} | {result.psnr.min():.2f} "
+                    f"| {(result.psnr >= 30).sum()}/{args.faces} | {result.ssim.mean():.3f} | {wall / args.faces:.2f} "
+                    f"| {cpu / args.faces:.2f} |")
         print(rows[-1], flush=True)
     speed = ["| batch | faces | wall s / face | CPU s / face |", "| ---: | ---: | ---: | ---: |"]
     for batch, n in ((1, 2), (16, 16)):
@@ -64,8 +65,9 @@ def main() -> None:
         print(speed[-1], flush=True)
     start = "the shipped encoder's code" if load_encoder(generator, "z") is not None else "random codes"
     body = "\n".join([
-        f"`python benchmarks/invert.py` — model {args.model}, {args.faces} generated faces (seed {SEED}) with known codes, "
-        f"{result.settings.starts} start(s) per face (the first: {start}), all faces in one batch; device {generator.device}.",
+        f"`python benchmarks/invert.py` — model {args.model}, {args.faces} generated faces (seed {SEED}) with known "
+        f"codes, {result.settings.starts} start(s) per face (the first: {start}), all faces in one batch; "
+        f"device {generator.device}.",
         f"Machine: {machine()}. Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
         "",
         "PSNR reached per step budget (0 iterations = the best start as it is):",

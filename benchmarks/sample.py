@@ -15,10 +15,9 @@ from pathlib import Path
 
 import torch
 
-from latentedit.devtools import machine, write_section
-
-from latentedit.models.generators import load_generator, render
 from latentedit.commands.sample import SampleRequest, sample
+from latentedit.devtools import machine, write_section
+from latentedit.models.generators import load_generator, render
 from latentedit.specs import GeneratorSpec, OutputSpec
 
 
@@ -80,8 +79,8 @@ def main() -> None:
             "",
             *rows,
             "",
-            f"The rendering pipeline (the code path of `sample` and `score --codes`: codes to uint8 images on the host) "
-            f"keeps **{ratio:.0%}** of the bare forward throughput (target ≥ 90 %). "
+            "The rendering pipeline (the code path of `sample` and `score --codes`: codes to uint8 images on the "
+            f"host) keeps **{ratio:.0%}** of the bare forward throughput (target ≥ 90 %). "
             f"`sample --no-images` renders only the 64-face preview grid, so it writes {args.n} codes in "
             f"{no_images:.2f} s whatever the generator's speed. With PNGs on, encoding runs on a writer thread "
             "beside the generator; on 2 cores the two share the CPU, which is what the PNG row shows.",

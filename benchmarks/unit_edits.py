@@ -77,8 +77,9 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; do not update docs/benchmarks.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    lines = [f"`python benchmarks/unit_edits.py` — `edit --attrs age=+10y` and `--attrs smile=0.9` on {args.n} faces of "
-             f"{args.model} (seed {args.seed}), default --max-distance 6; the written codes rendered and scored again.",
+    lines = [f"`python benchmarks/unit_edits.py` — `edit --attrs age=+10y` and `--attrs smile=0.9` on {args.n} "
+             f"faces of {args.model} (seed {args.seed}), default --max-distance 6; the written codes rendered and "
+             "scored again.",
              f"Machine: {machine()}.", ""]
     with tempfile.TemporaryDirectory() as work:
         age, seconds = run("age=+10y", args, Path(work))

@@ -4,6 +4,7 @@ import signal
 import sys
 import threading
 import warnings
+from functools import partial
 from pathlib import Path
 
 import click
@@ -48,6 +49,25 @@ space_option = click.option(
 boundary_space_option = click.option(
     "--space", type=click.Choice(["z", "w"]), default="z", show_default=True,
     help="Latent space of the codes (w: StyleGAN models; a w boundary also edits wp codes).",
+)
+
+
+def _scorer_files(values: tuple[str, ...]) -> dict[str, Path]:
+    """NAME=FILE pairs of --scorer: learned scorer files (train-scorer) by the attribute name they report."""
+    files: dict[str, Path] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise UsageError(f"--scorer must be NAME=FILE (a scorer from train-scorer), got {value!r}")
+        if name.strip() in files:
+            raise UsageError(f"--scorer names {name.strip()!r} twice")
+        files[name.strip()] = Path(path.strip())
+    return files
+
+
+learned_scorers_option = click.option(
+    "--scorer", "scorer_files", multiple=True,
+    help="NAME=FILE: also score NAME with this learned scorer (from train-scorer); repeatable.",
 )
 
 
@@ -149,7 +169,9 @@ def sample(ctx, n, seed, model, out, batch_size, no_images, codes, space, trunca
 @click.argument("source", type=click.Path(path_type=Path), required=False)
 @click.option("--codes", type=click.Path(path_type=Path), default=None, help="Score these codes (.npy) rendered on the fly.")
 @click.option("--model", "-m", default=None, help=f"Generator for --codes [default: {DEFAULT_MODEL}].")
-@click.option("--attrs", "-a", default=None, help="Comma-separated attributes [default: pose,smile,age,gender,eyeglasses].")
+@click.option("--attrs", "-a", default=None,
+              help="Comma-separated attributes [default: pose,smile,age,gender,eyeglasses and every --scorer].")
+@learned_scorers_option
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
 @click.option("--batch-size", "-b", type=int, default=256, show_default=True, callback=_positive)
 @click.option("--strict", is_flag=True, help="Fail on an unreadable file instead of skipping it.")
@@ -158,8 +180,8 @@ def sample(ctx, n, seed, model, out, batch_size, no_images, codes, space, trunca
 @device_option
 @weights_option
 @overwrite_option
-def score(source, codes, model, attrs, out, batch_size, strict, space, truncation_psi, truncation_layers, noise, device,
-          weights, overwrite) -> None:
+def score(source, codes, model, attrs, scorer_files, out, batch_size, strict, space, truncation_psi, truncation_layers,
+          noise, device, weights, overwrite) -> None:
     """Score faces for the InterFaceGAN attributes.
 
     SOURCE is an image file, a folder of images, or a `sample` or `edit` output folder (codes without images are
@@ -175,7 +197,8 @@ def score(source, codes, model, attrs, out, batch_size, strict, space, truncatio
 
     result = run(ScoreRequest(
         output=OutputSpec(out, overwrite), source=source, codes_file=codes, space=space, attrs=attrs, strict=strict,
-        generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise), batch_size=batch_size,
+        scorers=_scorer_files(scorer_files), batch_size=batch_size,
+        generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise),
     ))
     skipped = f"; skipped {len(result.skipped)} unreadable file(s)" if result.skipped else ""
     images = "image" if result.n == 1 else "images"
@@ -219,7 +242,12 @@ def _names(value: str | None) -> list[str]:
 @cli.command("train-boundary")
 @click.option("--codes", type=click.Path(path_type=Path), help="Latent codes .npy, (N, dim).")
 @click.option("--scores", type=click.Path(path_type=Path), help="Attribute scores .npy, (N, 1).")
+@click.option("--labels", "labels_files", multiple=True, type=click.Path(path_type=Path),
+              help="Instead of scores: a labels CSV of codes rows (CODES.npy:ROW,1|0|?); an SVM on the labelled codes "
+                   "themselves. Repeatable.")
 @click.option("--attr", help="Attribute to score and train (end-to-end mode), also the default NAME.")
+@click.option("--scorer", "scorer_file", type=click.Path(path_type=Path),
+              help="End-to-end mode: score with this learned scorer (from train-scorer) [default --attr: its own].")
 @click.option("-n", "--num", "n", type=int, default=50000, show_default=True, callback=_positive,
               help="End-to-end mode: number of codes to sample and score.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for sampling and the train/validation split.")
@@ -236,25 +264,34 @@ def _names(value: str | None) -> list[str]:
 @device_option
 @weights_option
 @overwrite_option
-def train_boundary_cmd(codes, scores, attr, n, seed, model, ratio, split, invalid_value, condition, name, out,
-                       batch_size, space, device, weights, overwrite) -> None:
+@click.pass_context
+def train_boundary_cmd(ctx, codes, scores, labels_files, attr, scorer_file, n, seed, model, ratio, split, invalid_value,
+                       condition, name, out, batch_size, space, device, weights, overwrite) -> None:
     """Learn an attribute's boundary: a linear SVM on the highest- and lowest-scored codes.
 
     From files: --codes z.npy --scores smile_scores.npy (--space w for a StyleGAN sample's w.npy). End to end:
     --model M --attr smile -n 50000 samples, scores and trains, keeping z.npy (and w.npy with --space w) and the
     scores in OUT. With --condition, also writes the conditional boundary NAME_c_COND1_COND2.npy whose normal
-    is orthogonal to every condition's.
+    is orthogonal to every condition's. With a learned scorer: --attr beard --scorer beard.scorer -n 50000. From
+    labels by eye: --labels labels.csv --attr beard (--codes, if given, must be the file the labels name).
     """
     from .commands.train_boundary import BoundaryRequest, train_boundary_files
 
+    if labels_files:
+        _refuse_given(ctx, "with --labels (the labelled codes are the data)", "n", "ratio", "split", "invalid_value",
+                      "batch_size")
     result = train_boundary_files(BoundaryRequest(
         output=OutputSpec(out, overwrite), codes_file=codes, scores_file=scores, attr=attr,
         generator=_generator(model, device, weights), n=n, seed=seed, ratio=ratio, split=split,
-        invalid_value=invalid_value,
-        conditions=_names(condition), name=name, space=space, batch_size=batch_size,
+        invalid_value=invalid_value, conditions=_names(condition), name=name, space=space, batch_size=batch_size,
+        scorer_file=scorer_file,
+        labels_files=labels_files,
     ))
     for boundary, path in result:
         info = boundary.info
+        if info.chosen_per_side is None:  # trained on labels
+            click.echo(f"{path}: {info.scores}; cross-validated accuracy {info.validation_accuracy:.3f}")
+            continue
         click.echo(
             f"{path}: {info.chosen_per_side} per side of {info.n_valid} valid codes; "
             f"validation accuracy {info.validation_accuracy:.3f}, remaining accuracy "
@@ -339,6 +376,7 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
               help="sum: each attribute with its strength; average: the seed projects' (b1+b2)/2 direction.")
 @click.option("--report", is_flag=True, help="Re-score the faces before and after the edit and report the changes; "
               "OUT/report.png draws every face's scores at each step.")
+@learned_scorers_option
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
 @inversion_options
@@ -356,8 +394,8 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @overwrite_option
 @click.pass_context
 def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition,
-         max_distance, combine, report, out, batch_size, iterations, starts, face_index, aligned, paste, tune, space,
-         layers, truncation_psi, truncation_layers, noise, device, weights, overwrite) -> None:
+         max_distance, combine, report, scorer_files, out, batch_size, iterations, starts, face_index, aligned, paste,
+         tune, space, layers, truncation_psi, truncation_layers, noise, device, weights, overwrite) -> None:
     """Edit faces along attribute boundaries: one, several at once, or conditional.
 
     Edits sampled faces, --codes, or the faces in PHOTOS (inverted first, then blended back into each photo).
@@ -394,7 +432,7 @@ def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_file
             space=space, n=n, seed=seed, codes_file=codes, index=_indices(index), photos=list(photos),
             boundary_files=_boundary_overrides(boundary_files), value_range=value_range, steps=steps,
             conditions=[c for c in conditions if c != "auto"], auto_condition="auto" in conditions,
-            max_distance=max_distance, combine=combine, report=report,
+            max_distance=max_distance, combine=combine, report=report, scorers=_scorer_files(scorer_files),
             options=_photo_options(iterations, starts, face_index, aligned), paste=paste, tune=tune, layers=layers,
             batch_size=batch_size,
         ))
@@ -429,12 +467,14 @@ def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_file
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of those faces and of GANSpace's samples.")
 @click.option("--samples", type=int, default=10000, show_default=True, callback=_positive,
               help="GANSpace: codes sampled for the PCA.")
+@learned_scorers_option
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
 @click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
 @device_option
 @weights_option
 @overwrite_option
-def directions_cmd(model, method, k, layers, n, seed, samples, out, batch_size, device, weights, overwrite) -> None:
+def directions_cmd(model, method, k, layers, n, seed, samples, scorer_files, out, batch_size, device, weights,
+                   overwrite) -> None:
     """Find a generator's main directions without labels (SeFa, GANSpace) and name them by measurement.
 
     Writes OUT/sefa_00.npy ... (boundary files: use them with edit --boundary NAME=OUT/sefa_00.npy, rank, ...)
@@ -446,7 +486,7 @@ def directions_cmd(model, method, k, layers, n, seed, samples, out, batch_size, 
 
     result = find_and_name(DirectionsRequest(
         output=OutputSpec(out, overwrite), generator=_generator(model, device, weights), method=method, k=k,
-        layers=layers, n=n, seed=seed, samples=samples, batch_size=batch_size,
+        layers=layers, n=n, seed=seed, samples=samples, batch_size=batch_size, scorers=_scorer_files(scorer_files),
     ))
     for direction in result.directions:
         click.echo(direction.line)
@@ -617,6 +657,109 @@ def train_detector_cmd(real_dir, fake_dir, fake_model, n, arch, size, colour, te
                f"{held['average_precision']:.3f} on {held['n_real']} real and {held['n_fake']} fake faces")
 
 
+@cli.command("train-scorer")
+@click.option("--labels", "labels_files", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="Labels CSV (header item,label; item = image path or CODES.npy:ROW, relative to the CSV's folder; "
+                   "label = 1, 0, or ? / empty for unclear). Repeatable: one per label sheet.")
+@click.option("--attr", help="Name of the attribute [default: the output file's name].")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Scorer file to write (NAME.scorer).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the cross-validation folds.")
+@click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@click.option("--model", "-m", default=None,
+              help=f"Generator that renders CODES.npy:ROW items [default: {DEFAULT_MODEL}].")
+@device_option
+@weights_option
+@overwrite_option
+def train_scorer_cmd(labels_files, attr, out, seed, batch_size, model, device, weights, overwrite) -> None:
+    """Train a scorer for your own attribute from faces you labelled.
+
+    The scorer is a linear probe (logistic regression, regularisation chosen by 5-fold cross-validation) on the
+    face features the shipped smile, eyeglasses and gender scorers read: it reads faces, not codes, so it scores
+    any generator's faces and photos. Needs at least 10 faces labelled 1 and 10 labelled 0. Use it with
+    score --scorer NAME=FILE, train-boundary --attr NAME --scorer FILE, edit --report --scorer NAME=FILE and
+    label suggest --scorer FILE.
+    """
+    from .commands.train_scorer import ScorerRequest, train_scorer
+
+    header = train_scorer(ScorerRequest(
+        output=OutputSpec(out, overwrite), labels_files=labels_files, attr=attr, seed=seed, batch_size=batch_size,
+        generator=_generator(model, device, weights),
+    )).header
+    counts = header.labels
+    click.echo(f"wrote {out}: {header.attribute} from {counts.positive} faces labelled 1 and {counts.negative} "
+               f"labelled 0 ({counts.unclear} unclear, {counts.no_face} without a face found); cross-validated ROC AUC "
+               f"{header.cv_auc:.3f} ± {header.cv_auc_std:.3f} over {header.cv_folds} folds")
+
+
+@cli.group("label")
+def label_cmd() -> None:
+    """Faces to label by eye for your own attribute: contact sheets with a labels CSV to fill in."""
+
+
+def _sheet_summary(sheet) -> str:
+    pictures = ", ".join(str(sheet.out / name) for name in sheet.sheets)
+    return f"wrote {len(sheet.codes)} faces to {sheet.out}: look at {pictures}; fill in {sheet.out / 'labels.csv'}"
+
+
+@label_cmd.command("sheet")
+@click.option("-n", "--num", "n", type=int, default=48, show_default=True, callback=_positive, help="Number of faces.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed for the codes.")
+@model_option
+@click.option(
+    "-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty)."
+)
+@click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@device_option
+@weights_option
+@overwrite_option
+def label_sheet_cmd(n, seed, model, out, batch_size, device, weights, overwrite) -> None:
+    """Random faces to label: OUT/codes.npy, OUT/sheet_01.png... (48 numbered faces each) and OUT/labels.csv.
+
+    Write 1 (has the attribute), 0 (has not) or ? (unclear) after each item of labels.csv, whose rows follow the
+    faces' numbers, then run train-scorer --labels OUT/labels.csv.
+    """
+    from .commands.label import SheetRequest, label_sheet
+
+    sheet = label_sheet(SheetRequest(output=OutputSpec(out, overwrite), generator=_generator(model, device, weights),
+                                     n=n, seed=seed, batch_size=batch_size))
+    click.echo(_sheet_summary(sheet))
+
+
+@label_cmd.command("suggest")
+@click.option("--scorer", "scorer_file", type=click.Path(path_type=Path), required=True,
+              help="The scorer to improve (from train-scorer).")
+@click.option("-n", "--num", "n", type=int, default=20, show_default=True, callback=_positive,
+              help="Number of faces to suggest.")
+@click.option("--pool", type=int, default=2000, show_default=True, callback=_positive,
+              help="Faces to draw and score, among which to choose.")
+@click.option("--seed", type=SEED, default=None,
+              help="Seed of the pool [default: derived from the scorer file, so every retrained scorer sees new "
+                   "faces].")
+@model_option
+@click.option(
+    "-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty)."
+)
+@click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@device_option
+@weights_option
+@overwrite_option
+def label_suggest_cmd(scorer_file, n, pool, seed, model, out, batch_size, device, weights, overwrite) -> None:
+    """The faces whose labels would teach a scorer most: those it is least sure about, spread out.
+
+    Draws --pool faces, keeps the 4 x N whose score is nearest the decision boundary and picks N of them far apart
+    in the face features (k-means++). Writes the same folder as label sheet; label it and train again with both
+    labels files.
+    """
+    from .commands.label import SuggestRequest, label_suggest
+
+    sheet = label_suggest(SuggestRequest(
+        output=OutputSpec(out, overwrite), scorer_file=scorer_file, generator=_generator(model, device, weights),
+        n=n, pool=pool, seed=seed, batch_size=batch_size,
+    ))
+    click.echo(f"{_sheet_summary(sheet)} (pool seed {sheet.seed}; the scorer's probabilities of these faces: "
+               f"{sheet.probabilities.min():.2f} to {sheet.probabilities.max():.2f})")
+
+
 @cli.command("prepare-faces")
 @click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
@@ -738,6 +881,7 @@ def studio_cmd(model, port, host, boundary_folders, workdir, open_browser, itera
     Serves http://127.0.0.1:8765/ by default until Ctrl-C. Photos are inverted, tuned and pasted back as
     `edit PHOTO` does them, with the same options.
     """
+    from .commands.label import suggest_for_labels
     from .studio.app import LOOPBACK, bind, serve
     from .studio.session import Studio, StudioRequest
 
@@ -751,6 +895,7 @@ def studio_cmd(model, port, host, boundary_folders, workdir, open_browser, itera
     except BaseException:
         sock.close()
         raise
+    session.suggest = partial(suggest_for_labels, generator=session.generator, analysis=session.analysis)
     for line in session.skipped:
         click.echo(f"latentedit: warning: boundary left out: {line}", err=True)
     click.echo(f"{len(session.sliders)} sliders: {', '.join(session.sliders)}")

@@ -10,6 +10,7 @@ weights filled by :func:`random_state` with the same seed, so only the outputs a
 
 import csv
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -85,7 +86,8 @@ def random_state(template: dict[str, torch.Tensor], seed: int) -> dict[str, torc
         if key.endswith(DERIVED):
             state[key] = torch.zeros_like(value) if key.endswith("lod") else value.clone()
             continue
-        scale = 0.5 if key.endswith("w_avg") else 0.2 if key.endswith(("bias", "noise_strength", "apply_noise.weight")) else 1.0
+        small = key.endswith(("bias", "noise_strength", "apply_noise.weight"))
+        scale = 0.5 if key.endswith("w_avg") else 0.2 if small else 1.0
         if key.startswith("mapping.") and key.endswith("weight"):
             scale = 100.0  # stored divided by the mapping's learning-rate multiplier 0.01, as trained weights are
         state[key] = torch.from_numpy(np.asarray(rng.standard_normal(value.shape) * scale, dtype=np.float32))
@@ -120,9 +122,10 @@ def write_nvidia_pickle(path: Path, generator: torch.nn.Module, init_kwargs: dic
     class EasyDict(dict):
         pass
 
-    fakes = {name: types.ModuleType(name) for name in ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")}
-    fakes["torch_utils.persistence"]._reconstruct_persistent_obj = _reconstruct_persistent_obj
-    fakes["dnnlib.util"].EasyDict = EasyDict
+    fakes = {name: types.ModuleType(name)
+             for name in ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")}
+    fakes["torch_utils.persistence"].__dict__.update(_reconstruct_persistent_obj=_reconstruct_persistent_obj)
+    fakes["dnnlib.util"].__dict__.update(EasyDict=EasyDict)
     _reconstruct_persistent_obj.__module__, EasyDict.__module__ = "torch_utils.persistence", "dnnlib.util"
     _reconstruct_persistent_obj.__qualname__, EasyDict.__qualname__ = "_reconstruct_persistent_obj", "EasyDict"
 
@@ -152,7 +155,8 @@ def write_nvidia_pickle(path: Path, generator: torch.nn.Module, init_kwargs: dic
     sys.modules.update(fakes)
     try:
         network = Persistent(generator, init_kwargs)
-        data = {"training_set_kwargs": EasyDict(path="faces.zip"), "G": network, "D": None, "G_ema": network, "augment_pipe": None}
+        data = {"training_set_kwargs": EasyDict(path="faces.zip"), "G": network, "D": None, "G_ema": network,
+                "augment_pipe": None}
         with open(path, "wb") as handle:
             pickle.dump(data, handle, protocol=4)
     finally:
@@ -209,8 +213,8 @@ class DlibPipeline:
     predictor, ResNet descriptor (needs dlib: ``pip install --no-deps dlib-bin==20.0.1.post1``)."""
 
     def __init__(self) -> None:
-        import dlib  # the reference runtime: only parity checks need it
-
+        # The reference runtime, imported by name: only parity checks need it, and it ships no type information.
+        dlib = importlib.import_module("dlib")
         self.dlib = dlib
         self.detector = dlib.get_frontal_face_detector()
         self.predictor = dlib.shape_predictor(str(package_file(*SHAPE_PREDICTOR)))

@@ -1,6 +1,6 @@
 """Pictures for people to look at: grids of faces, labelled tiles, small line charts (uint8 arrays, no file I/O)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -78,7 +78,7 @@ def column_means(values: np.ndarray) -> np.ndarray:
 
 
 def line_panels(
-    x: Sequence[float], series: dict[str, np.ndarray], units: dict[str, str], title: str,
+    x: Sequence[float] | np.ndarray, series: dict[str, np.ndarray], units: dict[str, str], title: str,
     x_labels: Sequence[str] | None = None, per_row: int = 3, smooth: int = 1,
     limits: dict[str, tuple[float, float]] | None = None,
 ) -> np.ndarray:
@@ -101,11 +101,8 @@ def line_panels(
         low, high = (low - 1, high + 1) if high == low else (low - 0.05 * (high - low), high + 0.05 * (high - low))
         low, high = (limits or {}).get(name, (low, high))
 
-        def at(u: float, v: float, box: tuple = (x0, x1, y0, y1), span: tuple = (low, high)) -> tuple[float, float]:
-            (left_x, right_x, top_y, bottom_y), (lowest, highest) = box, span
-            across = (u - xs.min()) / (xs.max() - xs.min()) if xs.max() > xs.min() else 0.5  # one step: middle
-            up = (v - lowest) / (highest - lowest)
-            return left_x + across * (right_x - left_x), bottom_y - up * (bottom_y - top_y)
+        span = (xs.min(), xs.max()) if xs.max() > xs.min() else (xs[0] - 1, xs[0] + 1)  # one step: in the middle
+        at = _mapper((span[0], low), (span[1], high), (x0, y0, x1, y1))
 
         draw.text((x0, oy + 12), f"{name} ({units.get(name, '')})", fill="black", font=font)
         draw.rectangle((x0, y0, x1, y1), outline=(120, 120, 120))
@@ -125,6 +122,64 @@ def line_panels(
                 (u, v), r = points[0], thickness + 1
                 draw.ellipse((u - r, v - r, u + r, v + r), fill=colour)
     return np.asarray(canvas)
+
+
+def curve_panels(
+    panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], *, x_label: str, y_labels: dict[str, str], title: str,
+    point_labels: Sequence[str] = (), per_row: int = 3,
+) -> np.ndarray:
+    """Small x-y charts, one per entry of ``panels``, each with its curves ``{label: (x, y)}`` drawn as lines with
+    dots in colours that the legend under the title names; ``point_labels`` are written beside the first curve's
+    points (for example the strengths). Every panel has its own ranges. Returns a uint8 picture."""
+    width, height, left, top, bottom, pad = 300, 220, 52, 34, 38, 8
+    colours = [(200, 30, 30), (30, 90, 200), (40, 150, 60), (150, 80, 170)]
+    font = ImageFont.load_default(size=12)
+    cols = min(per_row, len(panels))
+    rows = -(-len(panels) // cols)
+    canvas = Image.new("RGB", (cols * width + pad, 44 + rows * height + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    draw.text((pad, 6), title, fill="black", font=font)
+    legend_x: float = pad
+    for colour, label in zip(colours, next(iter(panels.values()))):
+        draw.line((legend_x, 32, legend_x + 20, 32), fill=colour, width=3)
+        draw.text((legend_x + 24, 26), label, fill="black", font=font)
+        legend_x += 34 + font.getlength(label)
+    for k, (name, curves) in enumerate(panels.items()):
+        ox, oy = pad + (k % cols) * width, 44 + (k // cols) * height
+        x0, x1, y0, y1 = ox + left, ox + width - pad * 2, oy + top, oy + height - bottom
+        every = np.concatenate([np.stack(xy, 1) for xy in curves.values()])
+        every = every[np.isfinite(every).all(1)]
+        low, high = every.min(0), every.max(0)
+        span = np.where(high > low, high - low, 1.0)
+        low, high = low - 0.06 * span, high + 0.06 * span
+        at = _mapper(low, high, (x0, y0, x1, y1))
+
+        draw.text((x0, oy + 12), f"{name}: {y_labels.get(name, '')}", fill="black", font=font)
+        draw.rectangle((x0, y0, x1, y1), outline=(120, 120, 120))
+        for v in np.linspace(low[1], high[1], 3):
+            text = f"{v:.3g}"
+            draw.text((x0 - 4 - font.getlength(text), at(low[0], v)[1] - 6), text, fill="black", font=font)
+        for u in np.linspace(low[0], high[0], 3):
+            text = f"{u:.3g}"
+            draw.text((at(u, low[1])[0] - font.getlength(text) / 2, y1 + 4), text, fill="black", font=font)
+        draw.text(((x0 + x1 - font.getlength(x_label)) / 2, y1 + 20), x_label, fill="black", font=font)
+        for c, (colour, (xs, ys)) in enumerate(zip(colours, curves.values())):
+            points = {i: at(u, v) for i, (u, v) in enumerate(zip(xs, ys)) if np.isfinite(u) and np.isfinite(v)}
+            if len(points) > 1:
+                draw.line(list(points.values()), fill=colour, width=2)
+            for i, (u, v) in points.items():
+                draw.ellipse((u - 3, v - 3, u + 3, v + 3), fill=colour)
+                if c == 0 and i < len(point_labels):
+                    draw.text((u + 5, v - 14), point_labels[i], fill=(90, 90, 90), font=font)
+    return np.asarray(canvas)
+
+
+def _mapper(low: Sequence[float], high: Sequence[float], box: tuple[float, float, float, float]
+            ) -> Callable[[float, float], tuple[float, float]]:
+    """The map from data (x, y) in ``low``..``high`` to the pixels of ``box`` (x0, y0, x1, y1), y upward."""
+    x0, y0, x1, y1 = box
+    return lambda u, v: (x0 + (u - low[0]) / (high[0] - low[0]) * (x1 - x0),
+                         y1 - (v - low[1]) / (high[1] - low[1]) * (y1 - y0))
 
 
 def zoom(images: Sequence[np.ndarray], height: int = 256) -> np.ndarray:

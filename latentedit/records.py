@@ -243,6 +243,7 @@ class SampleManifest(RunHead):
 class ScoreFile(Fields):
     file: str
     unit: str
+    scorer: "FileRef | None" = omitted()  # a learned scorer's file (train-scorer), by path and sha256
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -310,6 +311,7 @@ class BoundaryInfo(Record):
     codes_file: str | None = omitted()
     scores_file: str | None = omitted()
     scores: str | None = omitted()  # how the scores were made, in words
+    scorer_file: "FileRef | None" = omitted()  # a learned scorer (train-scorer) that measures ``attribute``, if any
     sample_seed: int | None = omitted()
     n: int | None = omitted()
     n_valid: int | None = omitted()
@@ -445,6 +447,7 @@ class EditRecord(RunHead):
     targets: dict[str, EditTarget] | None = omitted()  # per-face distances of targets in units (replayed as they are)
     auto_conditions: AutoConditions | None = omitted()
     report: dict[str, Any] | None = omitted()
+    scorers: dict[str, FileRef] | None = omitted()  # learned scorers the report used, by attribute name
     studio: dict[str, Any] | None = omitted()  # an export of latentedit studio: the page's state (replay ignores it)
 
 
@@ -474,6 +477,7 @@ class DirectionsRecord(RunHead):
     naming: Naming
     found: dict[str, Any] = field(default_factory=dict)
     directions: list[DirectionEntry]
+    scorers: dict[str, FileRef] | None = omitted()  # learned scorers the naming used, by attribute name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -586,6 +590,52 @@ class DetectorHeader(Record):
     held_out: dict[str, Any] | None = omitted()
     created: str | None = omitted()
     latentedit_version: str | None = omitted()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelCounts(Fields):
+    """How many labelled faces a learned scorer saw: of each class, unclear (left out), and without a face found."""
+
+    positive: int
+    negative: int
+    unclear: int = 0
+    no_face: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScorerHeader(Record):
+    """The JSON header inside a learned scorer file (``train-scorer``): the attribute, the feature extractor its
+    linear probe reads (name and weights sha256, checked on loading), the labels and the cross-validated ROC AUC."""
+
+    FORMAT = "latentedit-scorer"
+    attribute: str
+    feature_extractor: str
+    feature_extractor_sha256: str
+    feature_dim: int
+    labels: LabelCounts
+    labels_files: list[str] = field(default_factory=list)
+    regularisation_c: float
+    cv_folds: int
+    cv_auc: float
+    cv_auc_std: float
+    date: str = ""
+    version: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelSheetRecord(RunHead):
+    """``sheet.json`` of a ``label sheet`` or ``label suggest`` folder: where its faces came from (a seed, or a pool
+    of faces and the scorer that chose among them) and its files."""
+
+    FORMAT = "latentedit-label-sheet"
+    n: int
+    seed: int | None = omitted()
+    pool: int | None = omitted()
+    pool_seed: int | None = omitted()
+    scorer: FileRef | None = omitted()
+    codes: str = "codes.npy"
+    labels: str = "labels.csv"
+    sheets: list[str]
 
 
 @dataclass(frozen=True, kw_only=True)

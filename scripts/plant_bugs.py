@@ -96,6 +96,12 @@ BUGS = [
     Bug("condition projection uses only the first condition", "latentedit/core/boundary.py",
         "for c in conditions], axis=1)", "for c in conditions[:1]], axis=1)",
         ("tests/test_boundaries.py", "tests/test_editing.py::test_direction_arithmetic")),
+    Bug("learned probe's bias folded back with the wrong sign", "latentedit/core/probe.py",
+        "model.intercept_[0] - weight @ mean", "model.intercept_[0] + weight @ mean",
+        ("tests/test_learned_scorers.py::test_fit_probe_learns_and_reports_cross_validation",)),
+    Bug("label suggest picks the faces its scorer is surest about", "latentedit/core/probe.py",
+        "np.argsort(np.abs(logits[usable]), kind=\"stable\")", "np.argsort(-np.abs(logits[usable]), kind=\"stable\")",
+        ("tests/test_learned_scorers.py::test_suggest_prefers_uncertain_faces",)),
 ]
 
 

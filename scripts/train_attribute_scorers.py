@@ -1,4 +1,4 @@
-"""Fit the smile, eyeglasses and gender probes (latentedit/models/scorers/attribute_probe.py) to the faces labelled by eye.
+"""Fit the smile, eyeglasses and gender probes (models/scorers/attribute_probe.py) to the faces labelled by eye.
 
 Renders the codes of tests/data/train_attributes_codes.npy with dcgan-digiface64, detects and aligns the faces
 as the scorers do, and computes the age network's feature maps for each face, its mirror image and randomly
@@ -26,7 +26,11 @@ from latentedit.models.analysis import FaceAnalysis
 from latentedit.models.dlib import CHIP_TEMPLATE
 from latentedit.models.generators import load_generator, render
 from latentedit.models.scorers.attribute_probe import (
-    CHIP_SIZE, CHUNK, OUTPUTS, WEIGHTS_PATH, AttributeProbe,
+    CHIP_SIZE,
+    CHUNK,
+    OUTPUTS,
+    WEIGHTS_PATH,
+    AttributeProbe,
 )
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
@@ -106,7 +110,8 @@ def auc(y: np.ndarray, scores: np.ndarray) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
-    parser.add_argument("--copies", type=int, default=4, help="augmented copies of each training face (the first is the mirror image)")
+    parser.add_argument("--copies", type=int, default=4,
+                        help="augmented copies of each training face (the first is the mirror image)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -118,8 +123,9 @@ def main() -> None:
     held = split(targets)
     for k, name in enumerate(OUTPUTS):
         known = ~np.isnan(targets[:, k])
-        print(f"{name}: {int((targets[known, k] == 1).sum())} positive, {int((targets[known, k] == 0).sum())} negative, "
-              f"{int((~known).sum())} unclear among {len(targets)} detected faces; {int((held & known).sum())} held out")
+        print(f"{name}: {int((targets[known, k] == 1).sum())} positive, {int((targets[known, k] == 0).sum())} "
+              f"negative, {int((~known).sum())} unclear among {len(targets)} detected faces; "
+              f"{int((held & known).sum())} held out")
     probe = AttributeProbe(FaceAnalysis("cpu").age_network).eval()
     generator = torch.Generator().manual_seed(0)
     views = [features(probe, chips), features(probe, chips.flip(3))]
@@ -138,7 +144,8 @@ def main() -> None:
         weight, bias = fit(x, y[:, k], best)
         weights.append(weight)
         biases.append(bias)
-    state = {"weight": torch.tensor(np.stack(weights), dtype=torch.float32), "bias": torch.tensor(biases, dtype=torch.float32)}
+    state = {"weight": torch.tensor(np.stack(weights), dtype=torch.float32),
+             "bias": torch.tensor(biases, dtype=torch.float32)}
     torch.save(state, args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes) in {time.time() - started:.0f} s")
 

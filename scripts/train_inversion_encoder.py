@@ -1,4 +1,4 @@
-"""Train the encoder that starts the inversion of dcgan-digiface64 faces (latentedit/models/encoders/dcgan-digiface64.pt).
+"""Train the encoder that starts the inversion of dcgan-digiface64 faces (models/encoders/dcgan-digiface64.pt).
 
 The training set is the generator's own samples: Gaussian codes (seed 10) rendered to uint8 64x64 images, as a
 photo's aligned crop would be. The encoder (latentedit/models/encoder.py Encoder, about 0.7 M parameters) learns to
@@ -7,7 +7,8 @@ schedule. Held out: 1000 faces of seed 11, on which the script reports the code 
 encoder's codes rendered back (the start of the inversion, before any optimisation). Deterministic on the CPU.
 The shipped file took 72 minutes on 2 busy cores: held-out code MSE 0.570, start PSNR 20.7 dB.
 
-    python scripts/train_inversion_encoder.py [--faces 40000] [--epochs 10] [--out latentedit/models/encoders/dcgan-digiface64.pt]
+    python scripts/train_inversion_encoder.py [--faces 40000] [--epochs 10]
+        [--out latentedit/models/encoders/dcgan-digiface64.pt]
 """
 
 import argparse
@@ -19,9 +20,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from latentedit.models.generators import load_generator, render
-from latentedit.models.encoder import ENCODER_DIR, Encoder
 from latentedit.core.metrics import psnr
+from latentedit.models.encoder import ENCODER_DIR, Encoder
+from latentedit.models.generators import load_generator, render
 
 MODEL = "dcgan-digiface64"
 TRAIN_SEED, VAL_SEED, VAL_FACES = 10, 11, 1000

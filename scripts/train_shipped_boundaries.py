@@ -18,10 +18,10 @@ from tqdm import tqdm
 from latentedit.commands.rank import render_ranking
 from latentedit.core.boundary import train_boundary
 from latentedit.files.boundaries import SHIPPED_DIR, save_boundary
-from latentedit.models.analysis import FaceAnalysis, FaceBatch
-from latentedit.models.mtcnn import MTCNN, Face
-from latentedit.models.generators import load_generator, render
 from latentedit.files.outputs import save_png
+from latentedit.models.analysis import FaceAnalysis, FaceBatch
+from latentedit.models.generators import load_generator, render
+from latentedit.models.mtcnn import MTCNN, Face
 from latentedit.models.scoring import ATTRIBUTES, load_scorers
 
 
@@ -29,16 +29,19 @@ def detect_all(generator, codes: np.ndarray, path: Path, batch_size: int) -> lis
     """Largest face per rendered code, cached in ``path``."""
     if not path.exists():
         detector = MTCNN.load(generator.device)
-        boxes, scores, landmarks = np.full((len(codes), 4), np.nan), np.full(len(codes), np.nan), np.full((len(codes), 5, 2), np.nan)
+        boxes, scores = np.full((len(codes), 4), np.nan), np.full(len(codes), np.nan)
+        landmarks = np.full((len(codes), 5, 2), np.nan)
         start = 0
-        for images in tqdm(render(generator, codes, batch_size=batch_size, progress=False), total=-(-len(codes) // batch_size), desc="detecting"):
+        batches = render(generator, codes, batch_size=batch_size, progress=False)
+        for images in tqdm(batches, total=-(-len(codes) // batch_size), desc="detecting"):
             for i, faces in enumerate(detector.detect(list(images)), start):
                 if faces:
                     boxes[i], scores[i], landmarks[i] = faces[0].box, faces[0].score, faces[0].landmarks
             start += len(images)
         np.savez(path, boxes=boxes, scores=scores, landmarks=landmarks)
     data = np.load(path)
-    return [None if np.isnan(s) else Face(b, float(s), l) for b, s, l in zip(data["boxes"], data["scores"], data["landmarks"])]
+    return [None if np.isnan(s) else Face(b, float(s), points)
+            for b, s, points in zip(data["boxes"], data["scores"], data["landmarks"])]
 
 
 def score_all(generator, codes, faces, attrs: list[str], work: Path, batch_size: int) -> None:
@@ -48,7 +51,8 @@ def score_all(generator, codes, faces, attrs: list[str], work: Path, batch_size:
     scorers = load_scorers(todo, FaceAnalysis(generator.device))
     values = {a: np.full(len(codes), np.nan) for a in todo}
     start = 0
-    for images in tqdm(render(generator, codes, batch_size=batch_size, progress=False), total=-(-len(codes) // batch_size), desc=f"scoring {','.join(todo)}"):
+    batches = render(generator, codes, batch_size=batch_size, progress=False)
+    for images in tqdm(batches, total=-(-len(codes) // batch_size), desc=f"scoring {','.join(todo)}"):
         batch = FaceBatch(list(images), faces[start : start + len(images)])
         for attr, scorer in scorers.items():
             values[attr][start : start + len(images)] = scorer.score(batch)
@@ -81,13 +85,14 @@ def main() -> None:
             "| --- | ---: | ---: | ---: | ---: |"]
     for attr in attrs:
         scores = np.load(args.work / f"{attr}_scores.npy")
-        meta = {"attribute": attr, "model": args.model, "weights_sha256": digest, "space": "z", "sample_seed": args.seed,
-                "scores": f"latentedit scoring '{attr}' on the rendered faces"}
+        meta = {"attribute": attr, "model": args.model, "weights_sha256": digest, "space": "z",
+                "sample_seed": args.seed, "scores": f"latentedit scoring '{attr}' on the rendered faces"}
         boundary = train_boundary(codes, scores, name=attr, provenance=meta)
         save_boundary(boundary, SHIPPED_DIR / args.model / f"{attr}.npy", overwrite=True)
         save_png(render_ranking(generator, codes[:2000], boundary), args.work / f"rank_{attr}.png")
         m = boundary.info
-        rows.append(f"| {attr} | {m.n} ({m.n_valid}) | {m.chosen_per_side} | {m.validation_accuracy:.3f} | {m.remaining_accuracy:.3f} |")
+        rows.append(f"| {attr} | {m.n} ({m.n_valid}) | {m.chosen_per_side} | {m.validation_accuracy:.3f} "
+                    f"| {m.remaining_accuracy:.3f} |")
     print("\n".join(rows))
 
 

@@ -4,15 +4,24 @@ sees the real exit codes and stderr) and the CI rule: with the environment varia
 import contextlib
 import io
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from latentedit.cli import main
-from latentedit.devtools import load_checkset
+from latentedit.core.boundary import Boundary
+from latentedit.devtools import load_checkset, random_state, write_nvidia_pickle
+from latentedit.files.boundaries import save_boundary
 from latentedit.models.analysis import FaceAnalysis
 from latentedit.models.generators import load_generator
+from latentedit.models.generators.stylegan2 import StyleGAN2Generator
+
+SMALL_STYLEGAN2 = {"z_dim": 16, "w_dim": 16, "c_dim": 0, "img_resolution": 16, "img_channels": 3,
+                   "mapping_kwargs": {"num_layers": 2},
+                   "synthesis_kwargs": {"channel_base": 256, "channel_max": 16, "conv_clamp": 256,
+                                        "architecture": "skip"}}
 
 torch.set_num_threads(2)
 
@@ -68,3 +77,20 @@ def run_cli():
         return code, out.getvalue(), err.getvalue()
 
     return run
+
+
+@pytest.fixture(scope="session")
+def small_stylegan2(tmp_path_factory) -> tuple[Path, Path]:
+    """A small seeded StyleGAN2 (16 x 16, 6 W+ layers of 16) pickled as NVIDIA's ``.pkl`` files are (load it as
+    ``stylegan2-ffhq`` with these weights), and a folder of boundaries for it: W boundaries ``wide`` and ``tone``
+    and a Z one, ``zonly``."""
+    root = tmp_path_factory.mktemp("small_stylegan2")
+    generator = StyleGAN2Generator.from_config("small", SMALL_STYLEGAN2)
+    generator.load_state_dict(random_state(generator.state_dict(), 3))
+    write_nvidia_pickle(root / "small.pkl", generator, SMALL_STYLEGAN2)
+    folder = root / "directions"
+    folder.mkdir()
+    rng = np.random.default_rng(8)
+    for name, space in [("wide", "w"), ("tone", "w"), ("zonly", "z")]:
+        save_boundary(Boundary.from_normal(name, rng.standard_normal(16), space=space), folder / f"{name}.npy")
+    return root / "small.pkl", folder

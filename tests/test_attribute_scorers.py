@@ -1,4 +1,5 @@
-"""Smile, eyeglasses and gender scorers: shipped weights, probability range, NaN rows, and ranking of clearly labelled faces."""
+"""Smile, eyeglasses and gender scorers: shipped weights, probability range, NaN rows, and ranking of clearly labelled
+faces."""
 
 from pathlib import Path
 
@@ -7,19 +8,25 @@ import pytest
 import torch
 
 from latentedit.files.images import read_image
+from latentedit.files.weights import load_state_dict
 from latentedit.models import scoring
 from latentedit.models.analysis import FaceBatch
 from latentedit.models.generators import render
 from latentedit.models.scorers.attribute_probe import (
-    FEATURE_DIM, OUTPUTS, WEIGHTS_PATH, EyeglassesScorer, GenderScorer, SmileScorer,
+    FEATURE_DIM,
+    OUTPUTS,
+    WEIGHTS_PATH,
+    EyeglassesScorer,
+    GenderScorer,
+    SmileScorer,
 )
-from latentedit.files.weights import load_state_dict
 
 TRAIN_CODES = Path(__file__).parent / "data" / "train_attributes_codes.npy"
 # Rows of train_attributes_labels.csv that are unambiguous on the contact sheets (labelled yes / no there).
 CLEAR = {
     "smile": {"yes": [8, 24, 253, 437, 546, 710, 792, 1020, 1048, 1094], "no": [5, 13, 26, 34, 120, 187, 299, 441]},
-    "eyeglasses": {"yes": [4, 16, 219, 263, 377, 702, 984, 1063, 1083, 1150], "no": [5, 13, 26, 34, 120, 187, 299, 441]},
+    "eyeglasses": {"yes": [4, 16, 219, 263, 377, 702, 984, 1063, 1083, 1150],
+                   "no": [5, 13, 26, 34, 120, 187, 299, 441]},
     # (beards and moustaches) / (long hair, no facial hair)
     "gender": {"yes": [30, 56, 201, 292, 297, 984, 1090, 1183], "no": [9, 19, 26, 352, 1153, 1185, 1198, 350]},
 }
@@ -39,7 +46,8 @@ def test_registered_in_scoring():
 def test_shipped_weights_are_small_and_fit_the_probe():
     assert WEIGHTS_PATH.stat().st_size < 200_000
     state = load_state_dict(WEIGHTS_PATH)
-    assert {k: tuple(v.shape) for k, v in state.items()} == {"weight": (len(OUTPUTS), FEATURE_DIM), "bias": (len(OUTPUTS),)}
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    assert shapes == {"weight": (len(OUTPUTS), FEATURE_DIM), "bias": (len(OUTPUTS),)}
     assert all(torch.isfinite(v).all() for v in state.values())
 
 
@@ -89,6 +97,7 @@ def test_gender_combines_the_network_and_the_probe(dcgan, analysis, scorers):
     combined = scorers["gender"].score(batch)[found]
     network = np.clip(scorers["gender"].network.score(batch)[found], 1e-6, 1 - 1e-6)
     probe = 1 / (1 + np.exp(-scorers["gender"].logits(batch, found)))
-    assert np.all(combined >= np.minimum(network, probe) - 1e-6) and np.all(combined <= np.maximum(network, probe) + 1e-6)
+    assert np.all(combined >= np.minimum(network, probe) - 1e-6)
+    assert np.all(combined <= np.maximum(network, probe) + 1e-6)
     logit = lambda p: np.log(p / (1 - p))  # noqa: E731
     np.testing.assert_allclose(logit(combined), (logit(network) + logit(probe)) / 2, atol=1e-6)

@@ -21,6 +21,9 @@ from latentedit.devtools import random_state, write_nvidia_pickle
 from latentedit.models.gan import build_networks, generator_file
 from latentedit.models.generators import render
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator
+from latentedit.models.scorers.attribute_probe import FEATURE_DIM
+from latentedit.models.scorers.learned import FEATURES, HEADER_KEY
+from latentedit.records import LabelCounts, ScorerHeader
 
 from hostile import SMALL_STYLEGAN2, SystemCall
 
@@ -148,6 +151,28 @@ def corpus(tmp_path_factory, dcgan):
                               {**face, "distance": "far"}]}}})]:
         put(f"{name}.json", lambda p, data=changed: p.write_text(json.dumps(data)))
     put("broken.json", lambda p: p.write_text('{"tool": '))
+    # learned scorers (train-scorer, label, --scorer): labels CSVs naming rows of good.npy, and scorer files
+    def labels(name: str, rows: list[str]) -> None:
+        put(name, lambda p: p.write_text("item,label\n" + "".join(f"{row}\n" for row in rows)))
+
+    balanced = [f"good.npy:{i},{i % 2}" for i in range(24)]
+    labels("labels_ok.csv", balanced)
+    labels("labels_missing_image.csv", ["nowhere.png,1", *balanced])
+    labels("labels_row_out_of_range.csv", [*balanced, "good.npy:99,1"])
+    labels("labels_one_class.csv", [f"good.npy:{i},1" for i in range(12)])
+    labels("labels_few.csv", [f"good.npy:{i},{i % 2}" for i in range(8)])
+    labels("labels_bad_value.csv", ["good.npy:0,yes"])
+    labels("labels_images.csv", ["face.png,1", *balanced])
+    put("labels_no_header.csv", lambda p: p.write_text("good.npy:0,1\n"))
+    header = ScorerHeader(attribute="beard", feature_extractor=FEATURES, feature_extractor_sha256="0" * 64,
+                          feature_dim=FEATURE_DIM, labels=LabelCounts(positive=10, negative=10), regularisation_c=1.0,
+                          cv_folds=5, cv_auc=0.9, cv_auc_std=0.01)
+    put("other_features.scorer", lambda p: torch.save({HEADER_KEY: json.dumps(header.to_json()),
+                                                       "weight": torch.zeros(FEATURE_DIM), "bias": torch.zeros(1)}, p))
+    put("beard.npy", lambda p: np.save(p, normal))
+    changed_scorer = {"path": str(files["labels_ok.csv"]), "sha256": "0" * 64}  # not that file's sha256
+    put("beard.json", lambda p: p.write_text(json.dumps({"name": "beard", "attribute": "beard",
+                                                         "scorer_file": changed_scorer})))
     put("very_deep.json", lambda p: p.write_text("[" * 100000 + "]" * 100000))
     return files
 
@@ -369,6 +394,39 @@ CASES = [
     ("detect-threshold", ["detect", "{face.png}", "--threshold", 1.5], 2, "threshold must be between 0 and 1"),
     ("train-detector-existing-out", ["train-detector", "--real", "{root}", "--fake-model", "dcgan-digiface64",
                                      "-o", "{good.npy}"], 2, "already holds results"),
+    # learned scorers
+    ("train-scorer-missing-image", ["train-scorer", "--labels", "{labels_missing_image.csv}", "-o", "{out}"], 2,
+     "line 2: image file"),
+    ("train-scorer-row-out-of-range", ["train-scorer", "--labels", "{labels_row_out_of_range.csv}", "-o", "{out}"], 2,
+     "line 26: row 99 is out of range"),
+    ("train-scorer-one-class", ["train-scorer", "--labels", "{labels_one_class.csv}", "-o", "{out}"], 2,
+     "got 12 labelled 1 and 0 labelled 0: label 10 more labelled 0"),
+    ("train-scorer-few-labels", ["train-scorer", "--labels", "{labels_few.csv}", "-o", "{out}"], 2,
+     "need at least 10 labels of each class (1 and 0), got 4 labelled 1 and 4 labelled 0: label 6 more labelled 1 "
+     "and 6 more labelled 0"),
+    ("train-scorer-bad-label", ["train-scorer", "--labels", "{labels_bad_value.csv}", "-o", "{out}"], 2,
+     "label must be 1, 0, ? or empty"),
+    ("train-scorer-no-header", ["train-scorer", "--labels", "{labels_no_header.csv}", "-o", "{out}"], 2,
+     "must start with the header 'item,label'"),
+    ("train-scorer-shipped-name", ["train-scorer", "--labels", "{labels_ok.csv}", "--attr", "smile", "-o", "{out}"], 2,
+     "'smile' is a shipped attribute's name: give your own attribute another name, e.g. my_smile"),
+    ("score-scorer-shipped-name", ["score", "--codes", "{good.npy}", "--scorer", "age={other_features.scorer}", "-o",
+                                   "{out}"], 2, "'age' is a shipped attribute's name"),
+    ("score-scorer-not-ours", ["score", "--codes", "{good.npy}", "--scorer", "beard={nan_detector.pt}", "-o", "{out}"],
+     3, "is not a latentedit scorer file"),
+    ("score-scorer-other-features", ["score", "--codes", "{good.npy}", "--scorer", "beard={other_features.scorer}",
+                                     "-o", "{out}"], 3, "reads other face features"),
+    ("score-scorer-not-a-pair", ["score", "--codes", "{good.npy}", "--scorer", "{other_features.scorer}", "-o",
+                                 "{out}"], 2, "--scorer must be NAME=FILE"),
+    ("directions-scorer-shipped-name", ["directions", "--scorer", "smile={other_features.scorer}", "-o", "{out}"], 2,
+     "'smile' is a shipped attribute's name"),
+    ("suggest-scorer-not-ours", ["label", "suggest", "--scorer", "{empty.pt}", "-o", "{out}"], 3, "is empty"),
+    ("train-boundary-labelled-images", ["train-boundary", "--labels", "{labels_images.csv}", "--attr", "beard", "-o",
+                                        "{out}"], 2, "an image has no latent code"),
+    ("edit-scorer-without-report", ["edit", "--attrs", "smile=+1", "--scorer", "beard={other_features.scorer}", "-o",
+                                    "{out}"], 2, "ask for the report too"),
+    ("edit-learned-scorer-changed", ["edit", "--attrs", "beard=0.9", "--boundary", "beard={beard.npy}", "-o", "{out}"],
+     2, "was trained with the scorer"),
     ("train-detector-out-in-real", ["train-detector", "--real", "{root}", "--fake-model", "dcgan-digiface64",
                                     "-o", "{root}/mine.pt"], 2, "is inside the input"),
 ]

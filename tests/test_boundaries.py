@@ -6,7 +6,14 @@ import pytest
 from PIL import Image
 from sklearn.svm import SVC
 
-from latentedit.core.boundary import Boundary, choose_samples, cosine_matrix, fit_linear_svm, project_out, train_boundary
+from latentedit.core.boundary import (
+    Boundary,
+    choose_samples,
+    cosine_matrix,
+    fit_linear_svm,
+    project_out,
+    train_boundary,
+)
 from latentedit.errors import UsageError
 from latentedit.files.boundaries import SHIPPED_DIR, load_boundary, save_boundary
 
@@ -106,7 +113,10 @@ def test_interfacegan_bare_npy_loads(tmp_path):
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_projection_is_orthogonal_to_every_condition(k):
     rng = np.random.default_rng(k)
-    make = lambda name: Boundary.from_normal(name, rng.standard_normal(512))
+
+    def make(name):
+        return Boundary.from_normal(name, rng.standard_normal(512))
+
     primal, conditions = make("age"), [make(f"c{i}") for i in range(k)]
     projected = project_out(primal, conditions)
     assert abs(np.linalg.norm(projected.normal) - 1) < 1e-6
@@ -182,14 +192,15 @@ def test_cli_train_condition_compare_and_rank(tmp_path, run_cli, dcgan):
 
 def test_cli_end_to_end_samples_scores_and_trains(tmp_path, run_cli):
     out = tmp_path / "pose"
-    code, stdout, stderr = run_cli("train-boundary", "--attr", "pose", "-n", 400, "--ratio", 0.2, "--seed", 7, "-o", out,
-                                   "--device", "cpu")
+    code, stdout, stderr = run_cli("train-boundary", "--attr", "pose", "-n", 400, "--ratio", 0.2, "--seed", 7,
+                                   "-o", out, "--device", "cpu")
     assert code == 0, stderr
     assert sorted(p.name for p in out.iterdir()) == ["pose.json", "pose.npy", "pose_scores.npy", "z.npy"]
     scores = np.load(out / "pose_scores.npy")
     assert scores.shape == (400, 1) and np.isfinite(scores).mean() > 0.8
     record = json.loads((out / "pose.json").read_text())
-    assert record["model"] == "dcgan-digiface64" and record["n"] == 400 and record["weights_sha256"].startswith("0c3b90b1")
+    assert record["model"] == "dcgan-digiface64" and record["n"] == 400
+    assert record["weights_sha256"].startswith("0c3b90b1")
     # 80 codes per side (24 for validation): enough to find yaw, which is close to linear in Z. The direction
     # agrees with the shipped boundary (trained on 50 000 other codes); two random directions in 100
     # dimensions have |cosine| ~ 0.1.

@@ -63,7 +63,8 @@ def test_split_is_disjoint_and_demands_enough_faces():
     split = Split.make(40, 100, seed=3)
     for c in range(2):
         parts = [set(split.train[c]), set(split.val[c]), set(split.test[c])]
-        assert sum(map(len, parts)) == (40, 100)[c] and not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+        assert sum(map(len, parts)) == (40, 100)[c]
+        assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
     with pytest.raises(UsageError, match="at least 20"):
         Split.make(19, 100, seed=0)
 
@@ -94,7 +95,8 @@ def test_a_big_group_does_not_make_up_a_part_alone():
 def test_metrics_and_augmentation():
     m = metrics(np.array([0.1, 0.6, 0.7, 0.2]), np.array([0, 0, 1, 1]))
     assert m["accuracy"] == 0.5 and m["auc"] == 0.75  # 3 of the 4 (fake, real) pairs are ordered right
-    assert metrics(np.array([0.1, 0.6, 0.7, 0.8]), np.array([0, 0, 0, 1]))["balanced_accuracy"] == 0.6667  # (1/3 + 1) / 2; accuracy is 2/4
+    # (1/3 + 1) / 2; accuracy is 2/4
+    assert metrics(np.array([0.1, 0.6, 0.7, 0.8]), np.array([0, 0, 0, 1]))["balanced_accuracy"] == 0.6667
     assert m["confusion"] == {"real_as_real": 1, "real_as_fake": 1, "fake_as_real": 1, "fake_as_fake": 1}
     crops = np.random.default_rng(0).integers(0, 256, (8, 25, 25, 1), dtype=np.uint8)
     out = augment(crops, np.random.default_rng(1), p=1.0)
@@ -169,7 +171,8 @@ def test_detect_lines_and_json(run_cli, pictures):
     records = json.loads(out)
     assert records[0]["face"] == 0 and 0 <= records[0]["p_fake"] <= 1 and len(records[0]["box"]) == 4
     assert records[0]["label"] == ("fake" if records[0]["p_fake"] >= 0.3 else "real")
-    assert records[1] == {"file": str(pictures / "blank.png"), "face": None, "p_fake": None, "label": "no face", "box": None}
+    assert records[1] == {"file": str(pictures / "blank.png"), "face": None, "p_fake": None, "label": "no face",
+                          "box": None}
 
 
 @needs_shipped
@@ -178,8 +181,9 @@ def test_detect_without_faces_and_bad_inputs(run_cli, pictures):
     assert code == 4 and out.count("no face") == 2 and "no face found in any of the 2 image(s)" in err
     code, out, err = run_cli("detect", pictures / "tiny.png", "--whole-image")
     assert code == 0 and "\tface 0\t" in out
-    for name, message in (("empty.png", "is empty"), ("text.jpg", "cannot read image"), ("broken.png", "cannot read image"),
-                          ("missing.png", "does not exist"), ("huge.png", "exceeds limit")):
+    for name, message in (("empty.png", "is empty"), ("text.jpg", "cannot read image"),
+                          ("broken.png", "cannot read image"), ("missing.png", "does not exist"),
+                          ("huge.png", "exceeds limit")):
         code, out, err = run_cli("detect", pictures / name)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (name, err)
     code, _, err = run_cli("detect", pictures / "fake.png", "--threshold", "1.5")
@@ -212,7 +216,8 @@ def test_train_detector_command(run_cli, tmp_path, lfw, fakes):
         path.unlink()
     code, _, err = run_cli("train-detector", "--real", real, "--fake", fake, "--whole-image", "-o", tmp_path / "x.pt")
     assert code == 2 and "at least 20 real faces" in err and "gave 5" in err
-    code, _, err = run_cli("train-detector", "--real", real, "--fake", fake, "--fake-model", "dcgan-digiface64", "-o", out)
+    code, _, err = run_cli("train-detector", "--real", real, "--fake", fake, "--fake-model", "dcgan-digiface64",
+                           "-o", out)
     assert code == 2 and "exactly one of a fake folder" in err
     code, _, err = run_cli("train-detector", "--real", tmp_path / "nowhere", "--fake", fake, "-o", tmp_path / "y.pt")
     assert code == 2 and "does not exist" in err
@@ -228,9 +233,11 @@ def test_train_detector_splits_by_subfolder(run_cli, tmp_path, lfw, fakes):
         person.mkdir(parents=True, exist_ok=True)
         Image.fromarray(lfw[i, ..., 0]).save(person / f"{i:03d}.png")
         Image.fromarray(np.repeat(fakes[0][i], 3, 2)).save(fake / f"{i:03d}.png")
-    common = ["--whole-image", "--size", "25", "--colour", "gray", "--arch", "seed-cnn", "--epochs", "1", "--device", "cpu"]
+    common = ["--whole-image", "--size", "25", "--colour", "gray", "--arch", "seed-cnn", "--epochs", "1",
+              "--device", "cpu"]
     out = tmp_path / "grouped.pt"
-    code, _, err = run_cli("train-detector", "--real", real, "--fake", fake, "--split-by", "subfolder", "-o", out, *common)
+    code, _, err = run_cli("train-detector", "--real", real, "--fake", fake, "--split-by", "subfolder", "-o", out,
+                           *common)
     assert code == 0, err
     training = Detector.load(out).header.training
     assert training["data"]["split_by"] == "subfolder" and training["data"]["real"]["groups"] == 10

@@ -22,7 +22,7 @@ from latentedit.core.directions import (
     sefa,
     style_weights,
 )
-from latentedit.core.editing import apply_edit, parse_layers, plan_edit
+from latentedit.core.editing import apply_edit, format_layers, parse_layers, plan_edit
 from latentedit.devtools import random_state, write_nvidia_pickle
 from latentedit.errors import UsageError
 from latentedit.files.boundaries import load_boundary, shipped_boundaries
@@ -61,6 +61,9 @@ def test_parse_layers_reads_ranges_and_refuses_bad_specs():
     assert parse_layers("0-3", num_layers=10) == (0, 1, 2, 3)
     assert parse_layers(" 5-7,0,2 ", num_layers=10) == (0, 2, 5, 6, 7)
     assert parse_layers("all", num_layers=4) == (0, 1, 2, 3)
+    assert format_layers((7, 0, 1, 2, 5, 6)) == "0-2,5-7" and format_layers((3,)) == "3"
+    for layers in [(0, 2, 5, 6, 7), (1,), tuple(range(10))]:
+        assert parse_layers(format_layers(layers), num_layers=10) == layers
     for spec, message in [("0-10", "out of range"), ("3-1", "backwards"), ("a", "must look like"),
                           ("", "must look like"),
                           ("1-", "must look like")]:

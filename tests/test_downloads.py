@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from latentedit.files.downloads import DownloadedWeights, cache_dir, download
 from latentedit.errors import WeightsError
+from latentedit.files.downloads import DownloadedWeights, cache_dir, download
 from latentedit.models.generators import MODELS, load_generator
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB

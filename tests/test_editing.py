@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentedit.commands.edit import format_report, resolve_boundaries, select_codes
+from latentedit.commands.edit import format_report, plan_effect, resolve_boundaries, select_codes
 from latentedit.core.boundary import Boundary
 from latentedit.core.editing import apply_edit, edit_effect, parse_attrs, parse_range, plan_edit
 from latentedit.errors import UsageError
@@ -30,7 +30,8 @@ def test_parse_attrs_and_range():
 
 
 def test_direction_arithmetic():
-    a, b, c = (Boundary.from_normal(name, v) for name, v in [("a", [1, 0, 0, 0]), ("b", [0, 1, 0, 0]), ("c", [1, 1, 1, 0])])
+    a, b, c = (Boundary.from_normal(name, v)
+               for name, v in [("a", [1, 0, 0, 0]), ("b", [0, 1, 0, 0]), ("c", [1, 1, 1, 0])])
     plan = plan_edit([a, b], [3.0, -2.0])
     np.testing.assert_allclose(plan.direction, [3, -2, 0, 0], atol=1e-6)
     np.testing.assert_allclose(plan.steps, np.linspace(0, 1, 5))
@@ -95,13 +96,14 @@ def test_report_draws_every_step(tmp_path, run_cli):
     """--report adds the mean score of every attribute at every step to edit.json and draws them in report.png, and
     the identity kept: 1 where the face is the face before (distance 0), less on either side."""
     out = tmp_path / "smile"
-    code, stdout, stderr = run_cli("edit", "--attrs", "smile", "-n", 3, "--seed", 2, "--steps", 3, "--report", "-o", out,
-                                   "--device", "cpu")
+    code, stdout, stderr = run_cli("edit", "--attrs", "smile", "-n", 3, "--seed", 2, "--steps", 3, "--report", "-o",
+                                   out, "--device", "cpu")
     assert code == 0, stderr
     assert f"scores at every step: {out / 'report.png'}" in stdout
     report = json.loads((out / "edit.json").read_text())["report"]
     means = report["step_means"]
-    assert sorted(means) == ["age", "eyeglasses", "gender", "pose", "smile"] and all(len(m) == 3 for m in means.values())
+    assert sorted(means) == ["age", "eyeglasses", "gender", "pose", "smile"]
+    assert all(len(m) == 3 for m in means.values())
     assert means["smile"][0] < means["smile"][1] < means["smile"][2]  # -3, 0, +3 along the shipped smile boundary
     identity = report["identity"]
     assert identity["step_means"][1] == pytest.approx(1.0, abs=1e-4)
@@ -135,7 +137,8 @@ def test_edit_bad_inputs(tmp_path, run_cli, boundary_files):
     other.with_suffix(".json").write_text(json.dumps({"model": "stylegan-ffhq"}))
     code, _, stderr = run_cli("edit", "--attrs", "o=1", "--boundary", f"o={other}", "-o", out, "--device", "cpu")
     assert code == 0 and "trained for model stylegan-ffhq" in stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "other.json", "other.npy", "side.npy", "up.npy", "wrong.npy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "other.json", "other.npy", "side.npy", "up.npy",
+                                                          "wrong.npy"]
 
 
 @pytest.mark.slow
@@ -170,3 +173,19 @@ def test_codes_from_a_file_go_on_the_sphere_for_sphere_models(tmp_path, dcgan, m
     np.testing.assert_allclose(sphere / np.linalg.norm(sphere, axis=1, keepdims=True),
                                codes[[2, 0]] / np.linalg.norm(codes[[2, 0]], axis=1, keepdims=True), rtol=1e-5)
     assert record["index"] == [2, 0]
+
+
+def test_plan_effect_measures_identity_kept(dcgan, analysis):
+    """plan_effect(identity=True): an edit of distance 0 keeps every face exactly (cosine 1), a farther edit less."""
+    codes = dcgan.sample(4, 5)
+    scorers = load_scorers(["smile"], analysis)
+    before = score_codes(dcgan, codes, scorers, identity=True, progress=False)
+    kept = {}
+    for strength in (0.0, 4.0):
+        plan = plan_edit(resolve_boundaries(["smile"], dcgan.name, {}), [strength], steps=np.array([0.0, 1.0]))
+        kept[strength] = plan_effect(dcgan, codes, plan, scorers, before=before, identity=True)["identity"]
+    assert kept[0.0]["faces_scored"] == 4 and kept[0.0]["lowest"] == pytest.approx(1.0, abs=1e-4)
+    assert kept[4.0]["faces_scored"] >= 3 and kept[4.0]["mean"] < 0.99
+    with pytest.raises(ValueError, match="identity"):
+        plan_effect(dcgan, codes, plan, scorers, before=score_codes(dcgan, codes, scorers, progress=False),
+                    identity=True)

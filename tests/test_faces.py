@@ -30,12 +30,17 @@ def test_finds_generator_faces_with_sane_landmarks(analysis, faces):
 
 
 def test_batch_equals_single_and_order(analysis, faces):
-    together = analysis.mtcnn.detect(list(faces[:6]))
-    for image, expected in zip(faces[:6], together):
+    small = np.zeros((128, 128, 3), np.uint8)
+    small[32:96, 32:96] = faces[2]
+    big = np.asarray(Image.fromarray(faces[3]).resize((128, 128), Image.BICUBIC))
+    images = [*faces[:6], small, big]  # a face's crops must not depend on the sizes of the other faces in the batch
+    together = analysis.mtcnn.detect(images)
+    for image, expected in zip(images, together):
         alone = analysis.mtcnn.detect([image])[0]
         assert len(alone) == len(expected)
         for a, b in zip(alone, expected):
             np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-3)
+            np.testing.assert_allclose(a.box, b.box, atol=1e-3)
     collage = np.zeros((200, 300, 3), np.uint8)
     collage[10:74, 10:74] = faces[0]
     big = np.asarray(Image.fromarray(faces[1]).resize((128, 128), Image.BICUBIC))
@@ -70,7 +75,8 @@ def test_corrupted_weights_are_refused(tmp_path, monkeypatch):
 
 
 def test_nms_groups_and_modes():
-    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10], [20, 20, 30, 30], [2, 2, 6, 6]], dtype=torch.float)
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10], [20, 20, 30, 30], [2, 2, 6, 6]],
+                         dtype=torch.float)
     scores = torch.tensor([0.9, 0.8, 0.7, 0.6, 0.95])
     groups = torch.tensor([0, 0, 1, 0, 0])
     kept = set(nms(boxes, scores, groups, 0.5).tolist())
@@ -121,7 +127,8 @@ def test_align_round_trip(faces):
     landmarks = np.array([[90.0, 110], [165, 108], [128, 150], [100, 190], [158, 188]])
     crop, matrix = align(image, landmarks, 160, "face")
     forward = np.vstack([matrix, [0, 0, 1]])
-    back = Image.fromarray(crop).transform((256, 256), Image.AFFINE, tuple(forward[:2].ravel()), resample=Image.BILINEAR)
+    back = Image.fromarray(crop).transform((256, 256), Image.AFFINE, tuple(forward[:2].ravel()),
+                                           resample=Image.BILINEAR)
     back = np.asarray(back).astype(float)
     inner = (slice(100, 170), slice(100, 160))  # well inside the crop's footprint
     error = np.abs(back[inner] - image[inner]).mean()

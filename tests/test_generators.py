@@ -8,8 +8,8 @@ import torch
 
 from latentedit.device import resolve_device
 from latentedit.errors import UsageError, WeightsError
-from latentedit.models.generators import MODELS, get_model, load_generator, render
 from latentedit.files.weights import sha256_file
+from latentedit.models.generators import MODELS, get_model, load_generator, render
 
 
 def images_of(generator, codes, batch_size):

@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image, ImageSequence
 
+from latentedit.devtools import random_state, write_nvidia_pickle
 from latentedit.models.generators.pggan import PGGANGenerator
 from latentedit.models.generators.stylegan import StyleGANGenerator
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator
-from latentedit.devtools import random_state, write_nvidia_pickle
 
 SG2 = {
     "z_dim": 512, "w_dim": 512, "c_dim": 0, "img_resolution": 32, "img_channels": 3,
@@ -33,7 +33,8 @@ def checkpoints(tmp_path_factory):
     stylegan2 = StyleGAN2Generator.from_config("t", SG2)
     stylegan2.load_state_dict(random_state(stylegan2.state_dict(), 13))
     write_nvidia_pickle(folder / "stylegan2.pkl", stylegan2, SG2)
-    return {"pggan-celebahq": folder / "pggan.pth", "stylegan-ffhq": folder / "stylegan.pth", "stylegan2-ffhq": folder / "stylegan2.pkl"}
+    return {"pggan-celebahq": folder / "pggan.pth", "stylegan-ffhq": folder / "stylegan.pth",
+            "stylegan2-ffhq": folder / "stylegan2.pkl"}
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,8 @@ def test_stylegan_sample_saves_z_w_wp_and_every_space_renders_the_same_faces(tmp
     faces = pngs(tmp_path / "z")
     assert len(faces) == 3 and faces[0].shape == (64, 64, 3)
     for space in ("w", "wp"):
-        code, _, stderr = run_cli("sample", "--codes", tmp_path / "z" / f"{space}.npy", "--space", space, "-o", tmp_path / space, *common)
+        code, _, stderr = run_cli("sample", "--codes", tmp_path / "z" / f"{space}.npy", "--space", space,
+                                  "-o", tmp_path / space, *common)
         assert code == 0, stderr
         for a, b in zip(pngs(tmp_path / space), faces):
             assert np.abs(a.astype(int) - b).max() <= 1
@@ -99,7 +101,8 @@ def test_score_renders_codes_as_sample_did(tmp_path, run_cli, checkpoints, monke
         return score_images(list(seen[-1]), *args, **kwargs)
 
     monkeypatch.setattr(scoring, "score_images", spy)
-    common = ("--model", "stylegan-ffhq", "--weights", checkpoints["stylegan-ffhq"], "--truncation-psi", 0.5, "--device", "cpu")
+    common = ("--model", "stylegan-ffhq", "--weights", checkpoints["stylegan-ffhq"], "--truncation-psi", 0.5,
+              "--device", "cpu")
     assert run_cli("sample", "-n", 2, "--seed", 4, "-o", tmp_path / "s", *common)[0] == 0
     faces = np.stack(pngs(tmp_path / "s"))
     w = tmp_path / "s" / "w.npy"
@@ -114,7 +117,9 @@ def test_score_renders_codes_as_sample_did(tmp_path, run_cli, checkpoints, monke
     manifest = json.loads((tmp_path / "o2" / "manifest.json").read_text())
     assert (manifest["space"], manifest["truncation_psi"]) == ("w", 0.5)
 
-def test_edit_report_renders_codes_in_the_edit_space(tmp_path, run_cli, checkpoints, interfacegan_boundary, monkeypatch):
+def test_edit_report_renders_codes_in_the_edit_space(
+    tmp_path, run_cli, checkpoints, interfacegan_boundary, monkeypatch
+):
     from latentedit.commands import edit as editing
 
     spaces = []
@@ -125,12 +130,13 @@ def test_edit_report_renders_codes_in_the_edit_space(tmp_path, run_cli, checkpoi
         return score_codes(*args, space=space, **kwargs)
 
     monkeypatch.setattr(editing, "score_codes", spy)
-    code, stdout, stderr = run_cli("edit", "--attrs", "smile=+2", "--boundary", f"smile={interfacegan_boundary}", "--model",
-                              "stylegan-ffhq", "--weights", checkpoints["stylegan-ffhq"], "--space", "w", "-n", 2,
-                              "--report", "-o", tmp_path / "e", "--device", "cpu")
+    code, stdout, stderr = run_cli("edit", "--attrs", "smile=+2", "--boundary", f"smile={interfacegan_boundary}",
+                              "--model", "stylegan-ffhq", "--weights", checkpoints["stylegan-ffhq"], "--space", "w",
+                              "-n", 2, "--report", "-o", tmp_path / "e", "--device", "cpu")
     assert code == 0, stderr
     assert spaces == ["w", "w"]  # before, and every step (the last is "after") for report.png
-    report = json.loads((tmp_path / "e" / "edit.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    report = json.loads((tmp_path / "e" / "edit.json").read_text(),
+                        parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert report["report"]["targets"]["smile"]["faces_scored"] == 0  # random weights draw no faces: nulls, no NaN
     assert "smile: no face found both before and after the edit" in stdout
 
@@ -152,7 +158,8 @@ def test_w_boundary_is_trained_ranked_and_used_in_w(tmp_path, run_cli, checkpoin
 
     spaces = []
     render = ranking.render
-    monkeypatch.setattr(ranking, "render", lambda g, codes, space="z", **kw: spaces.append(space) or render(g, codes, space=space, **kw))
+    monkeypatch.setattr(ranking, "render",
+                        lambda g, codes, space="z", **kw: spaces.append(space) or render(g, codes, space=space, **kw))
     code, _, stderr = run_cli("rank", "--codes", w, "--boundary", tmp_path / "b" / "smile.npy", "--per-group", 2,
                               "-o", tmp_path / "rank.png", *model)
     assert code == 0 and spaces == ["w"], stderr
@@ -162,7 +169,8 @@ def test_w_boundary_is_trained_ranked_and_used_in_w(tmp_path, run_cli, checkpoin
     pictures = [np.asarray(Image.open(tmp_path / name), dtype=float) for name in ("rank.png", "rank_psi.png")]
     assert np.abs(pictures[0] - pictures[1]).mean() > 1  # the style options reach the generator
 
-    edit = ("edit", "--attrs", "smile", "--boundary", f"smile={tmp_path / 'b' / 'smile.npy'}", "-n", 1, "--steps", 2, *model)
+    edit = ("edit", "--attrs", "smile", "--boundary", f"smile={tmp_path / 'b' / 'smile.npy'}", "-n", 1, "--steps", 2,
+            *model)
     code, _, stderr = run_cli(*edit, "--space", "z", "-o", tmp_path / "ez")
     assert code == 0 and "trained on w codes, the edit is in space z" in stderr
     code, _, stderr = run_cli(*edit, "--space", "wp", "-o", tmp_path / "ewp")
@@ -176,7 +184,8 @@ def test_interfacegan_boundary_drives_a_stylegan_edit(tmp_path, run_cli, checkpo
     out = tmp_path / "edit"
     code, stdout, stderr = run_cli(
         "edit", "--attrs", "smile", "--boundary", f"smile={interfacegan_boundary}", "--model", "stylegan-ffhq",
-        "--weights", checkpoints["stylegan-ffhq"], "--space", space, "-n", 2, "--steps", 3, "-o", out, "--device", "cpu",
+        "--weights", checkpoints["stylegan-ffhq"], "--space", space, "-n", 2, "--steps", 3, "-o", out,
+        "--device", "cpu",
     )
     assert code == 0, stderr
     check_edit(out, interfacegan_boundary, [-3.0, 0.0, 3.0])
@@ -225,5 +234,5 @@ def test_high_resolution_models_render_at_most_four_at_once_and_identically(chec
     batches = list(render(generator, codes, batch_size=64, progress=False))
     assert [len(b) for b in batches] == [4, 2]
     for batch_size in (1, 3):
-        np.testing.assert_array_equal(np.concatenate(list(render(generator, codes, batch_size=batch_size, progress=False))),
-                                      np.concatenate(batches))
+        rendered = np.concatenate(list(render(generator, codes, batch_size=batch_size, progress=False)))
+        np.testing.assert_array_equal(rendered, np.concatenate(batches))

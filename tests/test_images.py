@@ -14,7 +14,8 @@ def test_modes_become_uint8_rgb(tmp_path):
     rgba[:, 4:, 3] = 255  # left half transparent
     Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
     Image.fromarray(gray.astype(np.uint16) * 257).save(tmp_path / "deep.png")
-    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).convert("P", palette=Image.ADAPTIVE).save(tmp_path / "palette.gif")
+    palette = Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).convert("P", palette=Image.ADAPTIVE)
+    palette.save(tmp_path / "palette.gif")
 
     out = read_image(tmp_path / "gray.png")
     assert out.dtype == np.uint8 and out.shape == (32, 64, 3)

@@ -10,6 +10,7 @@ from PIL import Image
 from latentedit.core.inversion import invert, tune_generator
 from latentedit.core.metrics import psnr, ssim
 from latentedit.core.mixing import interpolate, parse_expression
+from latentedit.devtools import random_state
 from latentedit.errors import UsageError
 from latentedit.models.alignment import TEMPLATES, align, face_mask, unalign
 from latentedit.models.encoder import load_encoder
@@ -19,12 +20,12 @@ from latentedit.models.generators.stylegan import StyleGANGenerator
 from latentedit.models.identity import image_similarity
 from latentedit.models.photo import PhotoFace
 from latentedit.specs import InversionSettings
-from latentedit.devtools import random_state
+
 
 def run_invert(generator, targets, analysis, space="z", **settings):
     """Invert ``targets`` as the commands do: the shipped encoder's start where there is one, the feature loss."""
-    return invert(generator, targets, features=FeatureLoss(analysis), encoder=load_encoder(generator, space), space=space,
-                  settings=InversionSettings(**settings), progress=False)
+    return invert(generator, targets, features=FeatureLoss(analysis), encoder=load_encoder(generator, space),
+                  space=space, settings=InversionSettings(**settings), progress=False)
 
 
 def nchw(image: np.ndarray) -> torch.Tensor:
@@ -78,7 +79,8 @@ def test_ssim_and_psnr_match_skimage(shape):
                                                      sigma=1.5, use_sample_covariance=False)
     assert ssim(nchw(a), nchw(b), 255).item() == pytest.approx(expected, abs=1e-9)
     assert ssim(nchw(a), nchw(a), 255).item() == pytest.approx(1.0)
-    assert psnr(nchw(a), nchw(b), 255).item() == pytest.approx(skimage_metrics.peak_signal_noise_ratio(a, b, data_range=255))
+    expected_psnr = skimage_metrics.peak_signal_noise_ratio(a, b, data_range=255)
+    assert psnr(nchw(a), nchw(b), 255).item() == pytest.approx(expected_psnr)
     batch = torch.cat([nchw(a), nchw(b)])
     np.testing.assert_allclose(ssim(batch, batch.flip(0), 255).numpy(), [expected, expected], atol=1e-9)
 
@@ -101,7 +103,8 @@ def test_align_then_unalign_returns_the_face_region():
     assert error.mean() < 1.5 and np.percentile(error, 99) < 8
     # The crop's corners land where the face square is in the image.
     corners = np.argwhere(inside)
-    assert abs(corners[:, 0].mean() + region[0].start - 110) < 3 and abs(corners[:, 1].mean() + region[1].start - 150) < 3
+    assert abs(corners[:, 0].mean() + region[0].start - 110) < 3
+    assert abs(corners[:, 1].mean() + region[1].start - 150) < 3
 
 
 def test_blend_mask_covers_the_inner_face_and_fades_out():
@@ -158,9 +161,11 @@ def test_tuning_the_generator_to_a_photo(dcgan, generated, analysis):
     target = torch.from_numpy(images[3:4]).permute(0, 3, 1, 2).double()
     assert psnr(torch.from_numpy(again).permute(0, 3, 1, 2).double(), target, 255).item() > start.psnr[0] + 2
     elsewhere = codes[:3]  # other faces barely change
-    before, after = (torch.from_numpy(np.concatenate(list(render(g, elsewhere)))).permute(0, 3, 1, 2).double() for g in (dcgan, tuned))
+    before, after = (torch.from_numpy(np.concatenate(list(render(g, elsewhere)))).permute(0, 3, 1, 2).double()
+                     for g in (dcgan, tuned))
     assert psnr(after, before, 255).min().item() > 25
-    assert not any(p.requires_grad for p in tuned.parameters()) and any(p.requires_grad is False for p in dcgan.parameters())
+    assert not any(p.requires_grad for p in tuned.parameters())
+    assert any(p.requires_grad is False for p in dcgan.parameters())
     assert not torch.equal(next(tuned.parameters()), next(dcgan.parameters()))  # a tuned copy, the original untouched
 
 
@@ -226,8 +231,10 @@ def test_arith_cli(tmp_path, run_cli, dcgan):
     np.save(tmp_path / "codes.npy", codes)
     out = tmp_path / "arith"
     code, _, stderr = run_cli(
-        "arith", "smiling_woman - neutral_woman + neutral_man", "--group", f"smiling_woman={tmp_path / 'codes.npy'}:0,1,2",
-        "--group", f"neutral_woman={tmp_path / 'codes.npy'}:3,4", "--group", "neutral_man=seed:5", "-o", out, "--device", "cpu")
+        "arith", "smiling_woman - neutral_woman + neutral_man",
+        "--group", f"smiling_woman={tmp_path / 'codes.npy'}:0,1,2",
+        "--group", f"neutral_woman={tmp_path / 'codes.npy'}:3,4",
+        "--group", "neutral_man=seed:5", "-o", out, "--device", "cpu")
     assert code == 0, stderr
     expected = codes[:3].mean(0) - codes[3:5].mean(0) + dcgan.sample(1, 5)[0]
     expected *= 10 / np.linalg.norm(expected)  # rescaled to the typical norm of 100-d Gaussian codes
@@ -251,7 +258,8 @@ def test_invert_cli_writes_codes_pictures_and_metrics(tmp_path, run_cli, photos,
     assert np.load(out / "codes.npy").shape == (2, 100)
     for name in ("one", "two"):
         assert np.load(out / name / "code.npy").shape == (1, 100)
-        assert Image.open(out / name / "target.png").size == Image.open(out / name / "reconstruction.png").size == (64, 64)
+        target, reconstruction = (Image.open(out / name / f"{kind}.png") for kind in ("target", "reconstruction"))
+        assert target.size == reconstruction.size == (64, 64)
         assert Image.open(out / name / "side_by_side.png").width > 2 * 64
     record = json.loads((out / "inversion.json").read_text())
     assert [p["faces_found"] for p in record["photos"]] == [1, 2]
@@ -272,7 +280,8 @@ def test_several_faces_take_the_largest_or_the_one_asked_for(tmp_path, run_cli, 
     crops = {}
     for index in (0, 1):
         out = tmp_path / f"face{index}"
-        code, _, stderr = run_cli("invert", photos / "two.png", "--face-index", index, "--iterations", 0, "-o", out, "--device", "cpu")
+        code, _, stderr = run_cli("invert", photos / "two.png", "--face-index", index, "--iterations", 0, "-o", out,
+                                  "--device", "cpu")
         assert code == 0, stderr
         box = json.loads((out / "inversion.json").read_text())["photos"][0]["face_box"]
         crops[index] = box
@@ -297,7 +306,8 @@ def test_bad_photos_give_one_line_and_distinct_exit_codes(tmp_path, run_cli, pho
 def test_huge_photo(tmp_path, run_cli, generated):
     image = on_canvas((2400, 3200), [(generated[1][1], 800, (1400, 900))], noise=0)
     Image.fromarray(image).save(tmp_path / "huge.png")
-    code, _, stderr = run_cli("invert", tmp_path / "huge.png", "--iterations", 0, "-o", tmp_path / "out", "--device", "cpu")
+    code, _, stderr = run_cli("invert", tmp_path / "huge.png", "--iterations", 0, "-o", tmp_path / "out",
+                              "--device", "cpu")
     assert code == 0, stderr
     box = json.loads((tmp_path / "out" / "inversion.json").read_text())["photos"][0]["face_box"]
     assert 1400 < box[0] < 1700 and 900 < box[1] < 1300  # found where it is, in the photo's own pixels
@@ -308,8 +318,9 @@ def test_edit_photo_changes_the_face_and_nothing_else(tmp_path, run_cli, photos)
     normal = np.random.default_rng(0).standard_normal(100)
     np.save(tmp_path / "up.npy", (normal / np.linalg.norm(normal)).reshape(1, -1).astype(np.float32))
     out = tmp_path / "edit"
-    code, stdout, stderr = run_cli("edit", photos / "one.png", "--attrs", "up=+3", "--boundary", f"up={tmp_path / 'up.npy'}",
-                                   "--iterations", 5, "--starts", 1, "--tune", 3, "-o", out, "--device", "cpu")
+    code, stdout, stderr = run_cli("edit", photos / "one.png", "--attrs", "up=+3",
+                                   "--boundary", f"up={tmp_path / 'up.npy'}", "--iterations", 5, "--starts", 1,
+                                   "--tune", 3, "-o", out, "--device", "cpu")
     assert code == 0, stderr
     photo = np.asarray(Image.open(photos / "one.png"))
     folder = out / "photos" / "one"
@@ -321,7 +332,8 @@ def test_edit_photo_changes_the_face_and_nothing_else(tmp_path, run_cli, photos)
     assert Image.open(folder / "edited_face.png").size == (64, 64)
     assert Image.open(folder / "steps.gif").n_frames == 8  # 5 steps forward and 3 back
     record = json.loads((out / "edit.json").read_text())
-    assert record["photos"][0]["faces_found"] == 1 and record["inversion"]["iterations"] == 5 and record["tune_steps"] == 3
+    assert record["photos"][0]["faces_found"] == 1
+    assert record["inversion"]["iterations"] == 5 and record["tune_steps"] == 3
     assert np.load(out / "codes.npy").shape == (1, 5, 100)
     assert "edited photo" in stdout
     code, _, stderr = run_cli("edit", "--replay", out / "edit.json", "-o", tmp_path / "again", "--device", "cpu")
@@ -334,7 +346,8 @@ def test_pixels_past_the_photos_edge_are_left_out(tmp_path, run_cli, dcgan, gene
     """A generator's own 64x64 face saved as PNG: its aligned crop reaches past the file's edge. Those pixels are not
     counted in PSNR, and target.png shows the reconstruction there instead of black."""
     Image.fromarray(generated[1][4]).save(tmp_path / "face.png")
-    code, _, stderr = run_cli("invert", tmp_path / "face.png", "--iterations", 10, "-o", tmp_path / "inv", "--device", "cpu")
+    code, _, stderr = run_cli("invert", tmp_path / "face.png", "--iterations", 10, "-o", tmp_path / "inv",
+                              "--device", "cpu")
     assert code == 0, stderr
     target = np.asarray(Image.open(tmp_path / "inv" / "face" / "target.png")).astype(float)
     rendered = np.asarray(Image.open(tmp_path / "inv" / "face" / "reconstruction.png")).astype(float)
@@ -364,7 +377,8 @@ def test_aligned_crops_skip_detection_and_reconstruct(tmp_path, run_cli, generat
     record = json.loads((tmp_path / "inv" / "inversion.json").read_text())
     assert record["aligned"] is True and all(p["psnr_db"] > 26 for p in record["photos"]), record["photos"]
     for i in (0, 2):
-        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "inv" / f"f{i}" / "target.png")), generated[1][i])
+        target = np.asarray(Image.open(tmp_path / "inv" / f"f{i}" / "target.png"))
+        np.testing.assert_array_equal(target, generated[1][i])
     Image.fromarray(generated[1][0]).resize((80, 80)).save(tmp_path / "big.png")
     code, _, stderr = run_cli("invert", tmp_path / "big.png", "--aligned", "-o", tmp_path / "x", "--device", "cpu")
     assert code == 2 and "must be 64x64 pixels" in stderr

@@ -90,7 +90,8 @@ def test_output_written_meanwhile_by_another_run_is_kept(tmp_path, monkeypatch):
     with pytest.raises(UsageError, match=f"{out} was written by another run while this one worked.*{out}-2"):
         sampling.sample(SampleRequest(OutputSpec(out), GeneratorSpec(device="cpu"), n=2))
     assert os.listdir(out) == ["first.txt"]
-    assert sorted(os.listdir(out.parent / "faces-2")) == ["000000.png", "000001.png", "grid.png", "manifest.json", "z.npy"]
+    assert sorted(os.listdir(out.parent / "faces-2")) == ["000000.png", "000001.png", "grid.png", "manifest.json",
+                                                          "z.npy"]
     assert partials(tmp_path) == []
 
 
@@ -99,8 +100,8 @@ def test_outputs_follow_the_umask(tmp_path, run_cli):
     try:
         code, _, stderr = run_cli("sample", "-n", 2, "-o", tmp_path / "faces", "--device", "cpu")
         assert code == 0, stderr
-        code, _, stderr = run_cli("rank", "--codes", tmp_path / "faces" / "z.npy", "--boundary", "smile", "--per-group", 1,
-                                  "-o", tmp_path / "rank.png", "--device", "cpu")
+        code, _, stderr = run_cli("rank", "--codes", tmp_path / "faces" / "z.npy", "--boundary", "smile",
+                                  "--per-group", 1, "-o", tmp_path / "rank.png", "--device", "cpu")
         assert code == 0, stderr
     finally:
         os.umask(previous)
@@ -114,7 +115,8 @@ def test_an_error_inside_names_the_output_not_the_temporary_folder(tmp_path):
         with staged_output(tmp_path / "out") as staging:
             (staging / "file").write_text("x")
             open(staging / "missing" / "deeper", "w")  # noqa: SIM115 (an OSError on purpose)
-    assert str(caught.value).startswith(f"cannot write {tmp_path / 'out'}: No such file") and ".partial" not in str(caught.value)
+    assert str(caught.value).startswith(f"cannot write {tmp_path / 'out'}: No such file")
+    assert ".partial" not in str(caught.value)
     assert os.listdir(tmp_path) == []
 
 

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_wheel_ships_boundaries_detector_and_weights(tmp_path):
     pytest.importorskip("setuptools")
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
+         str(ROOT)],
         capture_output=True, text=True, cwd=tmp_path,
     )
     assert build.returncode == 0, build.stderr

@@ -1,5 +1,6 @@
 """latentedit studio without a browser: the session (sliders -> plan -> render -> scores, undo, exports that
-`edit --replay` reproduces, labels) and the HTTP app (coalescing, path safety, upload limits, bad requests)."""
+`edit --replay` reproduces, labels, W+ layers of StyleGAN models) and the HTTP app (coalescing, path safety, upload
+limits, bad requests)."""
 
 import csv
 import importlib.util
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from latentedit.core.boundary import Boundary
@@ -60,7 +62,7 @@ def state(source=None, fixed=(), **strengths) -> dict:
 
 
 def parse(studio: Studio, data: dict) -> EditState:
-    return EditState.from_json(data, studio.sliders)
+    return studio.state(data)
 
 
 # ------------------------------------------------------------------------------------------------ session
@@ -125,6 +127,7 @@ def test_states_are_checked(studio):
         (state({"kind": "codes", "folder": "/etc", "file": "passwd", "row": 0}), "codes or labels folder"),
         (state({"kind": "codes", "folder": "codes", "file": "a.npy", "row": -1}), "source row"),
         (state({"kind": "seed", "seed": True}), "source seed"),
+        ({**state(smile=1.0), "layers": "0-1"}, "codes have no layers"),
         ("nonsense", "edit state must be an object"),
     ]
     for data, message in bad:
@@ -179,7 +182,8 @@ def test_export_replays_bit_for_bit(tmp_path, studio, run_cli, dcgan):
     face = np.asarray(Image.open(folder / "face.png"))
     assert np.array_equal(face, next(render(dcgan, replayed[:, -1]))[0])
     record = json.loads((folder / "edit.json").read_text())
-    assert record["conditions"] == ["eyeglasses"] and record["attrs"] == "age=-1.5,smile=2.0"
+    assert record["conditions"] == ["eyeglasses"] and record["attrs"] == "age=-1.5,smile=+2.0"
+    assert record["space"] == "z" and "layers" not in record
 
 
 def test_export_of_a_codes_row_and_a_folder_boundary(tmp_path, studio, run_cli, dcgan, extra_boundaries):
@@ -274,6 +278,120 @@ def test_bad_photos_are_refused(studio, tmp_path):
         studio.render(parse(studio, state({"kind": "photo", "file": "nothing.png"})))
 
 
+# ------------------------------------------------------------------------------------ StyleGAN: W+ layers
+
+@pytest.fixture(scope="module")
+def w_studio(tmp_path_factory, small_stylegan2):
+    """A studio of a small seeded StyleGAN2 (16 x 16, 6 W+ layers of 16) with two W boundaries and a Z one."""
+    weights, folder = small_stylegan2
+    return Studio(StudioRequest(tmp_path_factory.mktemp("w-studio"), GeneratorSpec("stylegan2-ffhq", weights, "cpu"),
+                                [folder]))
+
+
+def layered(data: dict, layers: str) -> dict:
+    return {**data, "layers": layers}
+
+
+def test_stylegan_studio_moves_only_the_chosen_w_plus_layers(w_studio):
+    """In W+ with layers 0-1, layers 0 and 1 move by strength x unit normal and the other four not at all; without
+    a range (or "all") every layer moves; the pictures of the three differ."""
+    assert w_studio.space == "wp" and w_studio.num_layers == 6 and list(w_studio.sliders) == ["tone", "wide"]
+    assert any("zonly.npy: trained on z codes, the studio edits space wp" in line for line in w_studio.skipped)
+    generator = w_studio.generator
+    source = generator.latents(torch.from_numpy(generator.sample(1, 3)))["wp"].numpy()
+    unedited = w_studio.render(parse(w_studio, state()))
+    assert unedited.code.shape == (1, 6, 16) and np.array_equal(unedited.code, source)
+    normal = w_studio.sliders["wide"].boundary.normal
+    some = w_studio.render(parse(w_studio, layered(state(wide=2.5), "0-1")))
+    assert some.state.key() == "seed:3 wide=+2.5 | layers 0-1"
+    assert np.allclose(some.code[0, :2] - source[0, :2], 2.5 * normal, atol=1e-5)
+    assert np.array_equal(some.code[0, 2:], source[0, 2:])
+    every = w_studio.render(parse(w_studio, state(wide=2.5)))
+    assert np.allclose(every.code[0] - source[0], 2.5 * normal, atol=1e-5)
+    assert parse(w_studio, layered(state(wide=2.5), "all")) == every.state and every.state.layers is None
+    assert parse(w_studio, layered(state(wide=2.5), "1,0")).layers == (0, 1)
+    assert np.array_equal(some.view, next(render(generator, some.code, space="wp"))[0])
+    for a, b in [(some, unedited), (some, every)]:
+        assert np.abs(a.view.astype(int) - b.view).mean() > 1
+
+
+def test_layer_ranges_are_checked_and_undone(w_studio):
+    bad = [("0-6", "out of range"), ("3-1", "backwards"), ("x", "must look like"), (5, "must be text")]
+    for layers, message in bad:
+        with pytest.raises(UsageError, match=message):
+            parse(w_studio, layered(state(wide=1.0), layers))
+    first, second = (parse(w_studio, layered(state(wide=1.0), text)) for text in ("0-1", "2-5"))
+    start = w_studio.current
+    w_studio.commit(first)
+    w_studio.commit(second)
+    assert w_studio.current.layers == (2, 3, 4, 5)
+    assert w_studio.undo() == first and w_studio.undo() == start
+
+
+def test_w_plus_export_replays_bit_for_bit(tmp_path, w_studio, run_cli):
+    """A W+ edit of layers 0-1 with a condition: edit.json records space wp and the layers, only layers 0 and 1 of
+    the exported code differ from the unedited code, and `edit --replay` makes the same code and pixels."""
+    folder = w_studio.export(parse(w_studio, layered(state({"kind": "seed", "seed": 6}, fixed=["tone"], wide=-2.0),
+                                                     "0-1")))
+    record = json.loads((folder / "edit.json").read_text())
+    assert record["space"] == "wp" and record["layers"] == [0, 1] and record["attrs"] == "wide=-2.0"
+    assert record["conditions"] == ["tone"] and record["studio"]["state"]["layers"] == "0-1"
+    again = replay(run_cli, folder / "edit.json", tmp_path / "again")
+    code, replayed = np.load(folder / "code.npy"), np.load(again / "codes.npy")
+    unedited = w_studio.render(parse(w_studio, state({"kind": "seed", "seed": 6}))).code
+    assert replayed.shape == (1, 2, 6, 16) and np.array_equal(replayed[0, 0], unedited[0])
+    assert np.array_equal(replayed[0, -1], code[0])
+    assert np.flatnonzero(np.abs(code[0] - unedited[0]).max(axis=-1)).tolist() == [0, 1]
+    face = np.asarray(Image.open(folder / "face.png"))
+    assert np.array_equal(face, next(render(w_studio.generator, replayed[:, -1], space="wp"))[0])
+    assert np.abs(face.astype(int) - next(render(w_studio.generator, unedited, space="wp"))[0]).mean() > 1
+
+
+def test_z_codes_rows_are_edited_in_w_plus_and_replay(tmp_path, w_studio, run_cli):
+    """A labelling sheet (Z codes) in a StyleGAN studio: its faces render from Z, and a row opened for editing is
+    mapped to W+; its export carries that W+ code (source.npy), so that `edit --replay` makes the same pixels."""
+    generator = w_studio.generator
+    items = w_studio.label_sheet(2, 3)
+    z = generator.sample(3, 2)
+    assert np.array_equal(np.stack(w_studio.sheet_faces(items)), np.concatenate(list(render(generator, z))))
+    row = {"kind": "codes", "folder": "labels", "file": items[1].split(":")[0], "row": 1}
+    folder = w_studio.export(parse(w_studio, layered(state(row, wide=1.5), "2-5")))
+    source = generator.latents(torch.from_numpy(z[1:2]))["wp"].numpy()
+    record = json.loads((folder / "edit.json").read_text())
+    assert record["codes_file"] == str(folder / "source.npy") and record["layers"] == [2, 3, 4, 5]
+    assert np.array_equal(np.load(folder / "source.npy"), source)
+    again = replay(run_cli, folder / "edit.json", tmp_path / "again")
+    replayed, code = np.load(again / "codes.npy"), np.load(folder / "code.npy")
+    assert np.array_equal(replayed[0, -1], code[0]) and np.array_equal(code[0, :2], source[0, :2])
+    assert np.array_equal(np.asarray(Image.open(folder / "face.png")),
+                          next(render(generator, replayed[:, -1], space="wp"))[0])
+    for name, codes in [("z", z), ("wp", np.repeat(source, 2, 0)), ("short", source[:, 0, :8])]:
+        buffer = io.BytesIO()
+        np.save(buffer, codes)
+        if name == "short":
+            with pytest.raises(UsageError, match=r"in space wp must have shape \(N, 6, 16\)"):
+                w_studio.add_codes(f"{name}.npy", buffer.getvalue())
+        else:
+            assert w_studio.add_codes(f"{name}.npy", buffer.getvalue())["rows"] == len(codes)
+
+
+@pytest.mark.slow
+def test_photo_in_w_plus_replays_bit_for_bit(tmp_path, small_stylegan2, run_cli):
+    """A photo in a StyleGAN studio is inverted in W+ (as `edit PHOTO --space wp`); its export with layers 0-1
+    replays to the same photo."""
+    weights, folder = small_stylegan2
+    studio = Studio(StudioRequest(tmp_path / "studio", GeneratorSpec("stylegan2-ffhq", weights, "cpu"), [folder],
+                                  PhotoOptions(InversionSettings(iterations=4)), tune=1))
+    name = studio.add_photo("astronaut.png", ASTRONAUT.read_bytes())
+    assert studio.prepare_photo(name).code.shape == (1, 6, 16)
+    exported = studio.export(parse(studio, layered(state({"kind": "photo", "file": name}, wide=2.0), "0-1")))
+    record = json.loads((exported / "edit.json").read_text())
+    assert record["space"] == "wp" and record["layers"] == [0, 1] and record["inversion"]["space"] == "wp"
+    again = replay(run_cli, exported / "edit.json", tmp_path / "again")
+    assert np.array_equal(np.asarray(Image.open(exported / "face.png")),
+                          np.asarray(Image.open(again / "photos" / Path(name).stem / "edited.png")))
+
+
 # ----------------------------------------------------------------------------------------------- labelling
 
 
@@ -365,6 +483,7 @@ def test_render_endpoint(client, studio):
     assert np.array_equal(shown, studio.render(parse(studio, body["state"])).view)
     info = client.get("/api/info").json()
     assert [s["name"] for s in info["sliders"]][:5] == ["age", "eyeglasses", "gender", "pose", "smile"]
+    assert info["space"] == "z" and info["layers"] is None
     assert client.get("/").text.startswith("<!doctype html>") and "studio.js" in client.get("/").text
     assert client.get("/static/studio.js").status_code == 200
 

@@ -6,15 +6,19 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from latentedit.core.editing import apply_edit, plan_edit
 from latentedit.files.boundaries import load_boundary, shipped_boundaries
 from latentedit.models.generators import render
+from latentedit.specs import GeneratorSpec
 from latentedit.studio.harness import StudioProcess, chromium_browser, shown_image
 
 MODEL = "dcgan-digiface64"
@@ -40,23 +44,31 @@ def browser():
         yield chromium
 
 
-@pytest.fixture
-def page(server, browser, tmp_path, request):
-    """A fresh page of the studio, ready; fails the test on any script error. Its last screenshot goes to
-    $STUDIO_SCREENSHOTS (if set) to be looked at."""
+@contextmanager
+def studio_page(browser, url: str, name: str) -> Iterator[object]:
+    """A fresh page of the studio at ``url``, ready, at seed 0 unedited; fails the test on any script error. Its
+    last screenshot goes to $STUDIO_SCREENSHOTS (if set) as ``name``.png, to be looked at."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.goto(server.url)
-    tab.wait_for_selector("body[data-ready='1']", timeout=TIMEOUT)
-    tab.evaluate("() => { applyState({source: {kind: 'seed', seed: 0}, strengths: {}, fixed: []}); commit(); }")
-    wait_for_state(tab, "seed:0")  # the studio keeps its state across pages: each test starts from seed 0
-    yield tab
-    if os.environ.get("STUDIO_SCREENSHOTS"):
-        tab.screenshot(path=str(Path(os.environ["STUDIO_SCREENSHOTS"]) / f"{request.node.name}.png"))
-    context.close()
+    try:
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.goto(url)
+        tab.wait_for_selector("body[data-ready='1']", timeout=TIMEOUT)
+        tab.evaluate("() => { applyState({source: {kind: 'seed', seed: 0}, strengths: {}, fixed: []}); commit(); }")
+        wait_for_state(tab, "seed:0")  # the studio keeps its state across pages: each test starts from seed 0
+        yield tab
+        if os.environ.get("STUDIO_SCREENSHOTS"):
+            tab.screenshot(path=str(Path(os.environ["STUDIO_SCREENSHOTS"]) / f"{name}.png"))
+    finally:
+        context.close()
     assert not errors, errors
+
+
+@pytest.fixture
+def page(server, browser, request):
+    with studio_page(browser, server.url, request.node.name) as tab:
+        yield tab
 
 
 def expected(dcgan, code: np.ndarray, strengths: dict[str, float], fixed=()) -> tuple[np.ndarray, np.ndarray]:
@@ -118,6 +130,7 @@ def test_the_sign_of_a_slider_counts(page, dcgan):
         shown[value] = shown_image(page, "#after")
         assert np.array_equal(shown[value], expected(dcgan, code, {"smile": float(value)})[1])
     assert np.abs(shown["2.5"].astype(int) - shown["-2.5"]).mean() > 5
+    assert page.locator("#layers-row").is_hidden()  # Z codes have no layers
     wait_for_state(page, "seed:0 smile=+2.5", "#scores")
     assert page.locator('#scores tr[data-name="smile"] .now').text_content() != ""
 
@@ -240,3 +253,58 @@ def test_errors_show_in_the_page(page, tmp_path):
     page.set_input_files("#codes-upload", str(codes))
     page.wait_for_selector("#error:not([hidden])", timeout=TIMEOUT)
     assert "must have shape (N, 100)" in page.locator("#error-text").text_content()
+
+
+@pytest.fixture(scope="module")
+def w_server(tmp_path_factory, small_stylegan2):
+    """`latentedit studio` of a small seeded StyleGAN2 (6 W+ layers) with its boundaries folder."""
+    weights, folder = small_stylegan2
+    workdir = tmp_path_factory.mktemp("w-studio")
+    studio = StudioProcess("-m", "stylegan2-ffhq", "--weights", str(weights), "--boundaries", str(folder),
+                           "--workdir", str(workdir), "--device", "cpu")
+    yield studio
+    assert studio.stop() == 0, "".join(studio.stderr)
+    assert "Traceback" not in "".join(studio.stderr)
+
+
+def test_layer_range_of_a_stylegan_model(w_server, browser, small_stylegan2, tmp_path, request):
+    """A StyleGAN model is edited in W+: the page shows the layer range, the image follows it pixel for pixel,
+    undo restores the range, and the export of layers 0-1 replays to the same code and pixels."""
+    weights, folder = small_stylegan2
+    generator, _ = GeneratorSpec("stylegan2-ffhq", weights, "cpu").load()
+    source = generator.latents(torch.from_numpy(generator.sample(1, 0)))["wp"].numpy()
+
+    def expected_image(layers):
+        plan = plan_edit([load_boundary(folder / "wide.npy")], [2.5], steps=np.array([0.0, 1.0]), layers=layers)
+        return next(render(generator, apply_edit(source, plan)[:, -1], space="wp"))[0]
+
+    with studio_page(browser, w_server.url, request.node.name) as page:
+        assert page.locator("#layers-row").is_visible() and page.locator("#layers").input_value() == "all"
+        assert "editing W+ codes" in page.locator("#model").text_content()
+        slider(page, "wide").fill("2.5")
+        wait_for_state(page, "seed:0 wide=+2.5")
+        page.fill("#layers", "1,0")
+        page.press("#layers", "Enter")
+        wait_for_state(page, "seed:0 wide=+2.5 | layers 0-1")
+        some = shown_image(page, "#after")
+        assert np.array_equal(some, expected_image((0, 1)))
+        assert not np.array_equal(some, expected_image(None))
+        page.click("#undo")
+        wait_for_state(page, "seed:0 wide=+2.5")
+        assert page.locator("#layers").input_value() == "all"
+        assert np.array_equal(shown_image(page, "#after"), expected_image(None))
+        page.fill("#layers", "0-1")
+        page.press("#layers", "Enter")
+        wait_for_state(page, "seed:0 wide=+2.5 | layers 0-1")
+        page.click("#export")
+        page.wait_for_selector("#exported[data-folder] a", timeout=TIMEOUT)
+        exported = Path(page.locator("#exported").get_attribute("data-folder"))
+        page.fill("#layers", "0-9")
+        page.press("#layers", "Enter")
+        page.wait_for_selector("#error:not([hidden])", timeout=TIMEOUT)
+        assert "out of range: the model has 6 layers, 0-5" in page.locator("#error-text").text_content()
+    record = json.loads((exported / "edit.json").read_text())
+    assert record["space"] == "wp" and record["layers"] == [0, 1]
+    replayed = np.load(replay(exported / "edit.json", tmp_path / "again") / "codes.npy")
+    assert np.array_equal(replayed[0, -1], np.load(exported / "code.npy")[0])
+    assert np.array_equal(np.asarray(Image.open(exported / "face.png")), some)

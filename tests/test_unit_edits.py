@@ -6,11 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from latentedit.commands.targets import read_values, scorer_of
+from latentedit.commands.targets import learned_scorers, read_values, scorer_of
 from latentedit.core.boundary import Boundary
 from latentedit.errors import UsageError
 from latentedit.files.boundaries import shipped_boundaries
+from latentedit.files.weights import sha256_file
 from latentedit.models.scoring import load_scorers, score_codes
+from latentedit.records import FileRef
 
 SHIPPED = shipped_boundaries("dcgan-digiface64")
 
@@ -99,6 +101,23 @@ def test_which_values_are_targets():
         read_values([("mine", "+5y")], [bare])
     with pytest.raises(UsageError, match="names the scorer 'hair'"):
         read_values([("x", "+1")], [Boundary.from_normal("x", np.ones(4), scorer="hair")])
+
+
+def test_a_learned_scorers_boundary_takes_probability_targets(tmp_path):
+    """A boundary trained with a learned scorer (train-boundary --scorer) names its file: targets are probabilities
+    read by that scorer, under the boundary's attribute; a scorer file changed since is refused."""
+    scorer = tmp_path / "beard.scorer"
+    scorer.write_bytes(b"a scorer")
+    ref = FileRef(path=str(scorer), sha256=sha256_file(scorer))
+    learned = Boundary.from_normal("direction", np.ones(4), attribute="beard", scorer_file=ref)
+    assert scorer_of(learned) == "beard" and learned_scorers([learned]) == {"beard": scorer}
+    strengths, targets = read_values([("direction", "0.8"), ("x", "+2")], [learned, learned])
+    assert strengths == [0.0, 2.0] and targets["direction"].unit == "probability"
+    with pytest.raises(UsageError, match="measured in probability"):
+        read_values([("direction", "+5y")], [learned])
+    scorer.write_bytes(b"another scorer")
+    with pytest.raises(UsageError, match="missing or has changed since"):
+        learned_scorers([learned])
 
 
 @pytest.mark.slow

@@ -28,11 +28,12 @@ from ..core.editing import apply_edit, plan_edit
 from ..errors import UsageError
 from ..files.boundaries import boundary_writers, load_boundary, shipped_boundaries
 from ..files.outputs import save_png, staged_output, write_json
+from ..files.weights import sha256_file
 from ..models.analysis import FaceAnalysis
 from ..models.generators import Generator, downstream_codes, render, run_record
 from ..models.scoring import ATTRIBUTES, load_scorers, score_codes
 from ..pictures import annotated_grid, preview_tiles
-from ..records import BoundaryInfo, DirectionEntry, DirectionsRecord, MeasuredEffect, Naming
+from ..records import BoundaryInfo, DirectionEntry, DirectionsRecord, FileRef, MeasuredEffect, Naming
 from ..specs import GeneratorSpec, OutputSpec
 
 # Short units for the name lines (the probabilities have none).
@@ -45,7 +46,8 @@ SHEET_STEPS = np.linspace(-3, 3, 7)
 class DirectionsRequest:
     """Find the ``k`` strongest directions of ``generator`` with ``method`` (sefa or ganspace; GANSpace decomposes
     ``samples`` codes of ``seed``), for the W+ ``layers`` of a StyleGAN-family model (a spec like ``"0-3"``; None:
-    all); name each by moving ``n`` faces of ``seed`` and re-scoring them; ``sheet_faces`` faces per contact sheet."""
+    all); name each by moving ``n`` faces of ``seed`` and re-scoring them (with the shipped scorers and the learned
+    ones in ``scorers``: name -> scorer file from train-scorer); ``sheet_faces`` faces per contact sheet."""
 
     output: OutputSpec
     generator: GeneratorSpec = field(default_factory=GeneratorSpec)
@@ -57,6 +59,7 @@ class DirectionsRequest:
     samples: int = 10000
     sheet_faces: int = 4
     batch_size: int = 64
+    scorers: Mapping[str, Path] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,11 +95,13 @@ def _shipped(model: str, space: str) -> dict[str, Boundary]:
 def name_directions(
     generator: Generator, directions: Directions, codes: np.ndarray, *, space: str,
     boundaries: Mapping[str, np.ndarray], analysis: FaceAnalysis, batch_size: int = 64,
+    learned: Mapping[str, Path] | None = None,
 ) -> list[NamedDirection]:
     """Move ``codes`` (in ``space``) by ±NAMING_DISTANCE along each direction, re-score them with every shipped
-    scorer, and name the direction by the measured changes and its cosines with ``boundaries``' normals; each is
-    oriented so that its strongest moved attribute increases (see :func:`latentedit.core.directions.orientation`)."""
-    scorers = load_scorers(list(ATTRIBUTES), analysis)
+    scorer and the ``learned`` scorer files, and name the direction by the measured changes and its cosines with
+    ``boundaries``' normals; each is oriented so that its strongest moved attribute increases (see
+    :func:`latentedit.core.directions.orientation`)."""
+    scorers = load_scorers([*ATTRIBUTES, *(learned or {})], analysis, learned)
 
     def scores(batch: np.ndarray) -> dict[str, np.ndarray]:
         result = score_codes(generator, batch, scorers, space=space, batch_size=batch_size, progress=False)
@@ -183,13 +188,14 @@ def find_and_name(request: DirectionsRequest) -> DirectionsResult:
     directions = find_directions(generator, method=request.method, k=request.k, layers=request.layers,
                                  samples=request.samples, seed=request.seed)
     shipped = _shipped(model, directions.space)
-    inputs = [request.generator.weights, *(b.path for b in shipped.values())]
+    inputs = [request.generator.weights, *(b.path for b in shipped.values()), *request.scorers.values()]
     with staged_output(request.output.path, request.output.overwrite, inputs=inputs) as staging:
         edit_space = "wp" if directions.space == "w" else "z"
         codes = downstream_codes(generator, generator.sample(request.n, request.seed))[edit_space]
         named = name_directions(generator, directions, codes, space=edit_space,
                                 boundaries={name: b.normal for name, b in shipped.items()},
-                                analysis=FaceAnalysis(generator.device), batch_size=request.batch_size)
+                                analysis=FaceAnalysis(generator.device), batch_size=request.batch_size,
+                                learned=request.scorers)
         layers = None if directions.layers is None else list(directions.layers)
         naming = Naming(
             faces=request.n, seed=request.seed, distance=NAMING_DISTANCE, space=edit_space,
@@ -228,7 +234,8 @@ def find_and_name(request: DirectionsRequest) -> DirectionsResult:
         record = DirectionsRecord(
             **run_record(model, digest, generator, request.generator.weights), method=directions.method,
             space=directions.space, layers=layers, k=request.k, naming=naming, found=directions.record,
-            directions=entries,
+            directions=entries, scorers={name: FileRef(path=str(path), sha256=sha256_file(Path(path)))
+                                         for name, path in request.scorers.items()} or None,
         )
         write_json(record, staging / "directions.json")
     return DirectionsResult(Path(request.output.path), named, record)

@@ -27,7 +27,14 @@ from ..pictures import annotated_grid, column_means, line_panels, preview_tiles,
 from ..records import AutoConditions, EditedPhoto, EditRecord, EditTarget, FileRef
 from ..specs import GeneratorSpec, OutputSpec, PhotoOptions, StyleOptions
 from .photos import invert_photos, photo_names
-from .targets import DEFAULT_MAX_DISTANCE, auto_conditions, read_values, recorded_distances, search_targets
+from .targets import (
+    DEFAULT_MAX_DISTANCE,
+    auto_conditions,
+    learned_scorers,
+    read_values,
+    recorded_distances,
+    search_targets,
+)
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,10 @@ class EditRequest:
     ``max_distance`` (default 6) either way (see :func:`~.targets.search_targets`); ``recorded_targets`` (from an
     edit record) gives those distances instead. Photos are inverted with ``options``, rendered by a copy of the
     generator tuned for ``tune`` steps, and pasted back with ``paste`` (change or paste). ``report`` re-scores the
-    faces at every step and measures how much of each face's identity every step keeps. ``layers`` (a spec like
-    ``"0-3"`` or ``"0,2,5-7"``; W+ edits only) moves only those layers of each code.
+    faces at every step (with the shipped scorers, the learned ones in ``scorers``: name -> scorer file from
+    train-scorer, and those that measure learned boundaries) and measures how much of each face's identity every
+    step keeps. ``layers`` (a spec like ``"0-3"`` or ``"0,2,5-7"``; W+ edits only) moves only those layers of each
+    code.
     """
 
     output: OutputSpec
@@ -64,6 +73,7 @@ class EditRequest:
     max_distance: float | None = None
     recorded_targets: Mapping[str, EditTarget] | None = None
     report: bool = False
+    scorers: Mapping[str, Path] = field(default_factory=dict)
     options: PhotoOptions = field(default_factory=PhotoOptions)
     paste: str = "change"
     tune: int = 100
@@ -98,7 +108,7 @@ class EditRequest:
             max_distance=record.max_distance,
             recorded_targets=record.targets,
             options=PhotoOptions(record.inversion.settings(), photos[0].face_index, bool(record.aligned))
-            if photos else PhotoOptions(),
+            if photos and record.inversion is not None else PhotoOptions(),
             paste=record.paste or "change",
             tune=record.tune_steps or 0,
             layers=None if record.layers is None else ",".join(map(str, record.layers)),
@@ -164,22 +174,33 @@ def prepare_photos(photos: Sequence[Path], generator: Generator, *, space: str =
 
 def edit_record(head: dict, *, space: str, source: dict, attrs: str, plan: EditPlan, boundaries: Sequence[Boundary],
                 report: dict | None = None, max_distance: float | None = None,
-                targets: dict[str, EditTarget] | None = None, auto_conditions: AutoConditions | None = None) -> EditRecord:
+                targets: dict[str, EditTarget] | None = None, auto_conditions: AutoConditions | None = None,
+                scorers: Mapping[str, Path] | None = None) -> EditRecord:
     """The ``edit.json`` of an edit, from which :func:`replay_edit` redoes it: ``head`` (see
     :func:`~latentedit.models.generators.run_record`), the codes' ``source`` (see :func:`select_codes` and
     :func:`prepare_photos`), the ``attrs`` as given, the plan, every boundary used (edited and conditions) with its
     sha256, the measured ``report``, and for targets in units the search's ``max_distance``, what it found per face
-    (``targets``) and the conditions ``--condition auto`` chose."""
+    (``targets``), the conditions ``--condition auto`` chose and the learned ``scorers`` the report used."""
     return EditRecord(
         **head, space=space, **source, attrs=attrs, attributes=plan.attributes, strengths=plan.strengths,
-        boundaries={b.name: FileRef(path=str(b.path), sha256=sha256_file(b.path)) for b in boundaries},
+        boundaries={b.name: _file_ref(b) for b in boundaries},
         conditions=plan.conditions, combine=plan.combine, steps=plan.steps.tolist(),
         layers=None if plan.layers is None else list(plan.layers), edit=plan.describe(), report=report,
         max_distance=max_distance, targets=targets, auto_conditions=auto_conditions,
+        scorers={name: FileRef(path=str(path), sha256=sha256_file(Path(path)))
+                 for name, path in (scorers or {}).items()} or None,
     )
 
 
-def resolve_boundaries(names: Sequence[str], model: str, overrides: Mapping[str, str], space: str = "z") -> list[Boundary]:
+def _file_ref(boundary: Boundary) -> FileRef:
+    """The file a boundary was read from, with its sha256, for an edit record."""
+    if boundary.path is None:
+        raise ValueError(f"boundary {boundary.name!r} was not read from a file; an edit record names files")
+    return FileRef(path=str(boundary.path), sha256=sha256_file(boundary.path))
+
+
+def resolve_boundaries(names: Sequence[str], model: str, overrides: Mapping[str, str], space: str = "z"
+                       ) -> list[Boundary]:
     """Boundaries by attribute name: ``overrides`` (NAME=path) first, then the shipped ones for ``model``.
 
     Warns on stderr when a boundary's sidecar names another model, or another latent space than ``space`` (a w
@@ -193,7 +214,8 @@ def resolve_boundaries(names: Sequence[str], model: str, overrides: Mapping[str,
             warnings.warn(f"boundary {name} was trained for model {trained_for}, not {model}", stacklevel=2)
         trained_in = boundary.info.space
         if trained_in and trained_in != ("w" if space == "wp" else space):
-            warnings.warn(f"boundary {name} was trained on {trained_in} codes, the edit is in space {space}", stacklevel=2)
+            warnings.warn(f"boundary {name} was trained on {trained_in} codes, the edit is in space {space}",
+                          stacklevel=2)
         loaded.append(boundary)
     return loaded
 
@@ -216,12 +238,15 @@ def edit_faces(request: EditRequest) -> EditResult:
         raise UsageError(f"paste must be one of {', '.join(PASTE_MODES)}, got {request.paste!r}")
     if request.tune < 0:
         raise UsageError(f"tune must be 0 or more, got {request.tune}")
+    if request.scorers and not request.report:
+        raise UsageError("learned scorers measure the edit's report: ask for the report too")
     generator, digest = request.generator.load()
     model = generator.name
     generator.check_space(space)
     layers = _edit_layers(generator, space, request.layers)
     boundaries = resolve_boundaries([name for name, _ in parsed], model, request.boundary_files, space)
     strengths, targets = read_values(parsed, boundaries)
+    learned = {**learned_scorers(boundaries), **request.scorers} if request.report else {}
     max_distance = _max_distance(request, targets)
     condition_boundaries = resolve_boundaries(request.conditions, model, request.boundary_files, space)
     analysis = FaceAnalysis(generator.device)
@@ -237,11 +262,12 @@ def edit_faces(request: EditRequest) -> EditResult:
     step_values = parse_range(value_range, steps or 7) if value_range is not None else None
     plan = plan_edit(boundaries, strengths, conditions=condition_boundaries, combine=request.combine, steps=step_values,
                      layers=layers)
-    plan.targets = {name: text for name, text in parsed if name in targets}
+    plan.targets = {name: text for name, text in parsed if name in targets and text is not None}
     if plan.direction.shape[0] != generator.code_shape(space)[-1]:
         raise UsageError(f"the boundaries have dimension {plan.direction.shape[0]}, model {model} codes "
                          f"{generator.code_shape(space)[-1]}")
-    inputs = [request.codes_file, *photos, *(b.path for b in [*boundaries, *condition_boundaries])]
+    inputs = [request.codes_file, *photos, *(b.path for b in [*boundaries, *condition_boundaries]),
+              *learned.values()]
     with staged_output(request.output.path, request.output.overwrite, inputs=inputs) as staging:
         if photos:
             prepared = prepare_photos(photos, generator, space=space, options=request.options, paste=request.paste,
@@ -253,6 +279,7 @@ def edit_faces(request: EditRequest) -> EditResult:
             renderers = [generator]
         found = None
         if targets:
+            assert max_distance is not None  # _max_distance gives one whenever there are targets
             found = (request.recorded_targets if request.recorded_targets is not None else
                      search_targets(renderers, codes, plan, targets, analysis=analysis, max_distance=max_distance,
                                     space=space, batch_size=request.batch_size))
@@ -268,13 +295,13 @@ def edit_faces(request: EditRequest) -> EditResult:
         report = None
         if request.report:
             report, picture = measure_edit(generator, codes, edited, plan, analysis=analysis, step_labels=column_labels,
-                                           batch_size=request.batch_size, space=space)
+                                           batch_size=request.batch_size, space=space, learned=learned)
             save_png(picture, staging / "report.png")
         record = edit_record(run_record(model, digest, generator, request.generator.weights), space=space,
                              source=source, attrs=request.attrs, plan=plan,
                              boundaries=[*boundaries, *condition_boundaries], report=report,
                              max_distance=max_distance, targets=dict(found) if found else None,
-                             auto_conditions=auto)
+                             auto_conditions=auto, scorers=learned)
         np.save(staging / "source_codes.npy", codes)
         np.save(staging / "codes.npy", edited)
         save_png(annotated_grid(tiles, plan.describe(), [f"#{i}" for i in range(len(codes))], column_labels),
@@ -349,20 +376,23 @@ def replay_edit(record_file: Path, output: OutputSpec, device: str = "auto") -> 
 
 
 def measure_edit(generator: Generator, source: np.ndarray, edited: np.ndarray, plan: EditPlan, *,
-                 analysis: FaceAnalysis, step_labels: Sequence[str], batch_size: int = 64, space: str = "z"
-                 ) -> tuple[dict, np.ndarray]:
-    """What ``edit --report`` measures: every scorer's scores and the identity embedding of every face before and at
-    every step of the edit; the effect of the full edit (see :func:`~latentedit.core.editing.edit_effect`) with the
-    mean score of every attribute at every step (``step_means``); the identity kept (``identity``: the cosine of each
-    face's embedding at each step to its embedding before the edit, see :func:`identity_kept`); and a picture of
-    every face's scores and identity along the edit."""
-    scorers = load_scorers(list(SCORERS), analysis)
+                 analysis: FaceAnalysis, step_labels: Sequence[str], batch_size: int = 64, space: str = "z",
+                 learned: Mapping[str, Path] | None = None) -> tuple[dict, np.ndarray]:
+    """What ``edit --report`` measures: every scorer's scores (the shipped ones and the ``learned`` scorer files) and
+    the identity embedding of every face before and at every step of the edit; the effect of the full edit (see
+    :func:`~latentedit.core.editing.edit_effect`) with the mean score of every attribute at every step
+    (``step_means``); the identity kept (``identity``: the cosine of each face's embedding at each step to its
+    embedding before the edit, see :func:`identity_kept`); and a picture of every face's scores and identity along
+    the edit."""
+    scorers = load_scorers([*SCORERS, *(learned or {})], analysis, learned)
     at_steps = score_codes(generator, edited.reshape(-1, *edited.shape[2:]), scorers, space=space,
                            batch_size=batch_size, identity=True)
     curves = {name: at_steps[name].reshape(edited.shape[:2]) for name in scorers}
     before = score_codes(generator, source, scorers, space=space, batch_size=batch_size, identity=True)
     report = _effect(plan, source, edited[:, -1], before, {n: values[:, -1] for n, values in curves.items()})
     report["step_means"] = {name: _rounded(column_means(values)) for name, values in curves.items()}
+    if before.identity is None or at_steps.identity is None:
+        raise ValueError("score_codes gave no identity embeddings")
     kept = similarity(before.identity[:, None], at_steps.identity.reshape(*edited.shape[:2], -1)).astype(np.float64)
     report["identity"] = identity_kept(kept)
     units = {name: scorer.unit.split(" (")[0].split(",")[0] for name, scorer in scorers.items()}
@@ -391,13 +421,19 @@ def _rounded(values: np.ndarray) -> list[float | None]:
 
 
 def plan_effect(generator: Generator, codes: np.ndarray, plan: EditPlan, scorers: dict, *, space: str = "z",
-                batch_size: int = 64, before: Scores | None = None) -> dict:
+                batch_size: int = 64, before: Scores | None = None, identity: bool = False) -> dict:
     """The effect of the full edit ``plan`` on ``codes`` as ``scorers`` measure it (see
-    :func:`~latentedit.core.editing.edit_effect`); ``before``: the codes' scores, when already known."""
+    :func:`~latentedit.core.editing.edit_effect`); ``before``: the codes' scores, when already known (with
+    ``identity``, scored with it). With ``identity``, also the identity kept (see :func:`identity_kept`)."""
     final = apply_edit(codes, plan)[:, -1]
-    before = before or score_codes(generator, codes, scorers, space=space, batch_size=batch_size)
-    after = score_codes(generator, final, scorers, space=space, batch_size=batch_size)
-    return _effect(plan, codes, final, before, after)
+    before = before or score_codes(generator, codes, scorers, space=space, batch_size=batch_size, identity=identity)
+    after = score_codes(generator, final, scorers, space=space, batch_size=batch_size, identity=identity)
+    effect = _effect(plan, codes, final, before, after)
+    if identity:
+        if before.identity is None or after.identity is None:
+            raise ValueError("before must hold the identity embeddings when identity is measured")
+        effect["identity"] = identity_kept(similarity(before.identity, after.identity).astype(np.float64)[:, None])
+    return effect
 
 
 def _effect(plan: EditPlan, codes: np.ndarray, final: np.ndarray, before, after) -> dict:

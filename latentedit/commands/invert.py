@@ -38,9 +38,10 @@ def invert_to_folder(request: InvertRequest) -> InversionRecord:
     paths = list(request.photos)
     with staged_output(request.output.path, request.output.overwrite, inputs=paths) as staging:
         analysis = FaceAnalysis(generator.device)
-        photos, result = invert_photos(paths, generator, space=request.space, options=request.options, analysis=analysis)
+        photos, result = invert_photos(paths, generator, space=request.space, options=request.options,
+                                       analysis=analysis)
         targets = [photo.filled(image) for photo, image in zip(photos, result.images)]
-        identity = image_similarity(analysis, targets, result.images, rendered_resolution=generator.resolution)
+        identity = image_similarity(analysis, targets, list(result.images), rendered_resolution=generator.resolution)
         entries = []
         for name, photo, code, image, target, p, s, same in zip(photo_names(paths), photos, result.codes, result.images,
                                                                 targets, result.psnr, result.ssim, identity):
@@ -52,7 +53,8 @@ def invert_to_folder(request: InvertRequest) -> InversionRecord:
             save_png(comparison(target, image, float(p), float(s), float(same)), folder / "side_by_side.png")
             entries.append(InvertedPhoto(
                 photo=photo.name, folder=name, face_index=request.options.face_index, faces_found=photo.faces_found,
-                face_box=[round(float(v), 1) for v in photo.face.box], psnr_db=round(float(p), 3), ssim=round(float(s), 4),
+                face_box=[round(float(v), 1) for v in photo.face.box], psnr_db=round(float(p), 3),
+                ssim=round(float(s), 4),
                 identity=None if np.isnan(same) else round(float(same), 4),
             ))
         np.save(staging / "codes.npy", result.codes)
@@ -72,5 +74,6 @@ def comparison(target: np.ndarray, reconstruction: np.ndarray, psnr_db: float, s
     """The aligned photo and its reconstruction side by side, enlarged, with the metrics (identity: NaN where no face
     was found) as a title."""
     tiles = preview_tiles(np.stack([target, reconstruction]))
-    title = f"PSNR {psnr_db:.1f} dB, SSIM {ssim_value:.3f}" + (f", identity {identity:.3f}" if np.isfinite(identity) else "")
+    title = f"PSNR {psnr_db:.1f} dB, SSIM {ssim_value:.3f}"
+    title += f", identity {identity:.3f}" if np.isfinite(identity) else ""
     return annotated_grid(tiles[None], title, None, ["photo, aligned", "reconstruction"])

@@ -48,7 +48,8 @@ def mix(request: MixRequest) -> MixRecord:
     generator, digest = request.generator.load()
     generator.check_space(space)
     spherical = request.path == "spherical" or (request.path == "auto" and space == "z")
-    with staged_output(request.output.path, request.output.overwrite, inputs=source_paths([request.a, request.b])) as staging:
+    inputs = source_paths([request.a, request.b])
+    with staged_output(request.output.path, request.output.overwrite, inputs=inputs) as staging:
         sources = resolve_sources([request.a, request.b], generator, space=space, options=request.options)
         code_a, code_b = single(sources[0]), single(sources[1])
         blend = [0.5 if weight is None else weight] if steps is None else list(np.linspace(0, 1, steps))

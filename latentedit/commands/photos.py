@@ -15,13 +15,15 @@ from ..models.generators import Generator
 from ..models.photo import PhotoFace, align_photos, aligned_photos
 from ..specs import PhotoOptions
 
+DEFAULT_PHOTO_OPTIONS = PhotoOptions()
+
 
 def invert_photos(
     paths: Sequence[Path],
     generator: Generator,
     *,
     space: str = "z",
-    options: PhotoOptions = PhotoOptions(),
+    options: PhotoOptions = DEFAULT_PHOTO_OPTIONS,
     analysis: FaceAnalysis | None = None,
     progress: bool = True,
     on_progress: Progress | None = None,

@@ -4,7 +4,7 @@ codes rendered on the fly; written as InterFaceGAN's ``{attr}_scores.npy``, a CS
 import csv
 import dataclasses
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,17 +15,19 @@ from ..files.codes import array_shape, load_codes
 from ..files.images import list_images, read_image
 from ..files.outputs import read_json, staged_output, write_json
 from ..files.paths import require_file
+from ..files.weights import sha256_file
 from ..models import scoring
 from ..models.analysis import FaceAnalysis
 from ..models.scoring import BATCH_SIZE, load_scorers, parse_attributes
-from ..records import EditRecord, SampleManifest, ScoreFile, ScoreManifest, utc_now
+from ..records import EditRecord, FileRef, SampleManifest, ScoreFile, ScoreManifest, utc_now
 from ..specs import GeneratorSpec, OutputSpec, StyleOptions
 
 
 @dataclass(frozen=True)
 class ScoreRequest:
     """Score ``source`` (an image file or a folder) or the codes in ``codes_file`` (in latent ``space``, rendered by
-    ``generator``); ``attrs`` None = all five. Unreadable images are skipped, or with ``strict`` refused."""
+    ``generator``); ``attrs`` None = all five and every learned scorer. ``scorers`` maps names to learned scorer
+    files (train-scorer). Unreadable images are skipped, or with ``strict`` refused."""
 
     output: OutputSpec
     source: Path | None = None
@@ -33,6 +35,7 @@ class ScoreRequest:
     generator: GeneratorSpec = field(default_factory=GeneratorSpec)
     space: str = "z"
     attrs: str | Sequence[str] | None = None
+    scorers: Mapping[str, Path] = field(default_factory=dict)
     strict: bool = False
     batch_size: int = BATCH_SIZE
     progress: bool | None = None
@@ -67,7 +70,7 @@ def score(request: ScoreRequest) -> ScoreRun:
     """
     if (request.source is None) == (request.codes_file is None):
         raise UsageError("give either a folder of images or a codes file (with its model), not both")
-    names = parse_attributes(request.attrs)
+    names = parse_attributes(request.attrs, request.scorers)
     paths: list[Path] | None = None
     made: _Made | None = None
     strict, codes_file, space, spec = request.strict, request.codes_file, request.space, request.generator
@@ -91,9 +94,9 @@ def score(request: ScoreRequest) -> ScoreRun:
                 raise UsageError(f"{' and '.join(unused)} {'does' if len(unused) == 1 else 'do'} nothing when scoring "
                                  f"images: the faces are read from the pictures in {source}")
     codes = load_codes(codes_file) if paths is None else None
-    inputs = [request.source, codes_file]
+    inputs = [request.source, codes_file, *request.scorers.values()]
     with staged_output(request.output.path, request.output.overwrite, inputs=inputs) as staging:
-        scorers = load_scorers(names, FaceAnalysis(spec.device))
+        scorers = load_scorers(names, FaceAnalysis(spec.device), request.scorers)
         skipped: list[str] = []
         labels: list[str] = []
         if paths:
@@ -128,10 +131,15 @@ def score(request: ScoreRequest) -> ScoreRun:
                 writer.writerow([i, label, int(scores.found[i]), _cell(scores.confidence[i]), *map(_cell, row)])
         manifest = ScoreManifest(
             date=utc_now(), **origin, n=len(scores), faces_not_found=scores.missing, skipped_files=skipped,
-            attributes={n: ScoreFile(file=f"{n}_scores.npy", unit=scorers[n].unit) for n in names},
+            attributes={n: ScoreFile(file=f"{n}_scores.npy", unit=scorers[n].unit, scorer=_learned(request.scorers, n))
+                        for n in names},
         )
         write_json(manifest, staging / "manifest.json")
     return ScoreRun(Path(request.output.path), len(scores), scores.missing, skipped)
+
+
+def _learned(files: Mapping[str, Path], name: str) -> FileRef | None:
+    return FileRef(path=str(files[name]), sha256=sha256_file(Path(files[name]))) if name in files else None
 
 
 def _readable(paths: Sequence[Path], strict: bool, skipped: list[str], names: list[str]) -> Iterator[np.ndarray]:

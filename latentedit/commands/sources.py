@@ -14,7 +14,7 @@ from ..files.weights import sha256_file
 from ..models.generators import Generator, downstream_codes
 from ..records import MixSource
 from ..specs import PhotoOptions
-from .photos import invert_photos
+from .photos import DEFAULT_PHOTO_OPTIONS, invert_photos
 
 _SEED = re.compile(r"^seed:(-?\d+)$")
 _ROWS = re.compile(r"^(.+\.npy)(?::([-\d,\s]+))?$", re.I)
@@ -30,7 +30,7 @@ class Source:
 
 
 def resolve_sources(specs: Sequence[str], generator: Generator, *, space: str = "z",
-                    options: PhotoOptions = PhotoOptions()) -> list[Source]:
+                    options: PhotoOptions = DEFAULT_PHOTO_OPTIONS) -> list[Source]:
     """The codes of each source spec, in ``space``; all photos among them are inverted together."""
     sources: list[Source | None] = []
     photos: list[tuple[int, Path]] = []
@@ -52,7 +52,8 @@ def resolve_sources(specs: Sequence[str], generator: Generator, *, space: str = 
                 if bad:
                     raise UsageError(f"row {bad[0]} is out of range: {path} holds {len(codes)} codes")
                 codes = codes[index]
-            sources.append(Source(spec, codes, MixSource(codes_file=str(path), codes_sha256=sha256_file(path), index=index)))
+            record = MixSource(codes_file=str(path), codes_sha256=sha256_file(path), index=index)
+            sources.append(Source(spec, codes, record))
         else:
             photos.append((i, Path(spec)))
             sources.append(None)

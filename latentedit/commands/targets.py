@@ -8,6 +8,7 @@ probe edit behind ``--condition auto`` (:func:`auto_conditions`, around :mod:`la
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -18,6 +19,7 @@ from ..core.editing import EditPlan, apply_edit, parse_strength, plan_edit, spli
 from ..core.targets import DEFAULT_TOLERANCE, Target, parse_target, search_distances, unit_of
 from ..errors import UsageError
 from ..files.boundaries import resolve_boundary
+from ..files.weights import sha256_file
 from ..models.analysis import FaceAnalysis
 from ..models.generators import Generator, downstream_codes, render
 from ..models.scoring import SCORERS, Scores, load_scorers, score_codes, score_images
@@ -30,11 +32,22 @@ MAX_EVALUATIONS = 8  # rounds of rendering and scoring per target, the reading b
 PROBE_SEED, PROBE_FACES, PROBE_STEP = 2021, 16, 1.0
 
 
+def _measured_by(boundary: Boundary) -> str:
+    """:func:`scorer_of` for a boundary with a target in units, which :func:`read_values` made sure has one."""
+    scorer = scorer_of(boundary)
+    if scorer is None:
+        raise UsageError(f"boundary {boundary.name!r} names no scorer: a target in units needs one")
+    return scorer
+
+
 def scorer_of(boundary: Boundary) -> str | None:
-    """The scorer that measures ``boundary``'s direction: its sidecar's ``scorer``, else its ``attribute`` when that
-    is one of latentedit's scorers (as for the shipped boundaries and those train-boundary writes); None if neither.
+    """The scorer that measures ``boundary``'s direction: a learned scorer its sidecar names by file (reporting as
+    the sidecar's ``attribute``, see :func:`learned_scorers`), its sidecar's ``scorer``, else its ``attribute`` when
+    that is one of latentedit's scorers (as for the shipped boundaries and those train-boundary writes); None if none.
     """
     info = boundary.info
+    if info.scorer_file is not None:
+        return info.attribute or boundary.name
     if info.scorer is not None and info.scorer not in SCORERS:
         raise UsageError(f"the sidecar of boundary {boundary.name!r} names the scorer {info.scorer!r}; latentedit has "
                          f"{', '.join(SCORERS)}")
@@ -42,19 +55,41 @@ def scorer_of(boundary: Boundary) -> str | None:
     return name if name in SCORERS else None
 
 
+def learned_scorers(boundaries: Sequence[Boundary]) -> dict[str, Path]:
+    """The learned scorer files (train-scorer) that measure ``boundaries``, by the name :func:`scorer_of` gives;
+    refused if one is missing or has changed since its boundary was trained."""
+    files = {}
+    for boundary in boundaries:
+        ref = boundary.info.scorer_file
+        if ref is None:
+            continue
+        path = Path(ref.path)
+        if not path.is_file() or sha256_file(path) != ref.sha256:
+            raise UsageError(f"boundary {boundary.name!r} was trained with the scorer {ref.path}, which is missing or "
+                             "has changed since: train the boundary again with the scorer you have")
+        files[boundary.info.attribute or boundary.name] = path  # the name scorer_of gives it
+    return files
+
+
+def _unit(scorer: str | None, boundary: Boundary) -> str | None:
+    if scorer is None:
+        return None
+    return "probability" if boundary.info.scorer_file is not None else unit_of(SCORERS[scorer].unit)
+
+
 def read_values(parsed: Sequence[tuple[str, str | None]], boundaries: Sequence[Boundary]
                 ) -> tuple[list[float | None], dict[str, Target]]:
     """Each attribute's plain strength (None where swept; 0.0 for a target) and the targets in units, read with the
-    unit of the scorer that measures its boundary (see :func:`latentedit.core.targets.parse_target`)."""
+    unit of the scorer that measures its boundary (see :func:`latentedit.core.targets.parse_target`; a learned
+    scorer reads a probability)."""
     strengths: list[float | None] = []
     targets = {}
     for (name, text), boundary in zip(parsed, boundaries):
         if text is None:
             strengths.append(None)
             continue
-        scorer = scorer_of(boundary)
         try:
-            target = parse_target(text, attribute=name, unit=unit_of(SCORERS[scorer].unit) if scorer else None)
+            target = parse_target(text, attribute=name, unit=_unit(scorer_of(boundary), boundary))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if target is None:
@@ -87,9 +122,9 @@ def search_targets(renderers: Sequence[Generator], codes: np.ndarray, plan: Edit
     step 1), exactly as :func:`~latentedit.core.editing.apply_edit` will move them. With several targets, the earlier
     ones are read again on the finished face: one that a later target moved off its goal says so.
     """
-    scorer_names = {name: scorer_of(boundary) for name, boundary in zip(plan.attributes, plan.boundaries)
+    scorer_names = {name: _measured_by(boundary) for name, boundary in zip(plan.attributes, plan.boundaries)
                     if name in targets}
-    scorers = load_scorers(list(dict.fromkeys(scorer_names.values())), analysis)
+    scorers = load_scorers(list(dict.fromkeys(scorer_names.values())), analysis, learned_scorers(plan.boundaries))
     n = len(codes)
     renderer_of = (lambda faces: renderers) if len(renderers) == 1 else (lambda faces: [renderers[i] for i in faces])
     before = readings(renderers, codes, scorers, space=space, batch_size=batch_size)

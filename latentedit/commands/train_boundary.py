@@ -1,5 +1,6 @@
-"""``latentedit train-boundary``: one attribute's boundary, from codes and scores files or end to end (sample, score,
-train), with its conditional variant; ``latentedit boundaries``: the cosine between boundaries."""
+"""``latentedit train-boundary``: one attribute's boundary, from codes and scores files, end to end (sample, score
+with a shipped or a learned scorer, train), or from codes labelled by eye; with its conditional variant;
+``latentedit boundaries``: the cosine between boundaries."""
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -8,15 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.boundary import Boundary, cosine_matrix, project_out, train_boundary
+from ..core.boundary import Boundary, cosine_matrix, project_out, train_boundary, train_labelled_boundary
 from ..errors import UsageError
 from ..files.boundaries import BOUNDARY_SPACES, boundary_writers, resolve_boundary, shipped_boundaries
 from ..files.codes import load_codes
+from ..files.labels import code_rows, read_labels
 from ..files.outputs import read_json, refuse_overlap, safe_name, write_files_atomically
+from ..files.weights import sha256_file
 from ..models.analysis import FaceAnalysis
 from ..models.generators import downstream_codes
-from ..models.scoring import load_scorers, score_codes
-from ..records import SampleManifest
+from ..models.scorers.learned import read_scorer
+from ..models.scoring import check_learned_name, load_scorers, score_codes
+from ..records import FileRef, SampleManifest
 from ..specs import GeneratorSpec, OutputSpec
 
 
@@ -25,7 +29,9 @@ class BoundaryRequest:
     """Train from ``codes_file`` and ``scores_file``, or end to end: ``n`` codes of ``generator`` from ``seed``,
     scored for ``attr``. ``ratio`` (fraction per side, or a whole count), ``split`` and ``invalid_value`` as in
     InterFaceGAN; ``conditions``: boundaries (names or paths) to project out; ``name``: the file name (default: the
-    attribute); ``space``: z or w."""
+    attribute); ``space``: z or w. ``scorer_file``: end to end, score with this learned scorer (train-scorer).
+    ``labels_files``: instead of scores, labels CSVs of rows of codes files (``codes_file``, if given, must be the
+    file they name): a linear SVM on the labelled codes themselves."""
 
     output: OutputSpec
     codes_file: Path | None = None
@@ -41,6 +47,8 @@ class BoundaryRequest:
     name: str | None = None
     space: str = "z"
     batch_size: int = 64
+    scorer_file: Path | None = None
+    labels_files: Sequence[Path] = ()
 
 
 def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]]:
@@ -48,6 +56,11 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
     also ``OUT/z.npy`` (and ``w.npy`` for a W boundary) and ``OUT/{attr}_scores.npy``. Returns what was written."""
     codes_file, scores_file, attr, space = request.codes_file, request.scores_file, request.attr, request.space
     out = Path(request.output.path)
+    if request.labels_files:
+        return _from_labels(request)
+    if request.scorer_file is not None and codes_file is not None:
+        raise UsageError("a scorer file scores the faces of end-to-end training (sample, score, train); with codes "
+                         "and scores files the scores are given")
     if (codes_file is None) != (scores_file is None):
         raise UsageError("give both codes and scores files, or neither (then an attribute to sample and score end to end)")
     if space not in BOUNDARY_SPACES:
@@ -60,37 +73,92 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
         provenance = {"attribute": attr, "space": space, **_codes_provenance(codes_file), "codes_file": str(codes_file),
                       "scores_file": str(scores_file)}
     else:
-        if not attr:
+        if not attr and request.scorer_file is None:
             raise UsageError("give codes and scores files, or an attribute to sample and score end to end")
+        learned = {}
+        if request.scorer_file is not None:
+            attr = check_learned_name(attr or read_scorer(request.scorer_file).header.attribute)
+            learned = {attr: request.scorer_file}
         generator, digest = request.generator.load()
         generator.check_space(space)
         sampled = generator.sample(request.n, request.seed)
-        scorers = load_scorers([attr], FaceAnalysis(generator.device))
+        scorers = load_scorers([attr], FaceAnalysis(generator.device), learned)
         scores = score_codes(generator, sampled, scorers, batch_size=request.batch_size)[attr].reshape(-1, 1)
         kept = downstream_codes(generator, sampled, batch_size=request.batch_size) if space != "z" else {"z": sampled}
         codes = kept[space]
         weights = request.generator.weights
         provenance = {"attribute": attr, "space": space, "model": generator.name, "weights_sha256": digest,
                       **({"weights_file": str(weights)} if weights else {}), "sample_seed": request.seed}
+        if learned:
+            provenance["scorer_file"] = FileRef(path=str(request.scorer_file),
+                                                sha256=sha256_file(Path(request.scorer_file)))
         extra = {out / f"{key}.npy": partial(np.save, arr=kept[key]) for key in ("z", space)}
         extra[out / f"{attr}_scores.npy"] = partial(np.save, arr=scores.astype(np.float32))
     name = safe_name(request.name or attr, "the boundary name")
-    model = provenance.get("model", request.generator.name)
-    condition_boundaries = [resolve_boundary(spec, model) for spec in request.conditions]
-    if any(b.name == attr for b in condition_boundaries):
-        raise UsageError(f"a condition names the trained attribute {attr!r} itself")
+    conditions = _conditions(request, provenance.get("model", request.generator.name), attr)
     boundary = train_boundary(codes, scores, name=name, ratio=request.ratio, split=request.split, seed=request.seed,
                               invalid_value=request.invalid_value, provenance=provenance,
                               device=request.generator.device)
-    written = [(boundary, out / f"{name}.npy")]
-    if condition_boundaries:
-        conditional = project_out(boundary, condition_boundaries)
+    return _write(request, boundary, conditions, extra, inputs=[codes_file, scores_file])
+
+
+def _conditions(request: BoundaryRequest, model: str, attr: str) -> list[Boundary]:
+    """The condition boundaries, resolved before any training so that a bad one fails early."""
+    conditions = [resolve_boundary(spec, model) for spec in request.conditions]
+    if any(b.name == attr for b in conditions):
+        raise UsageError(f"a condition names the trained attribute {attr!r} itself")
+    return conditions
+
+
+def _write(request: BoundaryRequest, boundary: Boundary, conditions: list[Boundary],
+           extra: dict[Path, Callable[[Path], None]], inputs: Sequence[Path | None]) -> list[tuple[Boundary, Path]]:
+    """Write ``boundary`` (and its conditional variant) with the ``extra`` files as one unit."""
+    out = Path(request.output.path)
+    written = [(boundary, out / f"{boundary.name}.npy")]
+    if conditions:
+        conditional = project_out(boundary, conditions)
         written.append((conditional, out / f"{conditional.name}.npy"))
     pairs = {}
     for item, path in written:
         pairs.update(boundary_writers(item, path))
-    write_files_atomically({**extra, **pairs}, request.output.overwrite, inputs=[codes_file, scores_file])
+    write_files_atomically({**extra, **pairs}, request.output.overwrite, inputs=inputs)
     return written
+
+
+def _from_labels(request: BoundaryRequest) -> list[tuple[Boundary, Path]]:
+    """The boundary of an SVM on codes labelled by eye (see :class:`BoundaryRequest`)."""
+    if request.scores_file is not None or request.scorer_file is not None:
+        raise UsageError("labels replace the scores: give labels, or scores (or a scorer), not both")
+    if not request.attr and not request.name:
+        raise UsageError("name the attribute that the labels are about")
+    attr = request.attr or request.name
+    labels = [label for path in request.labels_files for label in read_labels(Path(path))]
+    given = Path(request.codes_file).resolve() if request.codes_file is not None else None
+    for label in labels:
+        if not label.is_code:
+            raise UsageError(f"{label.where}: an image has no latent code; labelled boundaries need CODES.npy:ROW "
+                             "items (train a scorer on images with train-scorer)")
+        if given is not None and label.path.resolve() != given:
+            raise UsageError(f"{label.where}: the item names {label.path}, not the given codes file "
+                             f"{request.codes_file}")
+    known = [label for label in labels if label.label == label.label]  # not NaN (unclear)
+    if not known:
+        raise UsageError(f"no face is labelled 1 or 0 in {', '.join(map(str, request.labels_files))}")
+    codes = code_rows(known)
+    x = np.stack([codes[label.path][label.row] for label in known])
+    if x.ndim != 2:
+        raise UsageError(f"labelled codes must be rows of (N, dim) codes files, got rows of shape {x.shape[1:]}")
+    y = np.array([int(label.label) for label in known])
+    sources = sorted({str(label.path) for label in known})
+    provenance = {"attribute": attr, "space": request.space, **_codes_provenance(Path(sources[0])),
+                  "codes_file": ", ".join(sources),
+                  "scores": f"labels by eye: {int(y.sum())} labelled 1, {int(len(y) - y.sum())} labelled 0, "
+                            f"{len(labels) - len(known)} unclear, from {', '.join(map(str, request.labels_files))}"}
+    name = safe_name(request.name or attr, "the boundary name")
+    conditions = _conditions(request, provenance.get("model", request.generator.name), attr)
+    boundary = train_labelled_boundary(x, y, name=name, seed=request.seed, provenance=provenance,
+                                       device=request.generator.device)
+    return _write(request, boundary, conditions, {}, inputs=[*request.labels_files, *codes])
 
 
 def _codes_provenance(codes_file: Path) -> dict:

@@ -52,14 +52,17 @@ def train_detector_files(request: DetectorTrainingRequest) -> Detector:
     build_model(request.training.architecture, spec)  # fail early on a bad architecture
     by_subfolder = request.split_by == "subfolder"
     mtcnn = None if request.whole_image else MTCNN.load(request.device)
-    options = {"detector": mtcnn, "whole_image": request.whole_image}
+    whole_image = request.whole_image
     real, real_groups, real_info = crops_from_folder(request.real_dir, spec, label="real", by_subfolder=by_subfolder,
-                                                     **options)
+                                                     detector=mtcnn, whole_image=whole_image)
     if request.fake_dir is not None:
-        fake, fake_groups, fake_info = crops_from_folder(request.fake_dir, spec, label="fake", by_subfolder=by_subfolder,
-                                                         **options)
+        fake, fake_groups, fake_info = crops_from_folder(request.fake_dir, spec, label="fake",
+                                                         by_subfolder=by_subfolder, detector=mtcnn,
+                                                         whole_image=whole_image)
     else:
-        fake, fake_info = crops_from_generator(request.fake_model, spec, n=request.n, seed=seed, **options)
+        assert request.fake_model is not None  # exactly one of fake_dir and fake_model, checked above
+        fake, fake_info = crops_from_generator(request.fake_model, spec, n=request.n, seed=seed, detector=mtcnn,
+                                               whole_image=whole_image)
         fake_groups = [str(i) for i in range(len(fake))]  # one per sampled code
     for name, crops, info in (("real", real, real_info), ("fake", fake, fake_info)):
         if len(crops) < MIN_PER_CLASS:
@@ -85,7 +88,8 @@ def grouped_images(folder: Path, by_subfolder: bool, label: str) -> list[tuple[P
         raise UsageError(f"{label} folder {folder} does not exist")
     paths = [(path, path.name) for path in list_images(folder)]
     if by_subfolder:
-        subfolders = [(path, sub.name + "/") for sub in sorted(folder.iterdir()) if sub.is_dir() for path in list_images(sub)]
+        subfolders = [(path, sub.name + "/") for sub in sorted(folder.iterdir()) if sub.is_dir()
+                      for path in list_images(sub)]
         if label == "real" and not subfolders:
             raise UsageError(f"split by subfolder: the real folder {folder} has no subfolders with images "
                              "(put each person's photos in a subfolder of their own)")
@@ -130,7 +134,8 @@ def crops_from_generator(
     generator, digest = model.load()
     crops: list[np.ndarray] = []
     for batch in render(generator, generator.sample(n, seed), batch_size=64, progress=True):
-        crops += [faces[0] for faces in face_crops(list(batch), spec, detector=detector, whole_image=whole_image)[0] if faces]
+        found, _ = face_crops(list(batch), spec, detector=detector, whole_image=whole_image)
+        crops += [faces[0] for faces in found if faces]
     description = {"source": f"{generator.name} samples (seed {seed})", "weights_sha256": digest, "images": n,
                    "no_face": n - len(crops), "faces": len(crops)}
     return np.stack(crops) if crops else np.zeros((0, spec.size, spec.size, spec.channels), np.uint8), description

@@ -40,7 +40,8 @@ class Boundary:
     @classmethod
     def from_normal(cls, name: str, normal: np.ndarray, **info: Any) -> "Boundary":
         """A boundary through the origin along ``normal`` (normalised here); ``info``: more fields of its record."""
-        return cls(unit(np.asarray(normal, np.float64).reshape(-1), name), BoundaryInfo(name=name, dim=np.size(normal), **info))
+        return cls(unit(np.asarray(normal, np.float64).reshape(-1), name),
+                   BoundaryInfo(name=name, dim=np.size(normal), **info))
 
     def renamed(self, name: str) -> "Boundary":
         """The same boundary under another name (the attribute it stands for in an edit)."""
@@ -176,7 +177,9 @@ def _lbfgs(objective: Callable[[torch.Tensor], tuple[float, torch.Tensor]], x: t
     return x
 
 
-def fit_linear_svm(x: np.ndarray, y: np.ndarray, c: float = 0.01, device: str | torch.device = "cpu") -> tuple[np.ndarray, float]:
+def fit_linear_svm(
+    x: np.ndarray, y: np.ndarray, c: float = 0.01, device: str | torch.device = "cpu"
+) -> tuple[np.ndarray, float]:
     """Linear SVM on labels {0, 1}; returns the unit normal and the distance offset.
 
     The primal L2-regularised squared-hinge SVM (liblinear's L2R_L2LOSS_SVC objective, with the intercept left
@@ -252,6 +255,37 @@ def train_boundary(
     return Boundary(normal, info)
 
 
+def train_labelled_boundary(codes: np.ndarray, labels: np.ndarray, *, name: str, seed: int = 0, folds: int = 5,
+                            provenance: dict[str, Any] | None = None, device: str | torch.device = "cpu") -> Boundary:
+    """A boundary straight from labelled codes (the route InterFaceGAN's authors suggest for attributes without a
+    predictor): the linear SVM of :func:`fit_linear_svm` on ``codes`` (N, dim) with ``labels`` 0 or 1, at least
+    :data:`~latentedit.core.probe.MIN_PER_CLASS` of each. Its record's validation accuracy is the mean over
+    ``folds`` stratified folds (fewer when a class has fewer members)."""
+    from sklearn.model_selection import StratifiedKFold  # scikit-learn takes a second to import: only when needed
+
+    from .probe import require_classes
+
+    codes, labels = np.asarray(codes, np.float32), np.asarray(labels)
+    if codes.ndim != 2 or labels.shape != (len(codes),) or not np.isin(labels, (0, 1)).all():
+        raise UsageError(f"codes must be (N, dim) and labels (N,) of 0 or 1, got {codes.shape} and {labels.shape}")
+    if not np.isfinite(codes).all():
+        raise UsageError("codes contain NaN or infinite values")
+    positive, negative = require_classes(labels)
+    k = min(folds, positive, negative)
+    held = [accuracy(*fit_linear_svm(codes[train], labels[train], device=device), codes[test], labels[test])
+            for train, test in StratifiedKFold(k, shuffle=True, random_state=seed).split(codes, labels)]
+    start = time.perf_counter()
+    normal, offset = fit_linear_svm(codes, labels, device=device)
+    info = BoundaryInfo(
+        name=name, dim=int(normal.shape[0]), offset=offset, **(provenance or {}), n=len(codes), n_valid=len(codes),
+        seed=seed, solver="primal linear SVM (squared hinge, L2, C=0.01, unregularised intercept), L-BFGS in torch; "
+        f"validation accuracy: mean over {k} stratified folds of the labelled codes",
+        fit_seconds=round(time.perf_counter() - start, 3), train_accuracy=accuracy(normal, offset, codes, labels),
+        validation_accuracy=float(np.mean([a for a in held if a is not None])),
+    )
+    return Boundary(normal, info)
+
+
 def project_out(primal: Boundary, conditions: list[Boundary]) -> Boundary:
     """The primal normal with every condition normal projected out, renormalised (any number of conditions)."""
     for condition in conditions:
@@ -267,7 +301,8 @@ def project_out(primal: Boundary, conditions: list[Boundary]) -> Boundary:
     if np.linalg.norm(direction) < 1e-6:
         raise UsageError(f"{primal.name} lies in the span of its conditions: nothing is left after projection")
     names = [c.name for c in conditions]
-    info = dataclasses.replace(primal.info, name=f"{primal.name}_c_{'_'.join(names)}", conditions=names, primal=primal.name)
+    info = dataclasses.replace(primal.info, name=f"{primal.name}_c_{'_'.join(names)}", conditions=names,
+                               primal=primal.name)
     return Boundary(unit(direction, primal.name), info)
 
 

@@ -74,7 +74,7 @@ def choose_conditions(
     for name, effect in effects.items():
         if name in edited:
             continue
-        unit = units.get(name)
+        unit = units.get(name, "")
         if unit not in thresholds:
             raise ValueError(f"no threshold for the unit {unit!r} of {name!r}: thresholds has {', '.join(thresholds)}")
         limit = thresholds[unit]
@@ -93,7 +93,7 @@ def choose_conditions(
             reasons[name] = reasons[name].replace("; conditioned", f"; left free (at most {max_conditions} conditions)")
         chosen = chosen[:max_conditions]
     kept = 1.0
-    if direction is not None:
+    if direction is not None and normals is not None:
         missing = [name for name in chosen if name not in normals]
         if missing:
             raise ValueError(f"normals lack {', '.join(missing)}")

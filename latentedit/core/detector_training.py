@@ -66,7 +66,8 @@ def metrics(p_fake: np.ndarray, is_fake: np.ndarray, threshold: float = 0.5) -> 
         "n_real": int((~is_fake).sum()),
         "n_fake": int(is_fake.sum()),
         "accuracy": round(float((said_fake == is_fake).mean()), 4),
-        "balanced_accuracy": round(float((said_fake[is_fake].mean() + (~said_fake[~is_fake]).mean()) / 2), 4) if both else None,
+        "balanced_accuracy": (round(float((said_fake[is_fake].mean() + (~said_fake[~is_fake]).mean()) / 2), 4)
+                              if both else None),
         "auc": round(float(roc_auc_score(is_fake, p_fake)), 4) if both else None,
         "average_precision": round(float(average_precision_score(is_fake, p_fake)), 4) if both else None,
         "confusion": {
@@ -108,15 +109,14 @@ class Split:
             )
         rng = np.random.default_rng(seed)
         parts = []
-        for n, labels in zip((n_real, n_fake), groups or (range(n_real), range(n_fake))):
-            labels = np.asarray(labels)
+        for n, group_labels in zip((n_real, n_fake), groups or (range(n_real), range(n_fake))):
+            labels = np.asarray(group_labels)
             if len(labels) != n:
                 raise ValueError(f"{len(labels)} group labels for {n} crops")
             left = list(rng.permutation(np.unique(labels)))
             sizes = {g: int((labels == g).sum()) for g in left}
             held = [_take(left, sizes, max(2, round(n * share))) for share in (test, val)]
-            member = lambda chosen: np.flatnonzero(np.isin(labels, chosen))  # noqa: E731
-            parts.append((member(left), member(held[1]), member(held[0])))
+            parts.append(tuple(np.flatnonzero(np.isin(labels, chosen)) for chosen in (left, held[1], held[0])))
             if not all(len(part) for part in parts[-1]):
                 raise UsageError(f"{len(sizes)} groups are too few to split into training, validation and test parts")
         return cls(*zip(*parts))
@@ -170,7 +170,8 @@ def train(
 
     Each epoch draws as many real as fake training crops (the smaller class with replacement) and augments them
     (:func:`augment`); training stops when the validation loss (the mean of the two classes' mean losses) has not
-    improved for ``patience`` epochs, and the best epoch's weights are kept. The header's metrics are measured on the held-out test split.
+    improved for ``patience`` epochs, and the best epoch's weights are kept. The header's metrics are measured on the
+    held-out test split.
     """
     architecture, seed, epochs, patience = settings.architecture, settings.seed, settings.epochs, settings.patience
     batch_size, lr = settings.batch_size, settings.lr
@@ -185,7 +186,7 @@ def train(
     val_y = np.r_[np.zeros(len(split.val[0])), np.ones(len(split.val[1]))]
     per_class = max(len(train_real), len(train_fake))
     detector = Detector(model, spec)
-    best = (math.inf, None, -1)
+    best: tuple[float, dict[str, torch.Tensor] | None, int] = (math.inf, None, -1)  # loss, weights, epoch
     history = []
     for epoch in range(epochs):
         model.train()
@@ -194,8 +195,10 @@ def train(
         x = np.concatenate([train_real[pick_r], train_fake[pick_f]])
         y = np.r_[np.zeros(per_class), np.ones(per_class)].astype(np.float32)
         order = rng.permutation(len(x))
-        seen = loss_sum = correct = 0
-        with tqdm(total=len(x), desc=f"epoch {epoch + 1}/{epochs}", unit="img", disable=not progress, leave=False) as bar:
+        seen = correct = 0
+        loss_sum = 0.0
+        with tqdm(total=len(x), desc=f"epoch {epoch + 1}/{epochs}", unit="img", disable=not progress,
+                  leave=False) as bar:
             for start in range(0, len(x), batch_size):
                 idx = order[start : start + batch_size]
                 target = torch.from_numpy(y[idx]).to(device)
@@ -214,16 +217,18 @@ def train(
                                         reduction="none").numpy()
         val_loss = float((losses[val_y == 0].mean() + losses[val_y == 1].mean()) / 2)  # each class counts alike
         right = (p_val >= 0.5) == val_y
-        history.append({"epoch": epoch + 1, "train_loss": round(loss_sum / seen, 4), "train_accuracy": round(correct / seen, 4),
-                        "val_loss": round(val_loss, 4),
+        history.append({"epoch": epoch + 1, "train_loss": round(loss_sum / seen, 4),
+                        "train_accuracy": round(correct / seen, 4), "val_loss": round(val_loss, 4),
                         "val_accuracy": round(float((right[val_y == 0].mean() + right[val_y == 1].mean()) / 2), 4)})
         if progress:
             tqdm.write(f"epoch {epoch + 1}: train loss {loss_sum / seen:.3f} acc {correct / seen:.3f}, "
-                       f"validation loss {val_loss:.3f} balanced acc {history[-1]['val_accuracy']:.3f}", file=sys.stderr)
+                       f"validation loss {val_loss:.3f} balanced acc {history[-1]['val_accuracy']:.3f}",
+                       file=sys.stderr)
         if val_loss < best[0] - 1e-4:
             best = (val_loss, {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch + 1)
         elif epoch + 1 - best[2] >= patience:
             break
+    assert best[1] is not None, "the first epoch's validation loss improves on infinity unless it is NaN"
     model.load_state_dict(best[1])
     model.eval()
     test_x = np.concatenate([real[split.test[0]], fake[split.test[1]]])

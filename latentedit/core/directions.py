@@ -92,7 +92,7 @@ def latent_weight(generator: Generator, *, layers: tuple[int, ...] | None = None
       side by side. Equalised-learning-rate scales are scalars per layer, absorbed by the normalisation too.
     """
     if isinstance(generator, DCGANGenerator):
-        weight = generator.main[0].weight.reshape(generator.latent_dim, -1)
+        weight = generator.main[0].get_parameter("weight").reshape(generator.latent_dim, -1)
     elif isinstance(generator, PGGANGenerator):
         weight = generator.layer0.conv.weight.flip(2, 3).permute(1, 0, 2, 3).reshape(generator.latent_dim, -1)
     elif isinstance(generator, StyleGenerator):

@@ -112,9 +112,20 @@ def parse_layers(spec: str, *, num_layers: int) -> tuple[int, ...]:
     return tuple(sorted(chosen))
 
 
+def format_layers(layers: Sequence[int]) -> str:
+    """Sorted W+ layer indices as :func:`parse_layers` reads them, runs joined: ``(0, 1, 2, 5)`` -> ``"0-2,5"``."""
+    runs: list[list[int]] = []
+    for layer in sorted(set(layers)):
+        if runs and layer == runs[-1][-1] + 1:
+            runs[-1].append(layer)
+        else:
+            runs.append([layer])
+    return ",".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
+
+
 def plan_edit(
-    boundaries: list[Boundary],
-    strengths: list[float | None],
+    boundaries: Sequence[Boundary],
+    strengths: Sequence[float | None],
     *,
     conditions: Sequence[Boundary] = (),
     combine: str = "sum",
@@ -137,7 +148,8 @@ def plan_edit(
     if clash:
         raise UsageError(f"a condition names an edited attribute itself: {', '.join(clash)}")
     if len({b.dim for b in [*boundaries, *conditions]}) > 1:
-        raise UsageError("the boundaries have different dimensions: " + ", ".join(f"{b.name}={b.dim}" for b in [*boundaries, *conditions]))
+        dims = ", ".join(f"{b.name}={b.dim}" for b in [*boundaries, *conditions])
+        raise UsageError(f"the boundaries have different dimensions: {dims}")
     projected = [project_out(b, list(conditions)) for b in boundaries]
     weights = [1.0 if s is None else s for s in strengths]
     if combine == "average":

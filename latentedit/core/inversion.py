@@ -22,6 +22,7 @@ from ..errors import UsageError
 from ..models.encoder import Encoder
 from ..models.features import FeatureLoss
 from ..models.generators import Generator, to_uint8
+from ..models.generators.style import StyleGenerator
 from ..records import InversionRun
 from ..specs import InversionSettings
 from .metrics import psnr, ssim
@@ -59,10 +60,17 @@ def prior_penalty(generator: Generator, codes: torch.Tensor, space: str) -> torc
         d = codes.shape[1]
         r2 = codes.pow(2).sum(1)
         return (r2 / 2 - (d - 1) / 2 * torch.log(r2) - ((d - 1) / 2 - (d - 1) / 2 * math.log(d - 1))) / d
-    w_avg = generator.w_avg
+    w_avg = _style(generator, space).w_avg
     if space == "w":
         return (codes - w_avg).pow(2).mean(1)
     return (codes - w_avg).pow(2).mean((1, 2)) + (codes - codes.mean(1, keepdim=True)).pow(2).mean((1, 2))
+
+
+def _style(generator: Generator, space: str) -> StyleGenerator:
+    """``generator`` as a style-based one, the only kind with W and W+ codes."""
+    if not isinstance(generator, StyleGenerator):
+        raise ValueError(f"space: {generator.name} has no space {space!r}")
+    return generator
 
 
 @dataclass
@@ -87,7 +95,8 @@ def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def _starts(
-    generator: Generator, space: str, targets: torch.Tensor, starts: int, encoder: Encoder | None, rng: np.random.Generator
+    generator: Generator, space: str, targets: torch.Tensor, starts: int, encoder: Encoder | None,
+    rng: np.random.Generator,
 ) -> torch.Tensor:
     """Initial codes (N * starts, *code_shape), the starts of each target together: the encoder's (or the mean W)
     first, the others sampled (Z codes; mapped, halfway to the mean W, for W and W+)."""
@@ -98,8 +107,9 @@ def _starts(
         if encoder is not None:
             codes[:, 0] = encoder(targets)
         return codes.flatten(0, 1)
-    w = generator.map(z).lerp(generator.w_avg, 0.5).view(n, starts, -1)
-    w[:, 0] = generator.w_avg
+    style = _style(generator, space)
+    w = style.map(z).lerp(style.w_avg, 0.5).view(n, starts, -1)
+    w[:, 0] = style.w_avg
     w = w.flatten(0, 1)
     return w if space == "w" else w[:, None].repeat(1, generator.code_shape("wp")[0], 1)
 
@@ -128,15 +138,18 @@ def invert(
     settings.check()
     generator.check_space(space)
     if targets.ndim != 4 or targets.shape[1:] != (generator.resolution, generator.resolution, 3):
-        raise UsageError(f"targets must be (N, {generator.resolution}, {generator.resolution}, 3) images, got {targets.shape}")
+        size = generator.resolution
+        raise UsageError(f"targets must be (N, {size}, {size}, 3) images, got {targets.shape}")
     device = generator.device
-    settings = replace(settings, starts=settings.starts or (1 if encoder is not None else 4))
+    starts = settings.starts or (1 if encoder is not None else 4)
+    settings = replace(settings, starts=starts)
     rng = np.random.default_rng(settings.seed)
     # High-resolution models run at most max_batch codes at once (faces x starts), as when rendering.
-    per_batch = min(settings.batch_size, max(1, (generator.max_batch or settings.batch_size * settings.starts) // settings.starts))
+    per_batch = min(settings.batch_size, max(1, (generator.max_batch or settings.batch_size * starts) // starts))
     chunks = range(0, len(targets), per_batch)
     codes, images = [], []
-    inside = torch.ones(targets.shape[:3], dtype=torch.bool) if masks is None else torch.from_numpy(np.asarray(masks, bool))
+    inside = (torch.ones(targets.shape[:3], dtype=torch.bool) if masks is None
+              else torch.from_numpy(np.asarray(masks, bool)))
     if inside.shape != targets.shape[:3]:
         raise UsageError(f"masks must be (N, R, R) like the targets, got {tuple(inside.shape)}")
     with _steps(f"inverting {len(targets)} face(s)", len(chunks) * settings.iterations, show=progress,
@@ -144,7 +157,7 @@ def invert(
         for start in chunks:
             target = to_tensor(targets[start : start + per_batch], device)
             mask = inside[start : start + per_batch, None].to(device)
-            best = _optimise(generator, space, target, mask, settings, features, encoder, rng, step)
+            best = _optimise(generator, space, target, mask, settings, starts, features, encoder, rng, step)
             codes.append(best.cpu())
             with torch.no_grad():
                 images.append(to_uint8(generator.synthesize(best, space)))
@@ -161,14 +174,15 @@ def _optimise(
     target: torch.Tensor,
     mask: torch.Tensor,
     settings: InversionSettings,
+    starts: int,
     features: FeatureLoss,
     encoder: Encoder | None,
     rng: np.random.Generator,
     step_done: Callable[[], None],
 ) -> torch.Tensor:
-    """Adam with a cosine learning rate over all starts, narrowed to the best start per target after the
-    exploration phase; returns the best code of each target."""
-    n, starts = len(target), settings.starts
+    """Adam with a cosine learning rate over ``starts`` starts per target, narrowed to the best start per target
+    after the exploration phase; returns the best code of each target."""
+    n = len(target)
     with torch.no_grad():
         codes = _starts(generator, space, target, starts, encoder, rng)
         goal = [f.repeat_interleave(starts, 0) for f in features.features(target)]
@@ -188,13 +202,15 @@ def _optimise(
     for step in range(settings.iterations):
         if step == explore and starts > 1:  # keep the best start of each target
             with torch.no_grad():
-                keep = losses(codes, goal_pixels, goal).view(n, starts).argmin(1) + torch.arange(n, device=codes.device) * starts
+                keep = (losses(codes, goal_pixels, goal).view(n, starts).argmin(1)
+                        + torch.arange(n, device=codes.device) * starts)
             codes = codes.detach()[keep].clone().requires_grad_(True)
             goal_pixels, goal_mask, goal = goal_pixels[keep], goal_mask[keep], [f[keep] for f in goal]
             state = optimizer.state[optimizer.param_groups[0]["params"][0]]
             optimizer = torch.optim.Adam([codes], lr=lr)
             if state:  # carry the moments of the kept starts over
-                optimizer.state[codes] = {"step": state["step"], "exp_avg": state["exp_avg"][keep], "exp_avg_sq": state["exp_avg_sq"][keep]}
+                optimizer.state[codes] = {"step": state["step"], "exp_avg": state["exp_avg"][keep],
+                                          "exp_avg_sq": state["exp_avg_sq"][keep]}
             starts = 1
         for group in optimizer.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / settings.iterations))
@@ -208,7 +224,8 @@ def _optimise(
         step_done()
     with torch.no_grad():
         if starts > 1:
-            keep = losses(codes, goal_pixels, goal).view(n, starts).argmin(1) + torch.arange(n, device=codes.device) * starts
+            keep = (losses(codes, goal_pixels, goal).view(n, starts).argmin(1)
+                    + torch.arange(n, device=codes.device) * starts)
             codes = codes[keep]
     return codes.detach()
 
@@ -230,14 +247,16 @@ def tune_generator(
 ) -> Generator:
     """Pivotal tuning (Roich et al. 2022): a copy of ``generator`` whose weights are fine-tuned for ``steps`` Adam
     steps so that ``code`` (one inverted code) renders the uint8 ``target`` face itself, with the inversion's
-    pixel and feature (``features``) losses, counted where ``mask`` (R, R) is true (see :func:`invert`). A locality term keeps the renders of nearby codes (``code`` moved up to 30 % of the
-    way to random codes, four per step) as the original generator makes them, so that editing the code still
-    works as before. Normalisation layers stay in eval mode. ``progress`` and ``on_progress``: as in :func:`invert`."""
+    pixel and feature (``features``) losses, counted where ``mask`` (R, R) is true (see :func:`invert`). A locality
+    term keeps the renders of nearby codes (``code`` moved up to 30 % of the way to random codes, four per step) as
+    the original generator makes them, so that editing the code still works as before. Normalisation layers stay in
+    eval mode. ``progress`` and ``on_progress``: as in :func:`invert`."""
     tuned = copy.deepcopy(generator).requires_grad_(True)
     device = generator.device
     pivot = torch.from_numpy(generator.validate_codes(code[None], space)).to(device)
     goal_pixels = to_tensor(target[None], device)
-    inside = torch.ones(goal_pixels.shape[-2:], dtype=torch.bool) if mask is None else torch.from_numpy(np.asarray(mask, bool))
+    inside = (torch.ones(goal_pixels.shape[-2:], dtype=torch.bool) if mask is None
+              else torch.from_numpy(np.asarray(mask, bool)))
     inside = inside.to(device)[None, None]
     goal = features.features(goal_pixels)
     rng = np.random.default_rng(seed)

@@ -34,7 +34,8 @@ def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0, sigma: float
     """
     radius = int(3.5 * sigma + 0.5)
     if min(a.shape[-2:]) < 2 * radius + 1:
-        raise ValueError(f"SSIM needs images of at least {2 * radius + 1} x {2 * radius + 1} pixels, got {tuple(a.shape[-2:])}")
+        side = 2 * radius + 1
+        raise ValueError(f"SSIM needs images of at least {side} x {side} pixels, got {tuple(a.shape[-2:])}")
     n, c = a.shape[:2]
     w = _gaussian_window(sigma, radius, a.device)
     rows, cols = w.view(1, 1, -1, 1).repeat(c, 1, 1, 1), w.view(1, 1, 1, -1).repeat(c, 1, 1, 1)

@@ -166,6 +166,7 @@ def search_distances(
         return np.where(np.isnan(distances), np.nan, readings)
 
     if before is None:
+        assert n is not None  # checked above
         before = evaluate(np.zeros(n))
     before = np.asarray(before, np.float64)
     count = len(before)
@@ -210,9 +211,9 @@ def search_distances(
         active = status == "searching"
         g_near, g_far = near_gap * weight_near, far_gap * weight_far
         with np.errstate(invalid="ignore", divide="ignore"):
-            fraction = np.where(np.isfinite(far_gap), g_near / (g_near - g_far), 0.5)
-        fraction = np.clip(np.nan_to_num(fraction, nan=0.5), 0.05, 0.95)
-        past, short = step(active, np.where(active, near_d + fraction * (far_d - near_d), np.nan))
+            share = np.where(np.isfinite(far_gap), g_near / (g_near - g_far), 0.5)
+        share = np.clip(np.nan_to_num(share, nan=0.5), 0.05, 0.95)
+        past, short = step(active, np.where(active, near_d + share * (far_d - near_d), np.nan))
         weight_near = np.where(short, 1.0, np.where(past & (last > 0), weight_near / 2, weight_near))
         weight_far = np.where(past, 1.0, np.where(short & (last < 0), weight_far / 2, weight_far))
         last = np.where(past, 1.0, np.where(short, -1.0, last))

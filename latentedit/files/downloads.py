@@ -120,6 +120,7 @@ def download(url: str, target: Path, sha256: str | None = None, progress: bool =
         raise WeightsError(f"cannot download {url}: {reason}; {hint}") from None
     if sha256 and (actual := sha256_file(partial)) != sha256:
         partial.unlink()
-        raise WeightsError(f"download of {url} is corrupted (sha256 {actual[:12]}…, expected {sha256[:12]}…); try again")
+        raise WeightsError(f"download of {url} is corrupted (sha256 {actual[:12]}…, expected {sha256[:12]}…); "
+                           "try again")
     os.replace(partial, target)
     return target

@@ -8,7 +8,7 @@ import shutil
 import socket
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,11 +22,14 @@ from ..records import Record
 from .paths import first_line, require_file
 
 HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
-# Our temporary names carry the writing machine and process: .NAME.partial-HOST-PID-RANDOM (or .old- for a replaced one).
+# Our temporary names carry the writing machine and process: .NAME.partial-HOST-PID-RANDOM (or .old- for a replaced
+# one).
 _LEFTOVER = re.compile(rf"^\..+\.(?:partial|old)-{HOST}-(\d+)-")
 
 
-def check_output(out: Path, *, overwrite: bool = False, inputs: Iterable[Path | None] = (), folder: bool = True) -> Path:
+def check_output(
+    out: Path, *, overwrite: bool = False, inputs: Iterable[Path | None] = (), folder: bool = True
+) -> Path:
     """Refuse, before any work, an output that cannot or must not be written: an empty name, a file where a folder
     is wanted (or the other way round), existing results without ``overwrite``, or an output that contains, or is
     contained in, one of ``inputs`` (it could destroy them). Returns the output path."""
@@ -142,7 +145,8 @@ def _claim(staging: Path, out: Path, overwrite: bool) -> None:
     try:
         os.rename(staging, out)  # fails if out appeared meanwhile and holds anything
     except OSError:
-        kept = next(out.with_name(f"{out.name}-{i}") for i in range(2, 10**6) if not out.with_name(f"{out.name}-{i}").exists())
+        kept = next(out.with_name(f"{out.name}-{i}") for i in range(2, 10**6)
+                    if not out.with_name(f"{out.name}-{i}").exists())
         os.rename(staging, kept)
         raise UsageError(f"{out} was written by another run while this one worked; it is left as it was, and this "
                          f"run's results are in {kept}") from None
@@ -198,7 +202,7 @@ def read_json(path: Path, what: str, max_bytes: int = 64 << 20) -> Any:
         raise UsageError(f"cannot read {what} {path}: not valid JSON ({reason})") from None
 
 
-def write_files_atomically(writers: dict[Path, Callable[[Path], None]], overwrite: bool = False,
+def write_files_atomically(writers: Mapping[Path, Callable[[Path], object]], overwrite: bool = False,
                            inputs: Iterable[Path | None] = ()) -> None:
     """Write several files as a unit: each writer fills a temporary path, then all are renamed into place.
 

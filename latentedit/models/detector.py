@@ -46,7 +46,9 @@ class InputSpec:
     template_name: str
 
     @classmethod
-    def create(cls, size: int, colour: str, template: str | np.ndarray, template_name: str | None = None) -> "InputSpec":
+    def create(
+        cls, size: int, colour: str, template: str | np.ndarray, template_name: str | None = None
+    ) -> "InputSpec":
         if colour not in ("gray", "rgb"):
             raise UsageError(f"colour must be gray or rgb, got {colour!r}")
         if not 16 <= size <= 256:
@@ -77,7 +79,7 @@ class InputSpec:
         """Reduce an RGB uint8 image to the input size and colour mode: uint8 (size, size, channels)."""
         pil = Image.fromarray(np.ascontiguousarray(image))
         if pil.size != (self.size, self.size):
-            pil = pil.resize((self.size, self.size), Image.BICUBIC)
+            pil = pil.resize((self.size, self.size), Image.Resampling.BICUBIC)
         pixels = np.asarray(pil)
         if self.colour == "gray":
             return np.round(pixels.astype(np.float32).mean(2, keepdims=True)).astype(np.uint8)
@@ -107,6 +109,8 @@ def face_crops(
             crops += [[spec.finish(image)] for image in batch]
             boxes += [[[0.0, 0.0, float(image.shape[1]), float(image.shape[0])]] for image in batch]
             continue
+        if detector is None:
+            raise ValueError("detector: needed unless whole_image")
         for image, faces in zip(batch, detector.detect(batch)):
             crops.append([spec.crop(image, face.landmarks) for face in faces])
             boxes.append([[round(float(v), 1) for v in face.box] for face in faces])
@@ -117,7 +121,8 @@ def face_crops(
 
 
 class SeedCNN(nn.Module):
-    """The seed project's classifier: three convolution + max-pool layers, a dense layer, a sigmoid output (as logit)."""
+    """The seed project's classifier: three convolution + max-pool layers, a dense layer, a sigmoid output (as
+    logit)."""
 
     def __init__(self, size: int, channels: int) -> None:
         super().__init__()
@@ -126,7 +131,8 @@ class SeedCNN(nn.Module):
             layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(128 * (size // 8) ** 2, 128), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(128, 1)
+            nn.Flatten(), nn.Linear(128 * (size // 8) ** 2, 128), nn.ReLU(inplace=True), nn.Dropout(0.5),
+            nn.Linear(128, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -158,7 +164,8 @@ class ResNetFFT(nn.Module):
 
     def __init__(self, size: int, channels: int) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(channels, 24, 3, 1, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(nn.Conv2d(channels, 24, 3, 1, 1, bias=False), nn.BatchNorm2d(24),
+                                  nn.ReLU(inplace=True))
         self.blocks = nn.Sequential(_Residual(24, 48, 2), _Residual(48, 96, 2), _Residual(96, 128, 2))
         self.spectrum = nn.Sequential(
             nn.Flatten(), nn.Linear(channels * size * size, 64), nn.BatchNorm1d(64), nn.ReLU(inplace=True)
@@ -235,8 +242,10 @@ class Detector:
         """Read a detector file (default: the shipped one) safely with ``weights_only=True``."""
         path = Path(path) if path is not None else SHIPPED_DETECTOR
         checkpoint = read_checkpoint(path, "detector")
-        if not isinstance(checkpoint, dict) or FORMAT not in checkpoint or not isinstance(checkpoint.get("state_dict"), dict):
-            raise WeightsError(f"{path} is not a latentedit detector (no {FORMAT!r} header); train one with train-detector")
+        if (not isinstance(checkpoint, dict) or FORMAT not in checkpoint
+                or not isinstance(checkpoint.get("state_dict"), dict)):
+            raise WeightsError(f"{path} is not a latentedit detector (no {FORMAT!r} header); "
+                               "train one with train-detector")
         if not isinstance(checkpoint[FORMAT], str):
             raise WeightsError(f"{path} has a damaged detector header: not JSON text")
         state = check_tensors(checkpoint["state_dict"], str(path))

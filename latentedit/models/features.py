@@ -1,5 +1,8 @@
 """The perceptual distance of the inversion: dlib's age network's activations, LPIPS-style without learned weights."""
 
+import functools
+import operator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,6 +17,8 @@ FEATURE_SIZE = 128  # renders above this size are reduced to it for the feature 
 class FeatureLoss(nn.Module):
     """Distance between the age network's activations at three depths, each unit-normalised over channels
     (LPIPS's form without its learned weights), averaged over positions and summed over depths."""
+
+    means: torch.Tensor  # buffer
 
     def __init__(self, analysis: FaceAnalysis) -> None:
         super().__init__()
@@ -30,4 +35,4 @@ class FeatureLoss(nn.Module):
         return [f / (f.pow(2).sum(1, keepdim=True).sqrt() + 1e-8) for f in out]
 
     def forward(self, a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
-        return sum((x - y).pow(2).sum(1).flatten(1).mean(1) for x, y in zip(a, b))
+        return functools.reduce(operator.add, ((x - y).pow(2).sum(1).flatten(1).mean(1) for x, y in zip(a, b)))

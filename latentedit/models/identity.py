@@ -16,6 +16,7 @@ framing: a 150x150 RGB chip with the eye centres 54 px apart on a level line 45 
 104 px from the top.
 """
 
+import builtins
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -84,7 +85,7 @@ class _Reader:
         value = int.from_bytes(self._take(size), "little")
         return -value if control & 0x80 else value
 
-    def expect(self, value: int, what: str) -> None:
+    def expect(self, value: builtins.int, what: str) -> None:
         found = self.int()
         if found != value:
             raise ValueError(f"{what}: version {found}, expected {value}")
@@ -105,10 +106,10 @@ class _Reader:
     def string(self) -> str:
         return self._take(self.int()).decode("latin-1")
 
-    def shape(self) -> tuple[int, int, int, int]:
-        return tuple(self.int() for _ in range(4))  # type: ignore[return-value]
+    def shape(self) -> tuple[builtins.int, builtins.int, builtins.int, builtins.int]:
+        return self.int(), self.int(), self.int(), self.int()
 
-    def alias(self) -> tuple[int, int, int, int]:
+    def alias(self) -> tuple[builtins.int, builtins.int, builtins.int, builtins.int]:
         """An alias_tensor: only its shape."""
         self.expect(1, "alias_tensor")
         return self.shape()
@@ -273,6 +274,8 @@ class _Residual(nn.Module):
 class DlibFaceResNet(nn.Module):
     """dlib's face-recognition ResNet: RGB (N, 3, 150, 150) pixels 0..255 -> (N, 128) descriptors (not normalised)."""
 
+    means: torch.Tensor  # buffer
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("means", torch.zeros(3))
@@ -303,7 +306,7 @@ class DlibFaceResNet(nn.Module):
         if len(found["con"]) != len(convs) or len(found["affine"]) != len(affines):
             raise ValueError(f"{len(found['con'])} convolutions and {len(found['affine'])} affine layers, "
                              f"expected {len(convs)} and {len(affines)}")
-        state = {}
+        state: dict[nn.Module, dict[str, np.ndarray]] = {}
         for module, details in zip(convs, found["con"]):
             found_shape = (details["weight"].shape, details["stride"], details["padding"])
             if found_shape != (module.weight.shape, module.stride, module.padding):
@@ -311,8 +314,8 @@ class DlibFaceResNet(nn.Module):
                                  f"padding {details['padding']} where {tuple(module.weight.shape)}, {module.stride}, "
                                  f"{module.padding} was expected")
             state[module] = {"weight": details["weight"], "bias": details["bias"]}
-        for module, details in zip(affines, found["affine"]):
-            state[module] = {"weight": details["gamma"], "bias": details["beta"]}
+        for affine, details in zip(affines, found["affine"]):
+            state[affine] = {"weight": details["gamma"], "bias": details["beta"]}
         names = {module: name for name, module in model.named_modules()}
         tensors = {f"{names[m]}.{key}": torch.from_numpy(np.array(value, np.float32))
                    for m, d in state.items() for key, value in d.items()}

@@ -91,7 +91,9 @@ class _ONet(nn.Module):
         return self.dense6_2(x), self.dense6_1(x).softmax(1)[:, 1], self.dense6_3(x)
 
 
-def nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, threshold: float, mode: str = "union") -> torch.Tensor:
+def nms(
+    boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, threshold: float, mode: str = "union"
+) -> torch.Tensor:
     """Greedy non-maximum suppression within each group (image); returns the kept indices.
 
     ``mode`` "union" divides the overlap by the union of the two boxes, "min" by the smaller box.
@@ -170,7 +172,8 @@ class MTCNN(nn.Module):
                 getattr(model, name).load_state_dict(load_state_dict(weights.verified_path()))
             except RuntimeError as exc:
                 raise WeightsError(f"{weights.describe()} does not fit MTCNN: {first_line(exc)}") from None
-        return model.eval().requires_grad_(False).to(resolve_device(device), memory_format=torch.channels_last)
+        # Module.to accepts memory_format (documented), torch's overloads for it leave the argument out.
+        return model.eval().requires_grad_(False).to(resolve_device(device), memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     @property
     def device(self) -> torch.device:
@@ -221,15 +224,18 @@ class MTCNN(nn.Module):
                 batch = F.interpolate(batch, size=size, mode="bilinear", align_corners=False, antialias=scale < 1)
             sy, sx = batch.shape[2] / height, batch.shape[3] / width
             boxes, scores, landmarks, owners = self._cascade(batch, min_face)
-            boxes = boxes.cpu().numpy() / [sx, sy, sx, sy]
-            landmarks = landmarks.cpu().numpy() / [sx, sy]
-            for box, score, points, owner in zip(boxes, scores.cpu().numpy(), landmarks, owners.cpu().numpy()):
+            image_boxes = boxes.cpu().numpy() / [sx, sy, sx, sy]
+            image_landmarks = landmarks.cpu().numpy() / [sx, sy]
+            found = zip(image_boxes, scores.cpu().numpy(), image_landmarks, owners.cpu().numpy())
+            for box, score, points, owner in found:
                 results[members[owner]].append(Face(box, float(score), points))
         for faces in results:
             faces.sort(key=lambda face: -face.area)
         return results
 
-    def _cascade(self, images: torch.Tensor, min_face: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _cascade(
+        self, images: torch.Tensor, min_face: float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Boxes (K, 4), scores (K,), landmarks (K, 5, 2) and image indices (K,) for a (N, 3, H, W) float batch."""
         boxes, scores, owners = self._propose(images, min_face)
         for net, size, threshold in ((self.rnet, 24, self.thresholds[1]), (self.onet, 48, self.thresholds[2])):
@@ -264,7 +270,8 @@ class MTCNN(nn.Module):
             cell = torch.stack([col, row], 1).to(images.dtype)
             corners = torch.cat([((2 * cell + 1) / scale).floor(), ((2 * cell + 12) / scale).floor()], 1)
             candidates = torch.cat(
-                [corners, probability[owner, row, col][:, None], offsets[owner, :, row, col], owner[:, None].to(images.dtype)], 1
+                [corners, probability[owner, row, col][:, None], offsets[owner, :, row, col],
+                 owner[:, None].to(images.dtype)], 1
             )
             found.append(candidates[nms(corners, candidates[:, 4], owner, 0.5)])
             scale *= self.factor
@@ -282,32 +289,39 @@ class MTCNN(nn.Module):
     def _crops(images: torch.Tensor, boxes: torch.Tensor, owners: torch.Tensor, size: int) -> torch.Tensor:
         """Square crops resized to ``size``; parts outside the image are zero.
 
-        Each output pixel averages r x r bilinear samples (r = box side / size, at most 4), which approximates
-        area interpolation. Small images are gathered once per box and sampled in one call; big ones are
-        sampled image by image, all boxes of an image at once.
+        Each output pixel averages r x r bilinear samples (r = the box's side / size, 1 to 4), which approximates
+        area interpolation; r is chosen per box, so that a face's crop does not depend on the other faces of the
+        batch. Boxes of equal r are sampled together.
         """
-        height, width = images.shape[2:]
         corners = boxes.trunc()
         corners[:, :2] -= 1  # MTCNN's 1-based inclusive corners to pixel edges
         side = (corners[:, 2:] - corners[:, :2]).clamp(min=1)
-        r = int(min(4, max(1, float(side.max()) // size))) if len(boxes) else 1
-        n = size * r
-        steps = (torch.arange(n, device=images.device, dtype=images.dtype) + 0.5) / n
-        xs = (corners[:, None, 0] + steps * side[:, None, 0]) / width * 2 - 1
-        ys = (corners[:, None, 1] + steps * side[:, None, 1]) / height * 2 - 1
-        grid = torch.stack(torch.broadcast_tensors(xs[:, None, :], ys[:, :, None]), -1)  # (K, n, n, 2)
-        if height * width <= 256 * 256:
-            out = torch.cat([
-                F.grid_sample(images[owners[i : i + 1024]], grid[i : i + 1024], align_corners=False)
-                for i in range(0, len(boxes), 1024)
-            ]) if len(boxes) else images.new_zeros((0, 3, n, n))
-        else:
-            out = images.new_zeros((len(boxes), 3, n, n))
-            for owner in owners.unique().tolist():
-                idx = (owners == owner).nonzero()[:, 0]
-                sampled = F.grid_sample(images[owner : owner + 1], grid[idx].reshape(1, -1, n, 2), align_corners=False)
-                out[idx] = sampled.reshape(3, len(idx), n, n).transpose(0, 1)
-        return F.avg_pool2d(out, r) if r > 1 else out
+        factors = (side.max(1).values // size).clamp(1, 4).long()
+        out = images.new_zeros((len(boxes), 3, size, size))
+        for r in factors.unique().tolist():
+            idx = (factors == r).nonzero()[:, 0]
+            out[idx] = F.avg_pool2d(_sample(images, corners[idx], side[idx], owners[idx], size * r), r)
+        return out
+
+
+def _sample(images: torch.Tensor, corners: torch.Tensor, side: torch.Tensor, owners: torch.Tensor, n: int
+            ) -> torch.Tensor:
+    """(K, 3, n, n) bilinear samples of the squares at ``corners`` with ``side`` of the images ``owners``. Small
+    images are gathered once per box and sampled in one call; big ones image by image, all its boxes at once."""
+    height, width = images.shape[2:]
+    steps = (torch.arange(n, device=images.device, dtype=images.dtype) + 0.5) / n
+    xs = (corners[:, None, 0] + steps * side[:, None, 0]) / width * 2 - 1
+    ys = (corners[:, None, 1] + steps * side[:, None, 1]) / height * 2 - 1
+    grid = torch.stack(torch.broadcast_tensors(xs[:, None, :], ys[:, :, None]), -1)  # (K, n, n, 2)
+    if height * width <= 256 * 256:
+        return torch.cat([F.grid_sample(images[owners[i : i + 1024]], grid[i : i + 1024], align_corners=False)
+                          for i in range(0, len(grid), 1024)])
+    out = images.new_zeros((len(grid), 3, n, n))
+    for owner in owners.unique().tolist():
+        idx = (owners == owner).nonzero()[:, 0]
+        sampled = F.grid_sample(images[owner : owner + 1], grid[idx].reshape(1, -1, n, 2), align_corners=False)
+        out[idx] = sampled.reshape(3, len(idx), n, n).transpose(0, 1)
+    return out
 
 
 def stretch_contrast(image: np.ndarray) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Scoring the InterFaceGAN attributes of images, or of latent codes rendered on the fly (no file I/O)."""
 
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -11,7 +13,8 @@ from .analysis import FaceAnalysis
 from .generators import Generator, render
 from .scorers import Scorer
 from .scorers.agegender import AgeScorer
-from .scorers.attribute_probe import EyeglassesScorer, GenderScorer, SmileScorer
+from .scorers.attribute_probe import FEATURE_DIM, EyeglassesScorer, GenderScorer, SmileScorer
+from .scorers.learned import LearnedScorer
 from .scorers.pose import PoseScorer
 
 # The five InterFaceGAN attributes, in output order. A name without an entry in SCORERS is reported as unavailable.
@@ -22,26 +25,44 @@ SCORERS: dict[str, type[Scorer]] = {
 BATCH_SIZE = 256
 
 
-def parse_attributes(spec: str | Sequence[str] | None) -> list[str]:
-    """Attribute names from ``"pose,age"`` or a list (None: all five), checked against :data:`ATTRIBUTES`."""
-    names = list(ATTRIBUTES) if spec is None else [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec)]
+def check_learned_name(name: str) -> str:
+    """``name`` if it can name a learned attribute: not a shipped attribute's name, and usable in file names."""
+    if name in ATTRIBUTES:
+        raise UsageError(f"{name!r} is a shipped attribute's name: give your own attribute another name, "
+                         f"e.g. my_{name}")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", name):
+        raise UsageError(f"attribute name {name!r} must start with a letter and hold only letters, digits, - and _")
+    return name
+
+
+def parse_attributes(spec: str | Sequence[str] | None, learned: Iterable[str] = ()) -> list[str]:
+    """Attribute names from ``"pose,age"`` or a list, checked against :data:`ATTRIBUTES` and the names of
+    ``learned`` scorers (None: all of them; see :func:`check_learned_name`)."""
+    learned = [check_learned_name(n) for n in learned]
+    known = [*ATTRIBUTES, *learned]
+    names = known if spec is None else [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec)]
     names = [n for n in dict.fromkeys(names) if n]
-    unknown = [n for n in names if n not in ATTRIBUTES]
+    unknown = [n for n in names if n not in known]
     if unknown or not names:
-        raise UsageError(f"unknown attribute {', '.join(map(repr, unknown)) or '(none)'}; choose from: {', '.join(ATTRIBUTES)}")
+        raise UsageError(f"unknown attribute {', '.join(map(repr, unknown)) or '(none)'}; "
+                         f"choose from: {', '.join(known)}")
     return names
 
 
-def load_scorers(attrs: str | Sequence[str] | None, analysis: FaceAnalysis) -> dict[str, Scorer]:
-    """Scorers for ``attrs`` reading faces through ``analysis``; raises if one of them has no scorer here."""
-    names = parse_attributes(attrs)
-    missing = [n for n in names if n not in SCORERS]
+def load_scorers(attrs: str | Sequence[str] | None, analysis: FaceAnalysis,
+                 learned: Mapping[str, Path] | None = None) -> dict[str, Scorer]:
+    """Scorers for ``attrs`` (see :func:`parse_attributes`) reading faces through ``analysis``: the shipped ones, and
+    ``learned`` scorer files (train-scorer) under the names given; raises if an attribute has no scorer here."""
+    learned = dict(learned or {})
+    names = parse_attributes(attrs, learned)
+    missing = [n for n in names if n not in SCORERS and n not in learned]
     if missing:
         raise LatentEditError(
             f"no scorer for {', '.join(missing)} in this version (available: {', '.join(SCORERS)}); "
             f"pass --attrs {','.join(n for n in names if n in SCORERS) or 'pose'}"
         )
-    return {name: SCORERS[name](analysis) for name in names}
+    return {name: LearnedScorer.load(learned[name], analysis, name) if name in learned else SCORERS[name](analysis)
+            for name in names}
 
 
 @dataclass
@@ -123,9 +144,44 @@ def score_codes(
     """Render ``codes`` (in latent ``space``) with ``generator`` batch by batch and score them (with ``identity``,
     also embed the faces); no image is written or kept."""
     codes = generator.validate_codes(codes, space)
-    images = (image for batch in render(generator, codes, space=space, batch_size=batch_size, progress=False) for image in batch)
-    return score_images(images, scorers, batch_size=batch_size, progress=progress, total=len(codes),
-                        rendered_resolution=generator.resolution, identity=identity)
+    return score_images(_rendered(generator, codes, space, batch_size), scorers, batch_size=batch_size,
+                        progress=progress, total=len(codes), rendered_resolution=generator.resolution,
+                        identity=identity)
+
+
+def face_features(images: Iterable[np.ndarray], analysis: FaceAnalysis, *, mirror: bool = False,
+                  batch_size: int = BATCH_SIZE, progress: bool | None = None, total: int | None = None,
+                  rendered_resolution: int | None = None) -> np.ndarray:
+    """Float32 (N, FEATURE_DIM) face features of uint8 RGB images, NaN rows where no face was found: what every probe
+    scorer (shipped or learned) reads, computed as :func:`score_images` computes them. With ``mirror``, (N, 2,
+    FEATURE_DIM): each face's features and those of its chip's mirror image."""
+    views = (False, True) if mirror else (False,)
+    parts = [np.zeros((0, len(views), FEATURE_DIM), np.float32)]
+    show = progress if progress is not None else (total or 0) > batch_size
+    with tqdm(total=total, unit="face", desc="face features", disable=not show, leave=False) as bar:
+        for chunk in _chunks(images, batch_size):
+            batch = analysis.detect(chunk, rendered_resolution)
+            part = np.full((len(chunk), len(views), FEATURE_DIM), np.nan, np.float32)
+            for k, flipped in enumerate(views):
+                features = analysis.attribute_probe.batch_features(batch, batch.found, flipped)
+                part[batch.found, k] = features.cpu().numpy()
+            parts.append(part)
+            bar.update(len(chunk))
+    out = np.concatenate(parts)
+    return out if mirror else out[:, 0]
+
+
+def codes_features(generator: Generator, codes: np.ndarray, analysis: FaceAnalysis, *, space: str = "z",
+                   mirror: bool = False, batch_size: int = BATCH_SIZE, progress: bool | None = None) -> np.ndarray:
+    """:func:`face_features` of ``codes`` rendered on the fly, as :func:`score_codes` renders them."""
+    codes = generator.validate_codes(codes, space)
+    return face_features(_rendered(generator, codes, space, batch_size), analysis, mirror=mirror, batch_size=batch_size,
+                         progress=progress, total=len(codes), rendered_resolution=generator.resolution)
+
+
+def _rendered(generator: Generator, codes: np.ndarray, space: str, batch_size: int) -> Iterator[np.ndarray]:
+    batches = render(generator, codes, space=space, batch_size=batch_size, progress=False)
+    return (image for batch in batches for image in batch)
 
 
 def _chunks(images: Iterable[np.ndarray], size: int, max_pixels: int = 1 << 26) -> Iterator[list[np.ndarray]]:

@@ -131,6 +131,11 @@ def _size(count: int) -> str:
     return f"{count / 1024 ** 2:g} MB" if count >= 1024**2 else f"{count / 1024:g} KB"
 
 
+def json_value(data: dict, name: str) -> Any:
+    """A member of a request's JSON object (None when absent): any JSON value, checked where it is used."""
+    return data.get(name)
+
+
 async def read_json(request: Request) -> dict:
     try:
         data = json.loads(await read_body(request, MAX_JSON))
@@ -154,14 +159,15 @@ def create_app(studio: Studio, max_upload: int = MAX_UPLOAD, allowed_hosts: list
         return await asyncio.wrap_future(worker.submit(job, lane))
 
     def state_of(data: dict) -> EditState:
-        return EditState.from_json(data.get("state"), studio.sliders)
+        return studio.state(data.get("state"))
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html")
 
     async def info(request: Request) -> Response:
         return JSONResponse({
-            "model": studio.model, "resolution": studio.generator.resolution,
+            "model": studio.model, "resolution": studio.generator.resolution, "space": studio.space,
+            "layers": studio.num_layers,
             "sliders": [slider.to_json() for slider in studio.sliders.values()],
             "skipped": studio.skipped,
             "scores": {name: cls.unit for name, cls in SCORERS.items()},
@@ -224,7 +230,7 @@ def create_app(studio: Studio, max_upload: int = MAX_UPLOAD, allowed_hosts: list
 
     async def sheet(request: Request) -> Response:
         data = await read_json(request)
-        attribute = data.get("attribute")
+        attribute = json_value(data, "attribute")
         labels = studio.labels.read(attribute)
         if data.get("suggest"):
             items = await run(renderer, partial(studio.suggest_sheet, attribute, data.get("n", 24)))
@@ -233,7 +239,7 @@ def create_app(studio: Studio, max_upload: int = MAX_UPLOAD, allowed_hosts: list
             if not isinstance(items, list) or len(items) > 200:
                 raise UsageError("items must be a list of at most 200 FILE.npy:ROW entries")
         else:
-            items = await run(renderer, partial(studio.label_sheet, data.get("seed"), data.get("n")))
+            items = await run(renderer, partial(studio.label_sheet, json_value(data, "seed"), json_value(data, "n")))
         faces = await run(renderer, partial(studio.sheet_faces, items))
         return JSONResponse({
             "attribute": attribute, "csv": f"/files/labels/{studio.labels.csv_path(attribute).name}",
@@ -244,7 +250,8 @@ def create_app(studio: Studio, max_upload: int = MAX_UPLOAD, allowed_hosts: list
 
     async def label(request: Request) -> Response:
         data = await read_json(request)
-        counts = await asyncio.to_thread(studio.labels.set, data.get("attribute"), data.get("item"), data.get("label"))
+        fields = [json_value(data, name) for name in ("attribute", "item", "label")]
+        counts = await asyncio.to_thread(studio.labels.set, *fields)
         return JSONResponse({"counts": counts})
 
     async def files(request: Request) -> Response:
@@ -287,7 +294,8 @@ def create_app(studio: Studio, max_upload: int = MAX_UPLOAD, allowed_hosts: list
         *[Route(f"/api/{name}", handled(endpoint, post=True), methods=["POST"]) for name, endpoint in posts.items()],
         Mount("/static", StaticFiles(directory=STATIC)),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: not_found},
+    # Starlette types a handler's exception as Exception, so a handler of one exception class does not fit its stub.
+    app = Starlette(routes=routes, exception_handlers={HTTPException: not_found},  # type: ignore[dict-item]
                     middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["*"])])
     app.state.workers = (renderer, scorer)
     return app

@@ -22,14 +22,15 @@ from PIL import Image
 
 from ..commands.edit import edit_record, prepare_photos, select_codes
 from ..core.boundary import Boundary
-from ..core.editing import EditPlan, apply_edit, plan_edit
+from ..core.editing import EditPlan, apply_edit, format_layers, parse_layers, plan_edit
 from ..errors import LatentEditError, UsageError
 from ..files.boundaries import load_boundary, shipped_boundaries
 from ..files.codes import array_shape
 from ..files.images import read_image
 from ..files.outputs import safe_name, save_png, staged_output, write_files_atomically, write_json
+from ..files.weights import sha256_file
 from ..models.analysis import FaceAnalysis
-from ..models.generators import Generator, render, run_record, to_uint8
+from ..models.generators import Generator, downstream_codes, render, run_record, to_uint8
 from ..models.photo import PhotoFace
 from ..models.scoring import load_scorers, score_images
 from ..specs import GeneratorSpec, PhotoOptions
@@ -76,12 +77,14 @@ def sidecar_meaning(meta: dict) -> str:
     return "; ".join(parts)
 
 
-def load_sliders(model: str, dim: int, folders: Sequence[Path] = ()) -> tuple[dict[str, Slider], list[str]]:
+def load_sliders(model: str, dim: int, folders: Sequence[Path] = (), space: str = "z"
+                 ) -> tuple[dict[str, Slider], list[str]]:
     """The shipped boundaries of ``model``, then every boundary in ``folders`` (``NAME.npy`` with a ``NAME.json``
     sidecar, or a bare (1, dim) ``.npy``), keyed by slider name; returns them and the files left out, with why.
 
-    A name already taken gets its folder's name as a prefix. Boundaries of another dimension than ``dim`` are
-    left out, as are files that are not boundaries (codes, scores)."""
+    A name already taken gets its folder's name as a prefix. Boundaries of another dimension than ``dim``, or whose
+    sidecar names another latent space than the edited ``space`` (a w boundary edits wp codes), are left out, as
+    are files that are not boundaries (codes, scores)."""
     sliders: dict[str, Slider] = {}
     skipped: list[str] = []
     candidates = [(path, "shipped") for path in shipped_boundaries(model).values()]
@@ -98,6 +101,10 @@ def load_sliders(model: str, dim: int, folders: Sequence[Path] = ()) -> tuple[di
             continue
         if boundary.dim != dim:
             skipped.append(f"{path}: dimension {boundary.dim}, the model's codes have {dim}")
+            continue
+        trained_in = boundary.info.space
+        if trained_in and trained_in != ("w" if space == "wp" else space):
+            skipped.append(f"{path}: trained on {trained_in} codes, the studio edits space {space}")
             continue
         name = re.sub(r"[^A-Za-z0-9_.\-]", "_", path.stem)
         if name in sliders:
@@ -156,23 +163,29 @@ class Source:
 @dataclass(frozen=True)
 class EditState:
     """What the page shows: a source and the strength of every slider that is not at zero (in slider order), with
-    the sliders kept fixed (conditions, in slider order)."""
+    the sliders kept fixed (conditions, in slider order) and, for W+ codes, the layers that move (None: all)."""
 
     source: Source
     strengths: tuple[tuple[str, float], ...] = ()
     fixed: tuple[str, ...] = ()
+    layers: tuple[int, ...] | None = None
 
     def key(self) -> str:
-        """The state as text, as the page writes it into the image's ``data-state`` (see studio.js ``stateKey``)."""
+        """The state as text, as the server sends it with the image (``X-State``, the image's ``data-state``)."""
         text = " ".join([self.source.key(), *(f"{name}={_signed(value)}" for name, value in self.strengths)])
-        return text + (f" | fixed {','.join(self.fixed)}" if self.fixed else "")
+        text += f" | fixed {','.join(self.fixed)}" if self.fixed else ""
+        return text + (f" | layers {format_layers(self.layers)}" if self.layers is not None else "")
 
     def to_json(self) -> dict:
-        return {"source": self.source.to_json(), "strengths": dict(self.strengths), "fixed": list(self.fixed)}
+        layers = {} if self.layers is None else {"layers": format_layers(self.layers)}
+        return {"source": self.source.to_json(), "strengths": dict(self.strengths), "fixed": list(self.fixed),
+                **layers}
 
     @classmethod
-    def from_json(cls, data: object, sliders: dict[str, Slider]) -> "EditState":
-        """A state sent by the page, checked against ``sliders``; zero strengths are dropped, the rest ordered."""
+    def from_json(cls, data: object, sliders: dict[str, Slider], *, num_layers: int | None = None) -> "EditState":
+        """A state sent by the page, checked against ``sliders``; zero strengths are dropped, the rest ordered.
+        Its ``layers`` (``"0-3"``, ``"0,2,5-7"`` or ``"all"``) choose among ``num_layers`` W+ layers (None: the
+        codes have no layers); all of them are kept as None, so that a state has one form."""
         if not isinstance(data, dict):
             raise UsageError("the edit state must be an object with source, strengths and fixed")
         strengths, fixed = data.get("strengths", {}), data.get("fixed", [])
@@ -191,7 +204,19 @@ class EditState:
             raise UsageError(f"{both[0]} is kept fixed, so it cannot be edited too: set its slider to 0 or let it move")
         return cls(Source.from_json(data.get("source")),
                    tuple((name, float(strengths[name])) for name in sliders if strengths.get(name)),
-                   tuple(name for name in sliders if name in fixed))
+                   tuple(name for name in sliders if name in fixed), _layers(data.get("layers"), num_layers))
+
+
+def _layers(value: object, num_layers: int | None) -> tuple[int, ...] | None:
+    """The W+ layers a state moves (None: all of them) from the page's text, as ``edit --layers`` reads it."""
+    if value is None:
+        return None
+    if num_layers is None:
+        raise UsageError("layers move chosen layers of W+ codes; this model's codes have no layers")
+    if not isinstance(value, str):
+        raise UsageError(f"layers must be text such as 0-3, 0,2,5-7 or all, got {value!r}")
+    layers = parse_layers(value, num_layers=num_layers)
+    return None if layers == tuple(range(num_layers)) else layers
 
 
 def _signed(value: float) -> str:
@@ -305,13 +330,14 @@ class Studio:
             raise UsageError(f"tune must be 0 or more, got {request.tune}")
         request.options.settings.check()
         self.request, self.options, self.tune = request, request.options, request.tune
-        # The studio edits Z codes. StyleGAN's W+ layer range (`edit --layers`, issue #16) belongs in EditState (the
-        # page's state), in plan() (the plan's layers) and in the page (a range control per model with W+).
-        self.space = "z"
         self.generator, self.digest = request.generator.load()
         self.model = self.generator.name
+        # StyleGAN models are edited in W+ (`edit --space wp`), where a state may move chosen layers only; models
+        # without W (DCGAN, PGGAN) in Z
+        self.space = "wp" if "wp" in self.generator.spaces else "z"
+        self.num_layers = self.generator.code_shape("wp")[0] if self.space == "wp" else None
         dim = self.generator.code_shape(self.space)[-1]
-        self.sliders, self.skipped = load_sliders(self.model, dim, request.boundary_folders)
+        self.sliders, self.skipped = load_sliders(self.model, dim, request.boundary_folders, self.space)
         if not self.sliders:
             raise UsageError(f"no boundary for model {self.model}: give a folder of boundaries")
         self.workdir = Path(request.workdir).resolve()
@@ -333,6 +359,10 @@ class Studio:
         self._renders: OrderedDict[EditState, Rendered] = OrderedDict()
         self.current = EditState(Source("seed", seed=0))
         self._undo: list[EditState] = []
+
+    def state(self, data: object) -> EditState:
+        """The page's state ``data`` checked against this studio's sliders and W+ layers."""
+        return EditState.from_json(data, self.sliders, num_layers=self.num_layers)
 
     # -- files
 
@@ -372,7 +402,7 @@ class Studio:
             codes = np.load(io.BytesIO(data), allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
             raise UsageError(f"{name} is not a NumPy .npy file ({type(exc).__name__})") from None
-        codes = self.generator.validate_codes(codes, self.space)
+        codes = self.generator.validate_codes(codes, self._codes_space(codes.shape))
 
         def write(path: Path) -> None:
             path.write_bytes(data)
@@ -429,8 +459,16 @@ class Studio:
         if codes_file is None:
             code, record = select_codes(self.generator, space=self.space, n=1, seed=source.seed)
         else:
-            code, record = select_codes(self.generator, space=self.space, codes_file=codes_file, index=[source.row])
+            space = self._codes_space(array_shape(codes_file))
+            code, record = select_codes(self.generator, space=space, codes_file=codes_file, index=[source.row])
+            if space != self.space:  # Z codes edited in W+: the export carries the W+ code (see export)
+                code, record = downstream_codes(self.generator, code)[self.space], {}
         return self._keep(source, Face(code, self.generator, self._render(self.generator, code), record))
+
+    def _codes_space(self, shape: tuple[int, ...] | None) -> str:
+        """The space of codes of ``shape`` (a codes file's): Z where they are Z codes (such as the labelling
+        sheets'), else the studio's."""
+        return "z" if shape is not None and shape[1:] == self.generator.code_shape("z") else self.space
 
     def prepare_photo(self, name: str) -> Face:
         """Detect, align and invert the face of uploaded photo ``name`` and tune a generator to it, exactly as
@@ -480,13 +518,14 @@ class Studio:
     # -- editing
 
     def plan(self, state: EditState) -> EditPlan | None:
-        """The edit plan of ``state`` (as ``edit --attrs`` with its strengths and ``--condition`` its fixed
-        sliders would make it), or None when no slider is moved."""
+        """The edit plan of ``state`` (as ``edit --attrs`` with its strengths, ``--condition`` its fixed sliders and
+        ``--layers`` its layers would make it), or None when no slider is moved."""
         if not state.strengths:
             return None
         boundaries = [self.sliders[name].boundary for name, _ in state.strengths]
         conditions = [self.sliders[name].boundary for name in state.fixed]
-        return plan_edit(boundaries, [value for _, value in state.strengths], conditions=conditions, steps=EXPORT_STEPS)
+        return plan_edit(boundaries, [value for _, value in state.strengths], conditions=conditions, steps=EXPORT_STEPS,
+                         layers=state.layers)
 
     def render(self, state: EditState) -> Rendered:
         """Render ``state`` for the page: the edited code and the view (a photo: its face edited, in its
@@ -534,35 +573,42 @@ class Studio:
 
     def export(self, state: EditState) -> Path:
         """Write ``exports/NNNN/``: ``face.png`` (the face shown; a photo: the whole photo), ``code.npy`` (the
-        edited code, (1, dim)) and ``edit.json`` (built as ``edit`` builds it), which ``latentedit edit --replay``
-        turns into the same code and pixels."""
+        edited code, (1, *code_shape)) and ``edit.json`` (built as ``edit`` builds it), which ``latentedit edit
+        --replay`` turns into the same code and pixels; a row of Z codes edited in W+ also gets ``source.npy``, its
+        W+ code, which ``edit.json`` names as its codes file."""
         rendered = self.render(state)
         face = self.face(state.source)
         plan = self.plan(state)
         picture = face.view(self._render(face.renderer, rendered.code) if plan is not None else face.before)[0]
         if plan is None:  # nothing moved: record a zero strength, which leaves the code as it is
             name = next((n for n in self.sliders if n not in state.fixed), next(iter(self.sliders)))
-            plan = plan_edit([self.sliders[name].boundary], [0.0], steps=EXPORT_STEPS)
-        attrs = ",".join(f"{name}={strength!r}" for name, strength in zip(plan.attributes, plan.strengths))
+            plan = plan_edit([self.sliders[name].boundary], [0.0], steps=EXPORT_STEPS, layers=state.layers)
+        # signed, so that `edit` reads a distance: an unsigned number up to 1 is a probability target (smile=0.9)
+        attrs = ",".join(f"{name}={strength:+}" for name, strength in zip(plan.attributes, plan.strengths))
         used = [self.sliders[name].boundary for name in [*plan.attributes, *plan.conditions]]
         head = run_record(self.model, self.digest, self.generator, self.request.generator.weights)
         record = edit_record(head, space=self.space, source=face.source, attrs=attrs, plan=plan, boundaries=used)
         record = dataclasses.replace(record, studio={"state": state.to_json()})
         exports = self.workdir / "exports"
         number = 1 + max([int(p.name) for p in exports.iterdir() if p.name.isdigit()], default=0)
+        out = exports / f"{number:04d}"
         inputs = [b.path for b in used] + [Path(p) for p in (record.codes_file, *(e.photo for e in record.photos or []))
                                            if p]
-        with staged_output(exports / f"{number:04d}", inputs=inputs) as staging:
+        with staged_output(out, inputs=inputs) as staging:
+            if not face.source:
+                np.save(staging / "source.npy", face.code)
+                record = dataclasses.replace(record, codes_file=str(out / "source.npy"),
+                                             codes_sha256=sha256_file(staging / "source.npy"))
             save_png(picture, staging / "face.png")
             np.save(staging / "code.npy", rendered.code)
             write_json(record, staging / "edit.json")
-        return exports / f"{number:04d}"
+        return out
 
     # -- labelling
 
     def label_sheet(self, seed: int, n: int) -> list[str]:
-        """A new sheet of ``n`` faces of seed ``seed``: their codes go to ``labels/seed{seed}-n{n}.npy``; returns
-        the items (``FILE.npy:ROW``) that a labels CSV names."""
+        """A new sheet of ``n`` faces of seed ``seed``: their Z codes (in every studio, W+ too) go to
+        ``labels/seed{seed}-n{n}.npy``; returns the items (``FILE.npy:ROW``) that a labels CSV names."""
         _whole(seed, "seed", 0, 2**32 - 1)
         _whole(n, "the number of faces", 1, 200)
         return self.labels.add_codes(self.generator.sample(n, seed), f"seed{seed}-n{n}")
@@ -574,12 +620,12 @@ class Studio:
             raise LatentEditError("no suggestion method is installed in this version: label random sheets "
                                   "(the suggest round comes with `latentedit label suggest`)")
         codes, name = self.suggest(self.labels.csv_path(attribute), n)
-        return self.labels.add_codes(self.generator.validate_codes(codes, self.space), name)
+        return self.labels.add_codes(self.generator.validate_codes(codes), name)
 
     def sheet_faces(self, items: Sequence[str]) -> list[np.ndarray]:
         """The rendered faces of labels items (``FILE.npy:ROW`` of the labels folder)."""
         codes = np.stack([self.labels.code(item) for item in items]) if items else np.zeros((0, 1))
         if not len(codes):
             return []
-        codes = self.generator.validate_codes(codes, self.space)
-        return list(np.concatenate(list(render(self.generator, codes, space=self.space, progress=False))))
+        codes = self.generator.validate_codes(codes)
+        return list(np.concatenate(list(render(self.generator, codes, progress=False))))

@@ -138,7 +138,9 @@ def render(
 
 
 @torch.inference_mode()
-def downstream_codes(generator: Generator, codes: np.ndarray, *, space: str = "z", batch_size: int = 256) -> dict[str, np.ndarray]:
+def downstream_codes(
+    generator: Generator, codes: np.ndarray, *, space: str = "z", batch_size: int = 256
+) -> dict[str, np.ndarray]:
     """``codes`` in ``space`` and in every space after it (z -> w -> wp), float32, as InterFaceGAN saves them."""
     codes = generator.validate_codes(codes, space)
     later = generator.spaces[generator.spaces.index(space) :]

@@ -20,8 +20,8 @@ def check_architecture(name: str, channels: list[int], *, blocks: int, max_block
     """Refuse an architecture read from a weights file that no published network has (it could need any amount of
     memory): more than ``max_blocks`` resolution blocks, or more than 2048 channels in a layer."""
     if not 1 <= blocks <= max_blocks or not all(1 <= c <= 2048 for c in channels):
-        raise WeightsError(f"weights for {name} describe {blocks} blocks with up to {max(channels, default=0)} channels: "
-                           "not a network this model family makes")
+        raise WeightsError(f"weights for {name} describe {blocks} blocks with up to {max(channels, default=0)} "
+                           "channels: not a network this model family makes")
 
 
 def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -79,6 +79,7 @@ class PGGANGenerator(Generator):
 
     z_on_sphere = True
     max_batch = 4
+    layer0: ConvBlock  # the first of the blocks registered as layer0, layer1, ...
 
     def __init__(self, name: str, channels: list[int], fused_scale: bool = False) -> None:
         super().__init__()
@@ -105,7 +106,8 @@ class PGGANGenerator(Generator):
         except KeyError as exc:
             raise WeightsError(f"not an InterFaceGAN PGGAN state dict: no {exc.args[0]!r}") from None
         except IndexError:
-            raise WeightsError("not an InterFaceGAN PGGAN state dict: a convolution weight has too few dimensions") from None
+            raise WeightsError("not an InterFaceGAN PGGAN state dict: a convolution weight has too few "
+                               "dimensions") from None
         check_architecture(name, channels, blocks=outputs, max_blocks=9)
         generator = cls(name, channels, fused_scale="layer2.weight" in state)
         generator.load_state_dict(state, strict=True)

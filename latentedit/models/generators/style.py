@@ -19,7 +19,6 @@ class StyleGenerator(Generator):
     max_batch = 4
     w_dim: int
     num_ws: int
-    w_avg: torch.Tensor
     truncation_psi: float = 1.0
     truncation_layers: int | None = None
     noise: str = "const"
@@ -36,6 +35,11 @@ class StyleGenerator(Generator):
     def code_shape(self, space: str) -> tuple[int, ...]:
         self.check_space(space)
         return {"z": (self.latent_dim,), "w": (self.w_dim,), "wp": (self.num_ws, self.w_dim)}[space]
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        """The mean W (w_dim,) that truncation pulls towards."""
+        raise NotImplementedError
 
     def map(self, z: torch.Tensor) -> torch.Tensor:
         """The mapping network: (N, latent_dim) -> (N, w_dim)."""

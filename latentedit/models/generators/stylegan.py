@@ -22,7 +22,9 @@ BLUR = torch.tensor([1.0, 2.0, 1.0]).outer(torch.tensor([1.0, 2.0, 1.0])) / 16
 class Dense(nn.Module):
     """Equalised linear layer; ``linear.weight`` and ``wscale.bias`` as in the checkpoint files."""
 
-    def __init__(self, cin: int, cout: int, gain: float = SQRT2, lr_multiplier: float = 1.0, lrelu: bool = False) -> None:
+    def __init__(
+        self, cin: int, cout: int, gain: float = SQRT2, lr_multiplier: float = 1.0, lrelu: bool = False
+    ) -> None:
         super().__init__()
         self.linear = nn.Linear(cin, cout, bias=False)
         self.wscale = Bias(cout)
@@ -52,6 +54,8 @@ class Mapping(nn.Module):
 class Noise(nn.Module):
     """Per-channel scaled noise: the stored constant map, or fresh noise per image in ``random`` mode."""
 
+    noise: torch.Tensor  # buffer
+
     def __init__(self, channels: int, resolution: int) -> None:
         super().__init__()
         self.register_buffer("noise", torch.zeros(1, 1, resolution, resolution))
@@ -62,6 +66,24 @@ class Noise(nn.Module):
         return x + noise * self.weight.view(1, -1, 1, 1)
 
 
+class StyleMod(nn.Module):
+    """Holds the style's dense layer under ``style_mod.dense``, as in the checkpoint files."""
+
+    def __init__(self, channels: int, w_dim: int) -> None:
+        super().__init__()
+        self.dense = Dense(w_dim, 2 * channels, gain=1.0)
+
+
+class Truncation(nn.Module):
+    """Holds the mean W under ``truncation.w_avg``, as in the checkpoint files."""
+
+    w_avg: torch.Tensor  # buffer
+
+    def __init__(self, w_dim: int) -> None:
+        super().__init__()
+        self.register_buffer("w_avg", torch.zeros(w_dim))
+
+
 class Epilogue(nn.Module):
     """Noise, bias, leaky ReLU, instance norm, then AdaIN: x * (1 + scale(w)) + shift(w)."""
 
@@ -69,8 +91,7 @@ class Epilogue(nn.Module):
         super().__init__()
         self.apply_noise = Noise(channels, resolution)
         self.bias = nn.Parameter(torch.zeros(channels))
-        self.style_mod = nn.Module()
-        self.style_mod.dense = Dense(w_dim, 2 * channels, gain=1.0)
+        self.style_mod = StyleMod(channels, w_dim)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: str) -> torch.Tensor:
         x = F.leaky_relu(self.apply_noise(x, noise).add_(self.bias.view(1, -1, 1, 1)), 0.2, inplace=True)
@@ -82,6 +103,8 @@ class Epilogue(nn.Module):
 
 class SynthesisLayer(nn.Module):
     """One synthesis layer: the constant (layer 0), an upsampling conv + blur, or a 3x3 conv; then the epilogue."""
+
+    blur_kernel: torch.Tensor  # buffer of the upsampling layers
 
     def __init__(self, index: int, cin: int, cout: int, w_dim: int, fused: bool) -> None:
         super().__init__()
@@ -102,6 +125,8 @@ class SynthesisLayer(nn.Module):
     def forward(self, x: torch.Tensor | None, w: torch.Tensor, noise: str) -> torch.Tensor:
         if self.kind == "const":
             x = self.first_layer.expand(len(w), -1, -1, -1)
+        elif x is None:
+            raise ValueError("only the constant first layer runs without an input")
         elif self.fused:
             x = F.conv_transpose2d(x, fused_up_kernel(self.weight * self.scale), stride=2, padding=1)
         else:
@@ -129,7 +154,8 @@ class Synthesis(nn.Module):
         super().__init__()
         self.blocks = len(channels) - 1
         for i in range(1, len(channels)):
-            self.add_module(f"layer{2 * i - 2}", SynthesisLayer(2 * i - 2, channels[i - 1], channels[i], w_dim, fused[i - 1]))
+            self.add_module(f"layer{2 * i - 2}",
+                            SynthesisLayer(2 * i - 2, channels[i - 1], channels[i], w_dim, fused[i - 1]))
             self.add_module(f"layer{2 * i - 1}", SynthesisLayer(2 * i - 1, channels[i], channels[i], w_dim, False))
             self.add_module(f"output{i - 1}", ToRGB(channels[i]))
         self.lod = nn.Parameter(torch.zeros(()))
@@ -147,7 +173,8 @@ class Synthesis(nn.Module):
 
 
 class StyleGANGenerator(StyleGenerator):
-    """StyleGAN v1; ``channels[i]`` (i >= 1) is the width at 2**(i + 1) pixels, ``fused[i - 1]`` whether it upsamples by fused transposed conv."""
+    """StyleGAN v1; ``channels[i]`` (i >= 1) is the width at 2**(i + 1) pixels, ``fused[i - 1]`` whether it
+    upsamples by fused transposed conv."""
 
     z_on_sphere = True
 
@@ -157,8 +184,7 @@ class StyleGANGenerator(StyleGenerator):
         self.resolution = 2 ** len(channels)
         self.num_ws = 2 * (len(channels) - 1)
         self.mapping = Mapping(z_dim, w_dim)
-        self.truncation = nn.Module()
-        self.truncation.register_buffer("w_avg", torch.zeros(w_dim))
+        self.truncation = Truncation(w_dim)
         self.synthesis = Synthesis(channels, w_dim, fused)
         # Default truncation of InterFaceGAN's StyleGAN models (models/model_settings.py).
         self.configure(0.7, 8, "const")

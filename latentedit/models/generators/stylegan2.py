@@ -58,6 +58,8 @@ class Dense(nn.Module):
 
 
 class Mapping(nn.Module):
+    w_avg: torch.Tensor  # buffer
+
     def __init__(self, z_dim: int, w_dim: int, layers: int, features: int, lr_multiplier: float) -> None:
         super().__init__()
         self.layers = layers
@@ -75,6 +77,9 @@ class Mapping(nn.Module):
 
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 conv (optionally upsampling x2), demodulation, noise, bias, leaky ReLU, clamp."""
+
+    noise_const: torch.Tensor  # buffers
+    resample_filter: torch.Tensor
 
     def __init__(self, cin: int, cout: int, w_dim: int, resolution: int, up: bool, conv_clamp: float | None) -> None:
         super().__init__()
@@ -100,7 +105,8 @@ class SynthesisLayer(nn.Module):
         if noise == "const":
             x.add_(self.noise_const * self.noise_strength)
         else:
-            x.add_(torch.randn(n, 1, self.resolution, self.resolution, device=x.device, dtype=x.dtype) * self.noise_strength)
+            noise_map = torch.randn(n, 1, self.resolution, self.resolution, device=x.device, dtype=x.dtype)
+            x.add_(noise_map * self.noise_strength)
         # bias, then the leaky ReLU's gain applied before it (same result, since the gain is positive), in place
         x = F.leaky_relu(x.add_(self.bias.view(1, -1, 1, 1)).mul_(SQRT2 * gain), 0.2, inplace=True)
         return x if self.conv_clamp is None else x.clamp(-self.conv_clamp * gain, self.conv_clamp * gain)
@@ -124,6 +130,8 @@ class ToRGB(nn.Module):
 class Skip(nn.Module):
     """The resnet architecture's 1x1 upsampling shortcut (no bias)."""
 
+    resample_filter: torch.Tensor  # buffer
+
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(cout, cin, 1, 1))
@@ -135,6 +143,8 @@ class Skip(nn.Module):
 
 
 class Block(nn.Module):
+    resample_filter: torch.Tensor  # buffer
+
     def __init__(
         self, cin: int, cout: int, w_dim: int, resolution: int, architecture: str, is_last: bool,
         conv_clamp: float | None,
@@ -189,6 +199,7 @@ class Synthesis(nn.Module):
             block = getattr(self, f"b{res}")
             x, img = block(x, img, ws[:, index : index + block.num_conv + block.num_torgb], noise)
             index += block.num_conv
+        assert img is not None, "the last block always has an RGB output"
         return img
 
 
@@ -262,7 +273,9 @@ class StyleGAN2Generator(StyleGenerator):
         return generator
 
     @classmethod
-    def from_state_dict(cls, name: str, state: dict[str, torch.Tensor], conv_clamp: float | None = None) -> "StyleGAN2Generator":
+    def from_state_dict(
+        cls, name: str, state: dict[str, torch.Tensor], conv_clamp: float | None = None
+    ) -> "StyleGAN2Generator":
         """Build from a plain ``G_ema.state_dict()``: the architecture is read from the tensor shapes.
 
         A state dict does not record ``conv_clamp`` (256 in stylegan2-ada's training configs; it only matters

@@ -49,7 +49,8 @@ class AgeScorer(Scorer):
 
 
 class GenderNetScorer(Scorer):
-    """dlib-models' gender classifier alone; the registered gender scorer combines it with a probe (attribute_probe.py)."""
+    """dlib-models' gender classifier alone; the registered gender scorer combines it with a probe
+    (attribute_probe.py)."""
 
     name = "gender-net"
     unit = "probability of male"
@@ -59,7 +60,8 @@ class GenderNetScorer(Scorer):
     def __init__(self, analysis: FaceAnalysis) -> None:
         super().__init__(analysis)
         network = OnnxNet(GENDER_WEIGHTS.verified_path()).eval().requires_grad_(False)
-        self.network = network.to(analysis.device, memory_format=torch.channels_last)
+        # Module.to accepts memory_format (documented), torch's overloads for it leave the argument out.
+        self.network = network.to(analysis.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def male_probability(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
         """P(male) of the faces where ``found``. Ours, not dlib's: on 64x64 generator faces the network alone

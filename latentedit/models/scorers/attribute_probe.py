@@ -32,11 +32,15 @@ CHIP_SIZE = 64
 # 2x2 to 7x7) and after the second (128 x 7 x 7).
 FEATURE_NODES = ("layer_41_relu", "layer_22_relu")
 FEATURE_DIM = 64 * 7 * 7 + 128 * 7 * 7
+# What learned scorers (train-scorer) record they read, with the age network's sha256 (dlib.AGE_WEIGHTS).
+FEATURE_EXTRACTOR = "dlib age-v1: layer_41_relu pooled 2x2 + layer_22_relu, 64x64 dlib-chip, (byte - mean) / 256"
 CHUNK = 256
 
 
 class AttributeProbe(nn.Module):
     """The age network's feature maps, flattened, and one logit per name in :data:`OUTPUTS`."""
+
+    means: torch.Tensor  # a buffer: the channel means subtracted from the chip's bytes
 
     def __init__(self, backbone: OnnxNet) -> None:
         super().__init__()
@@ -53,18 +57,29 @@ class AttributeProbe(nn.Module):
         return self.linear(self.features(pixels))
 
     @torch.inference_mode()
-    def logits(self, chips: np.ndarray) -> np.ndarray:
-        """Float (N, len(OUTPUTS)) logits for uint8 (N, 64, 64, 3) RGB chips."""
-        out = [np.zeros((0, len(OUTPUTS)), np.float32)]
+    def chip_features(self, chips: np.ndarray) -> torch.Tensor:
+        """Float (N, FEATURE_DIM) features of uint8 (N, 64, 64, 3) RGB chips, on the probe's device."""
+        out = [torch.zeros(0, FEATURE_DIM, device=self.means.device)]
         for start in range(0, len(chips), CHUNK):
             x = torch.from_numpy(chips[start : start + CHUNK]).to(self.means.device).permute(0, 3, 1, 2).float()
-            out.append(self(x).float().cpu().numpy())
-        return np.concatenate(out)
+            out.append(self.features(x).float())
+        return torch.cat(out)
 
+    def batch_features(self, batch: FaceBatch, found: np.ndarray, mirror: bool = False) -> torch.Tensor:
+        """Features of the faces of ``batch`` where ``found`` (``mirror``: of their chips' mirror images), computed
+        once per batch for every probe (shipped or learned) that reads them."""
+        def compute() -> torch.Tensor:
+            chips = batch.crops(CHIP_SIZE, CHIP_TEMPLATE)[found]
+            return self.chip_features(np.ascontiguousarray(chips[:, :, ::-1]) if mirror else chips)
+
+        return batch.computed(f"age-features{'-mirrored' * mirror}:" + np.packbits(found).tobytes().hex(), compute)
+
+    @torch.inference_mode()
     def batch_logits(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
-        """Logits of the faces of ``batch`` where ``found``, computed once per batch for all the probe scorers."""
-        key = "attribute-probe:" + np.packbits(found).tobytes().hex()
-        return batch.computed(key, lambda: self.logits(batch.crops(CHIP_SIZE, CHIP_TEMPLATE)[found]))
+        """Logits (k, len(OUTPUTS)) of the faces of ``batch`` where ``found``."""
+        features = self.batch_features(batch, found)
+        return torch.cat([self.linear(features[i : i + CHUNK]) for i in range(0, len(features), CHUNK)]
+                         + [features.new_zeros(0, len(OUTPUTS))]).cpu().numpy()
 
 
 def load_probe(analysis: FaceAnalysis, path: Path = WEIGHTS_PATH) -> AttributeProbe:

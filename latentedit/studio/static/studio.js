@@ -57,7 +57,9 @@ function sourceKey(source) {
 function currentState() {
   const strengths = {};
   for (const [name, value] of Object.entries(studio.strengths)) if (value !== 0) strengths[name] = value;
-  return { source: { ...studio.source }, strengths, fixed: studio.info.sliders.map((s) => s.name).filter((n) => studio.fixed.has(n)) };
+  const state = { source: { ...studio.source }, strengths, fixed: studio.info.sliders.map((s) => s.name).filter((n) => studio.fixed.has(n)) };
+  if (studio.info.layers) state.layers = $("#layers").value.trim() || "all";  // W+ codes: the layers that move
+  return state;
 }
 
 function showImage(img, blob, key) {
@@ -230,6 +232,7 @@ function applyState(state) {
     if (fixed) studio.fixed.add(slider.name);
     else studio.fixed.delete(slider.name);
   }
+  if (studio.info.layers) $("#layers").value = state.layers || "all";
   setSource(state.source, false);
 }
 
@@ -346,7 +349,7 @@ async function undo() {
 }
 
 function reset() {
-  applyState({ source: studio.source, strengths: {}, fixed: [] });
+  applyState({ source: studio.source, strengths: {}, fixed: [], layers: null });
   commit();
 }
 
@@ -451,7 +454,12 @@ async function start() {
     return;
   }
   const info = studio.info;
-  $("#model").textContent = `${info.model}, ${info.resolution} x ${info.resolution}`;
+  $("#model").textContent = `${info.model}, ${info.resolution} x ${info.resolution}, editing ${info.space === "wp" ? "W+" : info.space.toUpperCase()} codes`;
+  if (info.layers) {
+    $("#layers-row").hidden = false;
+    $("#layers-help").textContent = `of 0\u2013${info.layers - 1}, e.g. 0-3 (coarse: pose, shape) or all`;
+    $("#layers").addEventListener("change", () => { requestRender(); commit(); });
+  }
   $("#label-suggest").disabled = !info.suggest;
   $("#label-suggest").title = info.suggest ? "Faces whose labels would teach most" : "no suggestion method in this version";
   buildSliders();
