@@ -39,7 +39,7 @@ def perceptual_hash(image: np.ndarray) -> np.ndarray:
     """A 256-bit perceptual hash of a uint8 (H, W, 3) image (pHash with 16 x 16 frequencies), as 4 uint64 words: the
     lowest frequencies of the DCT of its 32x32 grey version, each bit set where the coefficient exceeds their median
     (the constant term left out of the median). Measured on aligned 64x64 faces: JPEG at quality 60 changes at most
-    14 bits, reducing 4x and enlarging back 28, the same photo 4x smaller and detected and aligned again 46; of two
+    14 bits, reducing 4x and enlarging back 28, the same photo 4x smaller and detected and aligned again 58; of two
     million pairs of different generator faces none is closer than 60 bits (100 LFW faces: 76)."""
     grey = np.asarray(
         Image.fromarray(np.ascontiguousarray(image)).convert("L").resize((32, 32), Image.Resampling.BOX), np.float64
