@@ -262,10 +262,11 @@ def _names(value: str | None) -> list[str]:
 @click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
 @boundary_space_option
 @device_option
+@weights_option
 @overwrite_option
 @click.pass_context
 def train_boundary_cmd(ctx, codes, scores, labels_files, attr, scorer_file, n, seed, model, ratio, split, invalid_value,
-                       condition, name, out, batch_size, space, device, overwrite) -> None:
+                       condition, name, out, batch_size, space, device, weights, overwrite) -> None:
     """Learn an attribute's boundary: a linear SVM on the highest- and lowest-scored codes.
 
     From files: --codes z.npy --scores smile_scores.npy (--space w for a StyleGAN sample's w.npy). End to end:
@@ -281,8 +282,9 @@ def train_boundary_cmd(ctx, codes, scores, labels_files, attr, scorer_file, n, s
                       "batch_size")
     result = train_boundary_files(BoundaryRequest(
         output=OutputSpec(out, overwrite), codes_file=codes, scores_file=scores, attr=attr,
-        generator=_generator(model, device), n=n, seed=seed, ratio=ratio, split=split, invalid_value=invalid_value,
-        conditions=_names(condition), name=name, space=space, batch_size=batch_size, scorer_file=scorer_file,
+        generator=_generator(model, device, weights), n=n, seed=seed, ratio=ratio, split=split,
+        invalid_value=invalid_value, conditions=_names(condition), name=name, space=space, batch_size=batch_size,
+        scorer_file=scorer_file,
         labels_files=labels_files,
     ))
     for boundary, path in result:
@@ -756,6 +758,99 @@ def label_suggest_cmd(scorer_file, n, pool, seed, model, out, batch_size, device
     ))
     click.echo(f"{_sheet_summary(sheet)} (pool seed {sheet.seed}; the scorer's probabilities of these faces: "
                f"{sheet.probabilities.min():.2f} to {sheet.probabilities.max():.2f})")
+
+
+@cli.command("prepare-faces")
+@click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="Dataset folder to write (must be new or empty).")
+@click.option("--size", type=click.Choice(["64", "128", "256"]), default="64", show_default=True,
+              help="Side of the face crops, in pixels.")
+@click.option("--framing", type=click.Choice(["ffhq", "dcgan-digiface64"]), default="ffhq", show_default=True,
+              help="Where the face sits in the crop: FFHQ's framing (the high-resolution models') or the embedded "
+                   "generator's.")
+@click.option("--min-confidence", type=float, default=0.95, show_default=True,
+              help="Drop faces the detector is less sure of.")
+@click.option("--max-upscale", type=float, default=2.0, show_default=True,
+              help="Drop faces too small for the crop: those it would enlarge more than this factor.")
+@click.option("--max-outside", type=float, default=0.0, show_default=True,
+              help="Drop faces cut by the photo's edge: those whose crop has more than this fraction outside the "
+                   "photo.")
+@click.option("--max-hash-distance", type=int, default=48, show_default=True,
+              help="Drop near duplicates: faces whose 256-bit perceptual hash is within this many bits of a kept "
+                   "face's.")
+@device_option
+@overwrite_option
+def prepare_faces_cmd(photos, out, size, framing, min_confidence, max_upscale, max_outside, max_hash_distance, device,
+                      overwrite) -> None:
+    """Make a training set of aligned faces from photos (files, or folders searched for image files).
+
+    Every face MTCNN finds is aligned to the framing and written as OUT/000000.png...; faces that are unsure, too
+    small, cut by the photo's edge, or exact or near duplicates of a kept face are dropped. OUT/manifest.json lists
+    each face's source photo and every dropped face or photo with the reason. Unreadable files are skipped and counted.
+    """
+    from .commands.prepare_faces import PrepareFacesRequest, dropped_summary, prepare_faces
+
+    record = prepare_faces(PrepareFacesRequest(
+        output=OutputSpec(out, overwrite), photos=tuple(photos), size=int(size), framing=framing,
+        min_confidence=min_confidence, max_upscale=max_upscale, max_outside=max_outside,
+        max_hash_distance=max_hash_distance, device=device,
+    ))
+    counts, dropped = record.counts, dropped_summary(record.counts)
+    click.echo(f"kept {counts['kept']} faces of {counts['faces_found']} found in {counts['photos']} photos in {out}"
+               + (f"; dropped: {dropped}" if dropped else ""))
+
+
+@cli.command("train-gan")
+@click.option("--data", type=click.Path(path_type=Path), required=True,
+              help="Folder of faces: a prepare-faces dataset, a sample folder, or same-size square images.")
+@click.option("--arch", type=click.Choice(["dcgan", "pggan"]), default="dcgan", show_default=True,
+              help="dcgan: the embedded generator's architecture (64x64); pggan: progressive growing (8 to 1024 px).")
+@click.option("--size", type=int, default=None,
+              help="Resolution to train at; must match the dataset [default: the dataset's].")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="Run folder (new, or the run to --resume).")
+@click.option("--kimg", type=float, default=None,
+              help="Train on this many thousand images [default: 1000 for dcgan; for pggan the growth plus one phase].")
+@click.option("--batch", type=int, default=64, show_default=True, callback=_positive,
+              help="Global batch size (split across torchrun processes).")
+@click.option("--seed", type=SEED, default=0, show_default=True,
+              help="Seed of the weights, the data order and the codes.")
+@click.option("--resume", is_flag=True, help="Continue the run in OUT from its last checkpoint.")
+@click.option("--checkpoint-every", "checkpoint_kimg", type=float, default=50.0, show_default=True,
+              help="Checkpoint, sample grid and metrics every this many thousand images.")
+@click.option("--lr", type=float, default=None, help="Adam learning rate [default: 2e-4 for dcgan, 1e-3 for pggan].")
+@click.option("--width", type=int, default=None,
+              help="pggan: channels of the widest layer [default: 512, Karras et al.'s].")
+@click.option("--phase-kimg", type=float, default=600.0, show_default=True,
+              help="pggan: thousands of images per resolution, and per fade-in of the next.")
+@click.option("--ema-kimg", type=float, default=10.0, show_default=True,
+              help="Half-life of the generator's weight average, in thousands of images.")
+@click.option("--mirror", is_flag=True, help="Flip half of the training faces left to right.")
+@click.option("--eval-samples", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Samples for the metrics at each checkpoint (kernel distance, faces found); 0 = none.")
+@device_option
+def train_gan_cmd(data, arch, size, out, kimg, batch, seed, resume, checkpoint_kimg, lr, width, phase_kimg, ema_kimg,
+                  mirror, eval_samples, device) -> None:
+    """Train a face generator on a folder of faces.
+
+    Writes OUT/generator.pt (the averaged generator: pass it as --weights to sample, score, train-boundary, edit,
+    invert, studio), OUT/checkpoint.pt, OUT/grid.png and OUT/grids/, OUT/losses.csv and losses.png, OUT/metrics.csv
+    and metrics.png, OUT/run.json. Several processes: torchrun --nproc_per_node N -m latentedit train-gan ...
+    """
+    from .commands.train_gan import TrainGanRequest, train_gan
+
+    result = train_gan(TrainGanRequest(
+        data=data, out=out, arch=arch, size=size, kimg=kimg, batch=batch, seed=seed, resume=resume,
+        checkpoint_kimg=checkpoint_kimg, lr=lr, width=width, phase_kimg=phase_kimg, ema_kimg=ema_kimg, mirror=mirror,
+        eval_samples=eval_samples, device=device,
+    ))
+    if result.rank == 0:
+        last = result.metrics[-1] if result.metrics else None
+        measured = (f"; kernel distance {last['kid']:.4f}, faces found in {last['faces_found']:.0%} of the samples"
+                    if last else "")
+        click.echo(f"trained to {result.images_seen / 1000:g} kimg in {result.out}{measured}; "
+                   f"generator: {result.out / 'generator.pt'}")
 
 
 @cli.command("studio")

@@ -79,10 +79,12 @@ def column_means(values: np.ndarray) -> np.ndarray:
 
 def line_panels(
     x: Sequence[float] | np.ndarray, series: dict[str, np.ndarray], units: dict[str, str], title: str,
-    x_labels: Sequence[str] | None = None, per_row: int = 3,
+    x_labels: Sequence[str] | None = None, per_row: int = 3, smooth: int = 1,
+    limits: dict[str, tuple[float, float]] | None = None,
 ) -> np.ndarray:
     """Small line charts, one per entry of ``series`` ((rows, len(x)) values, NaN where missing): every row as a
-    thin grey line, their mean as a thick red one, on the rows' own value range; returns a uint8 picture."""
+    thin grey line, their mean (its running mean over ``smooth`` points) as a thick red one, on the rows' own value
+    range or the series' ``limits``; returns a uint8 picture. Empty ``x_labels`` leave their positions unlabelled."""
     width, height, left, top, bottom, pad = 250, 180, 48, 34, 24, 8
     font = ImageFont.load_default(size=12)
     cols = min(per_row, len(series))
@@ -97,6 +99,7 @@ def line_panels(
         finite = values[np.isfinite(values)]
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         low, high = (low - 1, high + 1) if high == low else (low - 0.05 * (high - low), high + 0.05 * (high - low))
+        low, high = (limits or {}).get(name, (low, high))
 
         span = (xs.min(), xs.max()) if xs.max() > xs.min() else (xs[0] - 1, xs[0] + 1)  # one step: in the middle
         at = _mapper((span[0], low), (span[1], high), (x0, y0, x1, y1))
@@ -108,9 +111,11 @@ def line_panels(
             draw.text((x0 - 4 - font.getlength(label), at(xs[0], v)[1] - 6), label, fill="black", font=font)
         for u, label in zip(xs, x_labels or [f"{u:+.2g}" for u in xs]):
             draw.text((at(u, low)[0] - font.getlength(label) / 2, y1 + 4), label, fill="black", font=font)
-        mean = column_means(values)
-        for line, colour, thickness in [*[(row, (190, 190, 190), 1) for row in values], (mean, (200, 30, 30), 3)]:
-            points = [at(u, v) for u, v in zip(xs, line) if np.isfinite(v)]
+        window = max(1, min(smooth, values.shape[1]))
+        mean = np.convolve(column_means(values), np.ones(window) / window, mode="valid")
+        lines = [*[(xs, row, (190, 190, 190), 1) for row in values], (xs[window - 1 :], mean, (200, 30, 30), 3)]
+        for points_x, line, colour, thickness in lines:
+            points = [at(u, v) for u, v in zip(points_x, line) if np.isfinite(v)]
             if len(points) > 1:
                 draw.line(points, fill=colour, width=thickness)
             elif points:  # a single step: a dot

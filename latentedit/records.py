@@ -8,7 +8,9 @@ are left out of the JSON when they are None.
 
 The records, in the order a user meets them: :class:`SampleManifest`, :class:`ScoreManifest`,
 :class:`BoundaryInfo` (a boundary's sidecar), :class:`DirectionsRecord`, :class:`EditRecord`,
-:class:`InversionRecord`, :class:`MixRecord`, :class:`ArithRecord`.
+:class:`InversionRecord`, :class:`MixRecord`, :class:`ArithRecord`; for training your own generator,
+:class:`FaceDatasetRecord` (``prepare-faces``), :class:`TrainRunRecord` and :class:`TrainedGeneratorHeader`
+(``train-gan``).
 """
 
 import dataclasses
@@ -305,6 +307,7 @@ class BoundaryInfo(Record):
     space: str | None = omitted()
     model: str | None = omitted()
     weights_sha256: str | None = omitted()
+    weights_file: str | None = omitted()  # trained end to end with a generator file given as --weights
     codes_file: str | None = omitted()
     scores_file: str | None = omitted()
     scores: str | None = omitted()  # how the scores were made, in words
@@ -633,3 +636,77 @@ class LabelSheetRecord(RunHead):
     codes: str = "codes.npy"
     labels: str = "labels.csv"
     sheets: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetFace(Fields):
+    """One face of a ``prepare-faces`` dataset: its file, the photo and face number it came from, the detector's box
+    and confidence, how much the crop enlarged the photo, and its 256-bit perceptual hash (hex)."""
+
+    file: str
+    source: str
+    face: int
+    confidence: float
+    box: list[float]
+    upscale: float
+    phash: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DroppedFace(Fields):
+    """A photo or face ``prepare-faces`` left out, and why (``face``: its number in the photo, None for the photo)."""
+
+    source: str
+    face: int | None = None
+    reason: str
+    detail: str | None = omitted()
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaceDatasetRecord(Record):
+    """``manifest.json`` of a ``prepare-faces`` dataset: crop size, framing (its five points in crop units), the
+    faces kept, those dropped with the reason, the counts and the settings."""
+
+    FORMAT = "latentedit-faces"
+    tool: str = "latentedit"
+    version: str = ""
+    date: str = ""
+    size: int
+    framing: str
+    template: list[list[float]]
+    images: list[DatasetFace]
+    dropped: list[DroppedFace]
+    counts: dict[str, int]
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainRunRecord(Record):
+    """``run.json`` of a ``train-gan`` run folder: the configuration that determines the weights (compared before
+    ``--resume``), the dataset, and how far the run got."""
+
+    FORMAT = "latentedit-gan-run"
+    tool: str = "latentedit"
+    version: str = ""
+    date: str = ""
+    config: dict[str, Any]
+    dataset: str
+    images_seen: int
+    steps: int
+    processes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainedGeneratorHeader(Record):
+    """The header of a generator file written by ``train-gan`` (a ``torch.save`` dict: these fields plus
+    ``state_dict``; see :mod:`latentedit.models.gan`): architecture, model name, resolution, what builds the
+    architecture, the training faces' framing (five points in crop units, None when unknown) and the run."""
+
+    FORMAT = "latentedit-generator"
+    arch: str
+    name: str
+    resolution: int
+    latent_dim: int
+    config: dict[str, Any]
+    template: list[list[float]] | None = None
+    training: dict[str, Any] = field(default_factory=dict)

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from latentedit.devtools import random_state, write_nvidia_pickle
+from latentedit.models.gan import build_networks, generator_file
 from latentedit.models.generators import render
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator
 from latentedit.models.scorers.attribute_probe import FEATURE_DIM
@@ -105,6 +106,14 @@ def corpus(tmp_path_factory, dcgan):
         change(kwargs)
         put(f"{name}.pkl", lambda p, kw=kwargs: write_nvidia_pickle(p, small, kw))
     put("not_tensors.pt", lambda p: torch.save({**small.state_dict(), "mapping.w_avg": [0.0] * 16}, p))
+    # generator files written by train-gan
+    trained = generator_file(build_networks("pggan", 16, width=16, seed=0)[0], template=None, training={})
+    put("trained.pt", lambda p: torch.save(trained, p))
+    put("nan_trained.pt", lambda p: torch.save({**trained, "state_dict": {
+        k: v.clone().fill_(float("nan")) for k, v in trained["state_dict"].items()}}, p))
+    put("future_trained.pt", lambda p: torch.save({**trained, "format_version": 99}, p))
+    put("huge_trained.pt", lambda p: torch.save({**trained, "config": {"channels": [16, 16, 16, 2**20]}}, p))
+    put("text_trained.pt", lambda p: torch.save({**trained, "resolution": "16"}, p))
     # detectors
     from latentedit.models.detector import SHIPPED_DETECTOR
 
@@ -338,6 +347,33 @@ CASES = [
      "the recorded targets (age) are not the targets of the edit's attrs (smile)"),
     ("edit-replay-target-text", ["edit", "--replay", "{target_text.json}", "-o", "{out}"], 2,
      "targets.smile: faces[0]: distance must be a finite number"),
+    # generator files written by train-gan
+    ("sample-trained-nan", ["sample", "--weights", "{nan_trained.pt}", "-o", "{out}"], 3, "NaN or infinite"),
+    ("sample-trained-future", ["sample", "--weights", "{future_trained.pt}", "-o", "{out}"], 3, "format version 99"),
+    ("sample-trained-huge", ["sample", "--weights", "{huge_trained.pt}", "-o", "{out}"], 3, "not a network"),
+    ("sample-trained-types", ["sample", "--weights", "{text_trained.pt}", "-o", "{out}"], 3,
+     "resolution must be a whole number"),
+    ("sample-trained-other-model", ["sample", "-m", "stylegan-ffhq", "--weights", "{trained.pt}", "-o", "{out}"], 2,
+     "trained by latentedit"),
+    # prepare-faces and train-gan
+    ("prepare-faces-missing", ["prepare-faces", "{root}/missing.png", "-o", "{out}"], 2, "does not exist"),
+    ("prepare-faces-unreadable", ["prepare-faces", "{text.png}", "-o", "{out}"], 4,
+     "no usable face in 1 photo(s) (unreadable 1)"),
+    ("prepare-faces-out-in-photos", ["prepare-faces", "{root}", "-o", "{root}/set"], 2, "is inside the input"),
+    ("prepare-faces-hash-distance", ["prepare-faces", "{face.png}", "--max-hash-distance", 200, "-o", "{out}"], 2,
+     "max_hash_distance"),
+    ("train-gan-too-few", ["train-gan", "--data", "{sample}", "-o", "{out}"], 2,
+     "holds 4 faces; train-gan needs at least 64"),
+    ("train-gan-unreadable", ["train-gan", "--data", "{root}", "-o", "{out}"], 2, "is empty"),
+    ("train-gan-size", ["train-gan", "--data", "{sample}", "--size", 128, "-o", "{out}"], 2, "size 128 does not match"),
+    ("train-gan-width", ["train-gan", "--data", "{sample}", "--width", 64, "-o", "{out}"], 2, "width applies to pggan"),
+    ("train-gan-kimg", ["train-gan", "--data", "{sample}", "--kimg", -1, "-o", "{out}"], 2, "kimg must be positive"),
+    ("train-gan-nothing-to-resume", ["train-gan", "--data", "{sample}", "--resume", "-o", "{out}"], 2,
+     "nothing to resume"),
+    ("train-gan-out-in-data", ["train-gan", "--data", "{sample}", "-o", "{sample}/run"], 2, "is inside the input"),
+    ("train-gan-tampered-manifest", ["train-gan", "--data", "{tampered_images}", "-o", "{out}"], 2,
+     "files.images must be a numbered PNG"),
+    ("train-gan-broken-manifest", ["train-gan", "--data", "{broken_manifest}", "-o", "{out}"], 2, "not valid JSON"),
     # photos
     ("invert-folder", ["invert", "{dir.png}", "-o", "{out}"], 2, "is a folder"),
     ("invert-empty", ["invert", "{empty.png}", "-o", "{out}"], 2, "is empty"),

@@ -182,7 +182,7 @@ def _folder_images(folder: Path, given: GeneratorSpec) -> tuple[list[Path] | Non
             manifest = SampleManifest.from_json(data, str(folder / name))
             head, codes, space, resolution = manifest, manifest.files.codes, manifest.space, manifest.resolution
             images, n = manifest.files.images, manifest.n
-            _check_sample(folder / name, manifest)
+            check_sample_manifest(folder / name, manifest)
         spec = dataclasses.replace(
             given, model=given.model or head.model,
             weights=given.weights or (Path(head.weights_file) if head.weights_file else None),
@@ -193,7 +193,7 @@ def _folder_images(folder: Path, given: GeneratorSpec) -> tuple[list[Path] | Non
     return list_images(folder), None
 
 
-def _check_sample(path: Path, manifest: SampleManifest) -> None:
+def check_sample_manifest(path: Path, manifest: SampleManifest) -> None:
     """Refuse a sample manifest whose files, count or resolution do not fit the folder (a damaged or edited one)."""
     files = manifest.files
     if not re.fullmatch(r"[\w.-]+\.npy", files.codes) or files.codes.startswith("."):

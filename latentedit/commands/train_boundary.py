@@ -86,8 +86,9 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
         scores = score_codes(generator, sampled, scorers, batch_size=request.batch_size)[attr].reshape(-1, 1)
         kept = downstream_codes(generator, sampled, batch_size=request.batch_size) if space != "z" else {"z": sampled}
         codes = kept[space]
+        weights = request.generator.weights
         provenance = {"attribute": attr, "space": space, "model": generator.name, "weights_sha256": digest,
-                      "sample_seed": request.seed}
+                      **({"weights_file": str(weights)} if weights else {}), "sample_seed": request.seed}
         if learned:
             provenance["scorer_file"] = FileRef(path=str(request.scorer_file),
                                                 sha256=sha256_file(Path(request.scorer_file)))

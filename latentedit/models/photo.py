@@ -72,7 +72,10 @@ class PhotoFace:
 
 
 def generator_template(generator: Generator) -> np.ndarray:
-    """The five-point framing of ``generator``'s samples (crop units), from the registry (default: FFHQ's)."""
+    """The five-point framing of ``generator``'s samples (crop units): the generator's own (a trained generator
+    file's), else the registry's (default: FFHQ's)."""
+    if generator.template is not None:
+        return template_points(generator.template)
     info = MODELS.get(generator.name)
     return template_points(info.template if info is not None else "ffhq")
 

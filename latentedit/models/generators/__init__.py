@@ -162,19 +162,30 @@ def load_generator(
 
     ``weights`` overrides the registry's file (its sha256 is then recorded but not pinned); the PGGAN and
     StyleGAN families read their architecture from the file, so smaller checkpoints of the same kind load too.
-    ``style`` (truncation and noise) applies to StyleGAN models; its None fields keep the model's defaults.
-    Returns the generator and the sha256 of the weights it was loaded from.
+    A generator file written by ``train-gan`` declares its architecture, model name and framing itself (see
+    :mod:`latentedit.models.gan`); ``model`` may then be the default, that model name, or a registry model of the
+    same architecture. ``style`` (truncation and noise) applies to StyleGAN models; its None fields keep the model's
+    defaults. Returns the generator and the sha256 of the weights it was loaded from.
     """
-    info = get_model(model)
-    if weights is not None:
-        require_file(weights, "weights file", WeightsError)
+    from ..gan import generator_config, read_generator_file  # here: latentedit.models.gan imports this package
+
     given = style.given()
-    if given and "wp" not in info.spaces:
-        raise UsageError(f"{', '.join(given)} only apply to StyleGAN models, not to {model}")
+    trained = read_generator_file(require_file(weights, "weights file", WeightsError)) if weights is not None else None
+    if trained is not None and weights is not None:
+        if model not in (DEFAULT_MODEL, trained.name) and not model.startswith(generator_config(trained)[0] + "-"):
+            raise UsageError(f"{weights} holds {trained.name}, a generator trained by latentedit; leave out the "
+                             f"model {model!r}")
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply to StyleGAN models, not to {trained.name}")
+        generator, digest = trained, sha256_file(Path(weights))
+    else:
+        info = get_model(model)
+        if given and "wp" not in info.spaces:
+            raise UsageError(f"{', '.join(given)} only apply to StyleGAN models, not to {model}")
+        path = weights if weights is not None else info.weights.verified_path()
+        digest = sha256_file(path) if weights is not None or not info.weights.sha256 else info.weights.sha256
+        generator = info.load(Path(path))
     device = resolve_device(device)
-    path = weights if weights is not None else info.weights.verified_path()
-    digest = sha256_file(path) if weights is not None or not info.weights.sha256 else info.weights.sha256
-    generator = info.load(Path(path))
     if isinstance(generator, StyleGenerator):
         generator.configure(
             generator.truncation_psi if style.truncation_psi is None else style.truncation_psi,

@@ -28,6 +28,9 @@ class Generator(nn.Module):
     batch_multiple: int = 4
     # Largest batch run at once (high-resolution models: InterFaceGAN's 4 images per forward).
     max_batch: int | None = None
+    # Where faces sit in its samples (a latentedit.models.alignment.TEMPLATES name or (5, 2) points in crop units),
+    # when the weights file says so (generators trained by train-gan); None: the registry entry's framing.
+    template: str | np.ndarray | None = None
 
     def code_shape(self, space: str) -> tuple[int, ...]:
         """Shape of one code in ``space`` (without the batch axis)."""

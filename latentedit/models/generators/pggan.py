@@ -115,12 +115,20 @@ class PGGANGenerator(Generator):
 
     def synthesize(self, codes: torch.Tensor, space: str = "z") -> torch.Tensor:
         self.check_space(space)
-        x = codes.reshape(len(codes), self.latent_dim, 1, 1)
+        image = self.synthesize_lod(codes)
+        scale = self.resolution // image.shape[-1]
+        return F.interpolate(image, scale_factor=scale, mode="nearest") if scale > 1 else image
+
+    def synthesize_lod(self, codes: torch.Tensor) -> torch.Tensor:
+        """Images at the resolution that the level of detail ``lod`` works at, resolution / 2**floor(lod); a
+        fractional lod blends in the next coarser output, upsampled, by its fraction (Karras et al.'s fade-in)."""
         lod = float(self.lod.detach())
-        for i in range(1, self.blocks + 1):
-            if i + lod < self.blocks + 1:
-                x = getattr(self, f"layer{2 * i - 1}")(getattr(self, f"layer{2 * i - 2}")(x))
-                image = getattr(self, f"output{i - 1}")(x)
-            else:
-                image = F.interpolate(image, scale_factor=2, mode="nearest")
-        return image
+        top = max(1, self.blocks - math.floor(lod))  # the last block that runs
+        fade = lod - math.floor(lod) if top > 1 else 0.0
+        x = codes.reshape(len(codes), self.latent_dim, 1, 1)
+        for i in range(1, top + 1):
+            x = getattr(self, f"layer{2 * i - 1}")(getattr(self, f"layer{2 * i - 2}")(x))
+            if fade and i == top - 1:
+                coarse = F.interpolate(getattr(self, f"output{i - 1}")(x), scale_factor=2, mode="nearest")
+        image = getattr(self, f"output{top - 1}")(x)
+        return torch.lerp(image, coarse, fade) if fade else image
