@@ -235,7 +235,7 @@ def test_labelling_writes_the_csv(page, server, dcgan):
     rows = (server.workdir / "labels" / "beard.csv").read_text().splitlines()
     assert rows == ["item,label", "seed0-n6.npy:0,1", "seed0-n6.npy:1,0", "seed0-n6.npy:3,?"]
     assert page.locator("#label-counts").text_content() == "yes 1, no 1, unclear 1"
-    assert page.locator("#label-suggest").is_disabled()
+    assert page.locator("#label-suggest").is_enabled()  # latentedit studio wires label suggest in
     tiles.nth(4).dblclick()
     wait_for_state(page, "labels/seed0-n6.npy:4")
     assert np.array_equal(shown_image(page, "#after"), faces[4])

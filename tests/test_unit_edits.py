@@ -123,15 +123,17 @@ def test_a_learned_scorers_boundary_takes_probability_targets(tmp_path):
 @pytest.mark.slow
 def test_auto_conditions_on_the_age_edit(tmp_path, run_cli):
     """--condition auto on age=+3: the probe of 16 seeded faces finds smile and eyeglasses moving with age (the shipped
-    boundaries' cosines with age are +0.40 and +0.37) and pose, gender within their thresholds; the choice is
-    printed, recorded, and replayed with exactly the same codes."""
+    boundaries' cosines with age are +0.40 and +0.37) and pose within its threshold; exactly the attributes beyond
+    their thresholds are chosen (gender, at the edge of its 0.05, may be among them); the choice is printed,
+    recorded, and replayed with exactly the same codes."""
     out = tmp_path / "auto"
     stdout = run_edit(run_cli, "--attrs", "age=+3", "--condition", "auto", "-n", 2, "--steps", 2, "-o", out)
     record = json.loads((out / "edit.json").read_text())
     auto = record["auto_conditions"]
-    assert set(auto["chosen"]) == {"smile", "eyeglasses"} and record["conditions"] == auto["chosen"]
-    assert auto["side_effects"]["smile"] > 0.05 and auto["side_effects"]["eyeglasses"] > 0.05
-    assert abs(auto["side_effects"]["pose"]) < 3.0 and abs(auto["side_effects"]["gender"]) < 0.05
+    limits = {"smile": 0.05, "eyeglasses": 0.05, "gender": 0.05, "pose": 3.0}
+    beyond = {name for name, limit in limits.items() if abs(auto["side_effects"][name]) > limit}
+    assert {"smile", "eyeglasses"} <= beyond and "pose" not in beyond
+    assert set(auto["chosen"]) == beyond and record["conditions"] == auto["chosen"]
     assert auto["probe_faces"] == 16 and len(auto["reasons"]) == 4
     assert "--condition auto: " in stdout and "smile: moves +" in stdout and "conditioned" in stdout
     assert f"fixed: {', '.join(auto['chosen'])}" in record["edit"]
