@@ -307,7 +307,9 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 
 @cli.command()
 @click.argument("photos", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--attrs", help="Attributes to edit: smile,age (swept) or smile=+3,age=-2 (strengths).")
+@click.option("--attrs", help="Attributes to edit: smile,age (swept), smile=+3,age=-2 (strengths), or targets in "
+              "the attribute's units, reached face by face: age=+10y, age=40y, pose=+20deg, smile=0.9, smile=90%, "
+              "smile=+0.2p, eyeglasses=1.")
 @click.option("--replay", type=click.Path(path_type=Path), help="Redo the edit recorded in this edit.json.")
 @model_option
 @click.option("--codes", type=click.Path(path_type=Path), help="Edit these codes (.npy) instead of sampling.")
@@ -317,7 +319,10 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--boundary", "boundary_files", multiple=True, help="NAME=path.npy: use this boundary for NAME.")
 @click.option("--range", "value_range", help="Sweep LOW:HIGH (default -3:3 without strengths, 0:1 with).")
 @click.option("--steps", type=int, default=None, callback=_positive, help="Number of columns (default 7, or 5 with strengths).")
-@click.option("--condition", help="Comma-separated attributes to keep fixed by projection.")
+@click.option("--condition", help="Comma-separated attributes to keep fixed by projection; 'auto' adds those that a "
+              "probe edit of 16 faces finds moving (printed with the reasons).")
+@click.option("--max-distance", type=float, default=None,
+              help="Targets in units: the farthest a face may move along the direction, either way [default: 6].")
 @click.option("--combine", type=click.Choice(["sum", "average"]), default="sum", show_default=True,
               help="sum: each attribute with its strength; average: the seed projects' (b1+b2)/2 direction.")
 @click.option("--report", is_flag=True, help="Re-score the faces before and after the edit and report the changes; "
@@ -332,23 +337,28 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
               help="Photos: fine-tune a copy of the generator for this many steps so that the photo's code renders "
                    "the photo's face itself (pivotal tuning); edits then keep more of the photo. 0 = off.")
 @space_option
+@click.option("--layers", help="With --space wp: move only these W+ layers, e.g. 0-3 (coarse) or 0,2,5-7.")
 @style_options
 @device_option
 @weights_option
 @overwrite_option
 @click.pass_context
-def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition, combine,
-         report, out, batch_size, iterations, starts, face_index, aligned, paste, tune, space, truncation_psi, truncation_layers,
-         noise, device, weights, overwrite) -> None:
+def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_files, value_range, steps, condition,
+         max_distance, combine, report, out, batch_size, iterations, starts, face_index, aligned, paste, tune, space,
+         layers, truncation_psi, truncation_layers, noise, device, weights, overwrite) -> None:
     """Edit faces along attribute boundaries: one, several at once, or conditional.
 
     Edits sampled faces, --codes, or the faces in PHOTOS (inverted first, then blended back into each photo).
     Writes OUT/grid.png (rows = faces, columns = steps), OUT/gifs/face_000.gif..., OUT/codes.npy
     (N x steps x dim), OUT/source_codes.npy and OUT/edit.json; for photos also OUT/photos/NAME/edited.png
     (the photo with the face edited), edited_face.png, before_after.png and steps.gif.
+
+    A target in units (age=+10y, smile=0.9) moves each face by its own distance, found by rendering and scoring the
+    face until the scorer reads the target; faces that cannot reach it within --max-distance are listed.
     """
     from .commands.edit import EditRequest, edit_faces, format_report, replay_edit
     from .commands.photos import photo_names
+    from .commands.targets import format_targets
 
     output = OutputSpec(out, overwrite)
     if replay is not None:
@@ -366,22 +376,69 @@ def edit(ctx, photos, attrs, replay, model, codes, index, n, seed, boundary_file
             _refuse_given(ctx, "with --codes or photos (the faces are given)", "n", "seed")
         if not photos:
             _refuse_given(ctx, "without photos", "iterations", "starts", "face_index", "aligned", "paste", "tune")
+        conditions = _names(condition)
         result = edit_faces(EditRequest(
             output=output, attrs=attrs, generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise),
             space=space, n=n, seed=seed, codes_file=codes, index=_indices(index), photos=list(photos),
             boundary_files=_boundary_overrides(boundary_files), value_range=value_range, steps=steps,
-            conditions=_names(condition), combine=combine, report=report,
-            options=_photo_options(iterations, starts, face_index, aligned), paste=paste, tune=tune, batch_size=batch_size,
+            conditions=[c for c in conditions if c != "auto"], auto_condition="auto" in conditions,
+            max_distance=max_distance, combine=combine, report=report,
+            options=_photo_options(iterations, starts, face_index, aligned), paste=paste, tune=tune, layers=layers,
+            batch_size=batch_size,
         ))
     record = result.record
+    if record.auto_conditions is not None:
+        auto = record.auto_conditions
+        click.echo(f"--condition auto: {', '.join(auto.chosen) or 'nothing'} chosen from a probe edit of "
+                   f"{auto.probe_faces} faces, one unit step along the edit:")
+        click.echo("\n".join(f"  {reason}" for reason in auto.reasons))
     click.echo(f"{record.edit}: wrote {len(result.codes)} faces x {result.codes.shape[1]} steps to "
                f"{result.out}; grid: {result.out / 'grid.png'}")
+    if record.targets:
+        click.echo(format_targets(record.targets, record.attrs))
     for entry, name in zip(record.photos or [], photo_names(photos)):
         click.echo(f"  {entry.photo}: inverted with PSNR {entry.psnr_db:.2f} dB; edited photo: "
                    f"{result.out / 'photos' / name / 'edited.png'}")
     if record.report is not None:
         click.echo(format_report(record.report))
         click.echo(f"  scores at every step: {result.out / 'report.png'}")
+
+
+@cli.command("directions")
+@model_option
+@click.option("--method", type=click.Choice(["sefa", "ganspace"]), default="sefa", show_default=True,
+              help="sefa: eigenvectors of the first latent-facing weight (closed form); ganspace: PCA of sampled W "
+                   "codes, or of an early feature map mapped back to Z.")
+@click.option("-k", "k", type=int, default=10, show_default=True, help="Number of directions, strongest first.")
+@click.option("--layers", help="StyleGAN models: the W+ layers whose style layers SeFa factorises, and that the "
+                               "directions move, e.g. 0-3 (coarse) or 4-7 (middle) [default: all].")
+@click.option("-n", "--num", "n", type=int, default=64, show_default=True, callback=_positive,
+              help="Faces moved -2 and +2 along each direction and re-scored to name it.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of those faces and of GANSpace's samples.")
+@click.option("--samples", type=int, default=10000, show_default=True, callback=_positive,
+              help="GANSpace: codes sampled for the PCA.")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty).")
+@click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@device_option
+@weights_option
+@overwrite_option
+def directions_cmd(model, method, k, layers, n, seed, samples, out, batch_size, device, weights, overwrite) -> None:
+    """Find a generator's main directions without labels (SeFa, GANSpace) and name them by measurement.
+
+    Writes OUT/sefa_00.npy ... (boundary files: use them with edit --boundary NAME=OUT/sefa_00.npy, rank, ...)
+    with .json sidecars, OUT/sheets/NAME.png (faces from -3 to +3), OUT/overview.png and OUT/directions.json,
+    and prints what each direction measurably does: per scored attribute the change per unit step and the share
+    of faces moved the same way, and the cosine with the closest shipped boundary.
+    """
+    from .commands.directions import DirectionsRequest, find_and_name
+
+    result = find_and_name(DirectionsRequest(
+        output=OutputSpec(out, overwrite), generator=_generator(model, device, weights), method=method, k=k,
+        layers=layers, n=n, seed=seed, samples=samples, batch_size=batch_size,
+    ))
+    for direction in result.directions:
+        click.echo(direction.line)
+    click.echo(f"wrote {len(result.directions)} directions to {result.out}; overview: {result.out / 'overview.png'}")
 
 
 @cli.command("invert")
@@ -398,7 +455,9 @@ def invert_cmd(photos, model, out, iterations, starts, face_index, aligned, spac
 
     The face (the largest, or --face-index) is aligned to the generator's framing and a code is optimised to
     reproduce it. Writes OUT/NAME/code.npy, target.png (the aligned face), reconstruction.png and
-    side_by_side.png per photo, OUT/codes.npy (all photos) and OUT/inversion.json with PSNR and SSIM.
+    side_by_side.png per photo, OUT/codes.npy (all photos) and OUT/inversion.json with PSNR, SSIM and the
+    identity similarity of the aligned photo and its reconstruction (cosine of dlib's face-recognition embeddings;
+    0.91 and above: the same person, on real photos).
     Exit code 4 when a photo has no face.
     """
     from .commands.invert import InvertRequest, invert_to_folder
@@ -408,7 +467,9 @@ def invert_cmd(photos, model, out, iterations, starts, face_index, aligned, spac
         options=_photo_options(iterations, starts, face_index, aligned),
     ))
     for entry in record.photos:
-        click.echo(f"{entry.photo}: PSNR {entry.psnr_db:.2f} dB, SSIM {entry.ssim:.3f} -> {Path(out) / entry.folder}")
+        identity = "no face found" if entry.identity is None else f"{entry.identity:.3f}"
+        click.echo(f"{entry.photo}: PSNR {entry.psnr_db:.2f} dB, SSIM {entry.ssim:.3f}, identity {identity} -> "
+                   f"{Path(out) / entry.folder}")
     click.echo(f"wrote {len(record.photos)} code(s) to {Path(out) / 'codes.npy'}")
 
 
@@ -560,6 +621,53 @@ def train_detector_cmd(real_dir, fake_dir, fake_model, n, arch, size, colour, te
     held = detector.header.held_out
     click.echo(f"wrote {out}: held-out accuracy {held['accuracy']:.3f}, AUC {held['auc']:.3f}, average precision "
                f"{held['average_precision']:.3f} on {held['n_real']} real and {held['n_fake']} fake faces")
+
+
+@cli.command("studio")
+@model_option
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port to listen on (0: any free port; the URL printed says which).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Only this machine can reach 127.0.0.1; any other address lets everyone on "
+                   "that network use the studio and read its work folder (it has no login).")
+@click.option("--boundaries", "boundary_folders", multiple=True, type=click.Path(path_type=Path),
+              help="A folder of boundaries (NAME.npy with its NAME.json, as train-boundary writes them) to add as "
+                   "sliders besides the shipped ones; repeat for several folders.")
+@click.option("--workdir", type=click.Path(path_type=Path), default=Path("latentedit-studio"), show_default=True,
+              help="Folder for the studio's uploads, codes, exports and labels; the page reaches no other file.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the default web browser.")
+@inversion_options
+@click.option("--tune", type=int, default=100, show_default=True,
+              help="Photos: generator tuning steps, as edit PHOTO (pivotal tuning; 0 = off).")
+@click.option("--max-upload", type=click.IntRange(1, 1024), default=20, show_default=True,
+              help="Largest photo or codes file the page may upload, in MB.")
+@device_option
+@weights_option
+def studio_cmd(model, port, host, boundary_folders, workdir, open_browser, iterations, starts, face_index, aligned,
+               tune, max_upload, device, weights) -> None:
+    """A local web editor: a slider per boundary with live scores, faces from seeds, codes files or uploaded photos,
+    export of an edit that `edit --replay` reproduces, and a labelling grid.
+
+    Serves http://127.0.0.1:8765/ by default until Ctrl-C. Photos are inverted, tuned and pasted back as
+    `edit PHOTO` does them, with the same options.
+    """
+    from .studio.app import LOOPBACK, bind, serve
+    from .studio.session import Studio, StudioRequest
+
+    sock = bind(host, port)  # a busy port fails before the models load
+    if host not in LOOPBACK:
+        click.echo(f"latentedit: warning: listening on {host}: anyone who can reach this address can use the studio "
+                   "and read its work folder; it has no login", err=True)
+    try:
+        session = Studio(StudioRequest(workdir, _generator(model, device, weights), boundary_folders,
+                                       _photo_options(iterations, starts, face_index, aligned), tune))
+    except BaseException:
+        sock.close()
+        raise
+    for line in session.skipped:
+        click.echo(f"latentedit: warning: boundary left out: {line}", err=True)
+    click.echo(f"{len(session.sliders)} sliders: {', '.join(session.sliders)}")
+    serve(session, sock, open_browser, max_upload * 1024 * 1024)
 
 
 class Signalled(KeyboardInterrupt):

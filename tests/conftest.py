@@ -1,16 +1,38 @@
-"""Shared fixtures: the embedded generator and a CLI runner that sees the real exit codes and stderr."""
+"""Shared fixtures (the embedded generator, the face analysis networks, the labelled check set, a CLI runner that
+sees the real exit codes and stderr) and the CI rule: with the environment variable CI set, a skipped test fails."""
 
 import contextlib
 import io
+import os
 
+import numpy as np
 import pytest
 import torch
 
 from latentedit.cli import main
+from latentedit.devtools import load_checkset
 from latentedit.models.analysis import FaceAnalysis
 from latentedit.models.generators import load_generator
 
 torch.set_num_threads(2)
+
+
+def _fail_skips_in_ci(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """In CI (``CI`` set and not empty) a skip is a failure: a missing package or file must not pass unnoticed."""
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped, which CI counts as a failure (CI={os.environ['CI']!r}): {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    _fail_skips_in_ci((yield).get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    _fail_skips_in_ci((yield).get_result())  # a whole module skipped (a module-level importorskip)
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +45,12 @@ def dcgan():
 def analysis():
     """The face-analysis networks (MTCNN, dlib's age network) on the CPU, shared by the whole session."""
     return FaceAnalysis("cpu")
+
+
+@pytest.fixture(scope="session")
+def checkset() -> tuple[np.ndarray, list[dict[str, str]]]:
+    """The labelled check set (tests/data/checkset_*, CHECKSET.md): codes (320, 100) and one label row per code."""
+    return load_checkset()
 
 
 @pytest.fixture(scope="session")

@@ -27,11 +27,6 @@ SCORER_CLASSES = {"smile": SmileScorer, "eyeglasses": EyeglassesScorer, "gender"
 
 
 @pytest.fixture(scope="module")
-def detector(analysis):
-    return analysis
-
-
-@pytest.fixture(scope="module")
 def scorers(analysis):
     return {name: cls(analysis) for name, cls in SCORER_CLASSES.items()}
 
@@ -48,10 +43,10 @@ def test_shipped_weights_are_small_and_fit_the_probe():
     assert all(torch.isfinite(v).all() for v in state.values())
 
 
-def test_probabilities_in_range_and_nan_without_face(dcgan, detector, scorers):
+def test_probabilities_in_range_and_nan_without_face(dcgan, analysis, scorers):
     images = list(np.concatenate(list(render(dcgan, dcgan.sample(12, seed=31), progress=False))))
     images.append(np.full((64, 64, 3), 90, np.uint8))  # no face
-    batch = detector.detect(images)
+    batch = analysis.detect(images)
     assert not batch.found[-1] and batch.found.sum() >= 9
     empty = FaceBatch(images[:2], [None, None])
     for scorer in scorers.values():
@@ -64,10 +59,10 @@ def test_probabilities_in_range_and_nan_without_face(dcgan, detector, scorers):
 
 
 @pytest.mark.parametrize("attr", list(CLEAR))
-def test_clearly_labelled_faces_rank_right(attr, dcgan, detector, scorers):
+def test_clearly_labelled_faces_rank_right(attr, dcgan, analysis, scorers):
     rows = CLEAR[attr]["yes"] + CLEAR[attr]["no"]
     images = np.concatenate(list(render(dcgan, np.load(TRAIN_CODES)[rows], progress=False)))
-    batch = detector.detect(list(images))
+    batch = analysis.detect(list(images))
     assert batch.found.all()
     values = scorers[attr].score(batch)
     positive, negative = values[: len(CLEAR[attr]["yes"])], values[len(CLEAR[attr]["yes"]) :]
@@ -76,20 +71,20 @@ def test_clearly_labelled_faces_rank_right(attr, dcgan, detector, scorers):
     assert positive.mean() > 0.5 > negative.mean()
 
 
-def test_real_photo(detector, scorers):
+def test_real_photo(analysis, scorers):
     """scikit-image's astronaut portrait (public domain, if installed): a woman with a clear smile, no eyeglasses."""
     skimage_data = pytest.importorskip("skimage.data")
     image = read_image(Path(skimage_data.__file__).parent / "astronaut.png")
-    batch = detector.detect([image, image[:, ::-1].copy()])
+    batch = analysis.detect([image, image[:, ::-1].copy()])
     assert batch.found.all()
     assert (scorers["smile"].score(batch) > 0.9).all()
     assert (scorers["eyeglasses"].score(batch) < 0.2).all()
     assert (scorers["gender"].score(batch) < 0.3).all()
 
 
-def test_gender_combines_the_network_and_the_probe(dcgan, detector, scorers):
+def test_gender_combines_the_network_and_the_probe(dcgan, analysis, scorers):
     """The gender score is the sigmoid of the mean of the two logits: between the two, and monotone in each."""
-    batch = detector.detect(list(np.concatenate(list(render(dcgan, dcgan.sample(16, seed=4), progress=False)))))
+    batch = analysis.detect(list(np.concatenate(list(render(dcgan, dcgan.sample(16, seed=4), progress=False)))))
     found = batch.found
     combined = scorers["gender"].score(batch)[found]
     network = np.clip(scorers["gender"].network.score(batch)[found], 1e-6, 1 - 1e-6)

@@ -89,6 +89,9 @@ def corpus(tmp_path_factory, dcgan):
         put(f"{name}.npy", lambda p: np.save(p, normal))
         put(f"{name}.json", lambda p, text=sidecar: p.write_text(text))
     put("zero.npy", lambda p: np.save(p, np.zeros((1, 100), np.float32)))
+    put("bare.npy", lambda p: np.save(p, normal))  # no sidecar: no scorer
+    put("hair.npy", lambda p: np.save(p, normal))
+    put("hair.json", lambda p: p.write_text('{"scorer": "hair"}'))
     put("nan_boundary.npy", lambda p: np.save(p, np.full((1, 100), np.nan, np.float32)))
     # weights
     state = dcgan.state_dict()
@@ -104,6 +107,8 @@ def corpus(tmp_path_factory, dcgan):
     small = StyleGAN2Generator.from_config("small", SMALL_STYLEGAN2)
     small.load_state_dict(random_state(small.state_dict(), 0))
     put("runs_code.pkl", lambda p: p.write_bytes(pickle.dumps({"G_ema": RunsCode(canary)})))
+    put("small.pkl", lambda p: write_nvidia_pickle(p, small, SMALL_STYLEGAN2))  # a good one: 6 W+ layers of 16
+    put("small_direction.npy", lambda p: np.save(p, np.ones((1, 16), np.float32) / 4))
     for name, change in [("no_z_dim", lambda k: k.pop("z_dim")), ("text_resolution", lambda k: k.update(img_resolution="16")),
                          ("huge_resolution", lambda k: k.update(img_resolution=2**20)),
                          ("odd_resolution", lambda k: k.update(img_resolution=24))]:
@@ -136,7 +141,16 @@ def corpus(tmp_path_factory, dcgan):
     for name, changed in [("lists", {**record, "attrs": ["smile"]}), ("no_steps", {**record, "steps": []}),
                           ("no_attrs", {k: v for k, v in record.items() if k != "attrs"}),
                           ("deep", {**record, "report": deep(200)}), ("seed_text", {**record, "seed": "0"}),
-                          ("huge_n", {**record, "n": 10**13})]:
+                          ("huge_n", {**record, "n": 10**13}), ("layers_text", {**record, "layers": "0-3"})]:
+        put(f"{name}.json", lambda p, data=changed: p.write_text(json.dumps(data)))
+    face = {"distance": 1.5, "before": 0.2, "goal": 0.9, "reading": 0.88, "status": "reached"}
+    target = {"value": 0.9, "relative": False, "unit": "probability", "scorer": "smile", "tolerance": 0.02,
+              "evaluations": 4, "faces": [face]}
+    targeted = {**record, "attrs": "smile=0.9", "strengths": [0.0], "targets": {"smile": target}}
+    for name, changed in [("target_faces", {**targeted, "targets": {"smile": {**target, "faces": [face, face]}}}),
+                          ("target_other", {**targeted, "targets": {"age": target}}),
+                          ("target_text", {**targeted, "targets": {"smile": {**target, "faces": [
+                              {**face, "distance": "far"}]}}})]:
         put(f"{name}.json", lambda p, data=changed: p.write_text(json.dumps(data)))
     put("broken.json", lambda p: p.write_text('{"tool": '))
     put("very_deep.json", lambda p: p.write_text("[" * 100000 + "]" * 100000))
@@ -254,6 +268,65 @@ CASES = [
      "--tune does nothing without photos"),
     ("edit-overwrite-codes-folder", ["edit", "--attrs", "smile", "--codes", "{good.npy}", "-o", "{root}", "--overwrite"],
      2, "contains the input"),
+    ("edit-layers-not-wp", ["edit", "--attrs", "smile", "--layers", "0-3", "-o", "{out}"], 2,
+     "layers move chosen layers of W+ codes: edit in space wp (this edit is in space z)"),
+    ("edit-layers-out-of-range", ["edit", "--attrs", "d", "--boundary", "d={small_direction.npy}", "-m",
+                                  "stylegan2-ffhq", "--weights", "{small.pkl}", "--space", "wp", "--layers", "4-6",
+                                  "-o", "{out}"], 2,
+     "layers 4-6 out of range: the model has 6 layers, 0-5"),
+    ("edit-layers-backwards", ["edit", "--attrs", "d", "--boundary", "d={small_direction.npy}", "-m", "stylegan2-ffhq",
+                               "--weights", "{small.pkl}", "--space", "wp", "--layers", "3-1", "-o", "{out}"], 2,
+     "range 3-1 runs backwards"),
+    ("edit-replay-layers-text", ["edit", "--replay", "{layers_text.json}", "-o", "{out}"], 2, "layers must be a list"),
+    # directions
+    ("directions-k-too-large", ["directions", "-k", 101, "-o", "{out}"], 2,
+     "k=101 must be between 1 and the latent dimension 100 of dcgan-digiface64"),
+    ("directions-k-zero", ["directions", "-k", 0, "-o", "{out}"], 2, "k=0 must be between 1"),
+    ("directions-k-too-large-w", ["directions", "-m", "stylegan2-ffhq", "--weights", "{small.pkl}", "-k", 17,
+                                  "-o", "{out}"], 2, "k=17 must be between 1 and the latent dimension 16"),
+    ("directions-unknown-method", ["directions", "--method", "ica", "-o", "{out}"], 2,
+     "'ica' is not one of 'sefa', 'ganspace'"),
+    ("directions-layers-without-layers", ["directions", "--layers", "0-3", "-o", "{out}"], 2,
+     "model dcgan-digiface64 has no per-layer (W+) codes"),
+    ("directions-layers-out-of-range", ["directions", "-m", "stylegan2-ffhq", "--weights", "{small.pkl}", "--layers",
+                                        "0-6", "-o", "{out}"], 2,
+     "layers 0-6 out of range: the model has 6 layers, 0-5"),
+    ("directions-layers-unreadable", ["directions", "-m", "stylegan2-ffhq", "--weights", "{small.pkl}", "--layers",
+                                      "2-x", "-o", "{out}"], 2, "layers must look like 0-3, 0,2,5-7 or all"),
+    ("directions-missing-weights", ["directions", "--weights", "{root}/missing.pth", "-o", "{out}"], 3,
+     "missing.pth does not exist"),
+    ("directions-weights-not-installed", ["directions", "-m", "stylegan-ffhq", "-o", "{out}"], 3,
+     "weights for stylegan-ffhq are not in"),
+    ("directions-code-weights", ["directions", "-m", "stylegan2-ffhq", "--weights", "{runs_code.pkl}", "-o", "{out}"],
+     3, "refused"),
+    ("directions-few-samples", ["directions", "--method", "ganspace", "--samples", 5, "-o", "{out}"], 2,
+     "samples=5 must exceed k=10"),
+    ("directions-one-face", ["directions", "-n", 1, "-o", "{out}"], 2, "naming needs at least 2 faces, got n=1"),
+    ("directions-out-holds-weights", ["directions", "-m", "stylegan2-ffhq", "--weights", "{small.pkl}", "-o", "{root}",
+                                      "--overwrite"], 2, "contains the input"),
+    # edit: targets in units
+    ("edit-unit-does-not-fit", ["edit", "--attrs", "smile=+10y", "-o", "{out}"], 2,
+     "smile is measured in probability, not years: write smile=0.9, 90% or +0.2p"),
+    ("edit-unknown-unit", ["edit", "--attrs", "age=+10parsecs", "-o", "{out}"], 2, "unknown unit 'parsecs'"),
+    ("edit-probability-above-1", ["edit", "--attrs", "eyeglasses=120%", "-o", "{out}"], 2, "must lie between 0 and 1"),
+    ("edit-target-without-scorer", ["edit", "--attrs", "age=+10y", "--boundary", "age={bare.npy}", "-o", "{out}"], 2,
+     "names no scorer with a unit"),
+    ("edit-target-unknown-scorer", ["edit", "--attrs", "age=+10y", "--boundary", "age={hair.npy}", "-o", "{out}"], 2,
+     "names the scorer 'hair'"),
+    ("edit-max-distance-without-target", ["edit", "--attrs", "smile=+1", "--max-distance", 3, "-o", "{out}"], 2,
+     "max_distance does nothing without a target in units"),
+    ("edit-max-distance-zero", ["edit", "--attrs", "smile=0.9", "--max-distance", 0, "-o", "{out}"], 2,
+     "max_distance must be a positive number"),
+    ("edit-max-distance-nan", ["edit", "--attrs", "smile=0.9", "--max-distance", "nan", "-o", "{out}"], 2,
+     "max_distance must be a positive number"),
+    ("edit-target-average", ["edit", "--attrs", "smile=0.9,age=+3", "--combine", "average", "-o", "{out}"], 2,
+     "combine must be sum"),
+    ("edit-replay-target-faces", ["edit", "--replay", "{target_faces.json}", "-o", "{out}"], 2,
+     "the recorded target 'smile' has 2 faces, the edit 1"),
+    ("edit-replay-target-other", ["edit", "--replay", "{target_other.json}", "-o", "{out}"], 2,
+     "the recorded targets (age) are not the targets of the edit's attrs (smile)"),
+    ("edit-replay-target-text", ["edit", "--replay", "{target_text.json}", "-o", "{out}"], 2,
+     "targets.smile: faces[0]: distance must be a finite number"),
     # photos
     ("invert-folder", ["invert", "{dir.png}", "-o", "{out}"], 2, "is a folder"),
     ("invert-empty", ["invert", "{empty.png}", "-o", "{out}"], 2, "is empty"),

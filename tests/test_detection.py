@@ -21,22 +21,17 @@ needs_lfw = pytest.mark.skipif(LFW is None, reason="scikit-image (the source of 
 
 
 @pytest.fixture(scope="module")
-def mtcnn(analysis):
-    return analysis.mtcnn
-
-
-@pytest.fixture(scope="module")
 def lfw():
     """60 real LFW face crops, uint8 (60, 25, 25, 1)."""
     return np.round(np.load(LFW)[:60] * 255).astype(np.uint8)[..., None]
 
 
 @pytest.fixture(scope="module")
-def fakes(dcgan, mtcnn):
+def fakes(dcgan, analysis):
     """Aligned 25x25 gray crops of 60 generated faces and their 64x64 sources."""
     spec = InputSpec.create(25, "gray", "dcgan-digiface64")
     images = np.concatenate(list(render(dcgan, dcgan.sample(72, 7))))
-    crops = [faces[0] for faces in face_crops(list(images), spec, detector=mtcnn)[0] if faces]
+    crops = [faces[0] for faces in face_crops(list(images), spec, detector=analysis.mtcnn)[0] if faces]
     return np.stack(crops[:60]), images
 
 

@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentedit.commands.edit import EditRequest, format_report, resolve_boundaries, select_codes
+from latentedit.commands.edit import format_report, resolve_boundaries, select_codes
 from latentedit.core.boundary import Boundary
 from latentedit.core.editing import apply_edit, edit_effect, parse_attrs, parse_range, plan_edit
 from latentedit.errors import UsageError
 from latentedit.models.analysis import FaceAnalysis
 from latentedit.models.scoring import load_scorers, score_codes
-from latentedit.specs import OutputSpec
 
 
 def unit(v):
@@ -93,15 +92,22 @@ def test_edit_layout_and_replay(tmp_path, run_cli, boundary_files):
 
 
 def test_report_draws_every_step(tmp_path, run_cli):
-    """--report adds the mean score of every attribute at every step to edit.json and draws them in report.png."""
+    """--report adds the mean score of every attribute at every step to edit.json and draws them in report.png, and
+    the identity kept: 1 where the face is the face before (distance 0), less on either side."""
     out = tmp_path / "smile"
     code, stdout, stderr = run_cli("edit", "--attrs", "smile", "-n", 3, "--seed", 2, "--steps", 3, "--report", "-o", out,
                                    "--device", "cpu")
     assert code == 0, stderr
     assert f"scores at every step: {out / 'report.png'}" in stdout
-    means = json.loads((out / "edit.json").read_text())["report"]["step_means"]
+    report = json.loads((out / "edit.json").read_text())["report"]
+    means = report["step_means"]
     assert sorted(means) == ["age", "eyeglasses", "gender", "pose", "smile"] and all(len(m) == 3 for m in means.values())
     assert means["smile"][0] < means["smile"][1] < means["smile"][2]  # -3, 0, +3 along the shipped smile boundary
+    identity = report["identity"]
+    assert identity["step_means"][1] == pytest.approx(1.0, abs=1e-4)
+    assert identity["step_means"][0] < 0.995 and identity["step_means"][2] < 0.995
+    assert identity["mean"] == pytest.approx(identity["step_means"][2], abs=1e-4) and identity["faces_scored"] == 3
+    assert f"identity: cosine to the face before {identity['mean']:.3f} at the full edit" in stdout
     picture = np.asarray(Image.open(out / "report.png").convert("L"), dtype=float)
     assert picture.shape[1] > 600 and (picture < 128).mean() > 0.01  # two rows of charts, with ink on them
 
@@ -110,7 +116,7 @@ def test_edit_bad_inputs(tmp_path, run_cli, boundary_files):
     up = f"up={boundary_files['up']}"
     cases = [
         (["--attrs", "nothing"], "no boundary 'nothing'"),
-        (["--attrs", "up=lots", "--boundary", up], "not a number"),
+        (["--attrs", "up=lots", "--boundary", up], "cannot read the value 'lots' of 'up'"),
         (["--attrs", "up", "--boundary", up, "--condition", "up"], "names an edited attribute"),
         (["--attrs", "up", "--boundary", up, "--codes", boundary_files["side"], "--index", "3"], "out of range"),
         (["--attrs", "up", "--boundary", "up"], "NAME=path.npy"),
@@ -132,6 +138,7 @@ def test_edit_bad_inputs(tmp_path, run_cli, boundary_files):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "other.json", "other.npy", "side.npy", "up.npy", "wrong.npy"]
 
 
+@pytest.mark.slow
 def test_report_measures_targets_also_when_conditioned(dcgan):
     """--report re-scores the faces: a +3 smile edit along the shipped boundary raises the smile score, with or
     without conditions, and the side effects cover every other attribute."""
@@ -155,12 +162,10 @@ def test_codes_from_a_file_go_on_the_sphere_for_sphere_models(tmp_path, dcgan, m
     """PGGAN and StyleGAN Z codes are edited on the sphere of radius sqrt(dim), as InterFaceGAN does."""
     codes = np.random.default_rng(1).standard_normal((3, 100)).astype(np.float32) * 2
     np.save(tmp_path / "z.npy", codes)
-    request = EditRequest(OutputSpec(tmp_path / "unused"), "smile", codes_file=tmp_path / "z.npy")
-    plain, _ = select_codes(dcgan, request)
+    plain, _ = select_codes(dcgan, codes_file=tmp_path / "z.npy")
     np.testing.assert_array_equal(plain, codes)  # a Gaussian-Z model keeps them as they are
     monkeypatch.setattr(dcgan, "z_on_sphere", True)
-    sphere, record = select_codes(dcgan, EditRequest(OutputSpec(tmp_path / "unused"), "smile",
-                                                     codes_file=tmp_path / "z.npy", index=[2, 0]))
+    sphere, record = select_codes(dcgan, codes_file=tmp_path / "z.npy", index=[2, 0])
     np.testing.assert_allclose(np.linalg.norm(sphere, axis=1), 10.0, rtol=1e-5)
     np.testing.assert_allclose(sphere / np.linalg.norm(sphere, axis=1, keepdims=True),
                                codes[[2, 0]] / np.linalg.norm(codes[[2, 0]], axis=1, keepdims=True), rtol=1e-5)

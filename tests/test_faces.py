@@ -12,17 +12,12 @@ from latentedit.models.mtcnn import MTCNN, MTCNN_WEIGHTS, nms
 
 
 @pytest.fixture(scope="module")
-def detector():
-    return MTCNN.load("cpu")
-
-
-@pytest.fixture(scope="module")
 def faces(dcgan):
     return np.concatenate(list(render(dcgan, dcgan.sample(24, seed=11), progress=False)))
 
 
-def test_finds_generator_faces_with_sane_landmarks(detector, faces):
-    results = detector.detect(list(faces))
+def test_finds_generator_faces_with_sane_landmarks(analysis, faces):
+    results = analysis.mtcnn.detect(list(faces))
     found = [r[0] for r in results if r]
     assert len(found) >= 21  # ~96 % of samples measured on 2000
     for face in found:
@@ -34,10 +29,10 @@ def test_finds_generator_faces_with_sane_landmarks(detector, faces):
         assert 20 < x2 - x1 < 90
 
 
-def test_batch_equals_single_and_order(detector, faces):
-    together = detector.detect(list(faces[:6]))
+def test_batch_equals_single_and_order(analysis, faces):
+    together = analysis.mtcnn.detect(list(faces[:6]))
     for image, expected in zip(faces[:6], together):
-        alone = detector.detect([image])[0]
+        alone = analysis.mtcnn.detect([image])[0]
         assert len(alone) == len(expected)
         for a, b in zip(alone, expected):
             np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-3)
@@ -45,24 +40,24 @@ def test_batch_equals_single_and_order(detector, faces):
     collage[10:74, 10:74] = faces[0]
     big = np.asarray(Image.fromarray(faces[1]).resize((128, 128), Image.BICUBIC))
     collage[50:178, 140:268] = big
-    found = detector.detect([collage])[0]
+    found = analysis.mtcnn.detect([collage])[0]
     assert len(found) == 2 and found[0].box[0] > 120  # largest first
 
 
-def test_no_face_and_mixed_sizes(detector, faces):
+def test_no_face_and_mixed_sizes(analysis, faces):
     blank = np.full((64, 64, 3), 128, np.uint8)
     noise = np.random.default_rng(0).integers(0, 256, (80, 50, 3), dtype=np.uint8)
     tiny = np.asarray(Image.fromarray(faces[0]).resize((32, 32), Image.LANCZOS))  # upscaled to 64 for detection
-    results = detector.detect([blank, faces[0], noise, tiny])
+    results = analysis.mtcnn.detect([blank, faces[0], noise, tiny])
     assert results[0] == [] and results[2] == [] and len(results[1]) >= 1 and len(results[3]) >= 1
     np.testing.assert_allclose(results[3][0].landmarks * 2, results[1][0].landmarks, atol=3)
 
 
-def test_huge_image_is_mapped_back(detector, faces):
+def test_huge_image_is_mapped_back(analysis, faces):
     image = faces[0]
-    small = detector.detect([image])[0][0]
+    small = analysis.mtcnn.detect([image])[0][0]
     huge = np.asarray(Image.fromarray(image).resize((3200, 3200), Image.BICUBIC))  # detected at 1600
-    big = detector.detect([huge])[0][0]
+    big = analysis.mtcnn.detect([huge])[0][0]
     np.testing.assert_allclose(big.landmarks / 50, small.landmarks, atol=2.5)
 
 
@@ -170,17 +165,17 @@ def test_face_batch_rotated_crops(analysis, faces):
     np.testing.assert_allclose(matrix @ [*landmarks.mean(0), 1], plain @ [*landmarks.mean(0), 1], atol=1e-9)
 
 
-def test_dark_faces_are_found_on_the_second_try(faces):
+def test_dark_faces_are_found_on_the_second_try(faces, analysis):
     dark = [(face * 0.12).astype(np.uint8) for face in faces[:12]]
     plain = sum(bool(r) for r in MTCNN.load("cpu", retry_stretched=False).detect(dark))
-    retried = MTCNN.load("cpu").detect(dark)
+    retried = analysis.mtcnn.detect(dark)
     assert sum(bool(r) for r in retried) == 12 and plain <= 8
 
 
-def test_big_faces_first_then_from_min_face(faces):
-    plain = MTCNN.load("cpu").detect(list(faces[:8]))
-    fallback = MTCNN.load("cpu").detect(list(faces[:8]), first_min_face=1000)  # nothing that big: all retried
-    quick = MTCNN.load("cpu").detect(list(faces[:8]), first_min_face=38.4)
+def test_big_faces_first_then_from_min_face(faces, analysis):
+    plain = analysis.mtcnn.detect(list(faces[:8]))
+    fallback = analysis.mtcnn.detect(list(faces[:8]), first_min_face=1000)  # nothing that big: all retried
+    quick = analysis.mtcnn.detect(list(faces[:8]), first_min_face=38.4)
     assert sum(bool(r) for r in plain) >= 7
     for a, b, c in zip(plain, fallback, quick):
         assert len(a) == len(b) and bool(a) == bool(c)

@@ -16,12 +16,10 @@ from latentedit.models.encoder import load_encoder
 from latentedit.models.features import FeatureLoss
 from latentedit.models.generators import render
 from latentedit.models.generators.stylegan import StyleGANGenerator
+from latentedit.models.identity import image_similarity
 from latentedit.models.photo import PhotoFace
 from latentedit.specs import InversionSettings
 from latentedit.devtools import random_state
-
-skimage_metrics = pytest.importorskip("skimage.metrics")
-
 
 def run_invert(generator, targets, analysis, space="z", **settings):
     """Invert ``targets`` as the commands do: the shipped encoder's start where there is one, the feature loss."""
@@ -71,6 +69,7 @@ def photos(tmp_path_factory, generated):
 
 @pytest.mark.parametrize("shape", [(48, 40, 3), (64, 64, 1)])
 def test_ssim_and_psnr_match_skimage(shape):
+    skimage_metrics = pytest.importorskip("skimage.metrics")
     rng = np.random.default_rng(1)
     smooth = np.asarray(Image.fromarray(rng.integers(0, 256, (8, 8, 3), np.uint8)).resize(shape[1::-1], Image.BICUBIC))
     a = smooth[..., : shape[2]].astype(np.float64)
@@ -165,6 +164,7 @@ def test_tuning_the_generator_to_a_photo(dcgan, generated, analysis):
     assert not torch.equal(next(tuned.parameters()), next(dcgan.parameters()))  # a tuned copy, the original untouched
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("space", ["w", "wp"])
 def test_inversion_in_w_and_wp_of_a_stylegan(space, analysis):
     generator = StyleGANGenerator("tiny-stylegan", [64, 64, 32, 32], [False] * 3)
@@ -243,7 +243,7 @@ def test_arith_cli(tmp_path, run_cli, dcgan):
 # ------------------------------------------------------------------------------------------------ photos, CLI
 
 
-def test_invert_cli_writes_codes_pictures_and_metrics(tmp_path, run_cli, photos):
+def test_invert_cli_writes_codes_pictures_and_metrics(tmp_path, run_cli, photos, analysis):
     out = tmp_path / "inverted"
     code, stdout, stderr = run_cli("invert", photos / "one.png", photos / "two.png", "--iterations", 8, "--starts", 2,
                                    "-o", out, "--device", "cpu")
@@ -257,6 +257,13 @@ def test_invert_cli_writes_codes_pictures_and_metrics(tmp_path, run_cli, photos)
     assert [p["faces_found"] for p in record["photos"]] == [1, 2]
     assert all(10 < p["psnr_db"] < 60 and 0 < p["ssim"] <= 1 for p in record["photos"])
     assert "PSNR" in stdout and record["iterations"] == 8
+    # identity: the aligned photo (target.png) against its own reconstruction, recomputed here from the files
+    pictures = {name: [np.asarray(Image.open(out / f / f"{name}.png")) for f in ("one", "two")]
+                for name in ("target", "reconstruction")}
+    expected = image_similarity(analysis, pictures["target"], pictures["reconstruction"], rendered_resolution=64)
+    assert [p["identity"] for p in record["photos"]] == pytest.approx(expected, abs=1e-4)
+    assert record["mean_identity"] == pytest.approx(expected.mean(), abs=1e-4) and expected.max() < 0.999
+    assert "identity" in stdout
     code, _, stderr = run_cli("invert", photos / "one.png", "-o", out, "--device", "cpu")
     assert code == 2 and "--overwrite" in stderr
 
@@ -296,6 +303,7 @@ def test_huge_photo(tmp_path, run_cli, generated):
     assert 1400 < box[0] < 1700 and 900 < box[1] < 1300  # found where it is, in the photo's own pixels
 
 
+@pytest.mark.slow
 def test_edit_photo_changes_the_face_and_nothing_else(tmp_path, run_cli, photos):
     normal = np.random.default_rng(0).standard_normal(100)
     np.save(tmp_path / "up.npy", (normal / np.linalg.norm(normal)).reshape(1, -1).astype(np.float32))

@@ -1,4 +1,5 @@
-"""A wheel of latentedit carries every file it needs at run time: weights, shipped boundaries, the detector."""
+"""A wheel of latentedit carries every file it needs at run time: weights, shipped boundaries, the detector, the
+studio's page."""
 
 import subprocess
 import sys
@@ -22,5 +23,7 @@ def test_wheel_ships_boundaries_detector_and_weights(tmp_path):
     expected = {f"latentedit/shipped/boundaries/dcgan-digiface64/{attr}.{ext}"
                 for attr in ("pose", "smile", "age", "gender", "eyeglasses") for ext in ("npy", "json")}
     expected |= {"latentedit/shipped/detectors/default.pt", "latentedit/models/scorers/attribute_probe.pt",
-                 "latentedit/models/encoders/dcgan-digiface64.pt"}
+                 "latentedit/models/encoders/dcgan-digiface64.pt", "latentedit/models/identity.py",
+                 "latentedit/core/targets.py", "latentedit/core/conditions.py"}
+    expected |= {f"latentedit/studio/static/{name}" for name in ("index.html", "studio.css", "studio.js")}
     assert expected <= names, sorted(expected - names)

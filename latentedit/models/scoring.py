@@ -46,12 +46,14 @@ def load_scorers(attrs: str | Sequence[str] | None, analysis: FaceAnalysis) -> d
 
 @dataclass
 class Scores:
-    """Per-image results: ``values[attr]`` float (N,) with NaN where no face; ``found`` and detector ``confidence``."""
+    """Per-image results: ``values[attr]`` float (N,) with NaN where no face; ``found`` and detector ``confidence``;
+    when asked for, ``identity``: unit-norm (N, 128) identity embeddings, NaN rows where no face."""
 
     names: list[str]
     values: dict[str, np.ndarray] = field(default_factory=dict)
     found: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     confidence: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    identity: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.found)
@@ -65,21 +67,24 @@ class Scores:
 
     @classmethod
     def concatenate(cls, names: list[str], parts: Sequence["Scores"]) -> "Scores":
+        identity = [p.identity for p in parts if p.identity is not None]
         return cls(
             names,
             {n: np.concatenate([p.values[n] for p in parts]) if parts else np.zeros(0) for n in names},
             np.concatenate([p.found for p in parts]) if parts else np.zeros(0, bool),
             np.concatenate([p.confidence for p in parts]) if parts else np.zeros(0),
+            np.concatenate(identity) if identity and len(identity) == len(parts) else None,
         )
 
 
 def score_batch(images: Sequence[np.ndarray], scorers: dict[str, Scorer], analysis: FaceAnalysis,
-                rendered_resolution: int | None = None) -> Scores:
+                rendered_resolution: int | None = None, identity: bool = False) -> Scores:
     """Detect the largest face in each uint8 RGB image and score it with every scorer (see
-    :meth:`FaceAnalysis.detect` for ``rendered_resolution``)."""
+    :meth:`FaceAnalysis.detect` for ``rendered_resolution``); with ``identity``, also embed it."""
     batch = analysis.detect(images, rendered_resolution)
     confidence = np.array([f.score if f is not None else np.nan for f in batch.faces])
-    return Scores(list(scorers), {n: s.score(batch) for n, s in scorers.items()}, batch.found, confidence)
+    embeddings = analysis.identity.embed_batch(batch) if identity else None
+    return Scores(list(scorers), {n: s.score(batch) for n, s in scorers.items()}, batch.found, confidence, embeddings)
 
 
 def score_images(
@@ -90,15 +95,17 @@ def score_images(
     progress: bool | None = None,
     total: int | None = None,
     rendered_resolution: int | None = None,
+    identity: bool = False,
 ) -> Scores:
     """Scores of every scorer for uint8 (H, W, 3) RGB images, processed ``batch_size`` at a time (the scorers'
-    face analysis finds the faces; ``rendered_resolution``: the images are a generator's renders)."""
+    face analysis finds the faces; ``rendered_resolution``: the images are a generator's renders); with
+    ``identity``, also the faces' identity embeddings."""
     analysis = next(iter(scorers.values())).analysis
     parts: list[Scores] = []
     show = progress if progress is not None else (total or 0) > batch_size
     with tqdm(total=total, unit="face", desc="scoring", disable=not show, leave=False) as bar:
         for chunk in _chunks(images, batch_size):
-            parts.append(score_batch(chunk, scorers, analysis, rendered_resolution))
+            parts.append(score_batch(chunk, scorers, analysis, rendered_resolution, identity))
             bar.update(len(chunk))
     return Scores.concatenate(list(scorers), parts)
 
@@ -111,13 +118,14 @@ def score_codes(
     space: str = "z",
     batch_size: int = BATCH_SIZE,
     progress: bool | None = None,
+    identity: bool = False,
 ) -> Scores:
-    """Render ``codes`` (in latent ``space``) with ``generator`` batch by batch and score them; no image is
-    written or kept."""
+    """Render ``codes`` (in latent ``space``) with ``generator`` batch by batch and score them (with ``identity``,
+    also embed the faces); no image is written or kept."""
     codes = generator.validate_codes(codes, space)
     images = (image for batch in render(generator, codes, space=space, batch_size=batch_size, progress=False) for image in batch)
     return score_images(images, scorers, batch_size=batch_size, progress=progress, total=len(codes),
-                        rendered_resolution=generator.resolution)
+                        rendered_resolution=generator.resolution, identity=identity)
 
 
 def _chunks(images: Iterable[np.ndarray], size: int, max_pixels: int = 1 << 26) -> Iterator[list[np.ndarray]]:
