@@ -45,6 +45,22 @@ space_option = click.option(
 )
 
 
+def _shard(ctx: click.Context, param: click.Parameter, value: str | None):
+    from .core.shards import Shard
+
+    try:
+        return None if value is None else Shard.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).split(" ", 1)[1]) from None
+
+
+shard_option = click.option(
+    "--shard", default=None, callback=_shard, metavar="K/N",
+    help="Compute only part K (from 0) of N of the job, into OUT/part-0000K-of-0000N (a complete part is kept); "
+         "join the parts with `latentedit merge`.",
+)
+
+
 boundary_space_option = click.option(
     "--space", type=click.Choice(["z", "w"]), default="z", show_default=True,
     help="Latent space of the codes (w: StyleGAN models; a w boundary also edits wp codes).",
@@ -114,9 +130,10 @@ def cli() -> None:
 @device_option
 @weights_option
 @overwrite_option
+@shard_option
 @click.pass_context
 def sample(ctx, n, seed, model, out, batch_size, no_images, codes, space, truncation_psi, truncation_layers, noise, device,
-           weights, overwrite) -> None:
+           weights, overwrite, shard) -> None:
     """Generate faces and save their latent codes.
 
     Writes OUT/z.npy (float32, N x dim, InterFaceGAN layout), OUT/000000.png ..., OUT/grid.png (the first 64
@@ -130,9 +147,12 @@ def sample(ctx, n, seed, model, out, batch_size, no_images, codes, space, trunca
         _refuse_given(ctx, "with --codes (the faces are the codes')", "n", "seed")
     result = run(SampleRequest(
         output=OutputSpec(out, overwrite), generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise),
-        n=n, seed=seed, codes_file=codes, space=space, images=not no_images, batch_size=batch_size,
+        n=n, seed=seed, codes_file=codes, space=space, images=not no_images, batch_size=batch_size, shard=shard,
     ))
-    click.echo(f"wrote {result.n} faces to {result.out}; preview: {result.out / 'grid.png'}")
+    if result.reused:
+        click.echo(f"{result.out} is already complete ({result.n} faces); kept it")
+    else:
+        click.echo(f"wrote {result.n} faces to {result.out}; preview: {result.out / 'grid.png'}")
 
 
 @cli.command()
@@ -148,8 +168,9 @@ def sample(ctx, n, seed, model, out, batch_size, no_images, codes, space, trunca
 @device_option
 @weights_option
 @overwrite_option
+@shard_option
 def score(source, codes, model, attrs, out, batch_size, strict, space, truncation_psi, truncation_layers, noise, device,
-          weights, overwrite) -> None:
+          weights, overwrite, shard) -> None:
     """Score faces for the InterFaceGAN attributes.
 
     SOURCE is an image file, a folder of images, or a `sample` or `edit` output folder (codes without images are
@@ -166,10 +187,32 @@ def score(source, codes, model, attrs, out, batch_size, strict, space, truncatio
     result = run(ScoreRequest(
         output=OutputSpec(out, overwrite), source=source, codes_file=codes, space=space, attrs=attrs, strict=strict,
         generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise), batch_size=batch_size,
+        shard=shard,
     ))
+    if result.reused:
+        click.echo(f"{result.out} is already complete ({result.n} faces); kept it")
+        return
     skipped = f"; skipped {len(result.skipped)} unreadable file(s)" if result.skipped else ""
     images = "image" if result.n == 1 else "images"
     click.echo(f"scored {result.n} {images} into {result.out}: no face found in {result.missing}{skipped}")
+
+
+@cli.command("merge")
+@click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="Output folder (must be new or empty).")
+@overwrite_option
+def merge_cmd(parts, out, overwrite) -> None:
+    """Join the parts of a sharded `sample` or `score` job (`--shard K/N`) into one output folder.
+
+    PARTS are part folders (part-0000K-of-0000N) or folders holding them. They must be every part of one job, each
+    once. OUT gets what the unsharded run writes (z.npy, {attr}_scores.npy, scores.csv, images, grid.png), byte for
+    byte, and its manifest.json.
+    """
+    from .commands.merge import MergeRequest, merge
+
+    result = merge(MergeRequest(output=OutputSpec(out, overwrite), parts=tuple(parts)))
+    click.echo(f"merged {result.parts} parts of a {result.command} job ({result.n} rows) into {result.out}")
 
 
 @cli.group("models", invoke_without_command=True)
