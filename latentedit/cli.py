@@ -201,17 +201,18 @@ def score(source, codes, model, attrs, out, batch_size, strict, space, truncatio
 @click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
               help="Output folder (must be new or empty).")
+@device_option
 @overwrite_option
-def merge_cmd(parts, out, overwrite) -> None:
+def merge_cmd(parts, out, device, overwrite) -> None:
     """Join the parts of a sharded `sample` or `score` job (`--shard K/N`) into one output folder.
 
     PARTS are part folders (part-0000K-of-0000N) or folders holding them. They must be every part of one job, each
     once. OUT gets what the unsharded run writes (z.npy, {attr}_scores.npy, scores.csv, images, grid.png), byte for
-    byte, and its manifest.json.
+    byte, and its manifest.json. --device: where a sample job's grid.png is drawn again.
     """
     from .commands.merge import MergeRequest, merge
 
-    result = merge(MergeRequest(output=OutputSpec(out, overwrite), parts=tuple(parts)))
+    result = merge(MergeRequest(output=OutputSpec(out, overwrite), parts=tuple(parts), device=device))
     click.echo(f"merged {result.parts} parts of a {result.command} job ({result.n} rows) into {result.out}")
 
 

@@ -26,10 +26,12 @@ from .sample import GRID_FACES
 
 @dataclass(frozen=True)
 class MergeRequest:
-    """Merge the parts in ``parts`` (part folders, or folders holding them) into ``output``."""
+    """Merge the parts in ``parts`` (part folders, or folders holding them) into ``output``; a sample job's grid is
+    drawn again on ``device``."""
 
     output: OutputSpec
     parts: tuple[Path, ...]
+    device: str = "auto"
 
 
 @dataclass
@@ -59,7 +61,7 @@ def merge(request: MergeRequest) -> MergeResult:
                 for folder, (_, record) in zip(folders, parts):
                     for i in range(record.start, record.stop):
                         _link(folder / (manifest.files.images % i), staging / (manifest.files.images % i))
-            _write_grid(manifest, staging)
+            _write_grid(manifest, staging, request.device)
         else:
             heads = [ScoreManifest.from_json(m, str(f / "manifest.json")) for m, f in zip(manifests, folders)]
             manifest = dataclasses.replace(
@@ -107,7 +109,7 @@ def _read_parts(given: Sequence[Path]) -> list[tuple[Path, PartRecord]]:
     stop = 0
     for folder, record in parts:
         if record.start != stop:
-            raise UsageError(f"{folder} starts at row {record.start}, but the parts before it end at row {stop}")
+            raise UsageError(f"{folder} starts at row {record.start}, but the parts before it end at {stop}")
         stop = record.stop
     if stop != first.job["rows"]:
         raise UsageError(f"the parts end at row {stop}, but the job has {first.job['rows']} rows")
@@ -154,10 +156,10 @@ def _link(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def _write_grid(manifest: SampleManifest, staging: Path) -> None:
+def _write_grid(manifest: SampleManifest, staging: Path, device: str) -> None:
     """grid.png of the job's first faces, rendered from the merged codes as ``sample`` renders it."""
     spec = GeneratorSpec(model=manifest.model, weights=Path(manifest.weights_file) if manifest.weights_file else None,
-                         device="cpu", style=StyleOptions(**manifest.style))
+                         device=device, style=StyleOptions(**manifest.style))
     generator, digest = spec.load()
     if digest != manifest.weights_sha256:
         raise UsageError(f"the parts were rendered with weights {manifest.weights_sha256[:12]}, these are "
