@@ -7,8 +7,8 @@ back, so that a record of a newer version passes through unchanged. Optional fie
 are left out of the JSON when they are None.
 
 The records, in the order a user meets them: :class:`SampleManifest`, :class:`ScoreManifest`,
-:class:`PartRecord` (a shard), :class:`BoundaryInfo` (a boundary's sidecar), :class:`DirectionsRecord`, :class:`EditRecord`,
-:class:`InversionRecord`, :class:`MixRecord`, :class:`ArithRecord`.
+:class:`PartRecord` (a shard), :class:`BoundaryInfo` (a boundary's sidecar), :class:`DirectionsRecord`,
+:class:`EditRecord`, :class:`InversionRecord`, :class:`MixRecord`, :class:`ArithRecord`.
 """
 
 import dataclasses

@@ -102,8 +102,10 @@ def test_merge_refuses_parts_that_are_not_one_job(tmp_path, run_cli):
         ([tmp_path / "a", a[1]], "part 1 of 3 is given more than once"),
     ]
     record = json.loads((a[2] / "part.json").read_text())
-    for name, changed, message in [("start", {**record, "start": 3}, "starts at row 3, but the parts before it end at 4"),
-                                   ("job", {**record, "job": {**record["job"], "rows": 7}}, "its job no longer matches")]:
+    for name, changed, message in [
+        ("start", {**record, "start": 3}, "starts at row 3, but the parts before it end at 4"),
+        ("job", {**record, "job": {**record["job"], "rows": 7}}, "its job no longer matches"),
+    ]:
         shutil.copytree(tmp_path / "a", tmp_path / name)
         (tmp_path / name / a[2].name / "part.json").write_text(json.dumps(changed))
         cases.append(([tmp_path / name], message))
