@@ -87,7 +87,8 @@ def align(
 
 
 def warp(image: Image.Image, matrix: np.ndarray, size: int) -> np.ndarray:
-    """The uint8 (size, size, 3) crop of ``image`` that the 2x3 image-to-crop ``matrix`` describes (see :func:`align`)."""
+    """The uint8 (size, size, 3) crop of ``image`` that the 2x3 image-to-crop ``matrix`` describes (see
+    :func:`align`)."""
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     reduce = int(1 / scale) if scale < 0.5 else 1
     if reduce > 1:
