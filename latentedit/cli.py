@@ -61,6 +61,34 @@ shard_option = click.option(
 )
 
 
+def ray_options(command):
+    """--ray [ADDRESS], --parts and --ray-cpus: run the job's parts as Ray tasks, then merge them."""
+    options = [
+        click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+                     help="Run the job as --parts Ray tasks (on the cluster at ADDRESS, or a new local one) into "
+                          "OUT.parts/, then merge them into OUT; a rerun keeps complete parts. Needs "
+                          "`pip install 'latentedit[ray]'`."),
+        click.option("--parts", type=int, default=None, callback=_positive, help="Parts of a --ray job [default: 4]."),
+        click.option("--ray-cpus", type=float, default=1.0, show_default=True, help="CPUs each --ray task holds."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run(ctx: click.Context, request, ray_address: str | None, parts: int | None, ray_cpus: float):
+    """``request`` run by its command, or with --ray as Ray tasks; None when run on Ray (merged, echoed here)."""
+    if ray_address is None:
+        _refuse_given(ctx, "without --ray", "parts", "ray_cpus")
+        return request
+    from .commands.ray_parts import RayRequest, run_on_ray
+
+    address = None if ray_address == "local" else ray_address
+    result = run_on_ray(RayRequest(job=request, parts=parts or 4, address=address, cpus=ray_cpus))
+    click.echo(f"ran {result.parts} parts on Ray and merged {result.n} rows into {result.out}")
+    return None
+
+
 boundary_space_option = click.option(
     "--space", type=click.Choice(["z", "w"]), default="z", show_default=True,
     help="Latent space of the codes (w: StyleGAN models; a w boundary also edits wp codes).",
@@ -131,9 +159,10 @@ def cli() -> None:
 @weights_option
 @overwrite_option
 @shard_option
+@ray_options
 @click.pass_context
 def sample(ctx, n, seed, model, out, batch_size, no_images, codes, space, truncation_psi, truncation_layers, noise, device,
-           weights, overwrite, shard) -> None:
+           weights, overwrite, shard, ray_address, parts, ray_cpus) -> None:
     """Generate faces and save their latent codes.
 
     Writes OUT/z.npy (float32, N x dim, InterFaceGAN layout), OUT/000000.png ..., OUT/grid.png (the first 64
@@ -145,10 +174,13 @@ def sample(ctx, n, seed, model, out, batch_size, no_images, codes, space, trunca
 
     if codes is not None:
         _refuse_given(ctx, "with --codes (the faces are the codes')", "n", "seed")
-    result = run(SampleRequest(
+    request = _run(ctx, SampleRequest(
         output=OutputSpec(out, overwrite), generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise),
         n=n, seed=seed, codes_file=codes, space=space, images=not no_images, batch_size=batch_size, shard=shard,
-    ))
+    ), ray_address, parts, ray_cpus)
+    if request is None:
+        return
+    result = run(request)
     if result.reused:
         click.echo(f"{result.out} is already complete ({result.n} faces); kept it")
     else:
@@ -169,8 +201,10 @@ def sample(ctx, n, seed, model, out, batch_size, no_images, codes, space, trunca
 @weights_option
 @overwrite_option
 @shard_option
-def score(source, codes, model, attrs, out, batch_size, strict, space, truncation_psi, truncation_layers, noise, device,
-          weights, overwrite, shard) -> None:
+@ray_options
+@click.pass_context
+def score(ctx, source, codes, model, attrs, out, batch_size, strict, space, truncation_psi, truncation_layers, noise,
+          device, weights, overwrite, shard, ray_address, parts, ray_cpus) -> None:
     """Score faces for the InterFaceGAN attributes.
 
     SOURCE is an image file, a folder of images, or a `sample` or `edit` output folder (codes without images are
@@ -184,11 +218,14 @@ def score(source, codes, model, attrs, out, batch_size, strict, space, truncatio
     from .commands.score import ScoreRequest
     from .commands.score import score as run
 
-    result = run(ScoreRequest(
+    request = _run(ctx, ScoreRequest(
         output=OutputSpec(out, overwrite), source=source, codes_file=codes, space=space, attrs=attrs, strict=strict,
         generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise), batch_size=batch_size,
         shard=shard,
-    ))
+    ), ray_address, parts, ray_cpus)
+    if request is None:
+        return
+    result = run(request)
     if result.reused:
         click.echo(f"{result.out} is already complete ({result.n} faces); kept it")
         return
