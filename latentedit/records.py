@@ -264,6 +264,7 @@ class ScoreManifest(Record):
     faces_not_found: int
     skipped_files: list[str] = field(default_factory=list)
     attributes: dict[str, ScoreFile]
+    precision: str | None = omitted()  # "bfloat16" when the chip networks ran so (None: float32)
 
 
 @dataclass(frozen=True, kw_only=True)

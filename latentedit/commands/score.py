@@ -41,6 +41,7 @@ class ScoreRequest:
     batch_size: int = BATCH_SIZE
     progress: bool | None = None
     shard: Shard | None = None  # score only this part of the codes (see commands/parts.py)
+    precision: str = "float32"  # "bfloat16": the chip networks under bfloat16 autocast (FaceAnalysis)
 
 
 @dataclass
@@ -94,7 +95,8 @@ def score(request: ScoreRequest) -> ScoreRun:
             raise UsageError(f"no images (.png, .jpg, ...) in {source}")
         else:
             unused = [name for name, value in (("a model", spec.model), ("a weights file", spec.weights),
-                                               ("StyleGAN options", spec.style.given()), ("a latent space", space != "z"))
+                                               ("StyleGAN options", spec.style.given()),
+                                               ("a latent space", space != "z"))
                       if value]
             if unused:
                 raise UsageError(f"{' and '.join(unused)} {'does' if len(unused) == 1 else 'do'} nothing when scoring "
@@ -117,6 +119,7 @@ def score(request: ScoreRequest) -> ScoreRun:
         rows = range(len(flat))
         if request.shard is not None:
             job = {"command": "score", "rows": len(flat), "attributes": names, "batch_size": request.batch_size,
+                   "precision": request.precision,
                    "codes_sha256": sha256_file(Path(codes_file)),
                    **job_head(run_record(generator.name, digest, generator)), **origin}
             job.pop("codes")
@@ -126,7 +129,11 @@ def score(request: ScoreRequest) -> ScoreRun:
                 return ScoreRun(part.folder, done.n, done.faces_not_found, [], reused=True)
             out, rows = part.folder, part.rows
     with staged_output(out, request.output.overwrite, inputs=inputs) as staging:
-        scorers = load_scorers(names, FaceAnalysis(spec.device))
+        try:
+            analysis = FaceAnalysis(spec.device, request.precision)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        scorers = load_scorers(names, analysis)
         skipped: list[str] = []
         labels: list[str] = []
         if paths:
@@ -154,6 +161,7 @@ def score(request: ScoreRequest) -> ScoreRun:
         manifest = ScoreManifest(
             date=utc_now(), **origin, n=len(scores), faces_not_found=scores.missing, skipped_files=skipped,
             attributes={n: ScoreFile(file=f"{n}_scores.npy", unit=scorers[n].unit) for n in names},
+            precision=None if request.precision == "float32" else request.precision,
         )
         write_json(manifest, staging / "manifest.json")
         if part is not None:
