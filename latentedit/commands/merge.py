@@ -55,13 +55,14 @@ def merge(request: MergeRequest) -> MergeResult:
             _concatenate(folders, name, staging / name)
         manifests = [read_json(f / "manifest.json", "manifest") for f in folders]
         if command == "sample":
-            heads = [SampleManifest.from_json(m, str(f / "manifest.json")) for m, f in zip(manifests, folders)]
-            manifest = dataclasses.replace(heads[0], n=first.job["rows"], date=utc_now())
-            if manifest.files.images:
+            samples = [SampleManifest.from_json(m, str(f / "manifest.json")) for m, f in zip(manifests, folders)]
+            whole = dataclasses.replace(samples[0], n=first.job["rows"], date=utc_now())
+            if whole.files.images:
                 for folder, (_, record) in zip(folders, parts):
                     for i in range(record.start, record.stop):
-                        _link(folder / (manifest.files.images % i), staging / (manifest.files.images % i))
-            _write_grid(manifest, staging, request.device)
+                        _link(folder / (whole.files.images % i), staging / (whole.files.images % i))
+            _write_grid(whole, staging, request.device)
+            manifest: SampleManifest | ScoreManifest = whole
         else:
             heads = [ScoreManifest.from_json(m, str(f / "manifest.json")) for m, f in zip(manifests, folders)]
             manifest = dataclasses.replace(
@@ -162,7 +163,7 @@ def _write_grid(manifest: SampleManifest, staging: Path, device: str) -> None:
                          device=device, style=StyleOptions(**manifest.style))
     generator, digest = spec.load()
     if digest != manifest.weights_sha256:
-        raise UsageError(f"the parts were rendered with weights {manifest.weights_sha256[:12]}, these are "
+        raise UsageError(f"the parts were rendered with weights {(manifest.weights_sha256 or 'none')[:12]}, these are "
                          f"{digest[:12]}: the grid cannot be drawn again")
     codes = load_codes(staging / manifest.files.codes)[:GRID_FACES]
     faces = np.concatenate(list(render(generator, codes, space=manifest.space, progress=False)))

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +54,7 @@ def sample(request: SampleRequest) -> SampleResult:
     generator, digest = request.generator.load()
     space = request.space
     codes: np.ndarray | None = None
+    source: dict[str, Any]
     if request.codes_file is not None:
         codes = generator.validate_codes(load_codes(request.codes_file), space)
         source = {"codes_file": str(request.codes_file), "codes_sha256": sha256_file(Path(request.codes_file))}

@@ -103,10 +103,11 @@ def score(request: ScoreRequest) -> ScoreRun:
                                  f"images: the faces are read from the pictures in {source}")
     if request.shard is not None and paths is not None:
         raise UsageError("--shard splits codes: give --codes, or a sample or edit folder without images")
-    codes = load_codes(codes_file) if paths is None else None
     inputs = [request.source, codes_file]
-    out, rows, part = Path(request.output.path), None, None
+    out, rows, part = Path(request.output.path), range(0), None
     if paths is None:
+        assert codes_file is not None  # given, or the folder's own codes
+        codes = load_codes(codes_file)
         generator, digest = spec.load()
         if made and generator.name == made.model and digest != (made.weights_sha256 or digest):
             raise UsageError(f"{request.source} was rendered with weights {made.weights_sha256[:12]}, these are "
@@ -114,7 +115,7 @@ def score(request: ScoreRequest) -> ScoreRun:
         shape = generator.code_shape(space)
         steps = codes.shape[1] if codes.ndim == len(shape) + 2 and codes.shape[2:] == shape else None
         flat = codes.reshape(-1, *shape) if steps else codes
-        origin = {"codes": str(codes_file), "model": generator.name, "weights_sha256": digest, "space": space,
+        origin: dict = {"codes": str(codes_file), "model": generator.name, "weights_sha256": digest, "space": space,
                   **generator.settings(), **({"faces": len(codes), "steps": steps} if steps else {})}
         rows = range(len(flat))
         if request.shard is not None:
@@ -142,7 +143,7 @@ def score(request: ScoreRequest) -> ScoreRun:
             resolution = made.resolution if made else None
             scores = scoring.score_images(images, scorers, batch_size=request.batch_size, progress=request.progress,
                                   total=len(paths), rendered_resolution=resolution)
-            origin: dict = {"images": str(request.source)}
+            origin = {"images": str(request.source)}
             if len(scores) == 0:
                 raise UsageError(f"none of the {len(skipped)} image files in {request.source} could be read")
         else:
@@ -154,7 +155,7 @@ def score(request: ScoreRequest) -> ScoreRun:
         with open(staging / "scores.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["index", "source", "face_found", "face_confidence", *names])
-            first = rows.start if rows else 0
+            first = rows.start
             for i, label in enumerate(labels):
                 row = [scores.values[n][i] for n in names]
                 writer.writerow([first + i, label, int(scores.found[i]), _cell(scores.confidence[i]), *map(_cell, row)])

@@ -127,7 +127,7 @@ class FaceBatch:
             # the same crops as align() face by face: one batched solve, each image converted to PIL once per batch
             matrices = similarity_transforms(self.landmarks()[found], template_points(points) * size)
             for i, matrix in zip(found, matrices):
-                out[i] = warp(self._pil(i), matrix, size)
+                out[i] = warp(self._pil(int(i)), matrix, size)
             self._crops[key] = out
         return self._crops[key]
 
