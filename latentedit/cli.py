@@ -735,6 +735,7 @@ def train_detector_cmd(real_dir, fake_dir, fake_model, n, arch, size, colour, te
         template=template, whole_image=whole_image, split_by=split_by,
         training=TrainingSettings(architecture=arch, seed=seed, epochs=epochs), device=device,
     ))
+    assert detector.header is not None and detector.header.held_out is not None  # training records the metrics
     held = detector.header.held_out
     click.echo(f"wrote {out}: held-out accuracy {held['accuracy']:.3f}, AUC {held['auc']:.3f}, average precision "
                f"{held['average_precision']:.3f} on {held['n_real']} real and {held['n_fake']} fake faces")

@@ -91,7 +91,7 @@ def score(request: ScoreRequest) -> ScoreRun:
             paths, made = _folder_images(source, request.generator)
         else:
             require_file(source, "image")  # says what it is instead: missing, a broken link...
-        if paths is None:  # codes without images: render them as `sample` or `edit` did
+        if paths is None and made is not None:  # codes without images: render them as `sample` or `edit` did
             codes_file, space, spec = made.codes, made.space, made.generator
         elif not paths:
             raise UsageError(f"no images (.png, .jpg, ...) in {source}")
@@ -111,7 +111,7 @@ def score(request: ScoreRequest) -> ScoreRun:
         assert codes_file is not None  # given, or the folder's own codes
         codes = load_codes(codes_file)
         generator, digest = spec.load()
-        if made and generator.name == made.model and digest != (made.weights_sha256 or digest):
+        if made and made.weights_sha256 and generator.name == made.model and digest != made.weights_sha256:
             raise UsageError(f"{request.source} was rendered with weights {made.weights_sha256[:12]}, these are "
                              f"{digest[:12]}: pass the same weights file")
         shape = generator.code_shape(space)
@@ -200,6 +200,7 @@ def _folder_images(folder: Path, given: GeneratorSpec) -> tuple[list[Path] | Non
     first two the record names the model, weights, resolution, codes file, latent space and style options; what
     ``given`` sets (model, weights file, device) takes precedence.
     """
+    head: EditRecord | SampleManifest
     for name in ("manifest.json", "edit.json"):
         if not (folder / name).is_file():
             continue

@@ -95,7 +95,8 @@ def warp(image: Image.Image, matrix: np.ndarray, size: int) -> np.ndarray:
         image = image.reduce(reduce)
     # Sampling runs from crop to image: invert the map, then account for the reduced image's coarser pixels.
     inverse = np.linalg.inv(np.vstack([matrix, [0, 0, 1]]))[:2] / reduce
-    return np.asarray(image.transform((size, size), Image.AFFINE, tuple(inverse.ravel()), resample=Image.BILINEAR))
+    return np.asarray(image.transform((size, size), Image.Transform.AFFINE, tuple(inverse.ravel()),
+                                       resample=Image.Resampling.BILINEAR))
 
 
 def coverage(image_shape: tuple[int, ...], landmarks: np.ndarray, size: int, template: str | np.ndarray = "face") -> np.ndarray:
