@@ -46,6 +46,50 @@ space_option = click.option(
 )
 
 
+def _shard(ctx: click.Context, param: click.Parameter, value: str | None):
+    from .core.shards import Shard
+
+    try:
+        return None if value is None else Shard.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).split(" ", 1)[1]) from None
+
+
+shard_option = click.option(
+    "--shard", default=None, callback=_shard, metavar="K/N",
+    help="Compute only part K (from 0) of N of the job, into OUT/part-0000K-of-0000N (a complete part is kept); "
+         "join the parts with `latentedit merge`.",
+)
+
+
+def ray_options(command):
+    """--ray [ADDRESS], --parts and --ray-cpus: run the job's parts as Ray tasks, then merge them."""
+    options = [
+        click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+                     help="Run the job as --parts Ray tasks (on the cluster at ADDRESS, or a new local one) into "
+                          "OUT.parts/, then merge them into OUT; a rerun keeps complete parts. Needs "
+                          "`pip install 'latentedit[ray]'`."),
+        click.option("--parts", type=int, default=None, callback=_positive, help="Parts of a --ray job [default: 4]."),
+        click.option("--ray-cpus", type=float, default=1.0, show_default=True, help="CPUs each --ray task holds."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run(ctx: click.Context, request, ray_address: str | None, parts: int | None, ray_cpus: float):
+    """``request`` run by its command, or with --ray as Ray tasks; None when run on Ray (merged, echoed here)."""
+    if ray_address is None:
+        _refuse_given(ctx, "without --ray", "parts", "ray_cpus")
+        return request
+    from .commands.ray_parts import RayRequest, run_on_ray
+
+    address = None if ray_address == "local" else ray_address
+    result = run_on_ray(RayRequest(job=request, parts=parts or 4, address=address, cpus=ray_cpus))
+    click.echo(f"ran {result.parts} parts on Ray and merged {result.n} rows into {result.out}")
+    return None
+
+
 boundary_space_option = click.option(
     "--space", type=click.Choice(["z", "w"]), default="z", show_default=True,
     help="Latent space of the codes (w: StyleGAN models; a w boundary also edits wp codes).",
@@ -144,9 +188,11 @@ def cli() -> None:
 @device_option
 @weights_option
 @overwrite_option
+@shard_option
+@ray_options
 @click.pass_context
 def sample(ctx, n, seed, model, out, batch_size, no_images, codes, space, truncation_psi, truncation_layers, noise, device,
-           weights, overwrite) -> None:
+           weights, overwrite, shard, ray_address, parts, ray_cpus) -> None:
     """Generate faces and save their latent codes.
 
     Writes OUT/z.npy (float32, N x dim, InterFaceGAN layout), OUT/000000.png ..., OUT/grid.png (the first 64
@@ -158,11 +204,17 @@ def sample(ctx, n, seed, model, out, batch_size, no_images, codes, space, trunca
 
     if codes is not None:
         _refuse_given(ctx, "with --codes (the faces are the codes')", "n", "seed")
-    result = run(SampleRequest(
+    request = _run(ctx, SampleRequest(
         output=OutputSpec(out, overwrite), generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise),
-        n=n, seed=seed, codes_file=codes, space=space, images=not no_images, batch_size=batch_size,
-    ))
-    click.echo(f"wrote {result.n} faces to {result.out}; preview: {result.out / 'grid.png'}")
+        n=n, seed=seed, codes_file=codes, space=space, images=not no_images, batch_size=batch_size, shard=shard,
+    ), ray_address, parts, ray_cpus)
+    if request is None:
+        return
+    result = run(request)
+    if result.reused:
+        click.echo(f"{result.out} is already complete ({result.n} faces); kept it")
+    else:
+        click.echo(f"wrote {result.n} faces to {result.out}; preview: {result.out / 'grid.png'}")
 
 
 @cli.command()
@@ -180,8 +232,14 @@ def sample(ctx, n, seed, model, out, batch_size, no_images, codes, space, trunca
 @device_option
 @weights_option
 @overwrite_option
-def score(source, codes, model, attrs, scorer_files, out, batch_size, strict, space, truncation_psi, truncation_layers,
-          noise, device, weights, overwrite) -> None:
+@click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
+              help="bfloat16: run the age, gender and probe networks in bfloat16 (several times faster on CPUs with "
+                   "AMX or AVX-512 BF16; scores move slightly, see docs/benchmarks.md).")
+@shard_option
+@ray_options
+@click.pass_context
+def score(ctx, source, codes, model, attrs, scorer_files, out, batch_size, strict, space, truncation_psi, truncation_layers, noise,
+          device, weights, overwrite, precision, shard, ray_address, parts, ray_cpus) -> None:
     """Score faces for the InterFaceGAN attributes.
 
     SOURCE is an image file, a folder of images, or a `sample` or `edit` output folder (codes without images are
@@ -195,14 +253,39 @@ def score(source, codes, model, attrs, scorer_files, out, batch_size, strict, sp
     from .commands.score import ScoreRequest
     from .commands.score import score as run
 
-    result = run(ScoreRequest(
+    request = _run(ctx, ScoreRequest(
         output=OutputSpec(out, overwrite), source=source, codes_file=codes, space=space, attrs=attrs, strict=strict,
-        scorers=_scorer_files(scorer_files), batch_size=batch_size,
-        generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise),
-    ))
+        generator=_generator(model, device, weights, truncation_psi, truncation_layers, noise), batch_size=batch_size,
+        shard=shard, precision=precision, scorers=_scorer_files(scorer_files),
+    ), ray_address, parts, ray_cpus)
+    if request is None:
+        return
+    result = run(request)
+    if result.reused:
+        click.echo(f"{result.out} is already complete ({result.n} faces); kept it")
+        return
     skipped = f"; skipped {len(result.skipped)} unreadable file(s)" if result.skipped else ""
     images = "image" if result.n == 1 else "images"
     click.echo(f"scored {result.n} {images} into {result.out}: no face found in {result.missing}{skipped}")
+
+
+@cli.command("merge")
+@click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="Output folder (must be new or empty).")
+@device_option
+@overwrite_option
+def merge_cmd(parts, out, device, overwrite) -> None:
+    """Join the parts of a sharded `sample` or `score` job (`--shard K/N`) into one output folder.
+
+    PARTS are part folders (part-0000K-of-0000N) or folders holding them. They must be every part of one job, each
+    once. OUT gets what the unsharded run writes (z.npy, {attr}_scores.npy, scores.csv, images, grid.png), byte for
+    byte, and its manifest.json. --device: where a sample job's grid.png is drawn again.
+    """
+    from .commands.merge import MergeRequest, merge
+
+    result = merge(MergeRequest(output=OutputSpec(out, overwrite), parts=tuple(parts), device=device))
+    click.echo(f"merged {result.parts} parts of a {result.command} job ({result.n} rows) into {result.out}")
 
 
 @cli.group("models", invoke_without_command=True)
@@ -652,6 +735,7 @@ def train_detector_cmd(real_dir, fake_dir, fake_model, n, arch, size, colour, te
         template=template, whole_image=whole_image, split_by=split_by,
         training=TrainingSettings(architecture=arch, seed=seed, epochs=epochs), device=device,
     ))
+    assert detector.header is not None and detector.header.held_out is not None  # training records the metrics
     held = detector.header.held_out
     click.echo(f"wrote {out}: held-out accuracy {held['accuracy']:.3f}, AUC {held['auc']:.3f}, average precision "
                f"{held['average_precision']:.3f} on {held['n_real']} real and {held['n_fake']} fake faces")

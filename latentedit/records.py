@@ -7,10 +7,10 @@ back, so that a record of a newer version passes through unchanged. Optional fie
 are left out of the JSON when they are None.
 
 The records, in the order a user meets them: :class:`SampleManifest`, :class:`ScoreManifest`,
-:class:`BoundaryInfo` (a boundary's sidecar), :class:`DirectionsRecord`, :class:`EditRecord`,
-:class:`InversionRecord`, :class:`MixRecord`, :class:`ArithRecord`; for training your own generator,
-:class:`FaceDatasetRecord` (``prepare-faces``), :class:`TrainRunRecord` and :class:`TrainedGeneratorHeader`
-(``train-gan``).
+:class:`PartRecord` (a shard), :class:`BoundaryInfo` (a boundary's sidecar), :class:`DirectionsRecord`,
+:class:`EditRecord`, :class:`InversionRecord`, :class:`MixRecord`, :class:`ArithRecord`; for training your own
+generator, :class:`FaceDatasetRecord` (``prepare-faces``), :class:`TrainRunRecord` and
+:class:`TrainedGeneratorHeader` (``train-gan``).
 """
 
 import dataclasses
@@ -267,6 +267,21 @@ class ScoreManifest(Record):
     faces_not_found: int
     skipped_files: list[str] = field(default_factory=list)
     attributes: dict[str, ScoreFile]
+    precision: str | None = omitted()  # "bfloat16" when the chip networks ran so (None: float32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartRecord(Record):
+    """``part.json`` of one part of a sharded ``sample`` or ``score`` job: the job (what its unsharded run would
+    be), the job's sha256 (of its canonical JSON), and which rows of the job this part holds."""
+
+    FORMAT = "latentedit-part"
+    job: dict[str, Any]
+    job_sha256: str
+    index: int
+    count: int
+    start: int
+    stop: int
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 bash scripts/install_browser.sh
+"${PYTHON:-python3}" -m pip install --quiet -e ".[ray]"  # tests/test_ray.py runs a local Ray cluster
 exec "${PYTHON:-python3}" -m pytest -q "$@"

@@ -230,6 +230,12 @@ CASES = [
     ("stylegan2-not-tensors", ["sample", "-m", "stylegan2-ffhq", "--weights", "{not_tensors.pt}", "-o", "{out}"], 3,
      "not a named tensor"),
     # score
+    ("sample-shard-k-ge-n", ["sample", "-n", 4, "--shard", "3/3", "-o", "{out}"], 2, "must be in 0..2 for 3 parts"),
+    ("sample-shard-text", ["sample", "-n", 4, "--shard", "half", "-o", "{out}"], 2, "must read K/N"),
+    ("sample-shard-empty-parts", ["sample", "-n", 2, "--shard", "0/3", "-o", "{out}"], 2, "would leave parts empty"),
+    ("score-shard-images", ["score", "{sample}", "--shard", "0/2", "-o", "{out}"], 2, "--shard splits codes"),
+    ("merge-no-parts", ["merge", "{root}", "-o", "{out}"], 2, "holds no parts"),
+    ("merge-missing-folder", ["merge", "{root}/nowhere", "-o", "{out}"], 2, "is not a part folder"),
     ("score-overwrite-input", ["score", "{sample}", "-o", "{sample}", "--overwrite"], 2, "is the input"),
     ("score-into-input", ["score", "{sample}", "-o", "{sample}/scores"], 2, "is inside the input"),
     ("score-model-with-images", ["score", "{face.png}", "-m", "dcgan-digiface64", "-o", "{out}"], 2,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.shards import Shard
 from ..errors import UsageError
 from ..files.codes import array_shape, load_codes
 from ..files.images import list_images, read_image
@@ -18,9 +19,11 @@ from ..files.paths import require_file
 from ..files.weights import sha256_file
 from ..models import scoring
 from ..models.analysis import FaceAnalysis
+from ..models.generators import run_record
 from ..models.scoring import BATCH_SIZE, load_scorers, parse_attributes
 from ..records import EditRecord, FileRef, SampleManifest, ScoreFile, ScoreManifest, utc_now
 from ..specs import GeneratorSpec, OutputSpec, StyleOptions
+from .parts import job_head, plan_part, write_part_record
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class ScoreRequest:
     strict: bool = False
     batch_size: int = BATCH_SIZE
     progress: bool | None = None
+    shard: Shard | None = None  # score only this part of the codes (see commands/parts.py)
+    precision: str = "float32"  # "bfloat16": the chip networks under bfloat16 autocast (FaceAnalysis)
 
 
 @dataclass
@@ -47,6 +52,7 @@ class ScoreRun:
     n: int
     missing: int
     skipped: list[str]
+    reused: bool = False  # a complete part of the same job was already there
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,9 @@ def score(request: ScoreRequest) -> ScoreRun:
     (N, steps, ...) codes, as ``edit`` writes them, give one row per face and step, face by face. A ``sample
     --no-images`` or an ``edit`` folder is scored by rendering its codes as they were made: same model, weights
     file, space and style.
+
+    With ``shard`` (codes only), only that part's rows, into OUT/part-0000K-of-0000N; rows are handed out in whole
+    batches, so that its scores are bit-identical to the same rows of the unsharded run with the same batch size.
     """
     if (request.source is None) == (request.codes_file is None):
         raise UsageError("give either a folder of images or a codes file (with its model), not both")
@@ -82,21 +91,53 @@ def score(request: ScoreRequest) -> ScoreRun:
             paths, made = _folder_images(source, request.generator)
         else:
             require_file(source, "image")  # says what it is instead: missing, a broken link...
-        if paths is None:  # codes without images: render them as `sample` or `edit` did
+        if paths is None and made is not None:  # codes without images: render them as `sample` or `edit` did
             codes_file, space, spec = made.codes, made.space, made.generator
         elif not paths:
             raise UsageError(f"no images (.png, .jpg, ...) in {source}")
         else:
             unused = [name for name, value in (("a model", spec.model), ("a weights file", spec.weights),
-                                               ("StyleGAN options", spec.style.given()), ("a latent space", space != "z"))
+                                               ("StyleGAN options", spec.style.given()),
+                                               ("a latent space", space != "z"))
                       if value]
             if unused:
                 raise UsageError(f"{' and '.join(unused)} {'does' if len(unused) == 1 else 'do'} nothing when scoring "
                                  f"images: the faces are read from the pictures in {source}")
-    codes = load_codes(codes_file) if paths is None else None
+    if request.shard is not None and paths is not None:
+        raise UsageError("--shard splits codes: give --codes, or a sample or edit folder without images")
     inputs = [request.source, codes_file, *request.scorers.values()]
-    with staged_output(request.output.path, request.output.overwrite, inputs=inputs) as staging:
-        scorers = load_scorers(names, FaceAnalysis(spec.device), request.scorers)
+    out, rows, part = Path(request.output.path), range(0), None
+    if paths is None:
+        assert codes_file is not None  # given, or the folder's own codes
+        codes = load_codes(codes_file)
+        generator, digest = spec.load()
+        if made and made.weights_sha256 and generator.name == made.model and digest != made.weights_sha256:
+            raise UsageError(f"{request.source} was rendered with weights {made.weights_sha256[:12]}, these are "
+                             f"{digest[:12]}: pass the same weights file")
+        shape = generator.code_shape(space)
+        steps = codes.shape[1] if codes.ndim == len(shape) + 2 and codes.shape[2:] == shape else None
+        flat = codes.reshape(-1, *shape) if steps else codes
+        origin: dict = {"codes": str(codes_file), "model": generator.name, "weights_sha256": digest, "space": space,
+                  **generator.settings(), **({"faces": len(codes), "steps": steps} if steps else {})}
+        rows = range(len(flat))
+        if request.shard is not None:
+            job = {"command": "score", "rows": len(flat), "attributes": names, "batch_size": request.batch_size,
+                   "precision": request.precision,
+                   "scorer_files": {name: sha256_file(Path(path)) for name, path in request.scorers.items()},
+                   "codes_sha256": sha256_file(Path(codes_file)),
+                   **job_head(run_record(generator.name, digest, generator)), **origin}
+            job.pop("codes")
+            part = plan_part(request.output, request.shard, job, total=len(flat), granularity=request.batch_size)
+            if part.done:
+                done = ScoreManifest.from_json(read_json(part.folder / "manifest.json", "manifest"))
+                return ScoreRun(part.folder, done.n, done.faces_not_found, [], reused=True)
+            out, rows = part.folder, part.rows
+    with staged_output(out, request.output.overwrite, inputs=inputs) as staging:
+        try:
+            analysis = FaceAnalysis(spec.device, request.precision)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        scorers = load_scorers(names, analysis, request.scorers)
         skipped: list[str] = []
         labels: list[str] = []
         if paths:
@@ -105,37 +146,32 @@ def score(request: ScoreRequest) -> ScoreRun:
             resolution = made.resolution if made else None
             scores = scoring.score_images(images, scorers, batch_size=request.batch_size, progress=request.progress,
                                   total=len(paths), rendered_resolution=resolution)
-            origin: dict = {"images": str(request.source)}
+            origin = {"images": str(request.source)}
             if len(scores) == 0:
                 raise UsageError(f"none of the {len(skipped)} image files in {request.source} could be read")
         else:
-            generator, digest = spec.load()
-            if made and generator.name == made.model and digest != (made.weights_sha256 or digest):
-                raise UsageError(f"{request.source} was rendered with weights {made.weights_sha256[:12]}, these are "
-                                 f"{digest[:12]}: pass the same weights file")
-            shape = generator.code_shape(space)
-            steps = codes.shape[1] if codes.ndim == len(shape) + 2 and codes.shape[2:] == shape else None
-            flat = codes.reshape(-1, *shape) if steps else codes
-            scores = scoring.score_codes(generator, flat, scorers, space=space, batch_size=request.batch_size,
-                                 progress=request.progress)
-            labels = [f"{i // steps}:{i % steps}" if steps else str(i) for i in range(len(scores))]
-            origin = {"codes": str(codes_file), "model": generator.name, "weights_sha256": digest, "space": space,
-                      **generator.settings(), **({"faces": len(codes), "steps": steps} if steps else {})}
+            scores = scoring.score_codes(generator, flat[rows.start : rows.stop], scorers, space=space,
+                                         batch_size=request.batch_size, progress=request.progress)
+            labels = [f"{i // steps}:{i % steps}" if steps else str(i) for i in rows]
         for name in names:
             np.save(staging / f"{name}_scores.npy", scores.values[name].astype(np.float32)[:, None])
         with open(staging / "scores.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["index", "source", "face_found", "face_confidence", *names])
+            first = rows.start
             for i, label in enumerate(labels):
                 row = [scores.values[n][i] for n in names]
-                writer.writerow([i, label, int(scores.found[i]), _cell(scores.confidence[i]), *map(_cell, row)])
+                writer.writerow([first + i, label, int(scores.found[i]), _cell(scores.confidence[i]), *map(_cell, row)])
         manifest = ScoreManifest(
             date=utc_now(), **origin, n=len(scores), faces_not_found=scores.missing, skipped_files=skipped,
             attributes={n: ScoreFile(file=f"{n}_scores.npy", unit=scorers[n].unit, scorer=_learned(request.scorers, n))
                         for n in names},
+            precision=None if request.precision == "float32" else request.precision,
         )
         write_json(manifest, staging / "manifest.json")
-    return ScoreRun(Path(request.output.path), len(scores), scores.missing, skipped)
+        if part is not None:
+            write_part_record(part, staging)
+    return ScoreRun(out, len(scores), scores.missing, skipped)
 
 
 def _learned(files: Mapping[str, Path], name: str) -> FileRef | None:
@@ -164,6 +200,7 @@ def _folder_images(folder: Path, given: GeneratorSpec) -> tuple[list[Path] | Non
     first two the record names the model, weights, resolution, codes file, latent space and style options; what
     ``given`` sets (model, weights file, device) takes precedence.
     """
+    head: EditRecord | SampleManifest
     for name in ("manifest.json", "edit.json"):
         if not (folder / name).is_file():
             continue

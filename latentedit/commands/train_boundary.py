@@ -67,18 +67,18 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
         raise UsageError(f"boundaries are trained in space z or w (a w boundary also edits wp codes), not {space!r}")
     refuse_overlap(out, [codes_file, scores_file])
     extra: dict[Path, Callable[[Path], None]] = {}
-    if codes_file is not None:
+    if codes_file is not None and scores_file is not None:  # both or neither, checked above
         codes, scores = load_codes(codes_file), load_codes(scores_file)
         attr = attr or Path(scores_file).stem.removesuffix("_scores")
         provenance = {"attribute": attr, "space": space, **_codes_provenance(codes_file), "codes_file": str(codes_file),
                       "scores_file": str(scores_file)}
     else:
-        if not attr and request.scorer_file is None:
-            raise UsageError("give codes and scores files, or an attribute to sample and score end to end")
         learned = {}
         if request.scorer_file is not None:
             attr = check_learned_name(attr or read_scorer(request.scorer_file).header.attribute)
             learned = {attr: request.scorer_file}
+        elif not attr:
+            raise UsageError("give codes and scores files, or an attribute to sample and score end to end")
         generator, digest = request.generator.load()
         generator.check_space(space)
         sampled = generator.sample(request.n, request.seed)
@@ -89,7 +89,7 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
         weights = request.generator.weights
         provenance = {"attribute": attr, "space": space, "model": generator.name, "weights_sha256": digest,
                       **({"weights_file": str(weights)} if weights else {}), "sample_seed": request.seed}
-        if learned:
+        if request.scorer_file is not None:
             provenance["scorer_file"] = FileRef(path=str(request.scorer_file),
                                                 sha256=sha256_file(Path(request.scorer_file)))
         extra = {out / f"{key}.npy": partial(np.save, arr=kept[key]) for key in ("z", space)}
@@ -129,9 +129,9 @@ def _from_labels(request: BoundaryRequest) -> list[tuple[Boundary, Path]]:
     """The boundary of an SVM on codes labelled by eye (see :class:`BoundaryRequest`)."""
     if request.scores_file is not None or request.scorer_file is not None:
         raise UsageError("labels replace the scores: give labels, or scores (or a scorer), not both")
-    if not request.attr and not request.name:
-        raise UsageError("name the attribute that the labels are about")
     attr = request.attr or request.name
+    if not attr:
+        raise UsageError("name the attribute that the labels are about")
     labels = [label for path in request.labels_files for label in read_labels(Path(path))]
     given = Path(request.codes_file).resolve() if request.codes_file is not None else None
     for label in labels:

@@ -52,6 +52,7 @@ from ..models.analysis import FaceAnalysis
 from ..models.feature_net import ImageFeatures
 from ..models.gan import ARCHS, DCGAN_RESOLUTION, PGGAN_RESOLUTIONS, Synthesis, build_networks, generator_file
 from ..models.generators import MODELS, Generator, render
+from ..models.generators.pggan import PGGANGenerator
 from ..pictures import image_grid, line_panels, preview_tiles
 from ..records import FaceDatasetRecord, SampleManifest, TrainRunRecord, utc_now
 from .prepare_faces import MANIFEST
@@ -357,8 +358,9 @@ class Trainer:
         mine = slice(rank * local, (rank + 1) * local)
         if self.schedule:
             with torch.no_grad():
-                self.generator.lod.fill_(lod)
-                self.ema.lod.fill_(lod)
+                for network in (self.generator, self.ema):
+                    assert isinstance(network, PGGANGenerator)  # a growth schedule is made for pggan only
+                    network.lod.fill_(lod)
         codes = torch.randn(batch, self.generator.latent_dim, generator=self.rng)[mine].to(device)
         mix, flips = torch.rand(batch, generator=self.rng)[mine], torch.rand(batch, generator=self.rng)[mine]
         rows = torch.from_numpy(self._indices(self.images_seen, batch)[mine])

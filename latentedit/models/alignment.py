@@ -46,16 +46,22 @@ TEMPLATES["ffhq"] = _ffhq_template(TEMPLATES["face"])
 
 def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """The 2x3 least-squares similarity (rotation, uniform scale, translation) mapping ``source`` points to ``target``."""
-    source, target = np.asarray(source, np.float64), np.asarray(target, np.float64)
-    mu_s, mu_t = source.mean(0), target.mean(0)
-    s, t = source - mu_s, target - mu_t
+    return similarity_transforms(np.asarray(source, np.float64)[None], target)[0]
+
+
+def similarity_transforms(sources: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(N, 2, 3): :func:`similarity_transform` of each (K, 2) point set in ``sources`` (N, K, 2) onto ``target``."""
+    source, target = np.asarray(sources, np.float64), np.asarray(target, np.float64)
+    mu_s, mu_t = source.mean(1), target.mean(0)
+    s, t = source - mu_s[:, None], target - mu_t
     # Umeyama (1991): closed form through the SVD of the cross-covariance.
-    u, sigma, vt = np.linalg.svd(t.T @ s / len(s))
-    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
-    rotation = u @ d @ vt
-    scale = np.trace(np.diag(sigma) @ d) / max(s.var(0).sum(), 1e-12)
-    linear = scale * rotation
-    return np.hstack([linear, (mu_t - linear @ mu_s)[:, None]])
+    u, sigma, vt = np.linalg.svd(t.T @ s / s.shape[1])
+    d = np.sign(np.linalg.det(u @ vt))
+    d[d == 0] = 1.0
+    rotation = u @ (np.eye(2) * np.stack([np.ones_like(d), d], 1)[:, None, :]) @ vt
+    scale = (sigma[:, 0] + sigma[:, 1] * d) / np.maximum(s.var(1).sum(1), 1e-12)
+    linear = scale[:, None, None] * rotation
+    return np.concatenate([linear, (mu_t - (linear @ mu_s[:, :, None])[:, :, 0])[:, :, None]], 2)
 
 
 def template_points(template: str | np.ndarray) -> np.ndarray:
@@ -77,15 +83,20 @@ def align(
     by box filtering, so that small crops of big photos do not alias. Outside the image the crop is black.
     """
     matrix = similarity_transform(landmarks, template_points(template) * size)
-    pil = Image.fromarray(np.ascontiguousarray(image))
+    return warp(Image.fromarray(np.ascontiguousarray(image)), matrix, size), matrix
+
+
+def warp(image: Image.Image, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The uint8 (size, size, 3) crop of ``image`` that the 2x3 image-to-crop ``matrix`` describes (see
+    :func:`align`)."""
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     reduce = int(1 / scale) if scale < 0.5 else 1
     if reduce > 1:
-        pil = pil.reduce(reduce)
+        image = image.reduce(reduce)
     # Sampling runs from crop to image: invert the map, then account for the reduced image's coarser pixels.
     inverse = np.linalg.inv(np.vstack([matrix, [0, 0, 1]]))[:2] / reduce
-    crop = pil.transform((size, size), Image.AFFINE, tuple(inverse.ravel()), resample=Image.BILINEAR)
-    return np.asarray(crop), matrix
+    return np.asarray(image.transform((size, size), Image.Transform.AFFINE, tuple(inverse.ravel()),
+                                       resample=Image.Resampling.BILINEAR))
 
 
 def coverage(image_shape: tuple[int, ...], landmarks: np.ndarray, size: int, template: str | np.ndarray = "face") -> np.ndarray:

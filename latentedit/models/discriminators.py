@@ -110,7 +110,7 @@ class PGGANDiscriminator(nn.Module):
         fade = lod - math.floor(lod) if top > 0 else 0.0
         x = _lrelu(self.from_rgb[top](images))
         for k in range(top, 0, -1):
-            conv0, conv1 = self.convs[k - 1]
+            conv0, conv1 = self.convs[k - 1].children()
             x = F.avg_pool2d(_lrelu(conv1(_lrelu(conv0(x)))), 2)
             if fade and k == top:
                 x = torch.lerp(x, _lrelu(self.from_rgb[k - 1](F.avg_pool2d(images, 2))), fade)

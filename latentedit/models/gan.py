@@ -68,6 +68,15 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
     global batch (a synchronised batch norm that also works on the CPU with gloo, where torch's SyncBatchNorm does
     not). Its state dict is BatchNorm2d's. Every process must hold a local batch of the same size."""
 
+    # Always tracks running statistics with an exponential average (a float momentum), so these are never None.
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+    num_batches_tracked: torch.Tensor
+    momentum: float
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+        super().__init__(num_features, eps, momentum)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
@@ -88,6 +97,8 @@ def _global_batch_norm(module: M) -> M:
     """``module`` with every BatchNorm2d replaced by a :class:`GlobalBatchNorm2d` holding the same state."""
     for name, child in module.named_children():
         if type(child) is nn.BatchNorm2d:
+            if child.momentum is None or not child.track_running_stats:
+                raise ValueError(f"batch norm {name} must track running statistics with a momentum to be replaced")
             replacement = GlobalBatchNorm2d(child.num_features, child.eps, child.momentum)
             replacement.load_state_dict(child.state_dict())
             setattr(module, name, replacement)
@@ -166,7 +177,7 @@ def generator_config(generator: Generator) -> tuple[str, dict]:
         channels = [generator.latent_dim, *widths]
         return "pggan", {"channels": channels}
     if isinstance(generator, DCGANGenerator):
-        return "dcgan", {"nz": generator.latent_dim, "ngf": generator.main[0].weight.shape[1] // 8}
+        return "dcgan", {"nz": generator.latent_dim, "ngf": generator.ngf}
     raise ValueError(f"cannot describe a {type(generator).__name__} as a trained generator")
 
 

@@ -46,6 +46,8 @@ class ModelInfo:
     def load(self, path: Path) -> Generator:
         if self.loader is not None:
             return self.loader(self.name, path)
+        if self.build is None:
+            raise ValueError(f"model {self.name} has neither a build nor a loader")
         generator = self.build()
         try:
             generator.load_state_dict(load_state_dict(path, self.state_key), strict=True)
@@ -60,10 +62,12 @@ class ModelInfo:
         return f"available ({path})" if self.weights.sha256 else f"available, unpinned: no published sha256 ({path})"
 
 
-def _state_dict_loader(family: type[Generator]) -> Callable[[str, Path], Generator]:
+def _state_dict_loader(
+    from_state_dict: Callable[[str, dict[str, torch.Tensor]], Generator],
+) -> Callable[[str, Path], Generator]:
     def load(name: str, path: Path) -> Generator:
         try:
-            return family.from_state_dict(name, load_state_dict(path))
+            return from_state_dict(name, load_state_dict(path))
         except RuntimeError as exc:
             raise WeightsError(f"weights {path} do not fit model {name}: {first_line(exc)}") from None
 
@@ -90,7 +94,7 @@ def _stylegan(name: str, dataset: str, url: str) -> "ModelInfo":
         latent_dim=512,
         spaces=("z", "w", "wp"),
         weights=_interfacegan(name, url.split("/")[-1].split("?")[0], url),
-        loader=_state_dict_loader(StyleGANGenerator),
+        loader=_state_dict_loader(StyleGANGenerator.from_state_dict),
     )
 
 MODELS: dict[str, ModelInfo] = {
@@ -121,7 +125,7 @@ MODELS: dict[str, ModelInfo] = {
             weights=_interfacegan(
                 "pggan-celebahq", "pggan_celebahq.pth", "https://www.dropbox.com/s/t74z87pk3cf8ny7/pggan_celebahq.pth?dl=1"
             ),
-            loader=_state_dict_loader(PGGANGenerator),
+            loader=_state_dict_loader(PGGANGenerator.from_state_dict),
         ),
         _stylegan("stylegan-celebahq", "CelebA-HQ", "https://www.dropbox.com/s/nmo2g3u0qt7x70m/stylegan_celebahq.pth?dl=1"),
         _stylegan("stylegan-ffhq", "FFHQ", "https://www.dropbox.com/s/qyv37eaobnow7fu/stylegan_ffhq.pth?dl=1"),

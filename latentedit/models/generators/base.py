@@ -10,6 +10,8 @@ from tqdm import tqdm
 from ...errors import UsageError
 from ...files.codes import check_fits
 
+SKIP_BLOCK = 1 << 20  # normals drawn at once when skipping ahead in the random stream
+
 
 class Generator(nn.Module):
     """A pretrained face generator: latent codes in, images in [-1, 1] (N, 3, H, W) out.
@@ -41,14 +43,18 @@ class Generator(nn.Module):
         if space not in self.spaces:
             raise UsageError(f"model {self.name} has no latent space {space!r}; it has: {', '.join(self.spaces)}")
 
-    def sample(self, n: int, seed: int) -> np.ndarray:
-        """``n`` Gaussian Z codes, float32 (n, latent_dim); the same seed gives the same codes."""
+    def sample(self, n: int, seed: int, start: int = 0) -> np.ndarray:
+        """``n`` Gaussian Z codes, float32 (n, latent_dim); the same seed gives the same codes. ``start``: rows
+        ``start..start+n`` of the stream, bit-identical to those rows of ``sample(start + n, seed)``."""
         if n <= 0:
             raise UsageError(f"the number of faces must be positive, got {n}")
         if seed < 0:
             raise UsageError(f"the seed must be 0 or more, got {seed}")
         check_fits(n * self.latent_dim * 12, f"{n} codes")  # float64 draws, then float32 codes
         rng = np.random.default_rng(seed)
+        skip = start * self.latent_dim
+        while skip:  # the generator's normals are drawn one after another: drawing in blocks skips ahead exactly
+            skip -= len(rng.standard_normal(min(skip, SKIP_BLOCK)))
         return self.normalize_z(rng.standard_normal((n, self.latent_dim)))
 
     def normalize_z(self, codes: np.ndarray, space: str = "z") -> np.ndarray:

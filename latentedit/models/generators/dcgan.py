@@ -18,7 +18,7 @@ class DCGANGenerator(Generator):
 
     def __init__(self, name: str = "dcgan", nz: int = 100, ngf: int = 64, nc: int = 3) -> None:
         super().__init__()
-        self.name, self.latent_dim, self.resolution = name, nz, 64
+        self.name, self.latent_dim, self.resolution, self.ngf = name, nz, 64, ngf
         self.main = nn.Sequential(
             *_up(nz, ngf * 8, 1, 0),
             *_up(ngf * 8, ngf * 4, 2, 1),

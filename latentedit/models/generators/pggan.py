@@ -78,7 +78,7 @@ class PGGANGenerator(Generator):
     """Z (N, channels[0]) to RGB in [-1, 1]; ``channels[i]`` (i >= 1) is the width at 2**(i + 1) pixels."""
 
     z_on_sphere = True
-    max_batch = 4
+    max_batch: int | None = 4
     layer0: ConvBlock  # the first of the blocks registered as layer0, layer1, ...
 
     def __init__(self, name: str, channels: list[int], fused_scale: bool = False) -> None:

@@ -103,7 +103,8 @@ class _ProbeScorer(Scorer):
         self.index = OUTPUTS.index(self.name)
 
     def logits(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
-        return self.probe.batch_logits(batch, found)[:, self.index].astype(np.float64)
+        with self.analysis.chip_inference():
+            return self.probe.batch_logits(batch, found)[:, self.index].astype(np.float64)
 
     def _score(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
         return _sigmoid(self.logits(batch, found))

@@ -1,0 +1,134 @@
+"""``score|sample ... --ray [ADDRESS] --parts N``: the parts of a sharded job (commands/parts.py) as Ray tasks.
+
+Each task runs the ordinary command for one part (``--shard K/N``) into ``OUT.parts/``; the part appears whole or not
+at all, so a task killed mid-way leaves nothing that counts and Ray runs it again (``max_retries``). Parts already
+complete there are kept, so a rerun after a failure only computes what is missing. The driver then merges the parts
+into OUT. Ray is optional (``pip install 'latentedit[ray]'``); without an address a local cluster is started on
+127.0.0.1 with usage statistics off.
+"""
+
+import dataclasses
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ..core.shards import Shard
+from ..errors import UsageError
+from ..specs import OutputSpec
+from .merge import MergeRequest, MergeResult, merge
+
+INSTALL = "pip install 'latentedit[ray]' (or: pip install ray)"
+
+
+@dataclass(frozen=True)
+class RayRequest:
+    """Run ``job`` (a ``SampleRequest`` or ``ScoreRequest`` without a shard) as ``parts`` Ray tasks of ``cpus`` CPUs
+    each on the cluster at ``address`` (None: a new local one with ``local_cpus`` CPUs), retrying a failed part up to
+    ``retries`` times, and merge the parts into the job's output."""
+
+    job: Any
+    parts: int
+    address: str | None = None
+    cpus: float = 1.0
+    local_cpus: int | None = None
+    retries: int = 3
+    progress: bool | None = None
+
+
+def parts_folder(out: Path) -> Path:
+    """Where the parts of a job whose output is ``out`` go: ``OUT.parts`` beside it."""
+    out = Path(out)
+    return out.with_name(out.name + ".parts")
+
+
+def run_on_ray(request: RayRequest) -> MergeResult:
+    """Compute every part of ``request.job`` on Ray, then merge them into ``request.job.output``."""
+    if request.parts < 1:
+        raise UsageError(f"--parts must be 1 or more, got {request.parts}")
+    if getattr(request.job, "shard", None) is not None:
+        raise UsageError("--ray runs every part itself: give --parts N, not --shard")
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(f"--ray needs Ray, which is not installed: {INSTALL}") from None
+
+    output = request.job.output
+    folder = parts_folder(output.path)
+    _connect(ray, request)
+    try:
+        task = ray.remote(num_cpus=request.cpus, max_retries=request.retries, retry_exceptions=False)(_run_part)
+        jobs = {
+            task.remote(dataclasses.replace(request.job, output=OutputSpec(folder), shard=Shard(k, request.parts),
+                                            progress=False), request.cpus): k
+            for k in range(request.parts)
+        }
+        _wait(ray, jobs, request)
+    finally:
+        if request.address is None:
+            ray.shutdown()
+    return merge(MergeRequest(output=output, parts=(folder,), device=request.job.generator.device))
+
+
+def _connect(ray, request: RayRequest) -> None:
+    """Join the cluster at ``request.address``, or start a local one bound to 127.0.0.1."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    if request.address not in (None, "auto"):
+        _probe(request.address)
+    try:
+        if request.address is None:
+            ray.init(num_cpus=request.local_cpus, _node_ip_address="127.0.0.1", **options)
+        else:
+            ray.init(address=request.address, **options)
+    except Exception as exc:  # ConnectionError, ValueError, RuntimeError... depending on how the address fails
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"cannot reach the Ray cluster at {request.address or 'a local cluster'}: {reason}") from None
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Refuse at once a HOST:PORT (or ray://HOST:PORT) nothing listens on: ``ray.init`` would retry for minutes."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--ray takes a cluster address HOST:PORT (or ray://HOST:PORT, or auto), not {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise UsageError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
+def _wait(ray, jobs: dict, request: RayRequest) -> None:
+    """Wait for every part, showing parts done and faces per second; the first part that fails for good stops
+    the run with its error."""
+    pending = list(jobs)
+    start, faces = time.perf_counter(), 0
+    show = request.progress if request.progress is not None else True
+    with tqdm(total=len(pending), unit="part", desc="parts", disable=not show, leave=False) as bar:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            try:
+                faces += ray.get(done[0])
+            except ray.exceptions.RayError as exc:
+                cause = getattr(exc, "cause", None)
+                if isinstance(cause, UsageError):
+                    raise cause from None
+                raise UsageError(f"part {jobs[done[0]]} of {request.parts} failed after {request.retries} retries: "
+                                 f"{str(exc).splitlines()[0]}") from None
+            bar.update(1)
+            bar.set_postfix_str(f"{faces / (time.perf_counter() - start):.1f} faces/s")
+
+
+def _run_part(job: Any, cpus: float) -> int:
+    """One part, in a Ray worker: the ordinary command with ``job.shard`` set. Returns its row count."""
+    import torch
+
+    torch.set_num_threads(max(1, int(cpus)))
+    from .sample import SampleRequest, sample
+    from .score import score
+
+    result = sample(job) if isinstance(job, SampleRequest) else score(job)
+    return result.n
