@@ -3,7 +3,6 @@
 # the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh
+LATENTEDIT_EXTRAS=test,ray bash scripts/install.sh  # ray: tests/test_ray.py runs a local Ray cluster
 bash scripts/install_browser.sh
-"${PYTHON:-python3}" -m pip install --quiet -e ".[ray]"  # tests/test_ray.py runs a local Ray cluster
 exec "${PYTHON:-python3}" -m pytest -q "$@"
