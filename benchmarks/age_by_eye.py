@@ -62,21 +62,33 @@ def write_sheets(original: np.ndarray, edited: np.ndarray, original_side: np.nda
         tiles += [blank] * (rows * cols - len(tiles))
         captions += [""] * (rows * cols - len(captions))
         grid = np.stack(tiles).reshape(rows, cols, *tiles[0].shape)
-        label = [captions[r * cols:(r + 1) * cols] for r in range(rows)]
-        save_png(annotated_grid(grid, "which face of each pair looks older?", captions=label),
-                 folder / f"sheet_{start // PER_SHEET:02d}.png")
+        label = [captions[r * cols : (r + 1) * cols] for r in range(rows)]
+        save_png(
+            annotated_grid(grid, "which face of each pair looks older?", captions=label),
+            folder / f"sheet_{start // PER_SHEET:02d}.png",
+        )
 
 
-def score_drops(generator, codes: np.ndarray, edited: np.ndarray, before: np.ndarray, after: np.ndarray,
-                strength: float, count: int = 12) -> np.ndarray:
+def score_drops(
+    generator,
+    codes: np.ndarray,
+    edited: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    strength: float,
+    count: int = 12,
+) -> np.ndarray:
     """A picture of the ``count`` faces whose age score rose least (or fell) under the edit: before and after, with
     the scores."""
     worst = np.argsort(np.nan_to_num(after - before, nan=np.inf))[:count]
     images = [preview_tiles(np.concatenate(list(render(generator, c[worst], progress=False)))) for c in (codes, edited)]
     tiles = np.stack(images, 1).reshape(-1, PER_ROW * 2, *images[0].shape[1:])
     years = np.stack([before[worst], after[worst]], 1).reshape(len(tiles), -1)
-    return annotated_grid(tiles, f"age {strength:+g}: the {count} faces whose age score rose least (before, after)",
-                          captions=[[f"{y:.0f}y" for y in row] for row in years])
+    return annotated_grid(
+        tiles,
+        f"age {strength:+g}: the {count} faces whose age score rose least (before, after)",
+        captions=[[f"{y:.0f}y" for y in row] for row in years],
+    )
 
 
 def main() -> None:
@@ -101,8 +113,10 @@ def main() -> None:
         labelled = f.readline().split()[-1]  # "# age boundary sha256 <hex>": the edits that were labelled
         older = {int(row["index"]): row["older"] for row in csv.DictReader(f)}
     if labelled != boundary:
-        sys.exit(f"{LABELS} labels edits along another age boundary ({labelled[:12]}, shipped {boundary[:12]}): "
-                 "write new sheets, change ORDER_SEED and label them again")
+        sys.exit(
+            f"{LABELS} labels edits along another age boundary ({labelled[:12]}, shipped {boundary[:12]}): "
+            "write new sheets, change ORDER_SEED and label them again"
+        )
     if sorted(older) != list(range(args.n)) or not set(older.values()) <= {"A", "B", "="}:
         sys.exit(f"{LABELS} must label pairs 0..{args.n - 1} with A, B or =")
     eye = np.array([np.nan if older[i] == "=" else float(older[i] == "BA"[original_side[i]]) for i in range(args.n)])
@@ -113,20 +127,25 @@ def main() -> None:
     found = ~np.isnan(before) & ~np.isnan(after)
     both = clear & found
     agree = np.mean(machine_up[both] == (eye[both] == 1))
-    body = "\n".join([
-        f"`python benchmarks/age_by_eye.py` — the first {args.n} faces of `benchmarks/edit_quality.py` ({args.model}, "
-        f"seed {args.seed}) beside their age={args.strength:+g} edit, in random order; labels by eye in "
-        f"`benchmarks/data/age_edit_by_eye.csv` (made without knowing which face was the edit).",
-        f"Machine: {machine()}.", "",
-        "| judge | pairs judged | edit looks older |",
-        "| --- | ---: | ---: |",
-        f"| eye | {clear.sum()} of {args.n} ({args.n - clear.sum()} could not tell) | {np.nanmean(eye):.1%} "
-        f"({int(np.nansum(eye))} older, {int(clear.sum() - np.nansum(eye))} younger) |",
-        f"| age scorer, same pairs | {both.sum()} (judged by eye, face found in both) "
-        f"| {machine_up[both].mean():.1%} |",
-        f"| age scorer, all pairs | {found.sum()} (face found in both) | {machine_up[found].mean():.1%} |",
-        "", f"The scorer agrees with the eye on {agree:.1%} of the pairs both judged.",
-    ])
+    body = "\n".join(
+        [
+            f"`python benchmarks/age_by_eye.py` — the first {args.n} faces of `benchmarks/edit_quality.py` "
+            f"({args.model}, "
+            f"seed {args.seed}) beside their age={args.strength:+g} edit, in random order; labels by eye in "
+            f"`benchmarks/data/age_edit_by_eye.csv` (made without knowing which face was the edit).",
+            f"Machine: {machine()}.",
+            "",
+            "| judge | pairs judged | edit looks older |",
+            "| --- | ---: | ---: |",
+            f"| eye | {clear.sum()} of {args.n} ({args.n - clear.sum()} could not tell) | {np.nanmean(eye):.1%} "
+            f"({int(np.nansum(eye))} older, {int(clear.sum() - np.nansum(eye))} younger) |",
+            f"| age scorer, same pairs | {both.sum()} (judged by eye, face found in both) "
+            f"| {machine_up[both].mean():.1%} |",
+            f"| age scorer, all pairs | {found.sum()} (face found in both) | {machine_up[found].mean():.1%} |",
+            "",
+            f"The scorer agrees with the eye on {agree:.1%} of the pairs both judged.",
+        ]
+    )
     print(body)
     if args.picture:
         save_png(score_drops(generator, codes, edited, before, after, args.strength), args.picture)

@@ -41,13 +41,27 @@ def compare(codes: np.ndarray, scores: np.ndarray, ratio: float, splits: int = 1
             start = time.perf_counter()
             liblinear = LinearSVC(C=0.01, dual="auto").fit(chosen.train_x, chosen.train_y)
             linear = time.perf_counter() - start
-        runs.append((ours, theirs, linear, accuracy(normal, offset, chosen.val_x, chosen.val_y),
-                     float(svc.score(chosen.val_x, chosen.val_y)), float(liblinear.score(chosen.val_x, chosen.val_y))))
+        runs.append(
+            (
+                ours,
+                theirs,
+                linear,
+                accuracy(normal, offset, chosen.val_x, chosen.val_y),
+                float(svc.score(chosen.val_x, chosen.val_y)),
+                float(liblinear.score(chosen.val_x, chosen.val_y)),
+            )
+        )
     ours, theirs, linear, ours_acc, svc_acc, linear_acc = zip(*runs)
-    return {"chosen": 2 * chosen.per_side, "splits": splits, "ours_s": float(np.median(ours)),
-            "svc_s": float(np.median(theirs)), "linear_s": float(np.median(linear)),
-            "ours_acc": float(np.mean(ours_acc)), "svc_acc": float(np.mean(svc_acc)),
-            "linear_acc": float(np.mean(linear_acc))}
+    return {
+        "chosen": 2 * chosen.per_side,
+        "splits": splits,
+        "ours_s": float(np.median(ours)),
+        "svc_s": float(np.median(theirs)),
+        "linear_s": float(np.median(linear)),
+        "ours_acc": float(np.mean(ours_acc)),
+        "svc_acc": float(np.mean(svc_acc)),
+        "linear_acc": float(np.mean(linear_acc)),
+    }
 
 
 def row(label: str, r: dict) -> str:

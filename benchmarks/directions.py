@@ -25,9 +25,15 @@ from latentedit.models.generators import load_generator
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator
 
 TITLE = "Directions: SeFa on a 1024x1024 StyleGAN2 (`benchmarks/directions.py`)"
-FFHQ = {"z_dim": 512, "w_dim": 512, "c_dim": 0, "img_resolution": 1024, "img_channels": 3,
-        "mapping_kwargs": {"num_layers": 8},
-        "synthesis_kwargs": {"channel_base": 32768, "channel_max": 512, "conv_clamp": 256, "architecture": "skip"}}
+FFHQ = {
+    "z_dim": 512,
+    "w_dim": 512,
+    "c_dim": 0,
+    "img_resolution": 1024,
+    "img_channels": 3,
+    "mapping_kwargs": {"num_layers": 8},
+    "synthesis_kwargs": {"channel_base": 32768, "channel_max": 512, "conv_clamp": 256, "architecture": "skip"},
+}
 
 
 def fastest(call, repeats: int) -> tuple[float, float]:
@@ -72,21 +78,28 @@ def main() -> None:
     load_after = os.getloadavg()[0]
     params = sum(p.numel() for p in generator.parameters())
     lines = [
-        (f"`python benchmarks/directions.py` — `sefa(generator, k=10)` (the closed form: style weights, column "
-         f"normalisation, a 512x512 symmetric eigendecomposition in float64), fastest of {args.repeats} runs after a "
-         f"warm-up (wall clock), and the least CPU time of the process (less sensitive to other work). The "
-         f"StyleGAN2 is the official FFHQ configuration with seeded random weights "
-         f"({params / 1e6:.1f} M parameters), written as an NVIDIA pickle ({size / 2**20:.0f} MiB) and loaded as "
-         f"users load the published one: the load took {load:.2f} s (once, not in the figures below)."),
-        (f"Machine: {machine().replace(f' ({torch.get_num_threads()} torch threads)', '')}; 1-minute load average "
-         f"{load_before:.1f} before and {load_after:.1f} after the timed runs (other work shared the "
-         f"{os.cpu_count()} cores)."),
+        (
+            f"`python benchmarks/directions.py` — `sefa(generator, k=10)` (the closed form: style weights, column "
+            f"normalisation, a 512x512 symmetric eigendecomposition in float64), fastest of {args.repeats} runs "
+            "after a "
+            f"warm-up (wall clock), and the least CPU time of the process (less sensitive to other work). The "
+            f"StyleGAN2 is the official FFHQ configuration with seeded random weights "
+            f"({params / 1e6:.1f} M parameters), written as an NVIDIA pickle ({size / 2**20:.0f} MiB) and loaded as "
+            f"users load the published one: the load took {load:.2f} s (once, not in the figures below)."
+        ),
+        (
+            f"Machine: {machine().replace(f' ({torch.get_num_threads()} torch threads)', '')}; 1-minute load average "
+            f"{load_before:.1f} before and {load_after:.1f} after the timed runs (other work shared the "
+            f"{os.cpu_count()} cores)."
+        ),
         "",
         "| generator | style layers | torch threads | SeFa wall time (s) | process CPU time (s) "
         "| wall time under 1 s |",
         "| --- | --- | ---: | ---: | ---: | --- |",
-        *[f"| {name} | {layers} | {threads} | {wall:.3f} | {cpu:.3f} | {'yes' if wall < 1 else 'no'} |"
-          for name, layers, threads, (wall, cpu) in rows],
+        *[
+            f"| {name} | {layers} | {threads} | {wall:.3f} | {cpu:.3f} | {'yes' if wall < 1 else 'no'} |"
+            for name, layers, threads, (wall, cpu) in rows
+        ],
     ]
     body = "\n".join(lines)
     print(body)

@@ -46,8 +46,11 @@ from latentedit.models.generators.stylegan2 import StyleGAN2Generator  # noqa: E
 
 TITLE = "Generators: latentedit vs reference implementations (`benchmarks/generators.py`)"
 FAMILIES = ("pggan", "stylegan", "stylegan2")
-NAMES = {"pggan": "PGGAN (InterFaceGAN port)", "stylegan": "StyleGAN (InterFaceGAN port)",
-         "stylegan2": "StyleGAN2 (stylegan2-ada-pytorch)"}
+NAMES = {
+    "pggan": "PGGAN (InterFaceGAN port)",
+    "stylegan": "StyleGAN (InterFaceGAN port)",
+    "stylegan2": "StyleGAN2 (stylegan2-ada-pytorch)",
+}
 VARIANTS = ("fp32", "fp16", "channels-last")
 SEED, PSI = 0, 0.7
 MEMORY_RUNS = 3
@@ -73,7 +76,11 @@ def float_scales(module: torch.nn.Module) -> torch.nn.Module:
 def stylegan2_kwargs(resolution: int) -> dict:
     """The official FFHQ configuration (channel_base 32768, conv_clamp 256), all blocks in float32."""
     return {
-        "z_dim": 512, "w_dim": 512, "c_dim": 0, "img_resolution": resolution, "img_channels": 3,
+        "z_dim": 512,
+        "w_dim": 512,
+        "c_dim": 0,
+        "img_resolution": resolution,
+        "img_channels": 3,
         "mapping_kwargs": {"num_layers": 8},
         "synthesis_kwargs": {"channel_base": 32768, "channel_max": 512, "conv_clamp": 256, "num_fp16_res": 0},
     }
@@ -162,8 +169,10 @@ def timed(fn) -> tuple[float, float]:
 @torch.inference_mode()
 def measure(family: str, resolution: int, batch: int, variant: str, args) -> dict:
     device = resolve_device(args.device)
-    sides = {"ours": prepare(make_ours(family, resolution), variant, device),
-             "reference": prepare(make_reference(family, resolution, args, variant), variant, device)}
+    sides = {
+        "ours": prepare(make_ours(family, resolution), variant, device),
+        "reference": prepare(make_reference(family, resolution, args, variant), variant, device),
+    }
     z = torch.randn(batch, 512, generator=torch.Generator().manual_seed(1)).to(device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
@@ -239,23 +248,35 @@ def report(rows: list[dict], memory: list[dict], args, load: tuple[float, float]
             f"| {r['max_abs_diff']:.1e} / {r['max_abs_diff_clamped']:.1e} | {r['output_max_abs']:.0f} |"
         )
     if "fp16" in {r["variant"] for r in rows}:
-        lines += ["", "fp16: `torch.autocast` float16 on both sides, except stylegan2-ada, which cannot run under "
-                  "autocast and runs its own mixed precision instead (float16 in the 4 highest resolutions)."]
+        lines += [
+            "",
+            "fp16: `torch.autocast` float16 on both sides, except stylegan2-ada, which cannot run under "
+            "autocast and runs its own mixed precision instead (float16 in the 4 highest resolutions).",
+        ]
     if device.type != "cuda":
-        lines += ["", "No GPU on this machine: the fp16 (`torch.autocast` float16) and channels-last variants, which "
-                  "the script measures by default on CUDA, were not measured."]
+        lines += [
+            "",
+            "No GPU on this machine: the fp16 (`torch.autocast` float16) and channels-last variants, which "
+            "the script measures by default on CUDA, were not measured.",
+        ]
     if memory:
-        lines += ["", f"Memory of one 1024x1024 forward at batch 1 on the CPU, {MEMORY_RUNS} fresh processes per row "
-                  "(MiB): resident with the model built, and the peak resident during the forward (torch and Python "
-                  "included), lowest and highest of the runs.", "",
-                  "| model | side | built | peak during forward | added by the forward |",
-                  "| --- | --- | ---: | ---: | ---: |"]
+        lines += [
+            "",
+            f"Memory of one 1024x1024 forward at batch 1 on the CPU, {MEMORY_RUNS} fresh processes per row "
+            "(MiB): resident with the model built, and the peak resident during the forward (torch and Python "
+            "included), lowest and highest of the runs.",
+            "",
+            "| model | side | built | peak during forward | added by the forward |",
+            "| --- | --- | ---: | ---: | ---: |",
+        ]
         for family in dict.fromkeys(m["family"] for m in memory):
             for side in ("ours", "reference"):
                 runs = [m for m in memory if (m["family"], m["side"]) == (family, side)]
                 built, peaks = min(m["built_mib"] for m in runs), sorted(m["peak_mib"] for m in runs)
-                lines.append(f"| {NAMES[family]} | {side} | {built:.0f} | {peaks[0]:.0f}–{peaks[-1]:.0f} "
-                             f"| {peaks[0] - built:.0f}–{peaks[-1] - built:.0f} |")
+                lines.append(
+                    f"| {NAMES[family]} | {side} | {built:.0f} | {peaks[0]:.0f}–{peaks[-1]:.0f} "
+                    f"| {peaks[0] - built:.0f}–{peaks[-1] - built:.0f} |"
+                )
     return "\n".join(lines)
 
 
@@ -269,8 +290,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=None,
-                        help="default: fp32 on the CPU, all three on CUDA")
+    parser.add_argument(
+        "--variants", nargs="+", choices=VARIANTS, default=None, help="default: fp32 on the CPU, all three on CUDA"
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--no-write", action="store_true", help="print only; do not update docs/benchmarks.md")
     parser.add_argument("--peak", nargs=2, metavar=("FAMILY", "SIDE"), help=argparse.SUPPRESS)
@@ -293,8 +315,19 @@ def main() -> None:
     if not args.no_memory:
         for family in args.families:
             for side in ("ours", "reference") * MEMORY_RUNS:
-                command = [sys.executable, __file__, "--interfacegan", args.interfacegan, "--stylegan2-ada",
-                           args.stylegan2_ada, "--threads", str(args.threads), "--peak", family, side]
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--interfacegan",
+                    args.interfacegan,
+                    "--stylegan2-ada",
+                    args.stylegan2_ada,
+                    "--threads",
+                    str(args.threads),
+                    "--peak",
+                    family,
+                    side,
+                ]
                 memory.append(json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout))
                 print(json.dumps(memory[-1]), flush=True)
     body = report(rows, memory, args, (start_load, os.getloadavg()[0]))

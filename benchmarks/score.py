@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from latentedit.devtools import machine, write_section
-
 from latentedit.models.analysis import FaceAnalysis, FaceBatch
 from latentedit.models.generators import load_generator, render
 from latentedit.models.scoring import SCORERS, load_scorers, score_codes
@@ -52,33 +51,44 @@ def main() -> None:
 
     stages = {
         "render": lambda: [None for _ in render(generator, codes, batch_size=args.batch_size, progress=False)],
-        "detect (MTCNN)": lambda: [analysis.detect(images[i : i + args.batch_size], generator.resolution)
-                                   for i in range(0, args.n, args.batch_size)],
+        "detect (MTCNN)": lambda: [
+            analysis.detect(images[i : i + args.batch_size], generator.resolution)
+            for i in range(0, args.n, args.batch_size)
+        ],
     }
     stage_rate = {name: args.n / median_time(fn, args.repeats) for name, fn in stages.items()}
     for name, scorer in scorers.items():
-        stage_rate[f"{name} (incl. alignment)"] = len(batch) / median_time(lambda: scorer.score(fresh_batch()), args.repeats)
-    total = median_time(lambda: score_codes(generator, codes, scorers, batch_size=args.batch_size, progress=False),
-                        args.repeats)
+        stage_rate[f"{name} (incl. alignment)"] = len(batch) / median_time(
+            lambda scorer=scorer: scorer.score(fresh_batch()), args.repeats
+        )
+    total = median_time(
+        lambda: score_codes(generator, codes, scorers, batch_size=args.batch_size, progress=False), args.repeats
+    )
     cpu_start = time.process_time()
     result = score_codes(generator, codes, scorers, batch_size=args.batch_size, progress=False)
     cpu = time.process_time() - cpu_start
     rate = args.n / total
-    rows = ["| stage | faces/s |", "| --- | ---: |", *(f"| {k} | {v:.0f} |" for k, v in stage_rate.items()),
-            f"| **all together (`score --codes`)** | **{rate:.0f}** |"]
-    body = "\n".join([
-        f"`python benchmarks/score.py` — model {args.model}, {args.n} codes, batch {args.batch_size}, "
-        f"attributes {', '.join(scorers)}, median of {args.repeats} runs, device {analysis.device}.",
-        f"Machine: {machine()}.",
-        "",
-        *rows,
-        "",
-        f"Faces found: {len(result) - result.missing} of {len(result)}. Target: at least 40 faces/s for all five "
-        f"attributes together; measured {rate:.0f} faces/s for the {len(scorers)} available, with the load "
-        f"average at {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. The whole run used "
-        f"{1000 * cpu / args.n:.1f} ms of CPU time per face, i.e. {args.n / cpu:.0f} faces per CPU-second "
-        f"(an idle machine with {torch.get_num_threads()} threads gets at most {torch.get_num_threads()}x that).",
-    ])
+    rows = [
+        "| stage | faces/s |",
+        "| --- | ---: |",
+        *(f"| {k} | {v:.0f} |" for k, v in stage_rate.items()),
+        f"| **all together (`score --codes`)** | **{rate:.0f}** |",
+    ]
+    body = "\n".join(
+        [
+            f"`python benchmarks/score.py` — model {args.model}, {args.n} codes, batch {args.batch_size}, "
+            f"attributes {', '.join(scorers)}, median of {args.repeats} runs, device {analysis.device}.",
+            f"Machine: {machine()}.",
+            "",
+            *rows,
+            "",
+            f"Faces found: {len(result) - result.missing} of {len(result)}. Target: at least 40 faces/s for all five "
+            f"attributes together; measured {rate:.0f} faces/s for the {len(scorers)} available, with the load "
+            f"average at {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. The whole run used "
+            f"{1000 * cpu / args.n:.1f} ms of CPU time per face, i.e. {args.n / cpu:.0f} faces per CPU-second "
+            f"(an idle machine with {torch.get_num_threads()} threads gets at most {torch.get_num_threads()}x that).",
+        ]
+    )
     print(body)
     if not args.no_write:
         write_section("Scoring (`benchmarks/score.py`)", body)

@@ -59,15 +59,20 @@ def stages(generator, codes: np.ndarray, precision: str, batch_size: int) -> dic
 
     out = {
         "render": timed(lambda: [None for _ in render(generator, codes, batch_size=batch_size, progress=False)]),
-        "detect (MTCNN)": timed(lambda: [analysis.detect(images[i : i + batch_size], generator.resolution)
-                                         for i in range(0, len(images), batch_size)]),
+        "detect (MTCNN)": timed(
+            lambda: [
+                analysis.detect(images[i : i + batch_size], generator.resolution)
+                for i in range(0, len(images), batch_size)
+            ]
+        ),
         "aligned crops (10 framings)": timed(lambda: crops(fresh())),
         "age network (18 views)": timed(lambda: scorers["age"].probabilities(cropped, found)),
         "probes (smile, eyeglasses, gender)": timed(probes),
         "gender network": timed(lambda: scorers["gender"].network.male_probability(cropped, found)),
     }
     out["**all together (`score_codes`)**"] = timed(
-        lambda: score_codes(generator, codes, scorers, batch_size=batch_size, progress=False))
+        lambda: score_codes(generator, codes, scorers, batch_size=batch_size, progress=False)
+    )
     return out
 
 
@@ -97,16 +102,27 @@ def main() -> None:
         cells = [f"{1000 * t / args.n:.2f}" for precision in PRECISIONS for t in times[precision][stage]]
         lines.append(f"| {stage} | {' | '.join(cells)} |")
     total = {p: times[p]["**all together (`score_codes`)**"] for p in PRECISIONS}
-    lines += ["", "Faces per second, all five attributes: " + "; ".join(
-        f"{p}: {args.n / total[p][0]:.0f} wall, {args.n / total[p][1]:.0f} per CPU-second" for p in PRECISIONS) + "."]
+    lines += [
+        "",
+        "Faces per second, all five attributes: "
+        + "; ".join(
+            f"{p}: {args.n / total[p][0]:.0f} wall, {args.n / total[p][1]:.0f} per CPU-second" for p in PRECISIONS
+        )
+        + ".",
+    ]
     if not args.no_checkset:
         checkset, labels = load_checkset()
         tables = {}
         for precision in PRECISIONS:
             scores = score_codes(generator, checkset, load_scorers(None, FaceAnalysis("cpu", precision)))
             tables[precision] = accuracy_rows({a: scores[a] for a in ATTRIBUTES}, labels)
-        lines += ["", "The check-set accuracy table (320 labelled faces, the README's) in both precisions:", "",
-                  "| attribute | measure | float32 | bfloat16 |", "| --- | --- | ---: | ---: |"]
+        lines += [
+            "",
+            "The check-set accuracy table (320 labelled faces, the README's) in both precisions:",
+            "",
+            "| attribute | measure | float32 | bfloat16 |",
+            "| --- | --- | ---: | ---: |",
+        ]
         for plain, fast in zip(tables["float32"], tables["bfloat16"]):
             lines.append(f"| {plain.attribute} | {plain.measure} | {plain.cells()[2]} | {fast.cells()[2]} |")
     body = "\n".join(lines)

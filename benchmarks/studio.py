@@ -43,8 +43,9 @@ def render_requests(url: str, count: int, rng: np.random.Generator) -> tuple[lis
         moved = rng.choice(SLIDERS, size=int(rng.integers(1, 4)), replace=False)
         strengths = {str(name): round(float(rng.uniform(-5, 5)), 1) or 0.1 for name in moved}
         body = json.dumps({"state": {"source": {"kind": "seed", "seed": int(i % 10)}, "strengths": strengths}}).encode()
-        request = urllib.request.Request(f"{url}api/render", body, {"Content-Type": "application/json",
-                                                                    "X-Latentedit-Studio": "1"})
+        request = urllib.request.Request(
+            f"{url}api/render", body, {"Content-Type": "application/json", "X-Latentedit-Studio": "1"}
+        )
         start = time.perf_counter()
         with urllib.request.urlopen(request) as response:
             response.read()
@@ -103,8 +104,9 @@ def drags(page, count: int, events: int = 60) -> tuple[list[float], list[float],
 
 def screenshot(page, path: Path) -> None:
     """The page on a clear edit: seed 4, smile +2.5 and eyeglasses +2.5 with age kept fixed, scores shown."""
-    page.evaluate("applyState({source: {kind: 'seed', seed: 4}, strengths: {smile: 2.5, eyeglasses: 2.5}, "
-                  "fixed: ['age']})")
+    page.evaluate(
+        "applyState({source: {kind: 'seed', seed: 4}, strengths: {smile: 2.5, eyeglasses: 2.5}, fixed: ['age']})"
+    )
     key = "seed:4 eyeglasses=+2.5 smile=+2.5 | fixed age"
     page.wait_for_selector(f'#after[data-state="{key}"]', timeout=60_000)
     page.wait_for_selector(f'#scores[data-state="{key}"]', timeout=120_000)
@@ -138,27 +140,43 @@ def main() -> None:
             studio.stop()
     load.append(os.getloadavg()[0])
 
-    rows = [("render request (HTTP, sequential)", requests), ("of which the server's render (wall clock)", server),
-            ("of which the server's render (CPU time of its thread)", cpu),
-            ("slider input to image shown (Chromium)", moves),
-            ("drag: every image shown, from its input", during), ("drag: final image, from the last input", final)]
+    rows = [
+        ("render request (HTTP, sequential)", requests),
+        ("of which the server's render (wall clock)", server),
+        ("of which the server's render (CPU time of its thread)", cpu),
+        ("slider input to image shown (Chromium)", moves),
+        ("drag: every image shown, from its input", during),
+        ("drag: final image, from the last input", final),
+    ]
     table = ["| measure | n | p50 (ms) | p95 (ms) | target met (p95 < 100 ms) |", "| --- | ---: | ---: | ---: | --- |"]
     for name, values in rows:
         p50, p95 = percentiles(values)
         table.append(f"| {name} | {len(values)} | {p50:.1f} | {p95:.1f} | {'yes' if p95 < TARGET_MS else 'no'} |")
-    body = "\n".join([
-        (f"`python benchmarks/studio.py` — `latentedit studio` (dcgan-digiface64, 64 x 64, CPU, 1 torch thread per "
-         f"worker) in a subprocess; {args.requests} render requests of new states one at a time; {args.moves} slider "
-         f"moves in Debian's Chromium under Playwright (input event to the frame after the image loaded, measured in "
-         f"the page); {args.drags} drags of 60 input events at 60 Hz each. Browser and server share the machine."),
-        (f"Machine: {machine()}. 1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, on "
-         f"{os.cpu_count()} cores (other work was running)."),
-        "",
-        *table,
-        "",
-        (f"Drags: {statistics.mean(sent):.1f} render requests per drag of 60 input events on average (min {min(sent)}, "
-         f"max {max(sent)}): a render waits for the one before it, and only the newest state goes next."),
-    ])
+    body = "\n".join(
+        [
+            (
+                "`python benchmarks/studio.py` — `latentedit studio` (dcgan-digiface64, 64 x 64, CPU, 1 torch "
+                "thread per "
+                f"worker) in a subprocess; {args.requests} render requests of new states one at a time; "
+                f"{args.moves} slider "
+                "moves in Debian's Chromium under Playwright (input event to the frame after the image loaded, "
+                "measured in "
+                f"the page); {args.drags} drags of 60 input events at 60 Hz each. Browser and server share the machine."
+            ),
+            (
+                f"Machine: {machine()}. 1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, on "
+                f"{os.cpu_count()} cores (other work was running)."
+            ),
+            "",
+            *table,
+            "",
+            (
+                f"Drags: {statistics.mean(sent):.1f} render requests per drag of 60 input events on average (min "
+                f"{min(sent)}, "
+                f"max {max(sent)}): a render waits for the one before it, and only the newest state goes next."
+            ),
+        ]
+    )
     print(body)
     if not args.no_write:
         write_section("Studio (`benchmarks/studio.py`)", body)

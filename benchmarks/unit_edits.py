@@ -32,20 +32,31 @@ UNREACHABLE = ("out of range", "lost face", "no face")  # the target was not wit
 def run(attrs: str, args: argparse.Namespace, work: Path) -> tuple[dict, float]:
     """The edit through the command, then the written codes scored again before and after."""
     start = time.perf_counter()
-    result = edit_faces(EditRequest(OutputSpec(work / attrs.replace("=", "_")), attrs,
-                                    GeneratorSpec(args.model, device="cpu"), n=args.n, seed=args.seed, steps=2))
+    result = edit_faces(
+        EditRequest(
+            OutputSpec(work / attrs.replace("=", "_")),
+            attrs,
+            GeneratorSpec(args.model, device="cpu"),
+            n=args.n,
+            seed=args.seed,
+            steps=2,
+        )
+    )
     seconds = time.perf_counter() - start
-    (name, target), = result.record.targets.items()
+    ((name, target),) = result.record.targets.items()
     generator, _ = load_generator(args.model, device="cpu")
     scorers = load_scorers([target.scorer], FaceAnalysis("cpu"))
     source = np.load(result.out / "source_codes.npy")
     before, after = (score_codes(generator, codes, scorers, identity=True) for codes in (source, result.codes[:, -1]))
     faces = target.faces
     return {
-        "name": name, "target": target, "status": np.array([f.status for f in faces]),
-        "distance": np.array([f.distance for f in faces]), "recorded": np.array([np.nan if f.reading is None else
-                                                                                 f.reading for f in faces]),
-        "before": before[target.scorer], "after": after[target.scorer],
+        "name": name,
+        "target": target,
+        "status": np.array([f.status for f in faces]),
+        "distance": np.array([f.distance for f in faces]),
+        "recorded": np.array([np.nan if f.reading is None else f.reading for f in faces]),
+        "before": before[target.scorer],
+        "after": after[target.scorer],
         "identity": similarity(before.identity, after.identity).astype(np.float64),
     }, seconds
 
@@ -77,10 +88,13 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; do not update docs/benchmarks.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    lines = [f"`python benchmarks/unit_edits.py` — `edit --attrs age=+10y` and `--attrs smile=0.9` on {args.n} "
-             f"faces of {args.model} (seed {args.seed}), default --max-distance 6; the written codes rendered and "
-             "scored again.",
-             f"Machine: {machine()}.", ""]
+    lines = [
+        f"`python benchmarks/unit_edits.py` — `edit --attrs age=+10y` and `--attrs smile=0.9` on {args.n} "
+        f"faces of {args.model} (seed {args.seed}), default --max-distance 6; the written codes rendered and "
+        "scored again.",
+        f"Machine: {machine()}.",
+        "",
+    ]
     with tempfile.TemporaryDirectory() as work:
         age, seconds = run("age=+10y", args, Path(work))
         change = (age["after"] - age["before"])[np.isfinite(age["after"] - age["before"])]
@@ -90,7 +104,10 @@ def main() -> None:
             f"**{np.median(change):+.1f} years** (mean {change.mean():+.1f}); quartiles {q25:+.1f} to {q75:+.1f}, "
             f"10th to 90th percentile {q10:+.1f} to {q90:+.1f}; within 1 year of +10 for "
             f"{(np.abs(change - 10) <= 1).mean():.0%}, within 2 years for {(np.abs(change - 10) <= 2).mean():.0%}.",
-            "", *describe(age, seconds, args.n), ""]
+            "",
+            *describe(age, seconds, args.n),
+            "",
+        ]
         smile, seconds = run("smile=0.9", args, Path(work))
         reachable = ~np.isin(smile["status"], UNREACHABLE) & np.isfinite(smile["after"])
         close = np.abs(smile["after"] - 0.9) <= 0.05
@@ -98,7 +115,9 @@ def main() -> None:
             f"**smile=0.9**: within 0.05 of 0.9 for **{close[reachable].mean():.1%}** of the {reachable.sum()} faces "
             f"where the target was within reach ({close.sum()} of all {args.n}); reading reached there: median "
             f"{np.median(smile['after'][reachable]):.3f}, lowest {smile['after'][reachable].min():.3f}.",
-            "", *describe(smile, seconds, args.n)]
+            "",
+            *describe(smile, seconds, args.n),
+        ]
     body = "\n".join(lines)
     print(body)
     if not args.no_write:

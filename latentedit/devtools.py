@@ -122,8 +122,9 @@ def write_nvidia_pickle(path: Path, generator: torch.nn.Module, init_kwargs: dic
     class EasyDict(dict):
         pass
 
-    fakes = {name: types.ModuleType(name)
-             for name in ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")}
+    fakes = {
+        name: types.ModuleType(name) for name in ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")
+    }
     fakes["torch_utils.persistence"].__dict__.update(_reconstruct_persistent_obj=_reconstruct_persistent_obj)
     fakes["dnnlib.util"].__dict__.update(EasyDict=EasyDict)
     _reconstruct_persistent_obj.__module__, EasyDict.__module__ = "torch_utils.persistence", "dnnlib.util"
@@ -155,8 +156,13 @@ def write_nvidia_pickle(path: Path, generator: torch.nn.Module, init_kwargs: dic
     sys.modules.update(fakes)
     try:
         network = Persistent(generator, init_kwargs)
-        data = {"training_set_kwargs": EasyDict(path="faces.zip"), "G": network, "D": None, "G_ema": network,
-                "augment_pipe": None}
+        data = {
+            "training_set_kwargs": EasyDict(path="faces.zip"),
+            "G": network,
+            "D": None,
+            "G_ema": network,
+            "augment_pipe": None,
+        }
         with open(path, "wb") as handle:
             pickle.dump(data, handle, protocol=4)
     finally:

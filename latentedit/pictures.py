@@ -6,8 +6,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 
-def image_grid(images: np.ndarray | Sequence[np.ndarray], columns: int = 8, pad: int = 2,
-               fill: int = 255) -> np.ndarray:
+def image_grid(
+    images: np.ndarray | Sequence[np.ndarray], columns: int = 8, pad: int = 2, fill: int = 255
+) -> np.ndarray:
     """Tile (N, H, W, 3) uint8 images into one grid image with ``pad`` pixels of ``fill`` between tiles."""
     images = np.asarray(images)
     n, h, w, c = images.shape
@@ -78,8 +79,13 @@ def column_means(values: np.ndarray) -> np.ndarray:
 
 
 def line_panels(
-    x: Sequence[float] | np.ndarray, series: dict[str, np.ndarray], units: dict[str, str], title: str,
-    x_labels: Sequence[str] | None = None, per_row: int = 3, smooth: int = 1,
+    x: Sequence[float] | np.ndarray,
+    series: dict[str, np.ndarray],
+    units: dict[str, str],
+    title: str,
+    x_labels: Sequence[str] | None = None,
+    per_row: int = 3,
+    smooth: int = 1,
     limits: dict[str, tuple[float, float]] | None = None,
 ) -> np.ndarray:
     """Small line charts, one per entry of ``series`` ((rows, len(x)) values, NaN where missing): every row as a
@@ -125,8 +131,13 @@ def line_panels(
 
 
 def curve_panels(
-    panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], *, x_label: str, y_labels: dict[str, str], title: str,
-    point_labels: Sequence[str] = (), per_row: int = 3,
+    panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]],
+    *,
+    x_label: str,
+    y_labels: dict[str, str],
+    title: str,
+    point_labels: Sequence[str] = (),
+    per_row: int = 3,
 ) -> np.ndarray:
     """Small x-y charts, one per entry of ``panels``, each with its curves ``{label: (x, y)}`` drawn as lines with
     dots in colours that the legend under the title names; ``point_labels`` are written beside the first curve's
@@ -174,12 +185,15 @@ def curve_panels(
     return np.asarray(canvas)
 
 
-def _mapper(low: Sequence[float], high: Sequence[float], box: tuple[float, float, float, float]
-            ) -> Callable[[float, float], tuple[float, float]]:
+def _mapper(
+    low: Sequence[float], high: Sequence[float], box: tuple[float, float, float, float]
+) -> Callable[[float, float], tuple[float, float]]:
     """The map from data (x, y) in ``low``..``high`` to the pixels of ``box`` (x0, y0, x1, y1), y upward."""
     x0, y0, x1, y1 = box
-    return lambda u, v: (x0 + (u - low[0]) / (high[0] - low[0]) * (x1 - x0),
-                         y1 - (v - low[1]) / (high[1] - low[1]) * (y1 - y0))
+    return lambda u, v: (
+        x0 + (u - low[0]) / (high[0] - low[0]) * (x1 - x0),
+        y1 - (v - low[1]) / (high[1] - low[1]) * (y1 - y0),
+    )
 
 
 def zoom(images: Sequence[np.ndarray], height: int = 256) -> np.ndarray:

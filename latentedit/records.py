@@ -18,7 +18,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
 from .errors import UsageError
@@ -30,7 +30,7 @@ MAX_DEPTH = 32  # JSON nested deeper than this is refused before Python's recurs
 
 def utc_now() -> str:
     """The time of a run, as records stamp it (UTC, to the second)."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def omitted() -> Any:
@@ -182,8 +182,15 @@ def _describe(hint: Any) -> str:
 
 
 def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "text", bool: "true/false", int: "a number",
-             float: "a number", type(None): "null"}
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "text",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
     kind = names.get(type(value), type(value).__name__)
     return f"{kind} ({value!r})" if isinstance(value, (int, float, str)) and len(repr(value)) <= 40 else kind
 
@@ -529,8 +536,10 @@ class InversionRecord(RunHead):
     def from_json(cls, data: Any, where: str = "record") -> "InversionRecord":
         if isinstance(data, dict) and "inversion" not in data:
             names = {f.name for f in dataclasses.fields(InversionRun)}
-            data = {**{k: v for k, v in data.items() if k not in names},
-                    "inversion": {k: v for k, v in data.items() if k in names}}
+            data = {
+                **{k: v for k, v in data.items() if k not in names},
+                "inversion": {k: v for k, v in data.items() if k in names},
+            }
         return super().from_json(data, where)
 
 

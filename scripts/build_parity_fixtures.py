@@ -36,14 +36,38 @@ DATA = ROOT / "tests" / "data" / "parity"
 TOLERANCE = 1e-4
 
 
-def stylegan2_case(seed: int, psi: float, layers: int | None, mapping_layers: int, resolution: int, channel_base: int,
-                   channel_max: int, conv_clamp: float | None, architecture: str) -> dict:
-    synthesis = {"channel_base": channel_base, "channel_max": channel_max, "conv_clamp": conv_clamp, "num_fp16_res": 0,
-                 "architecture": architecture}
+def stylegan2_case(
+    seed: int,
+    psi: float,
+    layers: int | None,
+    mapping_layers: int,
+    resolution: int,
+    channel_base: int,
+    channel_max: int,
+    conv_clamp: float | None,
+    architecture: str,
+) -> dict:
+    synthesis = {
+        "channel_base": channel_base,
+        "channel_max": channel_max,
+        "conv_clamp": conv_clamp,
+        "num_fp16_res": 0,
+        "architecture": architecture,
+    }
     return {
-        "family": "stylegan2", "seed": seed, "truncation_psi": psi, "truncation_layers": layers,
-        "init_kwargs": {"c_dim": 0, "img_channels": 3, "z_dim": 64, "w_dim": 64, "img_resolution": resolution,
-                        "mapping_kwargs": {"num_layers": mapping_layers}, "synthesis_kwargs": synthesis},
+        "family": "stylegan2",
+        "seed": seed,
+        "truncation_psi": psi,
+        "truncation_layers": layers,
+        "init_kwargs": {
+            "c_dim": 0,
+            "img_channels": 3,
+            "z_dim": 64,
+            "w_dim": 64,
+            "img_resolution": resolution,
+            "mapping_kwargs": {"num_layers": mapping_layers},
+            "synthesis_kwargs": synthesis,
+        },
     }
 
 
@@ -84,8 +108,9 @@ def interfacegan_outputs(config: dict, path: Path, stored: dict | None, weights:
     if config["family"] == "pggan":
         from models.pggan_generator_model import PGGANGeneratorModel
 
-        model = seeded(PGGANGeneratorModel(resolution=config["resolution"], fused_scale=config["fused_scale"]),
-                       config["seed"])
+        model = seeded(
+            PGGANGeneratorModel(resolution=config["resolution"], fused_scale=config["fused_scale"]), config["seed"]
+        )
         arrays = {**inputs(config, 512, 0, None), **(stored or {})}
         arrays = {"z": arrays["z"], "image": model(torch.from_numpy(arrays["z"])).numpy()}
         torch.save(model.state_dict(), weights)
@@ -93,16 +118,25 @@ def interfacegan_outputs(config: dict, path: Path, stored: dict | None, weights:
     from models.stylegan_generator_model import StyleGANGeneratorModel
 
     def build(psi: float) -> torch.nn.Module:
-        return seeded(StyleGANGeneratorModel(resolution=config["resolution"], truncation_psi=psi,
-                                             truncation_layers=config["truncation_layers"]), config["seed"])
+        return seeded(
+            StyleGANGeneratorModel(
+                resolution=config["resolution"], truncation_psi=psi, truncation_layers=config["truncation_layers"]
+            ),
+            config["seed"],
+        )
 
     trunc, plain = build(config["truncation_psi"]), build(1.0)
     arrays = {**inputs(config, 512, trunc.truncation.num_layers, trunc.mapping), **(stored or {})}
     z, w_in, wp_in = (torch.from_numpy(arrays[key]) for key in ("z", "w_in", "wp_in"))
     w = trunc.mapping(z)
     arrays = {
-        "z": z, "w": w, "wp_trunc": trunc.truncation(w), "w_in": w_in, "wp_in": wp_in,
-        "image_z_trunc": trunc(z), "image_z_notrunc": plain(z),
+        "z": z,
+        "w": w,
+        "wp_trunc": trunc.truncation(w),
+        "w_in": w_in,
+        "wp_in": wp_in,
+        "image_z_trunc": trunc(z),
+        "image_z_notrunc": plain(z),
         "image_w_trunc": trunc.synthesis(trunc.truncation(w_in)),
         "image_w_notrunc": plain.synthesis(plain.truncation(w_in)),
         "image_wp": trunc.synthesis(wp_in),
@@ -129,20 +163,23 @@ def stylegan2_outputs(config: dict, path: Path, stored: dict | None, weights: Pa
         """The reference's own broadcast and truncation, applied to ``w`` (replacing the last layer's output)."""
         hook = last.register_forward_hook(lambda module, args, output: w)
         try:
-            return G.mapping(torch.zeros(len(w), kwargs["z_dim"]), None, truncation_psi=truncation_psi,
-                             truncation_cutoff=cutoff)
+            return G.mapping(
+                torch.zeros(len(w), kwargs["z_dim"]), None, truncation_psi=truncation_psi, truncation_cutoff=cutoff
+            )
         finally:
             hook.remove()
 
     arrays = {
-        "z": z, "w": G.mapping(z, None)[:, 0],
+        "z": z,
+        "w": G.mapping(z, None)[:, 0],
         "wp_trunc": G.mapping(z, None, truncation_psi=psi, truncation_cutoff=cutoff),
         "image_z_trunc": G(z, None, truncation_psi=psi, truncation_cutoff=cutoff, noise_mode="const"),
         "image_z_notrunc": G(z, None, noise_mode="const"),
         "w_in": w_in,
         "image_w_trunc": G.synthesis(from_w(w_in, psi), noise_mode="const"),
         "image_w_notrunc": G.synthesis(from_w(w_in, 1.0), noise_mode="const"),
-        "wp_in": wp_in, "image_wp": G.synthesis(wp_in, noise_mode="const"),
+        "wp_in": wp_in,
+        "image_wp": G.synthesis(wp_in, noise_mode="const"),
     }
     data = {"G": G, "D": None, "G_ema": G, "augment_pipe": None, "training_set_kwargs": dnnlib.EasyDict(path="x.zip")}
     weights.write_bytes(pickle.dumps(data))  # stylegan2-ada's persistence pickles the class source along
@@ -200,8 +237,9 @@ def main() -> None:
                     stored = dict(npz)
             weights = Path(tmp) / f"{name}.{'pkl' if config['family'] == 'stylegan2' else 'pth'}"
             build = stylegan2_outputs if config["family"] == "stylegan2" else interfacegan_outputs
-            reference = build(config, args.stylegan2_ada if config["family"] == "stylegan2" else args.interfacegan,
-                              stored, weights)
+            reference = build(
+                config, args.stylegan2_ada if config["family"] == "stylegan2" else args.interfacegan, stored, weights
+            )
             if config["family"] == "stylegan2":
                 with open(weights, "rb") as handle:
                     RecordingUnpickler(handle).load()

@@ -59,14 +59,20 @@ def reference_network(config: dict, interfacegan: Path, ada: Path) -> tuple[dict
     if config["family"] == "pggan":
         from models.pggan_generator_model import PGGANGeneratorModel
 
-        network = seeded(PGGANGeneratorModel(resolution=config["resolution"], fused_scale=config["fused_scale"]),
-                         config["seed"])
+        network = seeded(
+            PGGANGeneratorModel(resolution=config["resolution"], fused_scale=config["fused_scale"]), config["seed"]
+        )
     else:
         from models.stylegan_generator_model import StyleGANGeneratorModel
 
-        network = seeded(StyleGANGeneratorModel(resolution=config["resolution"],
-                                                truncation_psi=config["truncation_psi"],
-                                                truncation_layers=config["truncation_layers"]), config["seed"])
+        network = seeded(
+            StyleGANGeneratorModel(
+                resolution=config["resolution"],
+                truncation_psi=config["truncation_psi"],
+                truncation_layers=config["truncation_layers"],
+            ),
+            config["seed"],
+        )
     names = dict(network.pth_to_tf_var_mapping)
     sys.path.remove(str(interfacegan.resolve()))
     for name in [m for m in sys.modules if m == "models" or m.startswith("models.")]:
@@ -97,10 +103,17 @@ def genforce_generator(config: dict):
     if config["family"] == "stylegan2":
         kwargs, synthesis = config["init_kwargs"], config["init_kwargs"]["synthesis_kwargs"]
         architecture = {"orig": "origin"}.get(synthesis["architecture"], synthesis["architecture"])
-        return build_generator("stylegan2", kwargs["img_resolution"], z_space_dim=kwargs["z_dim"],
-                               w_space_dim=kwargs["w_dim"], mapping_layers=kwargs["mapping_kwargs"]["num_layers"],
-                               mapping_fmaps=kwargs["w_dim"], architecture=architecture,
-                               fmaps_base=synthesis["channel_base"], fmaps_max=synthesis["channel_max"])
+        return build_generator(
+            "stylegan2",
+            kwargs["img_resolution"],
+            z_space_dim=kwargs["z_dim"],
+            w_space_dim=kwargs["w_dim"],
+            mapping_layers=kwargs["mapping_kwargs"]["num_layers"],
+            mapping_fmaps=kwargs["w_dim"],
+            architecture=architecture,
+            fmaps_base=synthesis["channel_base"],
+            fmaps_max=synthesis["channel_max"],
+        )
     if config["family"] == "stylegan":
         return build_generator("stylegan", config["resolution"])
     return build_generator("pggan", config["resolution"], fused_scale=config["fused_scale"])
@@ -140,8 +153,10 @@ def run(args: argparse.Namespace) -> float:
             arrays[f"{key(spec)}_vectors"] = vectors[order[:TOP]].astype(np.float32)
             arrays[f"{key(spec)}_layers"] = np.asarray(layers, np.int64)
             arrays[f"{key(spec)}_eig_order_was_sorted"] = np.asarray(bool((order == np.arange(len(order))).all()))
-            print(f"{name} {key(spec)}: layers {layers}, top eigenvalues {np.round(values[order][:4], 3).tolist()}, "
-                  f"eig returned them sorted: {bool(arrays[f'{key(spec)}_eig_order_was_sorted'])}")
+            print(
+                f"{name} {key(spec)}: layers {layers}, top eigenvalues {np.round(values[order][:4], 3).tolist()}, "
+                f"eig returned them sorted: {bool(arrays[f'{key(spec)}_eig_order_was_sorted'])}"
+            )
         print(f"{name}: copied {len(copied)} weights ({', '.join(copied[:3])}, ...)")
         path = args.out / f"sefa_{name}.npz"
         if args.check:

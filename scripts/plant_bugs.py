@@ -49,66 +49,145 @@ class Bug:
 
 
 BUGS = [
-    Bug("every scorer fed BGR instead of RGB", "latentedit/models/scoring.py",
+    Bug(
+        "every scorer fed BGR instead of RGB",
+        "latentedit/models/scoring.py",
         "analysis.detect(images, rendered_resolution)",
         "analysis.detect([image[..., ::-1] for image in images], rendered_resolution)",
-        (*COLOUR, *CHECKSET)),
-    Bug("age and gender networks fed BGR chips", "latentedit/models/scorers/agegender.py",
-        ".permute(0, 3, 1, 2).float()", ".permute(0, 3, 1, 2).flip(1).float()",
-        COLOUR),
-    Bug("smile, eyeglasses and gender probes fed BGR chips", "latentedit/models/scorers/attribute_probe.py",
-        ".permute(0, 3, 1, 2).float()", ".permute(0, 3, 1, 2).flip(1).float()",
-        (*COLOUR, "tests/test_attribute_scorers.py")),
-    Bug("age classes read in reverse", "latentedit/models/dlib.py",
-        "np.array([0.25, *range(1, 81)], np.float32)", "np.array([0.25, *range(1, 81)][::-1], np.float32)",
-        (*CHECKSET, *COLOUR, *SHIPPED)),
-    Bug("shipped age, gender and eyeglasses boundaries negated", "latentedit/files/boundaries.py",
+        (*COLOUR, *CHECKSET),
+    ),
+    Bug(
+        "age and gender networks fed BGR chips",
+        "latentedit/models/scorers/agegender.py",
+        ".permute(0, 3, 1, 2).float()",
+        ".permute(0, 3, 1, 2).flip(1).float()",
+        COLOUR,
+    ),
+    Bug(
+        "smile, eyeglasses and gender probes fed BGR chips",
+        "latentedit/models/scorers/attribute_probe.py",
+        ".permute(0, 3, 1, 2).float()",
+        ".permute(0, 3, 1, 2).flip(1).float()",
+        (*COLOUR, "tests/test_attribute_scorers.py"),
+    ),
+    Bug(
+        "age classes read in reverse",
+        "latentedit/models/dlib.py",
+        "np.array([0.25, *range(1, 81)], np.float32)",
+        "np.array([0.25, *range(1, 81)][::-1], np.float32)",
+        (*CHECKSET, *COLOUR, *SHIPPED),
+    ),
+    Bug(
+        "shipped age, gender and eyeglasses boundaries negated",
+        "latentedit/files/boundaries.py",
         "return Boundary(unit(array",
         'return Boundary((-1 if path.stem in ("age", "gender", "eyeglasses") else 1) * unit(array',
-        SHIPPED),
-    Bug("SVM negatives taken from the middle of the ranking", "latentedit/core/boundary.py",
-        "order[len(order) - per_side :]", "order[(len(order) - per_side) // 2 : (len(order) + per_side) // 2]",
-        (*answers("test_choose_samples_takes_the_extremes_and_labels_the_rest_by_the_midpoint"),
-         "tests/test_boundaries.py")),
-    Bug("detect answers P(fake) = 0.5 for every face", "latentedit/models/detector.py",
-        "torch.sigmoid(self.model(", "torch.sigmoid(0 * self.model(",
-        (*answers("test_detect_ranks_generated_faces_above_real_ones"), "tests/test_detection.py")),
-    Bug("edit --report counts 'moved as asked' as 'went up'", "latentedit/core/editing.py",
-        "_mean(np.sign(change) == asked)", "_mean(np.sign(change) == 1)",
-        (*answers("test_report_counts_moves_in_the_asked_sign",
-                  "test_report_of_an_average_edit_follows_the_sign_of_the_last_step"),
-         "tests/test_editing.py")),
-    Bug("pose scorer's sign flipped", "latentedit/models/scorers/pose.py",
-        "return np.degrees(np.arctan2(", "return -np.degrees(np.arctan2(",
-        ("tests/test_scoring.py::test_yaw_from_landmarks", *CHECKSET, *COLOUR)),
-    Bug("score writes its rows in reverse order", "latentedit/commands/score.py",
-        "scores.values[name].astype(np.float32)[:, None]", "scores.values[name].astype(np.float32)[::-1, None]",
-        ("tests/test_scoring.py::test_score_codes_layout", "tests/test_scoring.py::test_score_folders",
-         "tests/test_scoring.py::test_score_an_edit_sweep")),
-    Bug("mix's interpolation weight reversed", "latentedit/core/mixing.py",
-        "t = np.asarray(weights, np.float64)[:, None]", "t = 1 - np.asarray(weights, np.float64)[:, None]",
-        ("tests/test_inversion.py::test_interpolation_paths_and_expressions",
-         "tests/test_inversion.py::test_mix_and_interpolate_cli")),
-    Bug("inversion returns its starting code", "latentedit/core/inversion.py",
-        "for step in range(settings.iterations):", "for step in range(0):",
-        ("tests/test_inversion.py::test_inversion_of_a_generated_face_converges",
-         "tests/test_inversion.py::test_invert_cli_writes_codes_pictures_and_metrics")),
-    Bug("condition projection uses only the first condition", "latentedit/core/boundary.py",
-        "for c in conditions], axis=1)", "for c in conditions[:1]], axis=1)",
-        ("tests/test_boundaries.py", "tests/test_editing.py::test_direction_arithmetic")),
-    Bug("learned probe's bias folded back with the wrong sign", "latentedit/core/probe.py",
-        "model.intercept_[0] - weight @ mean", "model.intercept_[0] + weight @ mean",
-        ("tests/test_learned_scorers.py::test_fit_probe_learns_and_reports_cross_validation",)),
-    Bug("label suggest picks the faces its scorer is surest about", "latentedit/core/probe.py",
-        "np.argsort(np.abs(logits[usable]), kind=\"stable\")", "np.argsort(-np.abs(logits[usable]), kind=\"stable\")",
-        ("tests/test_learned_scorers.py::test_suggest_prefers_uncertain_faces",)),
+        SHIPPED,
+    ),
+    Bug(
+        "SVM negatives taken from the middle of the ranking",
+        "latentedit/core/boundary.py",
+        "order[len(order) - per_side :]",
+        "order[(len(order) - per_side) // 2 : (len(order) + per_side) // 2]",
+        (
+            *answers("test_choose_samples_takes_the_extremes_and_labels_the_rest_by_the_midpoint"),
+            "tests/test_boundaries.py",
+        ),
+    ),
+    Bug(
+        "detect answers P(fake) = 0.5 for every face",
+        "latentedit/models/detector.py",
+        "torch.sigmoid(self.model(",
+        "torch.sigmoid(0 * self.model(",
+        (*answers("test_detect_ranks_generated_faces_above_real_ones"), "tests/test_detection.py"),
+    ),
+    Bug(
+        "edit --report counts 'moved as asked' as 'went up'",
+        "latentedit/core/editing.py",
+        "_mean(np.sign(change) == asked)",
+        "_mean(np.sign(change) == 1)",
+        (
+            *answers(
+                "test_report_counts_moves_in_the_asked_sign",
+                "test_report_of_an_average_edit_follows_the_sign_of_the_last_step",
+            ),
+            "tests/test_editing.py",
+        ),
+    ),
+    Bug(
+        "pose scorer's sign flipped",
+        "latentedit/models/scorers/pose.py",
+        "return np.degrees(np.arctan2(",
+        "return -np.degrees(np.arctan2(",
+        ("tests/test_scoring.py::test_yaw_from_landmarks", *CHECKSET, *COLOUR),
+    ),
+    Bug(
+        "score writes its rows in reverse order",
+        "latentedit/commands/score.py",
+        "scores.values[name].astype(np.float32)[:, None]",
+        "scores.values[name].astype(np.float32)[::-1, None]",
+        (
+            "tests/test_scoring.py::test_score_codes_layout",
+            "tests/test_scoring.py::test_score_folders",
+            "tests/test_scoring.py::test_score_an_edit_sweep",
+        ),
+    ),
+    Bug(
+        "mix's interpolation weight reversed",
+        "latentedit/core/mixing.py",
+        "t = np.asarray(weights, np.float64)[:, None]",
+        "t = 1 - np.asarray(weights, np.float64)[:, None]",
+        (
+            "tests/test_inversion.py::test_interpolation_paths_and_expressions",
+            "tests/test_inversion.py::test_mix_and_interpolate_cli",
+        ),
+    ),
+    Bug(
+        "inversion returns its starting code",
+        "latentedit/core/inversion.py",
+        "for step in range(settings.iterations):",
+        "for step in range(0):",
+        (
+            "tests/test_inversion.py::test_inversion_of_a_generated_face_converges",
+            "tests/test_inversion.py::test_invert_cli_writes_codes_pictures_and_metrics",
+        ),
+    ),
+    Bug(
+        "condition projection uses only the first condition",
+        "latentedit/core/boundary.py",
+        "for c in conditions], axis=1)",
+        "for c in conditions[:1]], axis=1)",
+        ("tests/test_boundaries.py", "tests/test_editing.py::test_direction_arithmetic"),
+    ),
+    Bug(
+        "learned probe's bias folded back with the wrong sign",
+        "latentedit/core/probe.py",
+        "model.intercept_[0] - weight @ mean",
+        "model.intercept_[0] + weight @ mean",
+        ("tests/test_learned_scorers.py::test_fit_probe_learns_and_reports_cross_validation",),
+    ),
+    Bug(
+        "label suggest picks the faces its scorer is surest about",
+        "latentedit/core/probe.py",
+        'np.argsort(np.abs(logits[usable]), kind="stable")',
+        'np.argsort(-np.abs(logits[usable]), kind="stable")',
+        ("tests/test_learned_scorers.py::test_suggest_prefers_uncertain_faces",),
+    ),
 ]
 
 
 def copy_repository(target: Path) -> None:
     """The files git would commit (tracked, and untracked but not ignored), copied to ``target``."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = ROOT / name
         if source.is_file():
@@ -133,8 +212,14 @@ def copy_environment(copy: Path) -> dict[str, str]:
     """The environment with the copy first on the import path, checked: ``latentedit`` must come from the copy."""
     path = os.pathsep.join([str(copy), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env = {**os.environ, "PYTHONPATH": path}
-    found = subprocess.run([sys.executable, "-c", "import latentedit; print(latentedit.__file__)"], cwd=copy, env=env,
-                           capture_output=True, text=True, check=True).stdout.strip()
+    found = subprocess.run(
+        [sys.executable, "-c", "import latentedit; print(latentedit.__file__)"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     if not Path(found).resolve().is_relative_to(copy.resolve()):
         sys.exit(f"latentedit is imported from {found}, not from the copy {copy}")
     return env
@@ -144,8 +229,15 @@ def run_tests(copy: Path, env: dict[str, str], tests: list[str], timeout: float)
     """Run pytest on ``tests`` in the copy; returns the exit code, the failing test ids, the seconds and the output."""
     start = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *tests],
-                              cwd=copy, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *tests],
+            cwd=copy,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         code, output = done.returncode, done.stdout + done.stderr
     except subprocess.TimeoutExpired as exc:
         code, output = -1, f"timed out after {timeout:.0f} s\n{exc.stdout or ''}"
@@ -159,8 +251,10 @@ def selection(bugs: list[Bug], suite: str) -> list[str]:
 
 
 def markdown(rows: list[tuple[Bug, str, bool, list[str], float]], suite: str, baseline: float | None) -> str:
-    lines = ["| bug | planted in | old → new | caught | failing tests | seconds |",
-             "| --- | --- | --- | --- | --- | ---: |"]
+    lines = [
+        "| bug | planted in | old → new | caught | failing tests | seconds |",
+        "| --- | --- | --- | --- | --- | ---: |",
+    ]
     for bug, where, caught, failing, seconds in rows:
         tests = "<br>".join(f"`{t}`" for t in failing) or "–"
         change = f"`{bug.old}` → `{bug.new}`".replace("|", "\\|")
@@ -169,16 +263,19 @@ def markdown(rows: list[tuple[Bug, str, bool, list[str], float]], suite: str, ba
     total = sum(row[4] for row in rows) + (baseline or 0)
     lines.append("")
     which = "those listed with it in BUGS" if suite == "listed" else f"the {suite} suite"
-    lines.append(f"Tests run per bug: {which}; "
-                 + (f"baseline without a bug {baseline:.0f} s; " if baseline is not None else "")
-                 + f"{len(rows)} bugs, {sum(r[2] for r in rows)} caught, {total:.0f} s in all.")
+    lines.append(
+        f"Tests run per bug: {which}; "
+        + (f"baseline without a bug {baseline:.0f} s; " if baseline is not None else "")
+        + f"{len(rows)} bugs, {sum(r[2] for r in rows)} caught, {total:.0f} s in all."
+    )
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", metavar="TEXT",
-                        help="plant only the bugs whose name contains one of these")
+    parser.add_argument(
+        "--only", nargs="+", metavar="TEXT", help="plant only the bugs whose name contains one of these"
+    )
     parser.add_argument("--suite", choices=["listed", "fast", "full"], default="listed", help="which tests run per bug")
     parser.add_argument("--no-baseline", action="store_true", help="skip the run without a bug")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds per test run")

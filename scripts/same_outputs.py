@@ -31,20 +31,68 @@ def commands(photo: str) -> list[list[str]]:
         ["sample", "-n", "300", "--seed", "0", "--no-images", "-o", "codes"],
         ["score", "sample", "-o", "scores_images"],
         ["score", "--codes", "codes/z.npy", "-o", "scores"],
-        ["train-boundary", "--codes", "codes/z.npy", "--scores", "scores/smile_scores.npy", "--ratio", "40",
-         "--condition", "age,eyeglasses", "-o", "boundary"],
+        [
+            "train-boundary",
+            "--codes",
+            "codes/z.npy",
+            "--scores",
+            "scores/smile_scores.npy",
+            "--ratio",
+            "40",
+            "--condition",
+            "age,eyeglasses",
+            "-o",
+            "boundary",
+        ],
         ["rank", "--codes", "codes/z.npy", "--boundary", "boundary/smile.npy", "--per-group", "4", "-o", "rank.png"],
-        ["edit", "--attrs", "age=+3", "--condition", "smile,eyeglasses", "-n", "3", "--seed", "5", "--report",
-         "-o", "edit_cond"],
-        ["edit", "--attrs", "smile", "--boundary", "smile=boundary/smile.npy", "--codes", "codes/z.npy",
-         "--index", "0,7", "--range", "-2:2", "--steps", "3", "-o", "edit_codes"],
+        [
+            "edit",
+            "--attrs",
+            "age=+3",
+            "--condition",
+            "smile,eyeglasses",
+            "-n",
+            "3",
+            "--seed",
+            "5",
+            "--report",
+            "-o",
+            "edit_cond",
+        ],
+        [
+            "edit",
+            "--attrs",
+            "smile",
+            "--boundary",
+            "smile=boundary/smile.npy",
+            "--codes",
+            "codes/z.npy",
+            "--index",
+            "0,7",
+            "--range",
+            "-2:2",
+            "--steps",
+            "3",
+            "-o",
+            "edit_codes",
+        ],
         ["edit", "--replay", "edit_cond/edit.json", "-o", "edit_replay"],
         ["edit", photo, "--attrs", "smile=+2", "--tune", "5", *photo_opts, "-o", "edit_photo"],
         ["invert", photo, *photo_opts, "-o", "invert"],
         ["mix", "seed:1", "seed:2", "--steps", "4", "-o", "mix"],
         ["mix", "invert/codes.npy:0", "seed:4", "--weight", "0.3", "-o", "mix_photo"],
-        ["arith", "a - b + c", "--group", "a=codes/z.npy:1,2", "--group", "b=codes/z.npy:3",
-         "--group", "c=seed:9", "-o", "arith"],
+        [
+            "arith",
+            "a - b + c",
+            "--group",
+            "a=codes/z.npy:1,2",
+            "--group",
+            "b=codes/z.npy:3",
+            "--group",
+            "c=seed:9",
+            "-o",
+            "arith",
+        ],
         ["detect", "--json", photo, "sample/000000.png", "sample/000001.png"],
     ]
 
@@ -76,8 +124,9 @@ def run(out: Path) -> None:
     printed = {}
     for args in commands("astronaut.png"):
         device = ["--device", "cpu"] if args[0] != "detect" else []
-        result = subprocess.run([sys.executable, "-m", "latentedit", *args, *device], cwd=out, capture_output=True,
-                                text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "latentedit", *args, *device], cwd=out, capture_output=True, text=True
+        )
         if result.returncode != 0:
             sys.exit(f"latentedit {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
         printed[" ".join(args)] = hashlib.sha256(result.stdout.encode()).hexdigest()

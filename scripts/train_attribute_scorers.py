@@ -75,8 +75,13 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     angle, scale = uniform(-6, 6) * math.pi / 180, uniform(0.95, 1.05)
     flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos * flip, -sin, uniform(-0.06, 0.06)], 1),
-                         torch.stack([sin * flip, cos, uniform(-0.06, 0.06)], 1)], 1)
+    theta = torch.stack(
+        [
+            torch.stack([cos * flip, -sin, uniform(-0.06, 0.06)], 1),
+            torch.stack([sin * flip, cos, uniform(-0.06, 0.06)], 1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, align_corners=False)
     grey = x.mean(1, keepdim=True)
@@ -110,8 +115,9 @@ def auc(y: np.ndarray, scores: np.ndarray) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
-    parser.add_argument("--copies", type=int, default=4,
-                        help="augmented copies of each training face (the first is the mirror image)")
+    parser.add_argument(
+        "--copies", type=int, default=4, help="augmented copies of each training face (the first is the mirror image)"
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -123,9 +129,11 @@ def main() -> None:
     held = split(targets)
     for k, name in enumerate(OUTPUTS):
         known = ~np.isnan(targets[:, k])
-        print(f"{name}: {int((targets[known, k] == 1).sum())} positive, {int((targets[known, k] == 0).sum())} "
-              f"negative, {int((~known).sum())} unclear among {len(targets)} detected faces; "
-              f"{int((held & known).sum())} held out")
+        print(
+            f"{name}: {int((targets[known, k] == 1).sum())} positive, {int((targets[known, k] == 0).sum())} "
+            f"negative, {int((~known).sum())} unclear among {len(targets)} detected faces; "
+            f"{int((held & known).sum())} held out"
+        )
     probe = AttributeProbe(FaceAnalysis("cpu").age_network).eval()
     generator = torch.Generator().manual_seed(0)
     views = [features(probe, chips), features(probe, chips.flip(3))]
@@ -139,13 +147,18 @@ def main() -> None:
             weight, bias = fit(x[train_rows], y[train_rows, k], c)
             results[c] = auc(targets[held, k], views[0][held] @ weight + bias)
         best = max(results, key=results.get)
-        print(f"{name}: held-out AUC by C " + ", ".join(f"{c:g}: {a:.3f}" for c, a in results.items()) +
-              f"; shipping C={best:g} refitted on all {len(targets)} faces")
+        print(
+            f"{name}: held-out AUC by C "
+            + ", ".join(f"{c:g}: {a:.3f}" for c, a in results.items())
+            + f"; shipping C={best:g} refitted on all {len(targets)} faces"
+        )
         weight, bias = fit(x, y[:, k], best)
         weights.append(weight)
         biases.append(bias)
-    state = {"weight": torch.tensor(np.stack(weights), dtype=torch.float32),
-             "bias": torch.tensor(biases, dtype=torch.float32)}
+    state = {
+        "weight": torch.tensor(np.stack(weights), dtype=torch.float32),
+        "bias": torch.tensor(biases, dtype=torch.float32),
+    }
     torch.save(state, args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes) in {time.time() - started:.0f} s")
 

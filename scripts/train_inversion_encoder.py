@@ -84,14 +84,25 @@ def main() -> None:
             schedule.step()
             running += loss.item()
         measured = evaluate(encoder, generator, val_images, val_codes)
-        print(f"epoch {epoch + 1}: train code MSE {running / batches:.4f}, held-out code MSE "
-              f"{measured['code_mse']:.4f}, start PSNR {measured['start_psnr']:.2f} dB "
-              f"({time.time() - started:.0f} s)", flush=True)
+        print(
+            f"epoch {epoch + 1}: train code MSE {running / batches:.4f}, held-out code MSE "
+            f"{measured['code_mse']:.4f}, start PSNR {measured['start_psnr']:.2f} dB "
+            f"({time.time() - started:.0f} s)",
+            flush=True,
+        )
     header = {
-        "model": MODEL, "weights_sha256": digest, "space": "z", "resolution": generator.resolution,
+        "model": MODEL,
+        "weights_sha256": digest,
+        "space": "z",
+        "resolution": generator.resolution,
         "training": {
-            "script": "scripts/train_inversion_encoder.py", "faces": args.faces, "seed": TRAIN_SEED,
-            "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "loss": "code MSE",
+            "script": "scripts/train_inversion_encoder.py",
+            "faces": args.faces,
+            "seed": TRAIN_SEED,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "loss": "code MSE",
         },
         "held_out": {"faces": VAL_FACES, "seed": VAL_SEED, **{k: round(v, 4) for k, v in measured.items()}},
     }

@@ -40,8 +40,10 @@ def detect_all(generator, codes: np.ndarray, path: Path, batch_size: int) -> lis
             start += len(images)
         np.savez(path, boxes=boxes, scores=scores, landmarks=landmarks)
     data = np.load(path)
-    return [None if np.isnan(s) else Face(b, float(s), points)
-            for b, s, points in zip(data["boxes"], data["scores"], data["landmarks"])]
+    return [
+        None if np.isnan(s) else Face(b, float(s), points)
+        for b, s, points in zip(data["boxes"], data["scores"], data["landmarks"])
+    ]
 
 
 def score_all(generator, codes, faces, attrs: list[str], work: Path, batch_size: int) -> None:
@@ -81,18 +83,28 @@ def main() -> None:
     faces = detect_all(generator, codes, args.work / "faces.npz", args.batch_size)
     score_all(generator, codes, faces, attrs, args.work, args.batch_size)
 
-    rows = ["| attribute | N (faces found) | chosen per side | validation accuracy | remaining accuracy |",
-            "| --- | ---: | ---: | ---: | ---: |"]
+    rows = [
+        "| attribute | N (faces found) | chosen per side | validation accuracy | remaining accuracy |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     for attr in attrs:
         scores = np.load(args.work / f"{attr}_scores.npy")
-        meta = {"attribute": attr, "model": args.model, "weights_sha256": digest, "space": "z",
-                "sample_seed": args.seed, "scores": f"latentedit scoring '{attr}' on the rendered faces"}
+        meta = {
+            "attribute": attr,
+            "model": args.model,
+            "weights_sha256": digest,
+            "space": "z",
+            "sample_seed": args.seed,
+            "scores": f"latentedit scoring '{attr}' on the rendered faces",
+        }
         boundary = train_boundary(codes, scores, name=attr, provenance=meta)
         save_boundary(boundary, SHIPPED_DIR / args.model / f"{attr}.npy", overwrite=True)
         save_png(render_ranking(generator, codes[:2000], boundary), args.work / f"rank_{attr}.png")
         m = boundary.info
-        rows.append(f"| {attr} | {m.n} ({m.n_valid}) | {m.chosen_per_side} | {m.validation_accuracy:.3f} "
-                    f"| {m.remaining_accuracy:.3f} |")
+        rows.append(
+            f"| {attr} | {m.n} ({m.n_valid}) | {m.chosen_per_side} | {m.validation_accuracy:.3f} "
+            f"| {m.remaining_accuracy:.3f} |"
+        )
     print("\n".join(rows))
 
 

@@ -87,8 +87,16 @@ EXPECTED = {  # attribute: (RGB scores of COLOUR_FACES, tolerance)
     "eyeglasses": ([0.012, 0.055, 0.049, 0.031, 0.026, 0.181, 0.009, 0.023, 0.148], 0.03),
 }
 # (check-set row, attribute, labelled value: 1 yes / male, 0 no / female) read clearly on these faces
-CLEAR = [(40, "smile", 1), (19, "smile", 1), (57, "smile", 1), (4, "eyeglasses", 0), (21, "eyeglasses", 0),
-         (45, "eyeglasses", 0), (11, "gender", 0), (6, "gender", 1)]
+CLEAR = [
+    (40, "smile", 1),
+    (19, "smile", 1),
+    (57, "smile", 1),
+    (4, "eyeglasses", 0),
+    (21, "eyeglasses", 0),
+    (45, "eyeglasses", 0),
+    (11, "gender", 0),
+    (6, "gender", 1),
+]
 
 
 def test_scores_need_rgb(dcgan, checkset, scorers):
@@ -199,8 +207,9 @@ def test_report_counts_moves_in_the_asked_sign(tmp_path, run_cli):
 @pytest.mark.slow
 def test_report_of_an_average_edit_follows_the_sign_of_the_last_step(tmp_path, run_cli):
     """With --combine average the strengths are ignored and the sign asked is that of the last step (here -3)."""
-    targets = _report(run_cli, tmp_path / "average", "--attrs", "smile,gender", "--combine", "average",
-                      "--range=0:-3", "--steps", 2)
+    targets = _report(
+        run_cli, tmp_path / "average", "--attrs", "smile,gender", "--combine", "average", "--range=0:-3", "--steps", 2
+    )
     for attr in ("smile", "gender"):
         assert targets[attr]["mean_change"] < 0 and targets[attr]["moved_as_asked"] >= 0.75, (attr, targets[attr])
 

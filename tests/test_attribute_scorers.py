@@ -25,8 +25,10 @@ TRAIN_CODES = Path(__file__).parent / "data" / "train_attributes_codes.npy"
 # Rows of train_attributes_labels.csv that are unambiguous on the contact sheets (labelled yes / no there).
 CLEAR = {
     "smile": {"yes": [8, 24, 253, 437, 546, 710, 792, 1020, 1048, 1094], "no": [5, 13, 26, 34, 120, 187, 299, 441]},
-    "eyeglasses": {"yes": [4, 16, 219, 263, 377, 702, 984, 1063, 1083, 1150],
-                   "no": [5, 13, 26, 34, 120, 187, 299, 441]},
+    "eyeglasses": {
+        "yes": [4, 16, 219, 263, 377, 702, 984, 1063, 1083, 1150],
+        "no": [5, 13, 26, 34, 120, 187, 299, 441],
+    },
     # (beards and moustaches) / (long hair, no facial hair)
     "gender": {"yes": [30, 56, 201, 292, 297, 984, 1090, 1183], "no": [9, 19, 26, 352, 1153, 1185, 1198, 350]},
 }

@@ -74,8 +74,13 @@ def corpus(tmp_path_factory, dcgan):
     put("broken_link.npy", lambda p: p.symlink_to("nowhere.npy"))
     # boundaries and sidecars
     normal = np.ones((1, 100), np.float32) / 10
-    for name, sidecar in [("broken_json", "{not json"), ("list_json", "[1, 2]"), ("text_offset", '{"offset": "abc"}'),
-                          ("deep_json", json.dumps(deep(200))), ("name_list", '{"name": ["smile"]}')]:
+    for name, sidecar in [
+        ("broken_json", "{not json"),
+        ("list_json", "[1, 2]"),
+        ("text_offset", '{"offset": "abc"}'),
+        ("deep_json", json.dumps(deep(200))),
+        ("name_list", '{"name": ["smile"]}'),
+    ]:
         put(f"{name}.npy", lambda p: np.save(p, normal))
         put(f"{name}.json", lambda p, text=sidecar: p.write_text(text))
     put("zero.npy", lambda p: np.save(p, np.zeros((1, 100), np.float32)))
@@ -88,8 +93,17 @@ def corpus(tmp_path_factory, dcgan):
     put("empty.pt", lambda p: p.write_bytes(b""))
     put("text.pt", lambda p: p.write_text("weights"))
     put("runs_code.pt", lambda p: torch.save({"netG_state_dict": SystemCall(f"touch {canary}")}, p))
-    put("nan.pt", lambda p: torch.save({"netG_state_dict": {k: v.clone().fill_(float("nan")) if v.is_floating_point() else v
-                                                            for k, v in state.items()}}, p))
+    put(
+        "nan.pt",
+        lambda p: torch.save(
+            {
+                "netG_state_dict": {
+                    k: v.clone().fill_(float("nan")) if v.is_floating_point() else v for k, v in state.items()
+                }
+            },
+            p,
+        ),
+    )
     put("wrong_keys.pt", lambda p: torch.save({"netG_state_dict": {"weight": torch.zeros(3)}}, p))
     put("a_list.pt", lambda p: torch.save({"netG_state_dict": [torch.zeros(3)]}, p))
     put("strings.pt", lambda p: torch.save({"netG_state_dict": {"main.0.weight": "zeros"}}, p))
@@ -99,9 +113,12 @@ def corpus(tmp_path_factory, dcgan):
     put("runs_code.pkl", lambda p: p.write_bytes(pickle.dumps({"G_ema": SystemCall(f"touch {canary}")})))
     put("small.pkl", lambda p: write_nvidia_pickle(p, small, SMALL_STYLEGAN2))  # a good one: 6 W+ layers of 16
     put("small_direction.npy", lambda p: np.save(p, np.ones((1, 16), np.float32) / 4))
-    for name, change in [("no_z_dim", lambda k: k.pop("z_dim")), ("text_resolution", lambda k: k.update(img_resolution="16")),
-                         ("huge_resolution", lambda k: k.update(img_resolution=2**20)),
-                         ("odd_resolution", lambda k: k.update(img_resolution=24))]:
+    for name, change in [
+        ("no_z_dim", lambda k: k.pop("z_dim")),
+        ("text_resolution", lambda k: k.update(img_resolution="16")),
+        ("huge_resolution", lambda k: k.update(img_resolution=2**20)),
+        ("odd_resolution", lambda k: k.update(img_resolution=24)),
+    ]:
         kwargs = json.loads(json.dumps(SMALL_STYLEGAN2))
         change(kwargs)
         put(f"{name}.pkl", lambda p, kw=kwargs: write_nvidia_pickle(p, small, kw))
@@ -109,8 +126,12 @@ def corpus(tmp_path_factory, dcgan):
     # generator files written by train-gan
     trained = generator_file(build_networks("pggan", 16, width=16, seed=0)[0], template=None, training={})
     put("trained.pt", lambda p: torch.save(trained, p))
-    put("nan_trained.pt", lambda p: torch.save({**trained, "state_dict": {
-        k: v.clone().fill_(float("nan")) for k, v in trained["state_dict"].items()}}, p))
+    put(
+        "nan_trained.pt",
+        lambda p: torch.save(
+            {**trained, "state_dict": {k: v.clone().fill_(float("nan")) for k, v in trained["state_dict"].items()}}, p
+        ),
+    )
     put("future_trained.pt", lambda p: torch.save({**trained, "format_version": 99}, p))
     put("huge_trained.pt", lambda p: torch.save({**trained, "config": {"channels": [16, 16, 16, 2**20]}}, p))
     put("text_trained.pt", lambda p: torch.save({**trained, "resolution": "16"}, p))
@@ -119,10 +140,25 @@ def corpus(tmp_path_factory, dcgan):
 
     detector = torch.load(SHIPPED_DETECTOR, weights_only=True)
     header = json.loads(detector["latentedit-detector"])
-    put("nan_detector.pt", lambda p: torch.save({**detector, "state_dict": {
-        k: v.clone().fill_(float("nan")) if v.is_floating_point() else v for k, v in detector["state_dict"].items()}}, p))
-    put("size_text_detector.pt", lambda p: torch.save({**detector, "latentedit-detector": json.dumps(
-        {**header, "input": {**header["input"], "size": "48"}})}, p))
+    put(
+        "nan_detector.pt",
+        lambda p: torch.save(
+            {
+                **detector,
+                "state_dict": {
+                    k: v.clone().fill_(float("nan")) if v.is_floating_point() else v
+                    for k, v in detector["state_dict"].items()
+                },
+            },
+            p,
+        ),
+    )
+    put(
+        "size_text_detector.pt",
+        lambda p: torch.save(
+            {**detector, "latentedit-detector": json.dumps({**header, "input": {**header["input"], "size": "48"}})}, p
+        ),
+    )
     put("header_list_detector.pt", lambda p: torch.save({**detector, "latentedit-detector": "[1]"}, p))
     put("runs_code_detector.pt", lambda p: torch.save({**detector, "state_dict": SystemCall(f"touch {canary}")}, p))
     # images
@@ -134,23 +170,48 @@ def corpus(tmp_path_factory, dcgan):
     put("loop.png", lambda p: p.symlink_to(p.name))
     put("big_face.png", lambda p: Image.fromarray(face).resize((96, 96)).save(p))
     # edit records
-    record = {"tool": "latentedit", "model": "dcgan-digiface64", "weights_sha256": None, "space": "z", "seed": 0, "n": 1,
-              "attrs": "smile=+1", "attributes": ["smile"], "strengths": [1.0], "boundaries": {}, "steps": [0.0, 1.0]}
-    for name, changed in [("lists", {**record, "attrs": ["smile"]}), ("no_steps", {**record, "steps": []}),
-                          ("no_attrs", {k: v for k, v in record.items() if k != "attrs"}),
-                          ("deep", {**record, "report": deep(200)}), ("seed_text", {**record, "seed": "0"}),
-                          ("huge_n", {**record, "n": 10**13}), ("layers_text", {**record, "layers": "0-3"})]:
+    record = {
+        "tool": "latentedit",
+        "model": "dcgan-digiface64",
+        "weights_sha256": None,
+        "space": "z",
+        "seed": 0,
+        "n": 1,
+        "attrs": "smile=+1",
+        "attributes": ["smile"],
+        "strengths": [1.0],
+        "boundaries": {},
+        "steps": [0.0, 1.0],
+    }
+    for name, changed in [
+        ("lists", {**record, "attrs": ["smile"]}),
+        ("no_steps", {**record, "steps": []}),
+        ("no_attrs", {k: v for k, v in record.items() if k != "attrs"}),
+        ("deep", {**record, "report": deep(200)}),
+        ("seed_text", {**record, "seed": "0"}),
+        ("huge_n", {**record, "n": 10**13}),
+        ("layers_text", {**record, "layers": "0-3"}),
+    ]:
         put(f"{name}.json", lambda p, data=changed: p.write_text(json.dumps(data)))
     face = {"distance": 1.5, "before": 0.2, "goal": 0.9, "reading": 0.88, "status": "reached"}
-    target = {"value": 0.9, "relative": False, "unit": "probability", "scorer": "smile", "tolerance": 0.02,
-              "evaluations": 4, "faces": [face]}
+    target = {
+        "value": 0.9,
+        "relative": False,
+        "unit": "probability",
+        "scorer": "smile",
+        "tolerance": 0.02,
+        "evaluations": 4,
+        "faces": [face],
+    }
     targeted = {**record, "attrs": "smile=0.9", "strengths": [0.0], "targets": {"smile": target}}
-    for name, changed in [("target_faces", {**targeted, "targets": {"smile": {**target, "faces": [face, face]}}}),
-                          ("target_other", {**targeted, "targets": {"age": target}}),
-                          ("target_text", {**targeted, "targets": {"smile": {**target, "faces": [
-                              {**face, "distance": "far"}]}}})]:
+    for name, changed in [
+        ("target_faces", {**targeted, "targets": {"smile": {**target, "faces": [face, face]}}}),
+        ("target_other", {**targeted, "targets": {"age": target}}),
+        ("target_text", {**targeted, "targets": {"smile": {**target, "faces": [{**face, "distance": "far"}]}}}),
+    ]:
         put(f"{name}.json", lambda p, data=changed: p.write_text(json.dumps(data)))
     put("broken.json", lambda p: p.write_text('{"tool": '))
+
     # learned scorers (train-scorer, label, --scorer): labels CSVs naming rows of good.npy, and scorer files
     def labels(name: str, rows: list[str]) -> None:
         put(name, lambda p: p.write_text("item,label\n" + "".join(f"{row}\n" for row in rows)))
@@ -164,15 +225,29 @@ def corpus(tmp_path_factory, dcgan):
     labels("labels_bad_value.csv", ["good.npy:0,yes"])
     labels("labels_images.csv", ["face.png,1", *balanced])
     put("labels_no_header.csv", lambda p: p.write_text("good.npy:0,1\n"))
-    header = ScorerHeader(attribute="beard", feature_extractor=FEATURES, feature_extractor_sha256="0" * 64,
-                          feature_dim=FEATURE_DIM, labels=LabelCounts(positive=10, negative=10), regularisation_c=1.0,
-                          cv_folds=5, cv_auc=0.9, cv_auc_std=0.01)
-    put("other_features.scorer", lambda p: torch.save({HEADER_KEY: json.dumps(header.to_json()),
-                                                       "weight": torch.zeros(FEATURE_DIM), "bias": torch.zeros(1)}, p))
+    header = ScorerHeader(
+        attribute="beard",
+        feature_extractor=FEATURES,
+        feature_extractor_sha256="0" * 64,
+        feature_dim=FEATURE_DIM,
+        labels=LabelCounts(positive=10, negative=10),
+        regularisation_c=1.0,
+        cv_folds=5,
+        cv_auc=0.9,
+        cv_auc_std=0.01,
+    )
+    put(
+        "other_features.scorer",
+        lambda p: torch.save(
+            {HEADER_KEY: json.dumps(header.to_json()), "weight": torch.zeros(FEATURE_DIM), "bias": torch.zeros(1)}, p
+        ),
+    )
     put("beard.npy", lambda p: np.save(p, normal))
     changed_scorer = {"path": str(files["labels_ok.csv"]), "sha256": "0" * 64}  # not that file's sha256
-    put("beard.json", lambda p: p.write_text(json.dumps({"name": "beard", "attribute": "beard",
-                                                         "scorer_file": changed_scorer})))
+    put(
+        "beard.json",
+        lambda p: p.write_text(json.dumps({"name": "beard", "attribute": "beard", "scorer_file": changed_scorer})),
+    )
     put("very_deep.json", lambda p: p.write_text("[" * 100000 + "]" * 100000))
     return files
 
@@ -218,17 +293,42 @@ CASES = [
     ("sample-string-weights", ["sample", "--weights", "{strings.pt}", "-o", "{out}"], 3, "not a named tensor"),
     ("sample-weights-folder", ["sample", "--weights", "{folder.npy}", "-o", "{out}"], 3, "is a folder"),
     # StyleGAN2 pickles and state dicts
-    ("stylegan2-code-pickle", ["sample", "-m", "stylegan2-ffhq", "--weights", "{runs_code.pkl}", "-o", "{out}"], 3, "refused"),
-    ("stylegan2-no-z-dim", ["sample", "-m", "stylegan2-ffhq", "--weights", "{no_z_dim.pkl}", "-o", "{out}"], 3,
-     "configuration is damaged"),
-    ("stylegan2-text-resolution", ["sample", "-m", "stylegan2-ffhq", "--weights", "{text_resolution.pkl}", "-o", "{out}"],
-     3, "img_resolution must be a whole number"),
-    ("stylegan2-huge-resolution", ["sample", "-m", "stylegan2-ffhq", "--weights", "{huge_resolution.pkl}", "-o", "{out}"],
-     3, "img_resolution must be a whole number"),
-    ("stylegan2-odd-resolution", ["sample", "-m", "stylegan2-ffhq", "--weights", "{odd_resolution.pkl}", "-o", "{out}"],
-     3, "not a power of two"),
-    ("stylegan2-not-tensors", ["sample", "-m", "stylegan2-ffhq", "--weights", "{not_tensors.pt}", "-o", "{out}"], 3,
-     "not a named tensor"),
+    (
+        "stylegan2-code-pickle",
+        ["sample", "-m", "stylegan2-ffhq", "--weights", "{runs_code.pkl}", "-o", "{out}"],
+        3,
+        "refused",
+    ),
+    (
+        "stylegan2-no-z-dim",
+        ["sample", "-m", "stylegan2-ffhq", "--weights", "{no_z_dim.pkl}", "-o", "{out}"],
+        3,
+        "configuration is damaged",
+    ),
+    (
+        "stylegan2-text-resolution",
+        ["sample", "-m", "stylegan2-ffhq", "--weights", "{text_resolution.pkl}", "-o", "{out}"],
+        3,
+        "img_resolution must be a whole number",
+    ),
+    (
+        "stylegan2-huge-resolution",
+        ["sample", "-m", "stylegan2-ffhq", "--weights", "{huge_resolution.pkl}", "-o", "{out}"],
+        3,
+        "img_resolution must be a whole number",
+    ),
+    (
+        "stylegan2-odd-resolution",
+        ["sample", "-m", "stylegan2-ffhq", "--weights", "{odd_resolution.pkl}", "-o", "{out}"],
+        3,
+        "not a power of two",
+    ),
+    (
+        "stylegan2-not-tensors",
+        ["sample", "-m", "stylegan2-ffhq", "--weights", "{not_tensors.pt}", "-o", "{out}"],
+        3,
+        "not a named tensor",
+    ),
     # score
     ("sample-shard-k-ge-n", ["sample", "-n", 4, "--shard", "3/3", "-o", "{out}"], 2, "must be in 0..2 for 3 parts"),
     ("sample-shard-text", ["sample", "-n", 4, "--shard", "half", "-o", "{out}"], 2, "must read K/N"),
@@ -238,8 +338,12 @@ CASES = [
     ("merge-missing-folder", ["merge", "{root}/nowhere", "-o", "{out}"], 2, "is not a part folder"),
     ("score-overwrite-input", ["score", "{sample}", "-o", "{sample}", "--overwrite"], 2, "is the input"),
     ("score-into-input", ["score", "{sample}", "-o", "{sample}/scores"], 2, "is inside the input"),
-    ("score-model-with-images", ["score", "{face.png}", "-m", "dcgan-digiface64", "-o", "{out}"], 2,
-     "does nothing when scoring images"),
+    (
+        "score-model-with-images",
+        ["score", "{face.png}", "-m", "dcgan-digiface64", "-o", "{out}"],
+        2,
+        "does nothing when scoring images",
+    ),
     ("score-image-folder-name", ["score", "{dir.png}", "-o", "{out}"], 2, "no images"),
     ("score-image-loop", ["score", "{loop.png}", "-o", "{out}"], 2, "leads nowhere"),
     ("score-empty-image", ["score", "{empty.png}", "-o", "{out}"], 2, "is empty"),
@@ -248,137 +352,433 @@ CASES = [
     ("score-tampered-resolution", ["score", "{tampered_resolution}", "-o", "{out}"], 2, "is not a generator's"),
     ("score-broken-manifest", ["score", "{broken_manifest}", "-o", "{out}"], 2, "not valid JSON"),
     # train-boundary
-    ("boundary-inf-codes", ["train-boundary", "--codes", "{inf_rows.npy}", "--scores", "{scores.npy}", "--ratio", 5,
-                            "-o", "{out}"], 2, "NaN or infinite"),
-    ("boundary-inf-scores", ["train-boundary", "--codes", "{good.npy}", "--scores", "{inf_scores.npy}", "--ratio", 5,
-                             "-o", "{out}"], 2, "infinite values"),
-    ("boundary-short-scores", ["train-boundary", "--codes", "{good.npy}", "--scores", "{short_scores.npy}", "-o", "{out}"],
-     2, "differ in length"),
-    ("boundary-ratio-inf", ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", "inf",
-                            "-o", "{out}"], 2, "ratio must be"),
-    ("boundary-name-escape", ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", 5,
-                              "--name", "../x", "-o", "{out}"], 2, "cannot name a file"),
-    ("boundary-codes-in-out", ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", 5,
-                               "-o", "{root}", "--overwrite"], 2, "contains the input"),
-    ("boundary-broken-sidecar", ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", 5,
-                                 "--condition", "{broken_json.npy}", "-o", "{out}"], 2, "not valid JSON"),
-    ("boundary-list-sidecar", ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", 5,
-                               "--condition", "{list_json.npy}", "-o", "{out}"], 2, "must be a JSON object"),
-    ("boundary-text-offset", ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", 5,
-                              "--condition", "{text_offset.npy}", "-o", "{out}"], 2, "offset must be a finite number"),
-    ("boundary-zero-condition", ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", 5,
-                                 "--condition", "{zero.npy}", "-o", "{out}"], 2, "zero or non-finite norm"),
+    (
+        "boundary-inf-codes",
+        ["train-boundary", "--codes", "{inf_rows.npy}", "--scores", "{scores.npy}", "--ratio", 5, "-o", "{out}"],
+        2,
+        "NaN or infinite",
+    ),
+    (
+        "boundary-inf-scores",
+        ["train-boundary", "--codes", "{good.npy}", "--scores", "{inf_scores.npy}", "--ratio", 5, "-o", "{out}"],
+        2,
+        "infinite values",
+    ),
+    (
+        "boundary-short-scores",
+        ["train-boundary", "--codes", "{good.npy}", "--scores", "{short_scores.npy}", "-o", "{out}"],
+        2,
+        "differ in length",
+    ),
+    (
+        "boundary-ratio-inf",
+        ["train-boundary", "--codes", "{good.npy}", "--scores", "{scores.npy}", "--ratio", "inf", "-o", "{out}"],
+        2,
+        "ratio must be",
+    ),
+    (
+        "boundary-name-escape",
+        [
+            "train-boundary",
+            "--codes",
+            "{good.npy}",
+            "--scores",
+            "{scores.npy}",
+            "--ratio",
+            5,
+            "--name",
+            "../x",
+            "-o",
+            "{out}",
+        ],
+        2,
+        "cannot name a file",
+    ),
+    (
+        "boundary-codes-in-out",
+        [
+            "train-boundary",
+            "--codes",
+            "{good.npy}",
+            "--scores",
+            "{scores.npy}",
+            "--ratio",
+            5,
+            "-o",
+            "{root}",
+            "--overwrite",
+        ],
+        2,
+        "contains the input",
+    ),
+    (
+        "boundary-broken-sidecar",
+        [
+            "train-boundary",
+            "--codes",
+            "{good.npy}",
+            "--scores",
+            "{scores.npy}",
+            "--ratio",
+            5,
+            "--condition",
+            "{broken_json.npy}",
+            "-o",
+            "{out}",
+        ],
+        2,
+        "not valid JSON",
+    ),
+    (
+        "boundary-list-sidecar",
+        [
+            "train-boundary",
+            "--codes",
+            "{good.npy}",
+            "--scores",
+            "{scores.npy}",
+            "--ratio",
+            5,
+            "--condition",
+            "{list_json.npy}",
+            "-o",
+            "{out}",
+        ],
+        2,
+        "must be a JSON object",
+    ),
+    (
+        "boundary-text-offset",
+        [
+            "train-boundary",
+            "--codes",
+            "{good.npy}",
+            "--scores",
+            "{scores.npy}",
+            "--ratio",
+            5,
+            "--condition",
+            "{text_offset.npy}",
+            "-o",
+            "{out}",
+        ],
+        2,
+        "offset must be a finite number",
+    ),
+    (
+        "boundary-zero-condition",
+        [
+            "train-boundary",
+            "--codes",
+            "{good.npy}",
+            "--scores",
+            "{scores.npy}",
+            "--ratio",
+            5,
+            "--condition",
+            "{zero.npy}",
+            "-o",
+            "{out}",
+        ],
+        2,
+        "zero or non-finite norm",
+    ),
     # rank
     ("rank-not-a-picture", ["rank", "--codes", "{good.npy}", "--boundary", "smile", "-o", "{out}"], 2, "is a picture"),
-    ("rank-deep-sidecar", ["rank", "--codes", "{good.npy}", "--boundary", "{deep_json.npy}", "-o", "{out}.png"], 2,
-     "nested too deeply"),
-    ("rank-name-list", ["rank", "--codes", "{good.npy}", "--boundary", "{name_list.npy}", "-o", "{out}.png"], 2,
-     "name must be text"),
-    ("rank-nan-boundary", ["rank", "--codes", "{good.npy}", "--boundary", "{nan_boundary.npy}", "-o", "{out}.png"], 2,
-     "zero or non-finite norm"),
+    (
+        "rank-deep-sidecar",
+        ["rank", "--codes", "{good.npy}", "--boundary", "{deep_json.npy}", "-o", "{out}.png"],
+        2,
+        "nested too deeply",
+    ),
+    (
+        "rank-name-list",
+        ["rank", "--codes", "{good.npy}", "--boundary", "{name_list.npy}", "-o", "{out}.png"],
+        2,
+        "name must be text",
+    ),
+    (
+        "rank-nan-boundary",
+        ["rank", "--codes", "{good.npy}", "--boundary", "{nan_boundary.npy}", "-o", "{out}.png"],
+        2,
+        "zero or non-finite norm",
+    ),
     # edit
     ("edit-replay-lists", ["edit", "--replay", "{lists.json}", "-o", "{out}"], 2, "attrs must be text"),
     ("edit-replay-no-steps", ["edit", "--replay", "{no_steps.json}", "-o", "{out}"], 2, "no steps"),
     ("edit-replay-no-attrs", ["edit", "--replay", "{no_attrs.json}", "-o", "{out}"], 2, "has no 'attrs'"),
     ("edit-replay-deep", ["edit", "--replay", "{deep.json}", "-o", "{out}"], 2, "nested too deeply"),
     ("edit-replay-very-deep", ["edit", "--replay", "{very_deep.json}", "-o", "{out}"], 2, "nested too deeply"),
-    ("edit-replay-seed-text", ["edit", "--replay", "{seed_text.json}", "-o", "{out}"], 2, "seed must be a whole number"),
+    (
+        "edit-replay-seed-text",
+        ["edit", "--replay", "{seed_text.json}", "-o", "{out}"],
+        2,
+        "seed must be a whole number",
+    ),
     ("edit-replay-huge-n", ["edit", "--replay", "{huge_n.json}", "-o", "{out}"], 2, "would need"),
     ("edit-replay-broken", ["edit", "--replay", "{broken.json}", "-o", "{out}"], 2, "not valid JSON"),
-    ("edit-replay-with-attrs", ["edit", "--replay", "{lists.json}", "--attrs", "smile", "-o", "{out}"], 2,
-     "--attrs does nothing with --replay"),
-    ("edit-index-without-codes", ["edit", "--attrs", "smile", "--index", "1", "-o", "{out}"], 2,
-     "--index does nothing without --codes"),
+    (
+        "edit-replay-with-attrs",
+        ["edit", "--replay", "{lists.json}", "--attrs", "smile", "-o", "{out}"],
+        2,
+        "--attrs does nothing with --replay",
+    ),
+    (
+        "edit-index-without-codes",
+        ["edit", "--attrs", "smile", "--index", "1", "-o", "{out}"],
+        2,
+        "--index does nothing without --codes",
+    ),
     ("edit-empty-range", ["edit", "--attrs", "smile", "--range", "", "-o", "{out}"], 2, "LOW:HIGH"),
-    ("edit-photo-options-without-photos", ["edit", "--attrs", "smile", "--tune", 5, "-o", "{out}"], 2,
-     "--tune does nothing without photos"),
-    ("edit-overwrite-codes-folder", ["edit", "--attrs", "smile", "--codes", "{good.npy}", "-o", "{root}", "--overwrite"],
-     2, "contains the input"),
-    ("edit-layers-not-wp", ["edit", "--attrs", "smile", "--layers", "0-3", "-o", "{out}"], 2,
-     "layers move chosen layers of W+ codes: edit in space wp (this edit is in space z)"),
-    ("edit-layers-out-of-range", ["edit", "--attrs", "d", "--boundary", "d={small_direction.npy}", "-m",
-                                  "stylegan2-ffhq", "--weights", "{small.pkl}", "--space", "wp", "--layers", "4-6",
-                                  "-o", "{out}"], 2,
-     "layers 4-6 out of range: the model has 6 layers, 0-5"),
-    ("edit-layers-backwards", ["edit", "--attrs", "d", "--boundary", "d={small_direction.npy}", "-m", "stylegan2-ffhq",
-                               "--weights", "{small.pkl}", "--space", "wp", "--layers", "3-1", "-o", "{out}"], 2,
-     "range 3-1 runs backwards"),
+    (
+        "edit-photo-options-without-photos",
+        ["edit", "--attrs", "smile", "--tune", 5, "-o", "{out}"],
+        2,
+        "--tune does nothing without photos",
+    ),
+    (
+        "edit-overwrite-codes-folder",
+        ["edit", "--attrs", "smile", "--codes", "{good.npy}", "-o", "{root}", "--overwrite"],
+        2,
+        "contains the input",
+    ),
+    (
+        "edit-layers-not-wp",
+        ["edit", "--attrs", "smile", "--layers", "0-3", "-o", "{out}"],
+        2,
+        "layers move chosen layers of W+ codes: edit in space wp (this edit is in space z)",
+    ),
+    (
+        "edit-layers-out-of-range",
+        [
+            "edit",
+            "--attrs",
+            "d",
+            "--boundary",
+            "d={small_direction.npy}",
+            "-m",
+            "stylegan2-ffhq",
+            "--weights",
+            "{small.pkl}",
+            "--space",
+            "wp",
+            "--layers",
+            "4-6",
+            "-o",
+            "{out}",
+        ],
+        2,
+        "layers 4-6 out of range: the model has 6 layers, 0-5",
+    ),
+    (
+        "edit-layers-backwards",
+        [
+            "edit",
+            "--attrs",
+            "d",
+            "--boundary",
+            "d={small_direction.npy}",
+            "-m",
+            "stylegan2-ffhq",
+            "--weights",
+            "{small.pkl}",
+            "--space",
+            "wp",
+            "--layers",
+            "3-1",
+            "-o",
+            "{out}",
+        ],
+        2,
+        "range 3-1 runs backwards",
+    ),
     ("edit-replay-layers-text", ["edit", "--replay", "{layers_text.json}", "-o", "{out}"], 2, "layers must be a list"),
     # directions
-    ("directions-k-too-large", ["directions", "-k", 101, "-o", "{out}"], 2,
-     "k=101 must be between 1 and the latent dimension 100 of dcgan-digiface64"),
+    (
+        "directions-k-too-large",
+        ["directions", "-k", 101, "-o", "{out}"],
+        2,
+        "k=101 must be between 1 and the latent dimension 100 of dcgan-digiface64",
+    ),
     ("directions-k-zero", ["directions", "-k", 0, "-o", "{out}"], 2, "k=0 must be between 1"),
-    ("directions-k-too-large-w", ["directions", "-m", "stylegan2-ffhq", "--weights", "{small.pkl}", "-k", 17,
-                                  "-o", "{out}"], 2, "k=17 must be between 1 and the latent dimension 16"),
-    ("directions-unknown-method", ["directions", "--method", "ica", "-o", "{out}"], 2,
-     "'ica' is not one of 'sefa', 'ganspace'"),
-    ("directions-layers-without-layers", ["directions", "--layers", "0-3", "-o", "{out}"], 2,
-     "model dcgan-digiface64 has no per-layer (W+) codes"),
-    ("directions-layers-out-of-range", ["directions", "-m", "stylegan2-ffhq", "--weights", "{small.pkl}", "--layers",
-                                        "0-6", "-o", "{out}"], 2,
-     "layers 0-6 out of range: the model has 6 layers, 0-5"),
-    ("directions-layers-unreadable", ["directions", "-m", "stylegan2-ffhq", "--weights", "{small.pkl}", "--layers",
-                                      "2-x", "-o", "{out}"], 2, "layers must look like 0-3, 0,2,5-7 or all"),
-    ("directions-missing-weights", ["directions", "--weights", "{root}/missing.pth", "-o", "{out}"], 3,
-     "missing.pth does not exist"),
-    ("directions-weights-not-installed", ["directions", "-m", "stylegan-ffhq", "-o", "{out}"], 3,
-     "weights for stylegan-ffhq are not in"),
-    ("directions-code-weights", ["directions", "-m", "stylegan2-ffhq", "--weights", "{runs_code.pkl}", "-o", "{out}"],
-     3, "refused"),
-    ("directions-few-samples", ["directions", "--method", "ganspace", "--samples", 5, "-o", "{out}"], 2,
-     "samples=5 must exceed k=10"),
+    (
+        "directions-k-too-large-w",
+        ["directions", "-m", "stylegan2-ffhq", "--weights", "{small.pkl}", "-k", 17, "-o", "{out}"],
+        2,
+        "k=17 must be between 1 and the latent dimension 16",
+    ),
+    (
+        "directions-unknown-method",
+        ["directions", "--method", "ica", "-o", "{out}"],
+        2,
+        "'ica' is not one of 'sefa', 'ganspace'",
+    ),
+    (
+        "directions-layers-without-layers",
+        ["directions", "--layers", "0-3", "-o", "{out}"],
+        2,
+        "model dcgan-digiface64 has no per-layer (W+) codes",
+    ),
+    (
+        "directions-layers-out-of-range",
+        ["directions", "-m", "stylegan2-ffhq", "--weights", "{small.pkl}", "--layers", "0-6", "-o", "{out}"],
+        2,
+        "layers 0-6 out of range: the model has 6 layers, 0-5",
+    ),
+    (
+        "directions-layers-unreadable",
+        ["directions", "-m", "stylegan2-ffhq", "--weights", "{small.pkl}", "--layers", "2-x", "-o", "{out}"],
+        2,
+        "layers must look like 0-3, 0,2,5-7 or all",
+    ),
+    (
+        "directions-missing-weights",
+        ["directions", "--weights", "{root}/missing.pth", "-o", "{out}"],
+        3,
+        "missing.pth does not exist",
+    ),
+    (
+        "directions-weights-not-installed",
+        ["directions", "-m", "stylegan-ffhq", "-o", "{out}"],
+        3,
+        "weights for stylegan-ffhq are not in",
+    ),
+    (
+        "directions-code-weights",
+        ["directions", "-m", "stylegan2-ffhq", "--weights", "{runs_code.pkl}", "-o", "{out}"],
+        3,
+        "refused",
+    ),
+    (
+        "directions-few-samples",
+        ["directions", "--method", "ganspace", "--samples", 5, "-o", "{out}"],
+        2,
+        "samples=5 must exceed k=10",
+    ),
     ("directions-one-face", ["directions", "-n", 1, "-o", "{out}"], 2, "naming needs at least 2 faces, got n=1"),
-    ("directions-out-holds-weights", ["directions", "-m", "stylegan2-ffhq", "--weights", "{small.pkl}", "-o", "{root}",
-                                      "--overwrite"], 2, "contains the input"),
+    (
+        "directions-out-holds-weights",
+        ["directions", "-m", "stylegan2-ffhq", "--weights", "{small.pkl}", "-o", "{root}", "--overwrite"],
+        2,
+        "contains the input",
+    ),
     # edit: targets in units
-    ("edit-unit-does-not-fit", ["edit", "--attrs", "smile=+10y", "-o", "{out}"], 2,
-     "smile is measured in probability, not years: write smile=0.9, 90% or +0.2p"),
+    (
+        "edit-unit-does-not-fit",
+        ["edit", "--attrs", "smile=+10y", "-o", "{out}"],
+        2,
+        "smile is measured in probability, not years: write smile=0.9, 90% or +0.2p",
+    ),
     ("edit-unknown-unit", ["edit", "--attrs", "age=+10parsecs", "-o", "{out}"], 2, "unknown unit 'parsecs'"),
     ("edit-probability-above-1", ["edit", "--attrs", "eyeglasses=120%", "-o", "{out}"], 2, "must lie between 0 and 1"),
-    ("edit-target-without-scorer", ["edit", "--attrs", "age=+10y", "--boundary", "age={bare.npy}", "-o", "{out}"], 2,
-     "names no scorer with a unit"),
-    ("edit-target-unknown-scorer", ["edit", "--attrs", "age=+10y", "--boundary", "age={hair.npy}", "-o", "{out}"], 2,
-     "names the scorer 'hair'"),
-    ("edit-max-distance-without-target", ["edit", "--attrs", "smile=+1", "--max-distance", 3, "-o", "{out}"], 2,
-     "max_distance does nothing without a target in units"),
-    ("edit-max-distance-zero", ["edit", "--attrs", "smile=0.9", "--max-distance", 0, "-o", "{out}"], 2,
-     "max_distance must be a positive number"),
-    ("edit-max-distance-nan", ["edit", "--attrs", "smile=0.9", "--max-distance", "nan", "-o", "{out}"], 2,
-     "max_distance must be a positive number"),
-    ("edit-target-average", ["edit", "--attrs", "smile=0.9,age=+3", "--combine", "average", "-o", "{out}"], 2,
-     "combine must be sum"),
-    ("edit-replay-target-faces", ["edit", "--replay", "{target_faces.json}", "-o", "{out}"], 2,
-     "the recorded target 'smile' has 2 faces, the edit 1"),
-    ("edit-replay-target-other", ["edit", "--replay", "{target_other.json}", "-o", "{out}"], 2,
-     "the recorded targets (age) are not the targets of the edit's attrs (smile)"),
-    ("edit-replay-target-text", ["edit", "--replay", "{target_text.json}", "-o", "{out}"], 2,
-     "targets.smile: faces[0]: distance must be a finite number"),
+    (
+        "edit-target-without-scorer",
+        ["edit", "--attrs", "age=+10y", "--boundary", "age={bare.npy}", "-o", "{out}"],
+        2,
+        "names no scorer with a unit",
+    ),
+    (
+        "edit-target-unknown-scorer",
+        ["edit", "--attrs", "age=+10y", "--boundary", "age={hair.npy}", "-o", "{out}"],
+        2,
+        "names the scorer 'hair'",
+    ),
+    (
+        "edit-max-distance-without-target",
+        ["edit", "--attrs", "smile=+1", "--max-distance", 3, "-o", "{out}"],
+        2,
+        "max_distance does nothing without a target in units",
+    ),
+    (
+        "edit-max-distance-zero",
+        ["edit", "--attrs", "smile=0.9", "--max-distance", 0, "-o", "{out}"],
+        2,
+        "max_distance must be a positive number",
+    ),
+    (
+        "edit-max-distance-nan",
+        ["edit", "--attrs", "smile=0.9", "--max-distance", "nan", "-o", "{out}"],
+        2,
+        "max_distance must be a positive number",
+    ),
+    (
+        "edit-target-average",
+        ["edit", "--attrs", "smile=0.9,age=+3", "--combine", "average", "-o", "{out}"],
+        2,
+        "combine must be sum",
+    ),
+    (
+        "edit-replay-target-faces",
+        ["edit", "--replay", "{target_faces.json}", "-o", "{out}"],
+        2,
+        "the recorded target 'smile' has 2 faces, the edit 1",
+    ),
+    (
+        "edit-replay-target-other",
+        ["edit", "--replay", "{target_other.json}", "-o", "{out}"],
+        2,
+        "the recorded targets (age) are not the targets of the edit's attrs (smile)",
+    ),
+    (
+        "edit-replay-target-text",
+        ["edit", "--replay", "{target_text.json}", "-o", "{out}"],
+        2,
+        "targets.smile: faces[0]: distance must be a finite number",
+    ),
     # generator files written by train-gan
     ("sample-trained-nan", ["sample", "--weights", "{nan_trained.pt}", "-o", "{out}"], 3, "NaN or infinite"),
     ("sample-trained-future", ["sample", "--weights", "{future_trained.pt}", "-o", "{out}"], 3, "format version 99"),
     ("sample-trained-huge", ["sample", "--weights", "{huge_trained.pt}", "-o", "{out}"], 3, "not a network"),
-    ("sample-trained-types", ["sample", "--weights", "{text_trained.pt}", "-o", "{out}"], 3,
-     "resolution must be a whole number"),
-    ("sample-trained-other-model", ["sample", "-m", "stylegan-ffhq", "--weights", "{trained.pt}", "-o", "{out}"], 2,
-     "trained by latentedit"),
+    (
+        "sample-trained-types",
+        ["sample", "--weights", "{text_trained.pt}", "-o", "{out}"],
+        3,
+        "resolution must be a whole number",
+    ),
+    (
+        "sample-trained-other-model",
+        ["sample", "-m", "stylegan-ffhq", "--weights", "{trained.pt}", "-o", "{out}"],
+        2,
+        "trained by latentedit",
+    ),
     # prepare-faces and train-gan
     ("prepare-faces-missing", ["prepare-faces", "{root}/missing.png", "-o", "{out}"], 2, "does not exist"),
-    ("prepare-faces-unreadable", ["prepare-faces", "{text.png}", "-o", "{out}"], 4,
-     "no usable face in 1 photo(s) (unreadable 1)"),
+    (
+        "prepare-faces-unreadable",
+        ["prepare-faces", "{text.png}", "-o", "{out}"],
+        4,
+        "no usable face in 1 photo(s) (unreadable 1)",
+    ),
     ("prepare-faces-out-in-photos", ["prepare-faces", "{root}", "-o", "{root}/set"], 2, "is inside the input"),
-    ("prepare-faces-hash-distance", ["prepare-faces", "{face.png}", "--max-hash-distance", 200, "-o", "{out}"], 2,
-     "max_hash_distance"),
-    ("train-gan-too-few", ["train-gan", "--data", "{sample}", "-o", "{out}"], 2,
-     "holds 4 faces; train-gan needs at least 64"),
+    (
+        "prepare-faces-hash-distance",
+        ["prepare-faces", "{face.png}", "--max-hash-distance", 200, "-o", "{out}"],
+        2,
+        "max_hash_distance",
+    ),
+    (
+        "train-gan-too-few",
+        ["train-gan", "--data", "{sample}", "-o", "{out}"],
+        2,
+        "holds 4 faces; train-gan needs at least 64",
+    ),
     ("train-gan-unreadable", ["train-gan", "--data", "{root}", "-o", "{out}"], 2, "is empty"),
     ("train-gan-size", ["train-gan", "--data", "{sample}", "--size", 128, "-o", "{out}"], 2, "size 128 does not match"),
     ("train-gan-width", ["train-gan", "--data", "{sample}", "--width", 64, "-o", "{out}"], 2, "width applies to pggan"),
     ("train-gan-kimg", ["train-gan", "--data", "{sample}", "--kimg", -1, "-o", "{out}"], 2, "kimg must be positive"),
-    ("train-gan-nothing-to-resume", ["train-gan", "--data", "{sample}", "--resume", "-o", "{out}"], 2,
-     "nothing to resume"),
+    (
+        "train-gan-nothing-to-resume",
+        ["train-gan", "--data", "{sample}", "--resume", "-o", "{out}"],
+        2,
+        "nothing to resume",
+    ),
     ("train-gan-out-in-data", ["train-gan", "--data", "{sample}", "-o", "{sample}/run"], 2, "is inside the input"),
-    ("train-gan-tampered-manifest", ["train-gan", "--data", "{tampered_images}", "-o", "{out}"], 2,
-     "files.images must be a numbered PNG"),
+    (
+        "train-gan-tampered-manifest",
+        ["train-gan", "--data", "{tampered_images}", "-o", "{out}"],
+        2,
+        "files.images must be a numbered PNG",
+    ),
     ("train-gan-broken-manifest", ["train-gan", "--data", "{broken_manifest}", "-o", "{out}"], 2, "not valid JSON"),
     # photos
     ("invert-folder", ["invert", "{dir.png}", "-o", "{out}"], 2, "is a folder"),
@@ -392,49 +792,126 @@ CASES = [
     ("arith-nan-codes", ["arith", "a", "--group", "a={nan.npy}", "-o", "{out}"], 2, "NaN or infinite"),
     # detect and train-detector
     ("detect-nan-detector", ["detect", "{face.png}", "--detector", "{nan_detector.pt}"], 3, "NaN or infinite"),
-    ("detect-header-types", ["detect", "{face.png}", "--detector", "{size_text_detector.pt}"], 3,
-     "size must be a whole number"),
-    ("detect-header-list", ["detect", "{face.png}", "--detector", "{header_list_detector.pt}"], 3, "must be a JSON object"),
+    (
+        "detect-header-types",
+        ["detect", "{face.png}", "--detector", "{size_text_detector.pt}"],
+        3,
+        "size must be a whole number",
+    ),
+    (
+        "detect-header-list",
+        ["detect", "{face.png}", "--detector", "{header_list_detector.pt}"],
+        3,
+        "must be a JSON object",
+    ),
     ("detect-code-detector", ["detect", "{face.png}", "--detector", "{runs_code_detector.pt}"], 3, "could run code"),
     ("detect-empty-detector", ["detect", "{face.png}", "--detector", "{empty.pt}"], 3, "is empty"),
     ("detect-threshold", ["detect", "{face.png}", "--threshold", 1.5], 2, "threshold must be between 0 and 1"),
-    ("train-detector-existing-out", ["train-detector", "--real", "{root}", "--fake-model", "dcgan-digiface64",
-                                     "-o", "{good.npy}"], 2, "already holds results"),
+    (
+        "train-detector-existing-out",
+        ["train-detector", "--real", "{root}", "--fake-model", "dcgan-digiface64", "-o", "{good.npy}"],
+        2,
+        "already holds results",
+    ),
     # learned scorers
-    ("train-scorer-missing-image", ["train-scorer", "--labels", "{labels_missing_image.csv}", "-o", "{out}"], 2,
-     "line 2: image file"),
-    ("train-scorer-row-out-of-range", ["train-scorer", "--labels", "{labels_row_out_of_range.csv}", "-o", "{out}"], 2,
-     "line 26: row 99 is out of range"),
-    ("train-scorer-one-class", ["train-scorer", "--labels", "{labels_one_class.csv}", "-o", "{out}"], 2,
-     "got 12 labelled 1 and 0 labelled 0: label 10 more labelled 0"),
-    ("train-scorer-few-labels", ["train-scorer", "--labels", "{labels_few.csv}", "-o", "{out}"], 2,
-     "need at least 10 labels of each class (1 and 0), got 4 labelled 1 and 4 labelled 0: label 6 more labelled 1 "
-     "and 6 more labelled 0"),
-    ("train-scorer-bad-label", ["train-scorer", "--labels", "{labels_bad_value.csv}", "-o", "{out}"], 2,
-     "label must be 1, 0, ? or empty"),
-    ("train-scorer-no-header", ["train-scorer", "--labels", "{labels_no_header.csv}", "-o", "{out}"], 2,
-     "must start with the header 'item,label'"),
-    ("train-scorer-shipped-name", ["train-scorer", "--labels", "{labels_ok.csv}", "--attr", "smile", "-o", "{out}"], 2,
-     "'smile' is a shipped attribute's name: give your own attribute another name, e.g. my_smile"),
-    ("score-scorer-shipped-name", ["score", "--codes", "{good.npy}", "--scorer", "age={other_features.scorer}", "-o",
-                                   "{out}"], 2, "'age' is a shipped attribute's name"),
-    ("score-scorer-not-ours", ["score", "--codes", "{good.npy}", "--scorer", "beard={nan_detector.pt}", "-o", "{out}"],
-     3, "is not a latentedit scorer file"),
-    ("score-scorer-other-features", ["score", "--codes", "{good.npy}", "--scorer", "beard={other_features.scorer}",
-                                     "-o", "{out}"], 3, "reads other face features"),
-    ("score-scorer-not-a-pair", ["score", "--codes", "{good.npy}", "--scorer", "{other_features.scorer}", "-o",
-                                 "{out}"], 2, "--scorer must be NAME=FILE"),
-    ("directions-scorer-shipped-name", ["directions", "--scorer", "smile={other_features.scorer}", "-o", "{out}"], 2,
-     "'smile' is a shipped attribute's name"),
+    (
+        "train-scorer-missing-image",
+        ["train-scorer", "--labels", "{labels_missing_image.csv}", "-o", "{out}"],
+        2,
+        "line 2: image file",
+    ),
+    (
+        "train-scorer-row-out-of-range",
+        ["train-scorer", "--labels", "{labels_row_out_of_range.csv}", "-o", "{out}"],
+        2,
+        "line 26: row 99 is out of range",
+    ),
+    (
+        "train-scorer-one-class",
+        ["train-scorer", "--labels", "{labels_one_class.csv}", "-o", "{out}"],
+        2,
+        "got 12 labelled 1 and 0 labelled 0: label 10 more labelled 0",
+    ),
+    (
+        "train-scorer-few-labels",
+        ["train-scorer", "--labels", "{labels_few.csv}", "-o", "{out}"],
+        2,
+        "need at least 10 labels of each class (1 and 0), got 4 labelled 1 and 4 labelled 0: label 6 more labelled 1 "
+        "and 6 more labelled 0",
+    ),
+    (
+        "train-scorer-bad-label",
+        ["train-scorer", "--labels", "{labels_bad_value.csv}", "-o", "{out}"],
+        2,
+        "label must be 1, 0, ? or empty",
+    ),
+    (
+        "train-scorer-no-header",
+        ["train-scorer", "--labels", "{labels_no_header.csv}", "-o", "{out}"],
+        2,
+        "must start with the header 'item,label'",
+    ),
+    (
+        "train-scorer-shipped-name",
+        ["train-scorer", "--labels", "{labels_ok.csv}", "--attr", "smile", "-o", "{out}"],
+        2,
+        "'smile' is a shipped attribute's name: give your own attribute another name, e.g. my_smile",
+    ),
+    (
+        "score-scorer-shipped-name",
+        ["score", "--codes", "{good.npy}", "--scorer", "age={other_features.scorer}", "-o", "{out}"],
+        2,
+        "'age' is a shipped attribute's name",
+    ),
+    (
+        "score-scorer-not-ours",
+        ["score", "--codes", "{good.npy}", "--scorer", "beard={nan_detector.pt}", "-o", "{out}"],
+        3,
+        "is not a latentedit scorer file",
+    ),
+    (
+        "score-scorer-other-features",
+        ["score", "--codes", "{good.npy}", "--scorer", "beard={other_features.scorer}", "-o", "{out}"],
+        3,
+        "reads other face features",
+    ),
+    (
+        "score-scorer-not-a-pair",
+        ["score", "--codes", "{good.npy}", "--scorer", "{other_features.scorer}", "-o", "{out}"],
+        2,
+        "--scorer must be NAME=FILE",
+    ),
+    (
+        "directions-scorer-shipped-name",
+        ["directions", "--scorer", "smile={other_features.scorer}", "-o", "{out}"],
+        2,
+        "'smile' is a shipped attribute's name",
+    ),
     ("suggest-scorer-not-ours", ["label", "suggest", "--scorer", "{empty.pt}", "-o", "{out}"], 3, "is empty"),
-    ("train-boundary-labelled-images", ["train-boundary", "--labels", "{labels_images.csv}", "--attr", "beard", "-o",
-                                        "{out}"], 2, "an image has no latent code"),
-    ("edit-scorer-without-report", ["edit", "--attrs", "smile=+1", "--scorer", "beard={other_features.scorer}", "-o",
-                                    "{out}"], 2, "ask for the report too"),
-    ("edit-learned-scorer-changed", ["edit", "--attrs", "beard=0.9", "--boundary", "beard={beard.npy}", "-o", "{out}"],
-     2, "was trained with the scorer"),
-    ("train-detector-out-in-real", ["train-detector", "--real", "{root}", "--fake-model", "dcgan-digiface64",
-                                    "-o", "{root}/mine.pt"], 2, "is inside the input"),
+    (
+        "train-boundary-labelled-images",
+        ["train-boundary", "--labels", "{labels_images.csv}", "--attr", "beard", "-o", "{out}"],
+        2,
+        "an image has no latent code",
+    ),
+    (
+        "edit-scorer-without-report",
+        ["edit", "--attrs", "smile=+1", "--scorer", "beard={other_features.scorer}", "-o", "{out}"],
+        2,
+        "ask for the report too",
+    ),
+    (
+        "edit-learned-scorer-changed",
+        ["edit", "--attrs", "beard=0.9", "--boundary", "beard={beard.npy}", "-o", "{out}"],
+        2,
+        "was trained with the scorer",
+    ),
+    (
+        "train-detector-out-in-real",
+        ["train-detector", "--real", "{root}", "--fake-model", "dcgan-digiface64", "-o", "{root}/mine.pt"],
+        2,
+        "is inside the input",
+    ),
 ]
 
 
@@ -446,8 +923,11 @@ def sample_folders(corpus, run_cli, tmp_path_factory):
     assert code == 0, stderr
     folders = {"sample": base / "sample"}
     manifest = json.loads((base / "sample" / "manifest.json").read_text())
-    damaged = {"tampered_images": {"files": {**manifest["files"], "images": "%s%s"}},
-               "tampered_n": {"n": 10**12}, "tampered_resolution": {"resolution": -5}}
+    damaged = {
+        "tampered_images": {"files": {**manifest["files"], "images": "%s%s"}},
+        "tampered_n": {"n": 10**12},
+        "tampered_resolution": {"resolution": -5},
+    }
     for name, change in damaged.items():
         folder = base / name
         folder.mkdir()
@@ -468,8 +948,12 @@ def sample_folders(corpus, run_cli, tmp_path_factory):
 def test_bad_input(case, args, code, message, corpus, sample_folders, run_cli, tmp_path):
     root = corpus["good.npy"].parent
     out = tmp_path / "out"
-    names = {**{k: str(v) for k, v in corpus.items()}, **{k: str(v) for k, v in sample_folders.items()},
-             "out": str(out), "root": str(root)}
+    names = {
+        **{k: str(v) for k, v in corpus.items()},
+        **{k: str(v) for k, v in sample_folders.items()},
+        "out": str(out),
+        "root": str(root),
+    }
     argv = [re.sub(r"\{([^{}]+)\}", lambda m: names[m.group(1)], a) if isinstance(a, str) else a for a in args]
     watched = [root, *sample_folders.values()]
     before = {str(folder): digest(folder) for folder in watched}

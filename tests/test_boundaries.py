@@ -90,8 +90,18 @@ def test_file_pair_round_trip(tmp_path):
     assert array.dtype == np.float32 and array.shape == (1, 64)
     assert abs(np.linalg.norm(array) - 1) < 1e-6
     record = json.loads((tmp_path / "smile.json").read_text())
-    for key in ("attribute", "model", "n", "ratio", "split", "seed", "offset", "validation_accuracy",
-                "remaining_accuracy", "date"):
+    for key in (
+        "attribute",
+        "model",
+        "n",
+        "ratio",
+        "split",
+        "seed",
+        "offset",
+        "validation_accuracy",
+        "remaining_accuracy",
+        "date",
+    ):
         assert key in record
     loaded = load_boundary(tmp_path / "smile.npy")
     np.testing.assert_allclose(loaded.normal, boundary.normal, atol=1e-7)
@@ -164,36 +174,69 @@ def test_cli_train_condition_compare_and_rank(tmp_path, run_cli, dcgan):
     for name, d in directions.items():
         np.save(tmp_path / f"{name}_scores.npy", (codes @ d).reshape(-1, 1).astype(np.float32))
     out = tmp_path / "b"
-    code, stdout, stderr = run_cli("train-boundary", "--codes", tmp_path / "z.npy", "--scores",
-                                   tmp_path / "beta_scores.npy", "-o", out, "--ratio", 0.05)
+    code, stdout, stderr = run_cli(
+        "train-boundary",
+        "--codes",
+        tmp_path / "z.npy",
+        "--scores",
+        tmp_path / "beta_scores.npy",
+        "-o",
+        out,
+        "--ratio",
+        0.05,
+    )
     assert code == 0, stderr
     assert "validation accuracy" in stdout
-    code, stdout, stderr = run_cli("train-boundary", "--codes", tmp_path / "z.npy", "--scores",
-                                   tmp_path / "alpha_scores.npy", "-o", out, "--ratio", 0.05,
-                                   "--condition", out / "beta.npy")
+    code, stdout, stderr = run_cli(
+        "train-boundary",
+        "--codes",
+        tmp_path / "z.npy",
+        "--scores",
+        tmp_path / "alpha_scores.npy",
+        "-o",
+        out,
+        "--ratio",
+        0.05,
+        "--condition",
+        out / "beta.npy",
+    )
     assert code == 0, stderr
     conditional = load_boundary(out / "alpha_c_beta.npy")
     assert abs(conditional.normal @ load_boundary(out / "beta.npy").normal) < 1e-6
     assert load_boundary(out / "alpha.npy").normal @ directions["alpha"] > 0.9
     code, stdout, _ = run_cli("boundaries", out / "alpha.npy", out / "beta.npy", out / "alpha_c_beta.npy")
     assert code == 0 and "+1.000" in stdout and len(stdout.strip().splitlines()) == 4
-    code, _, stderr = run_cli("train-boundary", "--codes", tmp_path / "z.npy", "--scores",
-                              tmp_path / "beta_scores.npy", "-o", out)
+    code, _, stderr = run_cli(
+        "train-boundary", "--codes", tmp_path / "z.npy", "--scores", tmp_path / "beta_scores.npy", "-o", out
+    )
     assert code == 2 and "already holds results" in stderr
-    code, _, stderr = run_cli("rank", "--codes", tmp_path / "z.npy", "--boundary", out / "alpha.npy",
-                              "-o", tmp_path / "rank.png", "--per-group", 4, "--device", "cpu")
+    code, _, stderr = run_cli(
+        "rank",
+        "--codes",
+        tmp_path / "z.npy",
+        "--boundary",
+        out / "alpha.npy",
+        "-o",
+        tmp_path / "rank.png",
+        "--per-group",
+        4,
+        "--device",
+        "cpu",
+    )
     assert code == 0, stderr
     picture = Image.open(tmp_path / "rank.png")
     assert picture.width > 4 * 128 and picture.height > 3 * 128
-    code, _, stderr = run_cli("rank", "--codes", tmp_path / "z.npy", "--boundary", "smileyness", "-o",
-                              tmp_path / "r2.png")
+    code, _, stderr = run_cli(
+        "rank", "--codes", tmp_path / "z.npy", "--boundary", "smileyness", "-o", tmp_path / "r2.png"
+    )
     assert code == 2 and "no boundary 'smileyness'" in stderr
 
 
 def test_cli_end_to_end_samples_scores_and_trains(tmp_path, run_cli):
     out = tmp_path / "pose"
-    code, stdout, stderr = run_cli("train-boundary", "--attr", "pose", "-n", 400, "--ratio", 0.2, "--seed", 7,
-                                   "-o", out, "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "train-boundary", "--attr", "pose", "-n", 400, "--ratio", 0.2, "--seed", 7, "-o", out, "--device", "cpu"
+    )
     assert code == 0, stderr
     assert sorted(p.name for p in out.iterdir()) == ["pose.json", "pose.npy", "pose_scores.npy", "z.npy"]
     scores = np.load(out / "pose_scores.npy")

@@ -5,8 +5,13 @@ import pytest
 
 from latentedit.core.conditions import choose_conditions, side_effects
 
-UNITS = {"pose": "degrees", "smile": "probability", "age": "years", "gender": "probability",
-         "eyeglasses": "probability"}
+UNITS = {
+    "pose": "degrees",
+    "smile": "probability",
+    "age": "years",
+    "gender": "probability",
+    "eyeglasses": "probability",
+}
 
 
 def probe_readings(seed: int = 0, n: int = 12) -> tuple[dict, dict]:
@@ -14,8 +19,13 @@ def probe_readings(seed: int = 0, n: int = 12) -> tuple[dict, dict]:
     pose 8 degrees (4 per step), smile 0.3 (0.15 per step), gender -0.04 (-0.02 per step), eyeglasses not at all
     on average but +-0.3 face by face (a noisy scorer: a large absolute change that no condition can remove)."""
     rng = np.random.default_rng(seed)
-    before = {"pose": rng.uniform(-30, 30, n), "smile": rng.uniform(0, 0.6, n), "age": rng.uniform(20, 60, n),
-              "gender": rng.uniform(0, 0.9, n), "eyeglasses": rng.uniform(0.3, 0.7, n)}
+    before = {
+        "pose": rng.uniform(-30, 30, n),
+        "smile": rng.uniform(0, 0.6, n),
+        "age": rng.uniform(20, 60, n),
+        "gender": rng.uniform(0, 0.9, n),
+        "eyeglasses": rng.uniform(0.3, 0.7, n),
+    }
     shifts = {"pose": 8.0, "smile": 0.3, "age": 10.0, "gender": -0.04, "eyeglasses": np.tile([0.3, -0.3], n // 2)}
     after = {name: before[name] + shift for name, shift in shifts.items()}
     before["smile"][0] = np.nan  # no face found before the edit: left out
@@ -78,15 +88,18 @@ def test_unmeasured_attribute_is_left_free():
 POSE = {"effects": {"pose": 9.0}, "units": UNITS, "edited": []}
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: side_effects({"a": [1.0]}, {"a": [2.0]}, 0.0), "step must be a non-zero number"),
-    (lambda: side_effects({"a": [1.0]}, {"b": [2.0]}, 1.0), "before and after name different attributes"),
-    (lambda: side_effects({"a": [1.0]}, {"a": [2.0, 3.0]}, 1.0), "have shapes"),
-    (lambda: choose_conditions({"hair": 1.0}, units={"hair": "colour"}, edited=[]), "no threshold for the unit"),
-    (lambda: choose_conditions(**POSE, min_kept=2.0), "min_kept must lie between 0 and 1"),
-    (lambda: choose_conditions(**POSE, direction=np.ones(3)), "give both direction and normals"),
-    (lambda: choose_conditions(**POSE, direction=np.ones(3), normals={}), "normals lack pose"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: side_effects({"a": [1.0]}, {"a": [2.0]}, 0.0), "step must be a non-zero number"),
+        (lambda: side_effects({"a": [1.0]}, {"b": [2.0]}, 1.0), "before and after name different attributes"),
+        (lambda: side_effects({"a": [1.0]}, {"a": [2.0, 3.0]}, 1.0), "have shapes"),
+        (lambda: choose_conditions({"hair": 1.0}, units={"hair": "colour"}, edited=[]), "no threshold for the unit"),
+        (lambda: choose_conditions(**POSE, min_kept=2.0), "min_kept must lie between 0 and 1"),
+        (lambda: choose_conditions(**POSE, direction=np.ones(3)), "give both direction and normals"),
+        (lambda: choose_conditions(**POSE, direction=np.ones(3), normals={}), "normals lack pose"),
+    ],
+)
 def test_bad_inputs(call, message):
     with pytest.raises(ValueError, match=message):
         call()

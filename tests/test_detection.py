@@ -81,7 +81,6 @@ def test_split_keeps_each_person_in_one_part():
         Split.make(40, 40, seed=0, groups=(np.repeat([0, 1], 20), np.arange(40)))
 
 
-
 def test_a_big_group_does_not_make_up_a_part_alone():
     """One person with 30 photos among 20 people with 2: too big for the test (18) or validation (10) share, so
     those parts are filled by several smaller groups and the big one trains."""
@@ -91,6 +90,7 @@ def test_a_big_group_does_not_make_up_a_part_alone():
         assert 0 in set(people[split.train[0]])
         for part, share in ((split.test, 18), (split.val, 10)):
             assert len(part[0]) == share and len(set(people[part[0]])) == share // 2
+
 
 def test_metrics_and_augmentation():
     m = metrics(np.array([0.1, 0.6, 0.7, 0.2]), np.array([0, 0, 1, 1]))
@@ -127,8 +127,10 @@ def test_foreign_and_mismatched_detector_files(tmp_path, dcgan):
         Detector.load(foreign)
     spec = InputSpec.create(32, "gray", "face")
     model = build_model("seed-cnn", spec)  # weights for 32x32 input under a header that claims 48x48
-    header = DetectorHeader(architecture="seed-cnn", input=DetectorInput(
-        size=48, colour="gray", template_name="face", template=[list(p) for p in spec.template]))
+    header = DetectorHeader(
+        architecture="seed-cnn",
+        input=DetectorInput(size=48, colour="gray", template_name="face", template=[list(p) for p in spec.template]),
+    )
     wrong = tmp_path / "wrong.pt"
     Detector(model, spec, header).save(wrong)
     with pytest.raises(WeightsError, match="another input size"):
@@ -160,8 +162,9 @@ def pictures(tmp_path_factory, fakes, lfw):
 @needs_shipped
 @needs_lfw
 def test_detect_lines_and_json(run_cli, pictures):
-    code, out, err = run_cli("detect", pictures / "fake.png", pictures / "real.png", pictures / "blank.png",
-                             "--device", "cpu")
+    code, out, err = run_cli(
+        "detect", pictures / "fake.png", pictures / "real.png", pictures / "blank.png", "--device", "cpu"
+    )
     assert code == 0, err
     lines = out.strip().splitlines()
     assert lines[0].startswith(f"{pictures / 'fake.png'}\tface 0\t") and "\tp_fake=" in lines[0]
@@ -171,8 +174,13 @@ def test_detect_lines_and_json(run_cli, pictures):
     records = json.loads(out)
     assert records[0]["face"] == 0 and 0 <= records[0]["p_fake"] <= 1 and len(records[0]["box"]) == 4
     assert records[0]["label"] == ("fake" if records[0]["p_fake"] >= 0.3 else "real")
-    assert records[1] == {"file": str(pictures / "blank.png"), "face": None, "p_fake": None, "label": "no face",
-                          "box": None}
+    assert records[1] == {
+        "file": str(pictures / "blank.png"),
+        "face": None,
+        "p_fake": None,
+        "label": "no face",
+        "box": None,
+    }
 
 
 @needs_shipped
@@ -181,9 +189,13 @@ def test_detect_without_faces_and_bad_inputs(run_cli, pictures):
     assert code == 4 and out.count("no face") == 2 and "no face found in any of the 2 image(s)" in err
     code, out, err = run_cli("detect", pictures / "tiny.png", "--whole-image")
     assert code == 0 and "\tface 0\t" in out
-    for name, message in (("empty.png", "is empty"), ("text.jpg", "cannot read image"),
-                          ("broken.png", "cannot read image"), ("missing.png", "does not exist"),
-                          ("huge.png", "exceeds limit")):
+    for name, message in (
+        ("empty.png", "is empty"),
+        ("text.jpg", "cannot read image"),
+        ("broken.png", "cannot read image"),
+        ("missing.png", "does not exist"),
+        ("huge.png", "exceeds limit"),
+    ):
         code, out, err = run_cli("detect", pictures / name)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (name, err)
     code, _, err = run_cli("detect", pictures / "fake.png", "--threshold", "1.5")
@@ -200,8 +212,26 @@ def test_train_detector_command(run_cli, tmp_path, lfw, fakes):
         Image.fromarray(lfw[i, ..., 0]).save(real / f"{i:03d}.png")
         Image.fromarray(np.repeat(fakes[0][i], 3, 2)).save(fake / f"{i:03d}.png")
     out = tmp_path / "mine.pt"
-    args = ["train-detector", "--real", real, "--fake", fake, "--whole-image", "--size", "25", "--colour", "gray",
-            "--arch", "seed-cnn", "--epochs", "2", "-o", out, "--device", "cpu"]
+    args = [
+        "train-detector",
+        "--real",
+        real,
+        "--fake",
+        fake,
+        "--whole-image",
+        "--size",
+        "25",
+        "--colour",
+        "gray",
+        "--arch",
+        "seed-cnn",
+        "--epochs",
+        "2",
+        "-o",
+        out,
+        "--device",
+        "cpu",
+    ]
     code, stdout, err = run_cli(*args)
     assert code == 0, err
     assert stdout.startswith(f"wrote {out}: held-out accuracy") and out.is_file()
@@ -216,8 +246,9 @@ def test_train_detector_command(run_cli, tmp_path, lfw, fakes):
         path.unlink()
     code, _, err = run_cli("train-detector", "--real", real, "--fake", fake, "--whole-image", "-o", tmp_path / "x.pt")
     assert code == 2 and "at least 20 real faces" in err and "gave 5" in err
-    code, _, err = run_cli("train-detector", "--real", real, "--fake", fake, "--fake-model", "dcgan-digiface64",
-                           "-o", out)
+    code, _, err = run_cli(
+        "train-detector", "--real", real, "--fake", fake, "--fake-model", "dcgan-digiface64", "-o", out
+    )
     assert code == 2 and "exactly one of a fake folder" in err
     code, _, err = run_cli("train-detector", "--real", tmp_path / "nowhere", "--fake", fake, "-o", tmp_path / "y.pt")
     assert code == 2 and "does not exist" in err
@@ -233,16 +264,29 @@ def test_train_detector_splits_by_subfolder(run_cli, tmp_path, lfw, fakes):
         person.mkdir(parents=True, exist_ok=True)
         Image.fromarray(lfw[i, ..., 0]).save(person / f"{i:03d}.png")
         Image.fromarray(np.repeat(fakes[0][i], 3, 2)).save(fake / f"{i:03d}.png")
-    common = ["--whole-image", "--size", "25", "--colour", "gray", "--arch", "seed-cnn", "--epochs", "1",
-              "--device", "cpu"]
+    common = [
+        "--whole-image",
+        "--size",
+        "25",
+        "--colour",
+        "gray",
+        "--arch",
+        "seed-cnn",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+    ]
     out = tmp_path / "grouped.pt"
-    code, _, err = run_cli("train-detector", "--real", real, "--fake", fake, "--split-by", "subfolder", "-o", out,
-                           *common)
+    code, _, err = run_cli(
+        "train-detector", "--real", real, "--fake", fake, "--split-by", "subfolder", "-o", out, *common
+    )
     assert code == 0, err
     training = Detector.load(out).header.training
     assert training["data"]["split_by"] == "subfolder" and training["data"]["real"]["groups"] == 10
     real_counts = [part["real"] for part in training["split"].values()]
     assert sum(real_counts) == 30 and all(count % 3 == 0 for count in real_counts)  # 3 photos per person
-    code, _, err = run_cli("train-detector", "--real", fake, "--fake", fake, "--split-by", "subfolder",
-                           "-o", tmp_path / "flat.pt", *common)
+    code, _, err = run_cli(
+        "train-detector", "--real", fake, "--fake", fake, "--split-by", "subfolder", "-o", tmp_path / "flat.pt", *common
+    )
     assert code == 2 and "no subfolders with images" in err and not (tmp_path / "flat.pt").exists()

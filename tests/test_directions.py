@@ -33,9 +33,15 @@ from latentedit.records import DirectionEntry, DirectionsRecord, Naming
 
 from parity import DATA, load_case, parity_generator
 
-SG2 = {"z_dim": 64, "w_dim": 64, "c_dim": 0, "img_resolution": 32, "img_channels": 3,
-       "mapping_kwargs": {"num_layers": 2},
-       "synthesis_kwargs": {"channel_base": 1024, "channel_max": 64, "conv_clamp": 256, "architecture": "skip"}}
+SG2 = {
+    "z_dim": 64,
+    "w_dim": 64,
+    "c_dim": 0,
+    "img_resolution": 32,
+    "img_channels": 3,
+    "mapping_kwargs": {"num_layers": 2},
+    "synthesis_kwargs": {"channel_base": 1024, "channel_max": 64, "conv_clamp": 256, "architecture": "skip"},
+}
 
 
 def seeded(generator: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -64,9 +70,13 @@ def test_parse_layers_reads_ranges_and_refuses_bad_specs():
     assert format_layers((7, 0, 1, 2, 5, 6)) == "0-2,5-7" and format_layers((3,)) == "3"
     for layers in [(0, 2, 5, 6, 7), (1,), tuple(range(10))]:
         assert parse_layers(format_layers(layers), num_layers=10) == layers
-    for spec, message in [("0-10", "out of range"), ("3-1", "backwards"), ("a", "must look like"),
-                          ("", "must look like"),
-                          ("1-", "must look like")]:
+    for spec, message in [
+        ("0-10", "out of range"),
+        ("3-1", "backwards"),
+        ("a", "must look like"),
+        ("", "must look like"),
+        ("1-", "must look like"),
+    ]:
         with pytest.raises(ValueError, match=message):
             parse_layers(spec, num_layers=10)
 
@@ -116,13 +126,17 @@ def test_pggan_weight_is_the_first_convolution_as_a_map_from_z():
 def affine_inputs(generator, wp: torch.Tensor) -> dict[int, torch.Tensor]:
     """The input of the affine layer that :func:`style_weights` names for each W+ index, from one synthesis."""
     # the module whose forward reads the weight: StyleGAN's Dense holds it in an nn.Linear it never calls
-    owners = {id(m.linear.weight if hasattr(m, "linear") else m.weight): m for m in generator.modules()
-              if type(m).__name__ == "Dense"}
+    owners = {
+        id(m.linear.weight if hasattr(m, "linear") else m.weight): m
+        for m in generator.modules()
+        if type(m).__name__ == "Dense"
+    }
     inputs: dict[int, torch.Tensor] = {}
 
     def record(index: int):
         def hook(module, args, output) -> None:
             inputs.setdefault(index, args[0])
+
         return hook
 
     hooks = [owners[id(w)].register_forward_hook(record(i)) for i, w in enumerate(style_weights(generator))]
@@ -137,8 +151,10 @@ def affine_inputs(generator, wp: torch.Tensor) -> dict[int, torch.Tensor]:
 def test_style_weights_are_the_affine_layers_reading_each_wp_code(architecture):
     """Hook every affine layer: the one named for W+ index i must have been fed exactly code i."""
     kwargs = {**SG2, "synthesis_kwargs": {**SG2["synthesis_kwargs"], "architecture": architecture}}
-    for generator in (seeded(StyleGANGenerator("t", [32, 32, 32, 16], [False, False, True])),
-                      seeded(StyleGAN2Generator.from_config("t", kwargs))):
+    for generator in (
+        seeded(StyleGANGenerator("t", [32, 32, 32, 16], [False, False, True])),
+        seeded(StyleGAN2Generator.from_config("t", kwargs)),
+    ):
         assert len(style_weights(generator)) == generator.num_ws
         wp = torch.randn(2, generator.num_ws, generator.w_dim)
         inputs = affine_inputs(generator, wp)
@@ -146,9 +162,18 @@ def test_style_weights_are_the_affine_layers_reading_each_wp_code(architecture):
             assert torch.equal(inputs[i], wp[:, i]), (type(generator).__name__, i)
 
 
-SEFA_CASES = [("pggan32", None), ("pggan32_fused", None), ("stylegan64", "all"), ("stylegan64", "0-3"),
-              ("stylegan64", "4-7"), ("stylegan2_64_skip", "all"), ("stylegan2_64_skip", "0-3"),
-              ("stylegan2_64_skip", "8-9"), ("stylegan2_32_orig", "all"), ("stylegan2_32_orig", "2-5")]
+SEFA_CASES = [
+    ("pggan32", None),
+    ("pggan32_fused", None),
+    ("stylegan64", "all"),
+    ("stylegan64", "0-3"),
+    ("stylegan64", "4-7"),
+    ("stylegan2_64_skip", "all"),
+    ("stylegan2_64_skip", "0-3"),
+    ("stylegan2_64_skip", "8-9"),
+    ("stylegan2_32_orig", "all"),
+    ("stylegan2_32_orig", "2-5"),
+]
 
 
 @pytest.mark.parametrize("case, spec", SEFA_CASES)
@@ -223,12 +248,24 @@ def effects_fixture():
     strongly, age rises consistently but by little, smile only jitters; two faces lost at one end."""
     rng = np.random.default_rng(7)
     n = 40
-    before = {"pose": rng.normal(0, 15, n), "smile": rng.uniform(0, 1, n), "age": rng.normal(35, 8, n),
-              "gender": rng.uniform(0, 1, n)}
-    minus = {"pose": before["pose"] - 12 + rng.normal(0, 3, n), "smile": before["smile"] + rng.normal(0, 0.05, n),
-             "age": before["age"] - 0.2 + rng.normal(0, 0.05, n), "gender": before["gender"] + 0.4}
-    plus = {"pose": before["pose"] + 12 + rng.normal(0, 3, n), "smile": before["smile"] + rng.normal(0, 0.05, n),
-            "age": before["age"] + 0.2 + rng.normal(0, 0.05, n), "gender": before["gender"] - 0.4}
+    before = {
+        "pose": rng.normal(0, 15, n),
+        "smile": rng.uniform(0, 1, n),
+        "age": rng.normal(35, 8, n),
+        "gender": rng.uniform(0, 1, n),
+    }
+    minus = {
+        "pose": before["pose"] - 12 + rng.normal(0, 3, n),
+        "smile": before["smile"] + rng.normal(0, 0.05, n),
+        "age": before["age"] - 0.2 + rng.normal(0, 0.05, n),
+        "gender": before["gender"] + 0.4,
+    }
+    plus = {
+        "pose": before["pose"] + 12 + rng.normal(0, 3, n),
+        "smile": before["smile"] + rng.normal(0, 0.05, n),
+        "age": before["age"] + 0.2 + rng.normal(0, 0.05, n),
+        "gender": before["gender"] - 0.4,
+    }
     plus["pose"][[3, 17]] = np.nan
     return before, minus, plus
 
@@ -248,8 +285,10 @@ def test_naming_measures_change_per_unit_and_same_sign_share():
     # pose moves by about 24 / 12 of its spread, gender by 0.8 / 0.27: gender is the strongest and falls, so flip
     assert effects["gender"].size > effects["pose"].size and orientation(effects) == -1
     line = name_line("sefa_03", effects, {"pose": 0.12, "gender": -0.81}, {"pose": " deg", "age": " y"})
-    assert line == (f"sefa_03: gender -0.2/unit (100 % same sign), pose {effects['pose'].per_unit:+.3g} deg/unit "
-                    f"(100 % same sign); cos -0.81 with gender")
+    assert line == (
+        f"sefa_03: gender -0.2/unit (100 % same sign), pose {effects['pose'].per_unit:+.3g} deg/unit "
+        f"(100 % same sign); cos -0.81 with gender"
+    )
 
 
 def test_a_direction_that_moves_nothing_is_listed_as_such():
@@ -276,17 +315,27 @@ def test_naming_recognises_the_shipped_pose_and_smile_boundaries(dcgan, analysis
 
 def test_manifest_round_trips_and_refuses_malformed_files():
     manifest = DirectionsRecord(
-        model="m", weights_sha256="ab", method="sefa", space="z", k=2,
+        model="m",
+        weights_sha256="ab",
+        method="sefa",
+        space="z",
+        k=2,
         naming=Naming(faces=4, seed=0, distance=2.0, space="z"),
-        directions=[DirectionEntry(name="sefa_00", file="sefa_00.npy", eigenvalue=3.5, meaning="sefa_00: x", moved=[],
-                                   flipped=False)],
+        directions=[
+            DirectionEntry(
+                name="sefa_00", file="sefa_00.npy", eigenvalue=3.5, meaning="sefa_00: x", moved=[], flipped=False
+            )
+        ],
     )
     data = json.loads(json.dumps(manifest.to_json()))
     assert data["format"] == "latentedit-directions" and "explained_variance_ratio" not in data["directions"][0]
     assert DirectionsRecord.from_json(data) == manifest
-    for key, value, message in [("k", "two", "k must be a whole number"), ("naming", {"faces": 4}, "has no 'seed'"),
-                                ("directions", [{"name": 1}], r"directions\[0\]: name must be text"),
-                                ("format_version", 9, "format version 9")]:
+    for key, value, message in [
+        ("k", "two", "k must be a whole number"),
+        ("naming", {"faces": 4}, "has no 'seed'"),
+        ("directions", [{"name": 1}], r"directions\[0\]: name must be text"),
+        ("format_version", 9, "format version 9"),
+    ]:
         with pytest.raises(UsageError, match=message):
             DirectionsRecord.from_json({**data, key: value}, "directions.json")
 
@@ -314,26 +363,60 @@ def test_directions_cli_writes_boundaries_that_edit_and_rank_use(tmp_path, run_c
         assert set(info.effects) == {"pose", "smile", "age", "gender", "eyeglasses"} and info.naming.faces == 6
         assert info.weights_sha256 == manifest.weights_sha256 and (out / "sheets" / f"sefa_{rank:02d}.png").is_file()
     assert (out / "overview.png").is_file()
-    code, _, stderr = run_cli("edit", "--attrs", "found", "--boundary", f"found={out / 'sefa_00.npy'}", "-n", 2,
-                              "--steps", 3,
-                              "-o", tmp_path / "edit", "--device", "cpu")
+    code, _, stderr = run_cli(
+        "edit",
+        "--attrs",
+        "found",
+        "--boundary",
+        f"found={out / 'sefa_00.npy'}",
+        "-n",
+        2,
+        "--steps",
+        3,
+        "-o",
+        tmp_path / "edit",
+        "--device",
+        "cpu",
+    )
     assert code == 0, stderr
     source, edited = np.load(tmp_path / "edit" / "source_codes.npy"), np.load(tmp_path / "edit" / "codes.npy")
     steps = np.array([-3, 0, 3])[None, :, None]
     np.testing.assert_allclose(edited, source[:, None] + steps * np.load(out / "sefa_00.npy"), atol=1e-5)
     np.save(tmp_path / "z.npy", dcgan.sample(30, 0))
-    code, _, stderr = run_cli("rank", "--codes", tmp_path / "z.npy", "--boundary", out / "sefa_01.npy",
-                              "-o", tmp_path / "r.png",
-                              "--device", "cpu")
+    code, _, stderr = run_cli(
+        "rank",
+        "--codes",
+        tmp_path / "z.npy",
+        "--boundary",
+        out / "sefa_01.npy",
+        "-o",
+        tmp_path / "r.png",
+        "--device",
+        "cpu",
+    )
     assert code == 0 and (tmp_path / "r.png").is_file(), stderr
 
 
 @pytest.mark.slow
 def test_ganspace_cli_records_samples_seed_and_explained_variance(tmp_path, run_cli, dcgan):
     out = tmp_path / "pcs"
-    code, stdout, stderr = run_cli("directions", "--method", "ganspace", "-k", 2, "-n", 3, "--samples", 600,
-                                   "--seed", 4,
-                                   "-o", out, "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "directions",
+        "--method",
+        "ganspace",
+        "-k",
+        2,
+        "-n",
+        3,
+        "--samples",
+        600,
+        "--seed",
+        4,
+        "-o",
+        out,
+        "--device",
+        "cpu",
+    )
     assert code == 0, stderr
     assert stdout.startswith("ganspace_00: ")
     reference = ganspace(dcgan, k=2, samples=600, seed=4)
@@ -356,8 +439,11 @@ def test_apply_edit_moves_only_the_plan_layers():
     np.testing.assert_array_equal(edited[:, :, ~moved], np.repeat(codes[:, None, ~moved], 2, axis=1))
     expected = codes[:, None, moved] + np.array([-1.0, 2.0])[None, :, None, None] * boundary.normal
     np.testing.assert_allclose(edited[:, :, moved], expected, atol=1e-6)
-    np.testing.assert_allclose(apply_edit(codes, plan_edit([boundary], [None], steps=np.array([2.0])))[:, 0],
-                               codes + 2 * boundary.normal, atol=1e-6)  # no layers: every layer moves
+    np.testing.assert_allclose(
+        apply_edit(codes, plan_edit([boundary], [None], steps=np.array([2.0])))[:, 0],
+        codes + 2 * boundary.normal,
+        atol=1e-6,
+    )  # no layers: every layer moves
     with pytest.raises(UsageError, match="need W\\+ codes"):
         apply_edit(codes[:, 0], plan)  # Z or W codes have no layers
     with pytest.raises(UsageError, match="need W\\+ codes"):
@@ -368,8 +454,24 @@ def test_layerwise_edit_moves_only_the_chosen_wp_layers_and_replays(tmp_path, ru
     direction = np.random.default_rng(2).standard_normal((1, 64))
     np.save(tmp_path / "d.npy", (direction / np.linalg.norm(direction)).astype(np.float32))
     common = ("-m", "stylegan2-ffhq", "--weights", stylegan2_pickle, "--device", "cpu")
-    code, stdout, stderr = run_cli("edit", "--attrs", "d", "--boundary", f"d={tmp_path / 'd.npy'}", "--space", "wp",
-                                   "--layers", "1-2,5", "-n", 2, "--steps", 3, "-o", tmp_path / "e", *common)
+    code, stdout, stderr = run_cli(
+        "edit",
+        "--attrs",
+        "d",
+        "--boundary",
+        f"d={tmp_path / 'd.npy'}",
+        "--space",
+        "wp",
+        "--layers",
+        "1-2,5",
+        "-n",
+        2,
+        "--steps",
+        3,
+        "-o",
+        tmp_path / "e",
+        *common,
+    )
     assert code == 0, stderr
     assert "layers 1,2,5" in stdout
     source, edited = np.load(tmp_path / "e" / "source_codes.npy"), np.load(tmp_path / "e" / "codes.npy")
@@ -380,8 +482,9 @@ def test_layerwise_edit_moves_only_the_chosen_wp_layers_and_replays(tmp_path, ru
     np.testing.assert_allclose(edited[:, :, moved], expected, atol=1e-5)
     record = json.loads((tmp_path / "e" / "edit.json").read_text())
     assert record["layers"] == [1, 2, 5]
-    code, _, stderr = run_cli("edit", "--replay", tmp_path / "e" / "edit.json", "-o", tmp_path / "again",
-                              "--device", "cpu")
+    code, _, stderr = run_cli(
+        "edit", "--replay", tmp_path / "e" / "edit.json", "-o", tmp_path / "again", "--device", "cpu"
+    )
     assert code == 0, stderr
     np.testing.assert_array_equal(np.load(tmp_path / "again" / "codes.npy"), edited)
     assert json.loads((tmp_path / "again" / "edit.json").read_text())["layers"] == [1, 2, 5]
@@ -394,9 +497,24 @@ def test_directions_on_stylegan2_layers_feed_a_layerwise_edit(tmp_path, run_cli,
     assert code == 0, stderr
     boundary = load_boundary(tmp_path / "d" / "sefa_00.npy")
     assert boundary.info.layers == [0, 1, 2, 3] and boundary.info.space == "w" and boundary.dim == 64
-    code, _, stderr = run_cli("edit", "--attrs", "s", "--boundary", f"s={tmp_path / 'd' / 'sefa_00.npy'}",
-                              "--space", "wp",
-                              "--layers", "0-3", "-n", 1, "--steps", 2, "-o", tmp_path / "e", *common)
+    code, _, stderr = run_cli(
+        "edit",
+        "--attrs",
+        "s",
+        "--boundary",
+        f"s={tmp_path / 'd' / 'sefa_00.npy'}",
+        "--space",
+        "wp",
+        "--layers",
+        "0-3",
+        "-n",
+        1,
+        "--steps",
+        2,
+        "-o",
+        tmp_path / "e",
+        *common,
+    )
     assert code == 0 and "warning" not in stderr, stderr
     edited = np.load(tmp_path / "e" / "codes.npy")
     assert np.array_equal(edited[:, 0, 4:], edited[:, 1, 4:]) and not np.allclose(edited[:, 0, :4], edited[:, 1, :4])

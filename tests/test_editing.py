@@ -20,8 +20,13 @@ def unit(v):
 def test_parse_attrs_and_range():
     assert parse_attrs("smile=+3, age=-2") == [("smile", 3.0), ("age", -2.0)]
     assert parse_attrs("smile,age") == [("smile", None), ("age", None)]
-    for bad, message in [("smile=big", "not a number"), ("smile=inf", "finite"), ("", "no attribute"),
-                         ("smile,smile=2", "named twice"), ("a b=1", "cannot read")]:
+    for bad, message in [
+        ("smile=big", "not a number"),
+        ("smile=inf", "finite"),
+        ("", "no attribute"),
+        ("smile,smile=2", "named twice"),
+        ("a b=1", "cannot read"),
+    ]:
         with pytest.raises(UsageError, match=message):
             parse_attrs(bad)
     np.testing.assert_allclose(parse_range("-3:3", 7), [-3, -2, -1, 0, 1, 2, 3])
@@ -30,8 +35,9 @@ def test_parse_attrs_and_range():
 
 
 def test_direction_arithmetic():
-    a, b, c = (Boundary.from_normal(name, v)
-               for name, v in [("a", [1, 0, 0, 0]), ("b", [0, 1, 0, 0]), ("c", [1, 1, 1, 0])])
+    a, b, c = (
+        Boundary.from_normal(name, v) for name, v in [("a", [1, 0, 0, 0]), ("b", [0, 1, 0, 0]), ("c", [1, 1, 1, 0])]
+    )
     plan = plan_edit([a, b], [3.0, -2.0])
     np.testing.assert_allclose(plan.direction, [3, -2, 0, 0], atol=1e-6)
     np.testing.assert_allclose(plan.steps, np.linspace(0, 1, 5))
@@ -69,8 +75,24 @@ def boundary_files(tmp_path):
 def test_edit_layout_and_replay(tmp_path, run_cli, boundary_files):
     out = tmp_path / "edit"
     code, stdout, stderr = run_cli(
-        "edit", "--attrs", "up=+3,side=-1", "--boundary", f"up={boundary_files['up']}", "--boundary",
-        f"side={boundary_files['side']}", "-n", 2, "--seed", 5, "--steps", 3, "-o", out, "--device", "cpu")
+        "edit",
+        "--attrs",
+        "up=+3,side=-1",
+        "--boundary",
+        f"up={boundary_files['up']}",
+        "--boundary",
+        f"side={boundary_files['side']}",
+        "-n",
+        2,
+        "--seed",
+        5,
+        "--steps",
+        3,
+        "-o",
+        out,
+        "--device",
+        "cpu",
+    )
     assert code == 0, stderr
     codes = np.load(out / "codes.npy")
     source = np.load(out / "source_codes.npy")
@@ -96,8 +118,9 @@ def test_report_draws_every_step(tmp_path, run_cli):
     """--report adds the mean score of every attribute at every step to edit.json and draws them in report.png, and
     the identity kept: 1 where the face is the face before (distance 0), less on either side."""
     out = tmp_path / "smile"
-    code, stdout, stderr = run_cli("edit", "--attrs", "smile", "-n", 3, "--seed", 2, "--steps", 3, "--report", "-o",
-                                   out, "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "edit", "--attrs", "smile", "-n", 3, "--seed", 2, "--steps", 3, "--report", "-o", out, "--device", "cpu"
+    )
     assert code == 0, stderr
     assert f"scores at every step: {out / 'report.png'}" in stdout
     report = json.loads((out / "edit.json").read_text())["report"]
@@ -112,6 +135,7 @@ def test_report_draws_every_step(tmp_path, run_cli):
     assert f"identity: cosine to the face before {identity['mean']:.3f} at the full edit" in stdout
     picture = np.asarray(Image.open(out / "report.png").convert("L"), dtype=float)
     assert picture.shape[1] > 600 and (picture < 128).mean() > 0.01  # two rows of charts, with ink on them
+
 
 def test_edit_bad_inputs(tmp_path, run_cli, boundary_files):
     out = tmp_path / "o"
@@ -137,8 +161,14 @@ def test_edit_bad_inputs(tmp_path, run_cli, boundary_files):
     other.with_suffix(".json").write_text(json.dumps({"model": "stylegan-ffhq"}))
     code, _, stderr = run_cli("edit", "--attrs", "o=1", "--boundary", f"o={other}", "-o", out, "--device", "cpu")
     assert code == 0 and "trained for model stylegan-ffhq" in stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "other.json", "other.npy", "side.npy", "up.npy",
-                                                          "wrong.npy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "o",
+        "other.json",
+        "other.npy",
+        "side.npy",
+        "up.npy",
+        "wrong.npy",
+    ]
 
 
 @pytest.mark.slow
@@ -149,8 +179,12 @@ def test_report_measures_targets_also_when_conditioned(dcgan):
     scorers = load_scorers(["smile", "age", "eyeglasses"], FaceAnalysis("cpu"))
     before = score_codes(dcgan, codes, scorers)
     for conditions in ([], ["age", "eyeglasses"]):
-        plan = plan_edit(resolve_boundaries(["smile"], dcgan.name, {}), [3.0],
-                         conditions=resolve_boundaries(conditions, dcgan.name, {}), steps=np.array([0.0, 1.0]))
+        plan = plan_edit(
+            resolve_boundaries(["smile"], dcgan.name, {}),
+            [3.0],
+            conditions=resolve_boundaries(conditions, dcgan.name, {}),
+            steps=np.array([0.0, 1.0]),
+        )
         final = apply_edit(codes, plan)[:, -1]
         after = score_codes(dcgan, final, scorers)
         report = edit_effect(plan, final - codes, {n: before[n] for n in scorers}, {n: after[n] for n in scorers})
@@ -170,8 +204,11 @@ def test_codes_from_a_file_go_on_the_sphere_for_sphere_models(tmp_path, dcgan, m
     monkeypatch.setattr(dcgan, "z_on_sphere", True)
     sphere, record = select_codes(dcgan, codes_file=tmp_path / "z.npy", index=[2, 0])
     np.testing.assert_allclose(np.linalg.norm(sphere, axis=1), 10.0, rtol=1e-5)
-    np.testing.assert_allclose(sphere / np.linalg.norm(sphere, axis=1, keepdims=True),
-                               codes[[2, 0]] / np.linalg.norm(codes[[2, 0]], axis=1, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(
+        sphere / np.linalg.norm(sphere, axis=1, keepdims=True),
+        codes[[2, 0]] / np.linalg.norm(codes[[2, 0]], axis=1, keepdims=True),
+        rtol=1e-5,
+    )
     assert record["index"] == [2, 0]
 
 
@@ -187,5 +224,6 @@ def test_plan_effect_measures_identity_kept(dcgan, analysis):
     assert kept[0.0]["faces_scored"] == 4 and kept[0.0]["lowest"] == pytest.approx(1.0, abs=1e-4)
     assert kept[4.0]["faces_scored"] >= 3 and kept[4.0]["mean"] < 0.99
     with pytest.raises(ValueError, match="identity"):
-        plan_effect(dcgan, codes, plan, scorers, before=score_codes(dcgan, codes, scorers, progress=False),
-                    identity=True)
+        plan_effect(
+            dcgan, codes, plan, scorers, before=score_codes(dcgan, codes, scorers, progress=False), identity=True
+        )

@@ -75,8 +75,9 @@ def test_corrupted_weights_are_refused(tmp_path, monkeypatch):
 
 
 def test_nms_groups_and_modes():
-    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10], [20, 20, 30, 30], [2, 2, 6, 6]],
-                         dtype=torch.float)
+    boxes = torch.tensor(
+        [[0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10], [20, 20, 30, 30], [2, 2, 6, 6]], dtype=torch.float
+    )
     scores = torch.tensor([0.9, 0.8, 0.7, 0.6, 0.95])
     groups = torch.tensor([0, 0, 1, 0, 0])
     kept = set(nms(boxes, scores, groups, 0.5).tolist())
@@ -127,8 +128,9 @@ def test_align_round_trip(faces):
     landmarks = np.array([[90.0, 110], [165, 108], [128, 150], [100, 190], [158, 188]])
     crop, matrix = align(image, landmarks, 160, "face")
     forward = np.vstack([matrix, [0, 0, 1]])
-    back = Image.fromarray(crop).transform((256, 256), Image.AFFINE, tuple(forward[:2].ravel()),
-                                           resample=Image.BILINEAR)
+    back = Image.fromarray(crop).transform(
+        (256, 256), Image.AFFINE, tuple(forward[:2].ravel()), resample=Image.BILINEAR
+    )
     back = np.asarray(back).astype(float)
     inner = (slice(100, 170), slice(100, 160))  # well inside the crop's footprint
     error = np.abs(back[inner] - image[inner]).mean()

@@ -57,8 +57,9 @@ def test_zeroed_tiny_weights_change_no_output_bit(dcgan, analysis):
     images = list(np.concatenate(list(render(dcgan, dcgan.sample(24, seed=5), progress=False))))
     batch = analysis.detect(images, dcgan.resolution)
     chips = np.concatenate([batch.crops(64, CHIP_TEMPLATE, s, r)[batch.found] for s, r in [(1.0, 0.0), (0.88, 6.0)]])
-    assert np.array_equal(chip_outputs(raw, chips, mirror_average=True),
-                          chip_outputs(analysis.age_network, chips, mirror_average=True))
+    assert np.array_equal(
+        chip_outputs(raw, chips, mirror_average=True), chip_outputs(analysis.age_network, chips, mirror_average=True)
+    )
 
 
 @pytest.mark.slow

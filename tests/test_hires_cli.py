@@ -13,7 +13,11 @@ from latentedit.models.generators.stylegan import StyleGANGenerator
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator
 
 SG2 = {
-    "z_dim": 512, "w_dim": 512, "c_dim": 0, "img_resolution": 32, "img_channels": 3,
+    "z_dim": 512,
+    "w_dim": 512,
+    "c_dim": 0,
+    "img_resolution": 32,
+    "img_channels": 3,
     "mapping_kwargs": {"num_layers": 2},
     "synthesis_kwargs": {"channel_base": 1024, "channel_max": 64, "conv_clamp": 256, "architecture": "skip"},
 }
@@ -33,8 +37,11 @@ def checkpoints(tmp_path_factory):
     stylegan2 = StyleGAN2Generator.from_config("t", SG2)
     stylegan2.load_state_dict(random_state(stylegan2.state_dict(), 13))
     write_nvidia_pickle(folder / "stylegan2.pkl", stylegan2, SG2)
-    return {"pggan-celebahq": folder / "pggan.pth", "stylegan-ffhq": folder / "stylegan.pth",
-            "stylegan2-ffhq": folder / "stylegan2.pkl"}
+    return {
+        "pggan-celebahq": folder / "pggan.pth",
+        "stylegan-ffhq": folder / "stylegan.pth",
+        "stylegan2-ffhq": folder / "stylegan2.pkl",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +83,9 @@ def test_stylegan_sample_saves_z_w_wp_and_every_space_renders_the_same_faces(tmp
     faces = pngs(tmp_path / "z")
     assert len(faces) == 3 and faces[0].shape == (64, 64, 3)
     for space in ("w", "wp"):
-        code, _, stderr = run_cli("sample", "--codes", tmp_path / "z" / f"{space}.npy", "--space", space,
-                                  "-o", tmp_path / space, *common)
+        code, _, stderr = run_cli(
+            "sample", "--codes", tmp_path / "z" / f"{space}.npy", "--space", space, "-o", tmp_path / space, *common
+        )
         assert code == 0, stderr
         for a, b in zip(pngs(tmp_path / space), faces):
             assert np.abs(a.astype(int) - b).max() <= 1
@@ -101,8 +109,16 @@ def test_score_renders_codes_as_sample_did(tmp_path, run_cli, checkpoints, monke
         return score_images(list(seen[-1]), *args, **kwargs)
 
     monkeypatch.setattr(scoring, "score_images", spy)
-    common = ("--model", "stylegan-ffhq", "--weights", checkpoints["stylegan-ffhq"], "--truncation-psi", 0.5,
-              "--device", "cpu")
+    common = (
+        "--model",
+        "stylegan-ffhq",
+        "--weights",
+        checkpoints["stylegan-ffhq"],
+        "--truncation-psi",
+        0.5,
+        "--device",
+        "cpu",
+    )
     assert run_cli("sample", "-n", 2, "--seed", 4, "-o", tmp_path / "s", *common)[0] == 0
     faces = np.stack(pngs(tmp_path / "s"))
     w = tmp_path / "s" / "w.npy"
@@ -117,6 +133,7 @@ def test_score_renders_codes_as_sample_did(tmp_path, run_cli, checkpoints, monke
     manifest = json.loads((tmp_path / "o2" / "manifest.json").read_text())
     assert (manifest["space"], manifest["truncation_psi"]) == ("w", 0.5)
 
+
 def test_edit_report_renders_codes_in_the_edit_space(
     tmp_path, run_cli, checkpoints, interfacegan_boundary, monkeypatch
 ):
@@ -130,15 +147,34 @@ def test_edit_report_renders_codes_in_the_edit_space(
         return score_codes(*args, space=space, **kwargs)
 
     monkeypatch.setattr(editing, "score_codes", spy)
-    code, stdout, stderr = run_cli("edit", "--attrs", "smile=+2", "--boundary", f"smile={interfacegan_boundary}",
-                              "--model", "stylegan-ffhq", "--weights", checkpoints["stylegan-ffhq"], "--space", "w",
-                              "-n", 2, "--report", "-o", tmp_path / "e", "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "edit",
+        "--attrs",
+        "smile=+2",
+        "--boundary",
+        f"smile={interfacegan_boundary}",
+        "--model",
+        "stylegan-ffhq",
+        "--weights",
+        checkpoints["stylegan-ffhq"],
+        "--space",
+        "w",
+        "-n",
+        2,
+        "--report",
+        "-o",
+        tmp_path / "e",
+        "--device",
+        "cpu",
+    )
     assert code == 0, stderr
     assert spaces == ["w", "w"]  # before, and every step (the last is "after") for report.png
-    report = json.loads((tmp_path / "e" / "edit.json").read_text(),
-                        parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    report = json.loads(
+        (tmp_path / "e" / "edit.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON")
+    )
     assert report["report"]["targets"]["smile"]["faces_scored"] == 0  # random weights draw no faces: nulls, no NaN
     assert "smile: no face found both before and after the edit" in stdout
+
 
 def test_w_boundary_is_trained_ranked_and_used_in_w(tmp_path, run_cli, checkpoints, monkeypatch):
     """A boundary trained on a StyleGAN sample's w.npy records space w (and the model); `rank` renders the codes
@@ -150,42 +186,104 @@ def test_w_boundary_is_trained_ranked_and_used_in_w(tmp_path, run_cli, checkpoin
     w = tmp_path / "s" / "w.npy"
     direction = np.random.default_rng(3).standard_normal(512)
     np.save(tmp_path / "smile_scores.npy", (np.load(w) @ direction)[:, None].astype(np.float32))
-    code, _, stderr = run_cli("train-boundary", "--codes", w, "--scores", tmp_path / "smile_scores.npy", "--space", "w",
-                              "--ratio", 0.2, "-o", tmp_path / "b")
+    code, _, stderr = run_cli(
+        "train-boundary",
+        "--codes",
+        w,
+        "--scores",
+        tmp_path / "smile_scores.npy",
+        "--space",
+        "w",
+        "--ratio",
+        0.2,
+        "-o",
+        tmp_path / "b",
+    )
     assert code == 0, stderr
     record = json.loads((tmp_path / "b" / "smile.json").read_text())
     assert (record["space"], record["model"]) == ("w", "stylegan-ffhq")
 
     spaces = []
     render = ranking.render
-    monkeypatch.setattr(ranking, "render",
-                        lambda g, codes, space="z", **kw: spaces.append(space) or render(g, codes, space=space, **kw))
-    code, _, stderr = run_cli("rank", "--codes", w, "--boundary", tmp_path / "b" / "smile.npy", "--per-group", 2,
-                              "-o", tmp_path / "rank.png", *model)
+    monkeypatch.setattr(
+        ranking, "render", lambda g, codes, space="z", **kw: spaces.append(space) or render(g, codes, space=space, **kw)
+    )
+    code, _, stderr = run_cli(
+        "rank",
+        "--codes",
+        w,
+        "--boundary",
+        tmp_path / "b" / "smile.npy",
+        "--per-group",
+        2,
+        "-o",
+        tmp_path / "rank.png",
+        *model,
+    )
     assert code == 0 and spaces == ["w"], stderr
-    code, _, stderr = run_cli("rank", "--codes", w, "--boundary", tmp_path / "b" / "smile.npy", "--per-group", 2,
-                              "--truncation-psi", 0.3, "-o", tmp_path / "rank_psi.png", *model)
+    code, _, stderr = run_cli(
+        "rank",
+        "--codes",
+        w,
+        "--boundary",
+        tmp_path / "b" / "smile.npy",
+        "--per-group",
+        2,
+        "--truncation-psi",
+        0.3,
+        "-o",
+        tmp_path / "rank_psi.png",
+        *model,
+    )
     assert code == 0, stderr
     pictures = [np.asarray(Image.open(tmp_path / name), dtype=float) for name in ("rank.png", "rank_psi.png")]
     assert np.abs(pictures[0] - pictures[1]).mean() > 1  # the style options reach the generator
 
-    edit = ("edit", "--attrs", "smile", "--boundary", f"smile={tmp_path / 'b' / 'smile.npy'}", "-n", 1, "--steps", 2,
-            *model)
+    edit = (
+        "edit",
+        "--attrs",
+        "smile",
+        "--boundary",
+        f"smile={tmp_path / 'b' / 'smile.npy'}",
+        "-n",
+        1,
+        "--steps",
+        2,
+        *model,
+    )
     code, _, stderr = run_cli(*edit, "--space", "z", "-o", tmp_path / "ez")
     assert code == 0 and "trained on w codes, the edit is in space z" in stderr
     code, _, stderr = run_cli(*edit, "--space", "wp", "-o", tmp_path / "ewp")
     assert code == 0 and "warning" not in stderr
-    code, _, stderr = run_cli("train-boundary", "--attr", "pose", "-n", 10, "--space", "w", "-o", tmp_path / "x",
-                              "--device", "cpu")
+    code, _, stderr = run_cli(
+        "train-boundary", "--attr", "pose", "-n", 10, "--space", "w", "-o", tmp_path / "x", "--device", "cpu"
+    )
     assert code == 2 and "no latent space 'w'" in stderr and not (tmp_path / "x").exists()  # the embedded DCGAN: Z only
+
 
 @pytest.mark.parametrize("space", ["w", "wp"])
 def test_interfacegan_boundary_drives_a_stylegan_edit(tmp_path, run_cli, checkpoints, interfacegan_boundary, space):
     out = tmp_path / "edit"
     code, stdout, stderr = run_cli(
-        "edit", "--attrs", "smile", "--boundary", f"smile={interfacegan_boundary}", "--model", "stylegan-ffhq",
-        "--weights", checkpoints["stylegan-ffhq"], "--space", space, "-n", 2, "--steps", 3, "-o", out,
-        "--device", "cpu",
+        "edit",
+        "--attrs",
+        "smile",
+        "--boundary",
+        f"smile={interfacegan_boundary}",
+        "--model",
+        "stylegan-ffhq",
+        "--weights",
+        checkpoints["stylegan-ffhq"],
+        "--space",
+        space,
+        "-n",
+        2,
+        "--steps",
+        3,
+        "-o",
+        out,
+        "--device",
+        "cpu",
     )
     assert code == 0, stderr
     check_edit(out, interfacegan_boundary, [-3.0, 0.0, 3.0])
@@ -207,21 +305,55 @@ def test_pggan_and_stylegan2_sample_and_edit(tmp_path, run_cli, checkpoints, int
     saved = sorted(p.name for p in (tmp_path / "s").glob("*.npy"))
     assert saved == (["z.npy"] if model.startswith("pggan") else ["w.npy", "wp.npy", "z.npy"])
     code, _, stderr = run_cli(
-        "edit", "--attrs", "smile=+2", "--boundary", f"smile={interfacegan_boundary}", "--space", space, "-n", 2,
-        "-o", tmp_path / "e", *common,
+        "edit",
+        "--attrs",
+        "smile=+2",
+        "--boundary",
+        f"smile={interfacegan_boundary}",
+        "--space",
+        space,
+        "-n",
+        2,
+        "-o",
+        tmp_path / "e",
+        *common,
     )
     assert code == 0, stderr
     check_edit(tmp_path / "e", interfacegan_boundary, 2 * np.linspace(0, 1, 5))
 
 
 def test_style_options_are_refused_for_other_models(tmp_path, run_cli, checkpoints):
-    code, _, stderr = run_cli("sample", "-n", 1, "-o", tmp_path / "x", "--model", "pggan-celebahq", "--weights",
-                              checkpoints["pggan-celebahq"], "--truncation-psi", 0.5, "--device", "cpu")
+    code, _, stderr = run_cli(
+        "sample",
+        "-n",
+        1,
+        "-o",
+        tmp_path / "x",
+        "--model",
+        "pggan-celebahq",
+        "--weights",
+        checkpoints["pggan-celebahq"],
+        "--truncation-psi",
+        0.5,
+        "--device",
+        "cpu",
+    )
     assert code == 2 and "only apply to StyleGAN models" in stderr and len(stderr.strip().splitlines()) == 1
     code, _, stderr = run_cli("sample", "-n", 1, "-o", tmp_path / "y", "--space", "w")
     assert code == 2 and "codes file" in stderr
-    code, _, stderr = run_cli("sample", "-n", 1, "-o", tmp_path / "z", "--model", "stylegan-ffhq", "--weights",
-                              checkpoints["pggan-celebahq"], "--device", "cpu")
+    code, _, stderr = run_cli(
+        "sample",
+        "-n",
+        1,
+        "-o",
+        tmp_path / "z",
+        "--model",
+        "stylegan-ffhq",
+        "--weights",
+        checkpoints["pggan-celebahq"],
+        "--device",
+        "cpu",
+    )
     assert code == 3 and "not an InterFaceGAN StyleGAN state dict" in stderr
     assert not any(tmp_path.iterdir())
 

@@ -83,8 +83,12 @@ def variants(image: np.ndarray) -> list[np.ndarray]:
     pil = Image.fromarray(image)
     buffer = io.BytesIO()
     pil.save(buffer, "JPEG", quality=40)
-    return [image[:, ::-1].copy(), np.asarray(pil.resize((pil.width // 2, pil.height // 2), Image.BICUBIC)),
-            np.asarray(Image.open(buffer).convert("RGB")), np.asarray(pil.rotate(8, Image.BICUBIC))]
+    return [
+        image[:, ::-1].copy(),
+        np.asarray(pil.resize((pil.width // 2, pil.height // 2), Image.BICUBIC)),
+        np.asarray(Image.open(buffer).convert("RGB")),
+        np.asarray(pil.rotate(8, Image.BICUBIC)),
+    ]
 
 
 def test_same_person_more_similar_than_different_people(embedder, analysis, photo, dcgan):

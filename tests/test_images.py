@@ -43,8 +43,11 @@ def test_exif_orientation(tmp_path):
 
 @pytest.mark.parametrize(
     "name, content, message",
-    [("empty.png", b"", "is empty"), ("notes.png", b"hello, not an image", "cannot read image"),
-     ("cut.png", None, "cannot read image")],
+    [
+        ("empty.png", b"", "is empty"),
+        ("notes.png", b"hello, not an image", "cannot read image"),
+        ("cut.png", None, "cannot read image"),
+    ],
 )
 def test_bad_files(tmp_path, name, content, message):
     path = tmp_path / name

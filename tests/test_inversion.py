@@ -24,8 +24,15 @@ from latentedit.specs import InversionSettings
 
 def run_invert(generator, targets, analysis, space="z", **settings):
     """Invert ``targets`` as the commands do: the shipped encoder's start where there is one, the feature loss."""
-    return invert(generator, targets, features=FeatureLoss(analysis), encoder=load_encoder(generator, space),
-                  space=space, settings=InversionSettings(**settings), progress=False)
+    return invert(
+        generator,
+        targets,
+        features=FeatureLoss(analysis),
+        encoder=load_encoder(generator, space),
+        space=space,
+        settings=InversionSettings(**settings),
+        progress=False,
+    )
 
 
 def nchw(image: np.ndarray) -> torch.Tensor:
@@ -75,8 +82,9 @@ def test_ssim_and_psnr_match_skimage(shape):
     smooth = np.asarray(Image.fromarray(rng.integers(0, 256, (8, 8, 3), np.uint8)).resize(shape[1::-1], Image.BICUBIC))
     a = smooth[..., : shape[2]].astype(np.float64)
     b = np.clip(a + rng.normal(0, 12, a.shape), 0, 255)
-    expected = skimage_metrics.structural_similarity(a, b, data_range=255, channel_axis=2, gaussian_weights=True,
-                                                     sigma=1.5, use_sample_covariance=False)
+    expected = skimage_metrics.structural_similarity(
+        a, b, data_range=255, channel_axis=2, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
     assert ssim(nchw(a), nchw(b), 255).item() == pytest.approx(expected, abs=1e-9)
     assert ssim(nchw(a), nchw(a), 255).item() == pytest.approx(1.0)
     expected_psnr = skimage_metrics.peak_signal_noise_ratio(a, b, data_range=255)
@@ -161,8 +169,10 @@ def test_tuning_the_generator_to_a_photo(dcgan, generated, analysis):
     target = torch.from_numpy(images[3:4]).permute(0, 3, 1, 2).double()
     assert psnr(torch.from_numpy(again).permute(0, 3, 1, 2).double(), target, 255).item() > start.psnr[0] + 2
     elsewhere = codes[:3]  # other faces barely change
-    before, after = (torch.from_numpy(np.concatenate(list(render(g, elsewhere)))).permute(0, 3, 1, 2).double()
-                     for g in (dcgan, tuned))
+    before, after = (
+        torch.from_numpy(np.concatenate(list(render(g, elsewhere)))).permute(0, 3, 1, 2).double()
+        for g in (dcgan, tuned)
+    )
     assert psnr(after, before, 255).min().item() > 25
     assert not any(p.requires_grad for p in tuned.parameters())
     assert any(p.requires_grad is False for p in dcgan.parameters())
@@ -200,7 +210,10 @@ def test_interpolation_paths_and_expressions():
     wp = interpolate(np.zeros((3, 4)), np.ones((3, 4)), [0.25], spherical=False)
     assert wp.shape == (1, 3, 4) and np.allclose(wp, 0.25)
     assert parse_expression("smiling_woman - neutral_woman + neutral_man") == [
-        (1.0, "smiling_woman"), (-1.0, "neutral_woman"), (1.0, "neutral_man")]
+        (1.0, "smiling_woman"),
+        (-1.0, "neutral_woman"),
+        (1.0, "neutral_man"),
+    ]
     assert parse_expression("0.5*a + .5 b - 2 c") == [(0.5, "a"), (0.5, "b"), (-2.0, "c")]
     for bad in ("", "a b", "a + ", "a * b"):
         with pytest.raises(UsageError):
@@ -217,8 +230,19 @@ def test_mix_and_interpolate_cli(tmp_path, run_cli, dcgan):
     assert Image.open(tmp_path / "walk" / "interpolation.gif").n_frames == 10  # 6 forward and 4 back
     assert Image.open(tmp_path / "walk" / "grid.png").width > 6 * 64
     np.save(tmp_path / "ends.npy", ends)
-    code, _, stderr = run_cli("mix", f"{tmp_path / 'ends.npy'}:0", f"{tmp_path / 'ends.npy'}:1", "--weight", 0.25,
-                              "--path", "linear", "-o", tmp_path / "one", "--device", "cpu")
+    code, _, stderr = run_cli(
+        "mix",
+        f"{tmp_path / 'ends.npy'}:0",
+        f"{tmp_path / 'ends.npy'}:1",
+        "--weight",
+        0.25,
+        "--path",
+        "linear",
+        "-o",
+        tmp_path / "one",
+        "--device",
+        "cpu",
+    )
     assert code == 0, stderr
     np.testing.assert_allclose(np.load(tmp_path / "one" / "code.npy"), [0.75 * ends[0] + 0.25 * ends[1]], atol=1e-6)
     assert json.loads((tmp_path / "one" / "mix.json").read_text())["path"] == "linear"
@@ -231,10 +255,19 @@ def test_arith_cli(tmp_path, run_cli, dcgan):
     np.save(tmp_path / "codes.npy", codes)
     out = tmp_path / "arith"
     code, _, stderr = run_cli(
-        "arith", "smiling_woman - neutral_woman + neutral_man",
-        "--group", f"smiling_woman={tmp_path / 'codes.npy'}:0,1,2",
-        "--group", f"neutral_woman={tmp_path / 'codes.npy'}:3,4",
-        "--group", "neutral_man=seed:5", "-o", out, "--device", "cpu")
+        "arith",
+        "smiling_woman - neutral_woman + neutral_man",
+        "--group",
+        f"smiling_woman={tmp_path / 'codes.npy'}:0,1,2",
+        "--group",
+        f"neutral_woman={tmp_path / 'codes.npy'}:3,4",
+        "--group",
+        "neutral_man=seed:5",
+        "-o",
+        out,
+        "--device",
+        "cpu",
+    )
     assert code == 0, stderr
     expected = codes[:3].mean(0) - codes[3:5].mean(0) + dcgan.sample(1, 5)[0]
     expected *= 10 / np.linalg.norm(expected)  # rescaled to the typical norm of 100-d Gaussian codes
@@ -252,8 +285,9 @@ def test_arith_cli(tmp_path, run_cli, dcgan):
 
 def test_invert_cli_writes_codes_pictures_and_metrics(tmp_path, run_cli, photos, analysis):
     out = tmp_path / "inverted"
-    code, stdout, stderr = run_cli("invert", photos / "one.png", photos / "two.png", "--iterations", 8, "--starts", 2,
-                                   "-o", out, "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "invert", photos / "one.png", photos / "two.png", "--iterations", 8, "--starts", 2, "-o", out, "--device", "cpu"
+    )
     assert code == 0, stderr
     assert np.load(out / "codes.npy").shape == (2, 100)
     for name in ("one", "two"):
@@ -266,8 +300,10 @@ def test_invert_cli_writes_codes_pictures_and_metrics(tmp_path, run_cli, photos,
     assert all(10 < p["psnr_db"] < 60 and 0 < p["ssim"] <= 1 for p in record["photos"])
     assert "PSNR" in stdout and record["iterations"] == 8
     # identity: the aligned photo (target.png) against its own reconstruction, recomputed here from the files
-    pictures = {name: [np.asarray(Image.open(out / f / f"{name}.png")) for f in ("one", "two")]
-                for name in ("target", "reconstruction")}
+    pictures = {
+        name: [np.asarray(Image.open(out / f / f"{name}.png")) for f in ("one", "two")]
+        for name in ("target", "reconstruction")
+    }
     expected = image_similarity(analysis, pictures["target"], pictures["reconstruction"], rendered_resolution=64)
     assert [p["identity"] for p in record["photos"]] == pytest.approx(expected, abs=1e-4)
     assert record["mean_identity"] == pytest.approx(expected.mean(), abs=1e-4) and expected.max() < 0.999
@@ -280,8 +316,9 @@ def test_several_faces_take_the_largest_or_the_one_asked_for(tmp_path, run_cli, 
     crops = {}
     for index in (0, 1):
         out = tmp_path / f"face{index}"
-        code, _, stderr = run_cli("invert", photos / "two.png", "--face-index", index, "--iterations", 0, "-o", out,
-                                  "--device", "cpu")
+        code, _, stderr = run_cli(
+            "invert", photos / "two.png", "--face-index", index, "--iterations", 0, "-o", out, "--device", "cpu"
+        )
         assert code == 0, stderr
         box = json.loads((out / "inversion.json").read_text())["photos"][0]["face_box"]
         crops[index] = box
@@ -295,8 +332,9 @@ def test_bad_photos_give_one_line_and_distinct_exit_codes(tmp_path, run_cli, pho
     assert code == 4 and "no face found in" in stderr and stderr.count("\n") == 1
     code, _, stderr = run_cli("invert", photos / "notes.png", "-o", tmp_path / "b", "--device", "cpu")
     assert code == 2 and "cannot read image" in stderr and stderr.count("\n") == 1
-    code, _, stderr = run_cli("edit", photos / "one.png", photos / "blank.png", "--attrs", "smile=+1",
-                              "-o", tmp_path / "c", "--device", "cpu")
+    code, _, stderr = run_cli(
+        "edit", photos / "one.png", photos / "blank.png", "--attrs", "smile=+1", "-o", tmp_path / "c", "--device", "cpu"
+    )
     assert code == 4 and "blank.png" in stderr
     assert not any((tmp_path / name).exists() for name in "abc")
     code, _, stderr = run_cli("invert", photos / "tiny.png", "--iterations", 0, "-o", tmp_path / "d", "--device", "cpu")
@@ -306,8 +344,9 @@ def test_bad_photos_give_one_line_and_distinct_exit_codes(tmp_path, run_cli, pho
 def test_huge_photo(tmp_path, run_cli, generated):
     image = on_canvas((2400, 3200), [(generated[1][1], 800, (1400, 900))], noise=0)
     Image.fromarray(image).save(tmp_path / "huge.png")
-    code, _, stderr = run_cli("invert", tmp_path / "huge.png", "--iterations", 0, "-o", tmp_path / "out",
-                              "--device", "cpu")
+    code, _, stderr = run_cli(
+        "invert", tmp_path / "huge.png", "--iterations", 0, "-o", tmp_path / "out", "--device", "cpu"
+    )
     assert code == 0, stderr
     box = json.loads((tmp_path / "out" / "inversion.json").read_text())["photos"][0]["face_box"]
     assert 1400 < box[0] < 1700 and 900 < box[1] < 1300  # found where it is, in the photo's own pixels
@@ -318,9 +357,24 @@ def test_edit_photo_changes_the_face_and_nothing_else(tmp_path, run_cli, photos)
     normal = np.random.default_rng(0).standard_normal(100)
     np.save(tmp_path / "up.npy", (normal / np.linalg.norm(normal)).reshape(1, -1).astype(np.float32))
     out = tmp_path / "edit"
-    code, stdout, stderr = run_cli("edit", photos / "one.png", "--attrs", "up=+3",
-                                   "--boundary", f"up={tmp_path / 'up.npy'}", "--iterations", 5, "--starts", 1,
-                                   "--tune", 3, "-o", out, "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "edit",
+        photos / "one.png",
+        "--attrs",
+        "up=+3",
+        "--boundary",
+        f"up={tmp_path / 'up.npy'}",
+        "--iterations",
+        5,
+        "--starts",
+        1,
+        "--tune",
+        3,
+        "-o",
+        out,
+        "--device",
+        "cpu",
+    )
     assert code == 0, stderr
     photo = np.asarray(Image.open(photos / "one.png"))
     folder = out / "photos" / "one"
@@ -346,8 +400,9 @@ def test_pixels_past_the_photos_edge_are_left_out(tmp_path, run_cli, dcgan, gene
     """A generator's own 64x64 face saved as PNG: its aligned crop reaches past the file's edge. Those pixels are not
     counted in PSNR, and target.png shows the reconstruction there instead of black."""
     Image.fromarray(generated[1][4]).save(tmp_path / "face.png")
-    code, _, stderr = run_cli("invert", tmp_path / "face.png", "--iterations", 10, "-o", tmp_path / "inv",
-                              "--device", "cpu")
+    code, _, stderr = run_cli(
+        "invert", tmp_path / "face.png", "--iterations", 10, "-o", tmp_path / "inv", "--device", "cpu"
+    )
     assert code == 0, stderr
     target = np.asarray(Image.open(tmp_path / "inv" / "face" / "target.png")).astype(float)
     rendered = np.asarray(Image.open(tmp_path / "inv" / "face" / "reconstruction.png")).astype(float)
@@ -371,8 +426,18 @@ def test_aligned_crops_skip_detection_and_reconstruct(tmp_path, run_cli, generat
     comes close (the photo path would re-frame it)."""
     for i in (0, 2):
         Image.fromarray(generated[1][i]).save(tmp_path / f"f{i}.png")
-    code, stdout, stderr = run_cli("invert", tmp_path / "f0.png", tmp_path / "f2.png", "--aligned", "--iterations", 40,
-                                   "-o", tmp_path / "inv", "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "invert",
+        tmp_path / "f0.png",
+        tmp_path / "f2.png",
+        "--aligned",
+        "--iterations",
+        40,
+        "-o",
+        tmp_path / "inv",
+        "--device",
+        "cpu",
+    )
     assert code == 0, stderr
     record = json.loads((tmp_path / "inv" / "inversion.json").read_text())
     assert record["aligned"] is True and all(p["psnr_db"] > 26 for p in record["photos"]), record["photos"]

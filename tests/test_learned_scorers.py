@@ -55,8 +55,19 @@ def trained(tmp_path_factory, run_cli):
 def test_scorer_beats_chance_on_held_out_labels(trained, run_cli, tmp_path):
     rows = np.arange(400, 560)
     np.save(tmp_path / "held.npy", np.load(CODES)[rows])
-    code, _, stderr = run_cli("score", "--codes", tmp_path / "held.npy", "--attrs", "mine", "--scorer",
-                              f"mine={trained}", "-o", tmp_path / "out", "--device", "cpu")
+    code, _, stderr = run_cli(
+        "score",
+        "--codes",
+        tmp_path / "held.npy",
+        "--attrs",
+        "mine",
+        "--scorer",
+        f"mine={trained}",
+        "-o",
+        tmp_path / "out",
+        "--device",
+        "cpu",
+    )
     assert code == 0, stderr
     scores = np.load(tmp_path / "out" / "mine_scores.npy")[:, 0]
     truth = np.array(pool_labels("smile"))[rows]
@@ -160,8 +171,13 @@ def test_label_sheet_and_suggest(trained, run_cli, tmp_path):
     code, stdout, stderr = run_cli("label", "sheet", "-n", 50, "--seed", 3, "-o", tmp_path / "sheet", "--device", "cpu")
     assert code == 0, stderr
     sheet = tmp_path / "sheet"
-    assert sorted(p.name for p in sheet.iterdir()) == ["codes.npy", "labels.csv", "sheet.json", "sheet_01.png",
-                                                      "sheet_02.png"]
+    assert sorted(p.name for p in sheet.iterdir()) == [
+        "codes.npy",
+        "labels.csv",
+        "sheet.json",
+        "sheet_01.png",
+        "sheet_02.png",
+    ]
     labels = read_labels(sheet / "labels.csv")
     assert [(label.path.name, label.row) for label in labels] == [("codes.npy", i) for i in range(50)]
     assert all(np.isnan(label.label) for label in labels)
@@ -170,16 +186,42 @@ def test_label_sheet_and_suggest(trained, run_cli, tmp_path):
     generator, _ = load_generator("dcgan-digiface64", device="cpu")
     np.testing.assert_array_equal(np.load(sheet / "codes.npy"), generator.sample(50, 3))
     # The suggested faces are ones the scorer is less sure about than faces at random.
-    code, stdout, stderr = run_cli("label", "suggest", "--scorer", trained, "-n", 12, "--pool", 240, "--seed", 5,
-                                   "-o", tmp_path / "next", "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "label",
+        "suggest",
+        "--scorer",
+        trained,
+        "-n",
+        12,
+        "--pool",
+        240,
+        "--seed",
+        5,
+        "-o",
+        tmp_path / "next",
+        "--device",
+        "cpu",
+    )
     assert code == 0, stderr
     for folder in ("sheet", "next"):
-        code, _, stderr = run_cli("score", "--codes", tmp_path / folder / "codes.npy", "--attrs", "mine", "--scorer",
-                                  f"mine={trained}",
-                                  "-o", tmp_path / f"{folder}_scores", "--device", "cpu")
+        code, _, stderr = run_cli(
+            "score",
+            "--codes",
+            tmp_path / folder / "codes.npy",
+            "--attrs",
+            "mine",
+            "--scorer",
+            f"mine={trained}",
+            "-o",
+            tmp_path / f"{folder}_scores",
+            "--device",
+            "cpu",
+        )
         assert code == 0, stderr
-    doubt = {folder: np.nanmean(np.abs(np.load(tmp_path / f"{folder}_scores" / "mine_scores.npy") - 0.5))
-             for folder in ("sheet", "next")}
+    doubt = {
+        folder: np.nanmean(np.abs(np.load(tmp_path / f"{folder}_scores" / "mine_scores.npy") - 0.5))
+        for folder in ("sheet", "next")
+    }
     assert doubt["next"] < doubt["sheet"] - 0.15, doubt
 
 
@@ -193,16 +235,19 @@ def test_studio_suggest_hook_picks_uncertain_faces(trained, dcgan, analysis, tmp
     pool = dcgan.sample(160, int(name.removeprefix("suggest-"), 16))
     assert all((pool == code).all(1).any() for code in codes)
     scorers = {"mine": LearnedScorer.load(trained, analysis)}
-    doubt = {key: np.nanmean(np.abs(score_codes(dcgan, faces, scorers, progress=False)["mine"] - 0.5))
-             for key, faces in (("chosen", codes), ("pool", pool))}
+    doubt = {
+        key: np.nanmean(np.abs(score_codes(dcgan, faces, scorers, progress=False)["mine"] - 0.5))
+        for key, faces in (("chosen", codes), ("pool", pool))
+    }
     assert doubt["chosen"] < doubt["pool"] - 0.15, doubt
 
 
 def test_boundary_from_labelled_codes(run_cli, tmp_path):
     """The SVM on 600 codes labelled by eye for smile points where the shipped smile boundary points."""
     labels = write_labels(tmp_path / "labels.csv", range(600))
-    code, stdout, stderr = run_cli("train-boundary", "--labels", labels, "--attr", "smile", "-o", tmp_path / "b",
-                                   "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "train-boundary", "--labels", labels, "--attr", "smile", "-o", tmp_path / "b", "--device", "cpu"
+    )
     assert code == 0, stderr
     learned = load_boundary(tmp_path / "b" / "smile.npy")
     shipped = load_boundary(shipped_boundaries("dcgan-digiface64")["smile"])
@@ -213,8 +258,21 @@ def test_boundary_from_labelled_codes(run_cli, tmp_path):
 
 @pytest.mark.slow
 def test_boundary_and_edit_report_with_a_learned_scorer(trained, run_cli, tmp_path):
-    code, _, stderr = run_cli("train-boundary", "--attr", "mine", "--scorer", trained, "-n", 600, "--ratio", 60,
-                              "-o", tmp_path / "b", "--device", "cpu")
+    code, _, stderr = run_cli(
+        "train-boundary",
+        "--attr",
+        "mine",
+        "--scorer",
+        trained,
+        "-n",
+        600,
+        "--ratio",
+        60,
+        "-o",
+        tmp_path / "b",
+        "--device",
+        "cpu",
+    )
     assert code == 0, stderr
     boundary = load_boundary(tmp_path / "b" / "mine.npy")
     assert boundary.info.scorer_file.sha256 == sha256_file(trained) and boundary.info.scorer_file.path == str(trained)
@@ -222,9 +280,24 @@ def test_boundary_and_edit_report_with_a_learned_scorer(trained, run_cli, tmp_pa
     assert boundary.normal @ shipped.normal > 0.4  # 600 faces only, but it is a smile direction
     # A target in the learned scorer's units (a probability) along its own boundary: the sidecar's scorer file
     # measures the search and the report; --scorer adds the same file under another name to the report.
-    code, stdout, stderr = run_cli("edit", "--attrs", "mine=0.9", "--boundary", f"mine={tmp_path / 'b' / 'mine.npy'}",
-                                   "-n", 4, "--seed", 4, "--report", "--scorer", f"again={trained}",
-                                   "-o", tmp_path / "e", "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "edit",
+        "--attrs",
+        "mine=0.9",
+        "--boundary",
+        f"mine={tmp_path / 'b' / 'mine.npy'}",
+        "-n",
+        4,
+        "--seed",
+        4,
+        "--report",
+        "--scorer",
+        f"again={trained}",
+        "-o",
+        tmp_path / "e",
+        "--device",
+        "cpu",
+    )
     assert code == 0, stderr
     record = json.loads((tmp_path / "e" / "edit.json").read_text())
     target = record["targets"]["mine"]
@@ -237,16 +310,19 @@ def test_boundary_and_edit_report_with_a_learned_scorer(trained, run_cli, tmp_pa
     assert report["targets"]["mine"]["mean_change"] > 0.3
     assert report["side_effects_signed"]["again"] == pytest.approx(report["targets"]["mine"]["mean_change"], abs=1e-6)
     assert report["side_effects_signed"]["smile"] > 0.2  # the shipped smile scorer agrees: a smile was added
-    assert {name: ref["sha256"] for name, ref in record["scorers"].items()} == {"mine": sha256_file(trained),
-                                                                                 "again": sha256_file(trained)}
+    assert {name: ref["sha256"] for name, ref in record["scorers"].items()} == {
+        "mine": sha256_file(trained),
+        "again": sha256_file(trained),
+    }
 
 
 @pytest.mark.slow
 def test_directions_named_with_a_learned_scorer(trained, run_cli, tmp_path):
     """directions --scorer measures each direction with the learned scorer too; trained on smile labels, it moves
     the way the shipped smile scorer moves along the direction that moves smile most."""
-    code, stdout, stderr = run_cli("directions", "-k", 4, "-n", 16, "--scorer", f"mine={trained}", "-o",
-                                   tmp_path / "d", "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "directions", "-k", 4, "-n", 16, "--scorer", f"mine={trained}", "-o", tmp_path / "d", "--device", "cpu"
+    )
     assert code == 0, stderr
     record = json.loads((tmp_path / "d" / "directions.json").read_text())
     assert record["scorers"]["mine"]["sha256"] == sha256_file(trained)

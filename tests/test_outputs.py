@@ -27,8 +27,11 @@ def partials(folder: Path) -> list[str]:
 
 def start_sample(out: Path) -> subprocess.Popen:
     """``latentedit sample`` of many faces in a child process, returned once its temporary folder exists."""
-    child = subprocess.Popen([sys.executable, "-m", "latentedit", "sample", "-n", "20000", "-b", "16", "-o", str(out),
-                              "--device", "cpu"], stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "latentedit", "sample", "-n", "20000", "-b", "16", "-o", str(out), "--device", "cpu"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while not partials(out.parent) and time.time() < deadline:
         if child.poll() is not None:
@@ -90,8 +93,13 @@ def test_output_written_meanwhile_by_another_run_is_kept(tmp_path, monkeypatch):
     with pytest.raises(UsageError, match=f"{out} was written by another run while this one worked.*{out}-2"):
         sampling.sample(SampleRequest(OutputSpec(out), GeneratorSpec(device="cpu"), n=2))
     assert os.listdir(out) == ["first.txt"]
-    assert sorted(os.listdir(out.parent / "faces-2")) == ["000000.png", "000001.png", "grid.png", "manifest.json",
-                                                          "z.npy"]
+    assert sorted(os.listdir(out.parent / "faces-2")) == [
+        "000000.png",
+        "000001.png",
+        "grid.png",
+        "manifest.json",
+        "z.npy",
+    ]
     assert partials(tmp_path) == []
 
 
@@ -100,8 +108,19 @@ def test_outputs_follow_the_umask(tmp_path, run_cli):
     try:
         code, _, stderr = run_cli("sample", "-n", 2, "-o", tmp_path / "faces", "--device", "cpu")
         assert code == 0, stderr
-        code, _, stderr = run_cli("rank", "--codes", tmp_path / "faces" / "z.npy", "--boundary", "smile",
-                                  "--per-group", 1, "-o", tmp_path / "rank.png", "--device", "cpu")
+        code, _, stderr = run_cli(
+            "rank",
+            "--codes",
+            tmp_path / "faces" / "z.npy",
+            "--boundary",
+            "smile",
+            "--per-group",
+            1,
+            "-o",
+            tmp_path / "rank.png",
+            "--device",
+            "cpu",
+        )
         assert code == 0, stderr
     finally:
         os.umask(previous)
@@ -122,7 +141,12 @@ def test_an_error_inside_names_the_output_not_the_temporary_folder(tmp_path):
 
 def test_photo_names_stay_inside_the_output():
     assert photo_names([Path("...png"), Path("a/..png"), Path("codes.npy.png"), Path("me.jpg"), Path("b/me.png")]) == [
-        "photo_0", "photo_1", "codes.npy_photo", "me_3", "me_4"]
+        "photo_0",
+        "photo_1",
+        "codes.npy_photo",
+        "me_3",
+        "me_4",
+    ]
 
 
 def test_float_images_are_scaled_by_their_range(tmp_path, dcgan):

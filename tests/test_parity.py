@@ -86,11 +86,19 @@ def test_stylegan2_pickle_matches_stylegan2_ada(case, tmp_path):
 @pytest.mark.parametrize("noise", ["const", "random"])
 def test_style_generators_run_under_reduced_precision_autocast(noise):
     """The CUDA fp16 path (torch.autocast) keeps dtypes consistent: truncation, noise, modulation; here in bfloat16."""
-    sg2 = {"z_dim": 32, "w_dim": 32, "c_dim": 0, "img_resolution": 16, "img_channels": 3,
-           "mapping_kwargs": {"num_layers": 2},
-           "synthesis_kwargs": {"channel_base": 256, "channel_max": 32, "conv_clamp": 256}}
-    for generator in (StyleGANGenerator("t", [32, 32, 32, 16], [False, False, True]),
-                      StyleGAN2Generator.from_config("t", sg2)):
+    sg2 = {
+        "z_dim": 32,
+        "w_dim": 32,
+        "c_dim": 0,
+        "img_resolution": 16,
+        "img_channels": 3,
+        "mapping_kwargs": {"num_layers": 2},
+        "synthesis_kwargs": {"channel_base": 256, "channel_max": 32, "conv_clamp": 256},
+    }
+    for generator in (
+        StyleGANGenerator("t", [32, 32, 32, 16], [False, False, True]),
+        StyleGAN2Generator.from_config("t", sg2),
+    ):
         generator.load_state_dict(random_state(generator.state_dict(), 0))
         generator.eval().configure(0.7, 2, noise)
         z = torch.from_numpy(generator.sample(2, seed=0))

@@ -18,8 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def latentedit(*args, env) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "latentedit", *map(str, args), "--device", "cpu"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "latentedit", *map(str, args), "--device", "cpu"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def files(folder: Path) -> dict[str, bytes]:
@@ -29,8 +34,12 @@ def files(folder: Path) -> dict[str, bytes]:
 @pytest.mark.slow
 def test_a_worker_killed_mid_part_loses_nothing(tmp_path, dcgan):
     # one torch thread everywhere: CPU results are bit-identical only at equal thread counts
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
     np.save(tmp_path / "z.npy", dcgan.sample(24, seed=31))
     whole = latentedit("score", "--codes", tmp_path / "z.npy", "-b", 4, "-o", tmp_path / "whole", env=env)
     assert whole.wait(600) == 0, whole.stderr.read()
@@ -56,7 +65,8 @@ def test_a_worker_killed_mid_part_loses_nothing(tmp_path, dcgan):
 
 def test_an_unreachable_cluster_is_one_line(tmp_path, run_cli, dcgan):
     np.save(tmp_path / "z.npy", dcgan.sample(4, seed=1))
-    code, _, stderr = run_cli("score", "--codes", tmp_path / "z.npy", "-o", tmp_path / "out", "--ray", "127.0.0.1:1",
-                              "--device", "cpu")
+    code, _, stderr = run_cli(
+        "score", "--codes", tmp_path / "z.npy", "-o", tmp_path / "out", "--ray", "127.0.0.1:1", "--device", "cpu"
+    )
     assert code == 2 and stderr.strip().count("\n") == 0 and "cannot reach the Ray cluster at 127.0.0.1:1" in stderr
     assert not (tmp_path / "out").exists()

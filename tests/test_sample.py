@@ -30,7 +30,9 @@ def test_layout(tmp_path, run_cli):
 
 def test_codes_are_rendered_exactly(tmp_path, run_cli):
     assert run_cli("sample", "-n", 5, "--seed", 1, "-o", tmp_path / "a", "--device", "cpu")[0] == 0
-    assert run_cli("sample", "--codes", tmp_path / "a" / "z.npy", "-o", tmp_path / "b", "-b", 2, "--device", "cpu")[0] == 0
+    assert (
+        run_cli("sample", "--codes", tmp_path / "a" / "z.npy", "-o", tmp_path / "b", "-b", 2, "--device", "cpu")[0] == 0
+    )
     for i in range(5):
         a = np.asarray(Image.open(tmp_path / "a" / f"{i:06d}.png"))
         b = np.asarray(Image.open(tmp_path / "b" / f"{i:06d}.png"))

@@ -105,6 +105,7 @@ def test_age_averages_framed_and_mirrored_views(batch, analysis):
     np.testing.assert_allclose(age.score(batch)[found], expected, rtol=1e-4)
     assert np.abs(views[0] @ AGE_CLASS_VALUES - expected).max() > 1  # the views differ: averaging does something
 
+
 def test_attribute_names():
     assert scoring.parse_attributes(None) == list(scoring.ATTRIBUTES)
     assert scoring.parse_attributes("age, pose,age") == ["age", "pose"]
@@ -122,8 +123,9 @@ def test_score_codes_layout(tmp_path, run_cli, dcgan):
     codes = dcgan.sample(10, seed=5)
     np.save(tmp_path / "z.npy", codes)
     out = tmp_path / "scores"
-    code, stdout, stderr = run_cli("score", "--codes", tmp_path / "z.npy", "--attrs", AVAILABLE, "-o", out,
-                                   "-b", 4, "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "score", "--codes", tmp_path / "z.npy", "--attrs", AVAILABLE, "-o", out, "-b", 4, "--device", "cpu"
+    )
     assert code == 0, stderr
     names = list(scoring.SCORERS)
     for name in names:
@@ -145,11 +147,13 @@ def test_score_folders(tmp_path, run_cli, dcgan):
     run_cli("sample", "-n", 6, "--seed", 2, "-o", tmp_path / "s", "--device", "cpu")
     run_cli("sample", "-n", 6, "--seed", 2, "-o", tmp_path / "s2", "--no-images", "--device", "cpu")
     for folder in ("s", "s2"):
-        code, stdout, stderr = run_cli("score", tmp_path / folder, "-a", "pose", "-o", tmp_path / f"o{folder}",
-                                       "--device", "cpu")
+        code, stdout, stderr = run_cli(
+            "score", tmp_path / folder, "-a", "pose", "-o", tmp_path / f"o{folder}", "--device", "cpu"
+        )
         assert code == 0, stderr
-    np.testing.assert_allclose(np.load(tmp_path / "os" / "pose_scores.npy"), np.load(tmp_path / "os2" / "pose_scores.npy"),
-                               atol=1e-4)  # PNG round trip is lossless: same faces, same scores
+    np.testing.assert_allclose(
+        np.load(tmp_path / "os" / "pose_scores.npy"), np.load(tmp_path / "os2" / "pose_scores.npy"), atol=1e-4
+    )  # PNG round trip is lossless: same faces, same scores
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -170,8 +174,9 @@ def test_score_folders(tmp_path, run_cli, dcgan):
     code, _, stderr = run_cli("score", photos, "-a", "pose", "--strict", "-o", tmp_path / "oq", "--device", "cpu")
     assert code == 2 and "e_broken.png" in stderr and not (tmp_path / "oq").exists()
 
-
-    code, stdout, stderr = run_cli("score", photos / "b_rgba.png", "-a", "pose", "-o", tmp_path / "one", "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "score", photos / "b_rgba.png", "-a", "pose", "-o", tmp_path / "one", "--device", "cpu"
+    )
     assert code == 0 and "scored 1 image into" in stdout, stderr
     one = list(csv.DictReader(open(tmp_path / "one" / "scores.csv")))
     assert [r["source"] for r in one] == ["b_rgba.png"] and one[0]["pose"] == rows[1]["pose"]
@@ -184,11 +189,13 @@ def test_score_folders(tmp_path, run_cli, dcgan):
 def test_score_an_edit_sweep(tmp_path, run_cli, dcgan):
     """An `edit` folder's (N, steps, dim) codes are scored face by face, one row per step, labelled FACE:STEP, also
     when the folder itself is given; a folder of photo edits is refused."""
-    code, _, stderr = run_cli("edit", "--attrs", "smile", "-n", 2, "--steps", 3, "--seed", 5, "-o", tmp_path / "e",
-                              "--device", "cpu")
+    code, _, stderr = run_cli(
+        "edit", "--attrs", "smile", "-n", 2, "--steps", 3, "--seed", 5, "-o", tmp_path / "e", "--device", "cpu"
+    )
     assert code == 0, stderr
-    code, stdout, stderr = run_cli("score", "--codes", tmp_path / "e" / "codes.npy", "-a", "smile", "-o", tmp_path / "s",
-                                   "--device", "cpu")
+    code, stdout, stderr = run_cli(
+        "score", "--codes", tmp_path / "e" / "codes.npy", "-a", "smile", "-o", tmp_path / "s", "--device", "cpu"
+    )
     assert code == 0 and "scored 6 images" in stdout, stderr
     rows = list(csv.DictReader(open(tmp_path / "s" / "scores.csv")))
     assert [r["source"] for r in rows] == ["0:0", "0:1", "0:2", "1:0", "1:1", "1:2"]
@@ -202,12 +209,15 @@ def test_score_an_edit_sweep(tmp_path, run_cli, dcgan):
     assert (manifest["faces"], manifest["steps"], manifest["space"]) == (2, 3, "z")
     code, _, stderr = run_cli("score", tmp_path / "e", "-a", "smile", "-o", tmp_path / "s2", "--device", "cpu")
     assert code == 0, stderr  # the edit folder itself: its codes, not its grid.png
-    np.testing.assert_array_equal(np.load(tmp_path / "s2" / "smile_scores.npy"), np.load(tmp_path / "s" / "smile_scores.npy"))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "s2" / "smile_scores.npy"), np.load(tmp_path / "s" / "smile_scores.npy")
+    )
     photo_edit = tmp_path / "photo_edit"
     photo_edit.mkdir()
     (photo_edit / "edit.json").write_text(json.dumps({"tool": "latentedit", "model": "dcgan-digiface64", "photos": []}))
     code, _, stderr = run_cli("score", photo_edit, "-o", tmp_path / "s3", "--device", "cpu")
     assert code == 2 and "edits of photos" in stderr and not (tmp_path / "s3").exists()
+
 
 def test_bad_requests(tmp_path, run_cli):
     images, out = tmp_path / "images", tmp_path / "o"
@@ -232,6 +242,8 @@ def test_bad_requests(tmp_path, run_cli):
 
 
 def test_chunks_bound_count_and_pixels():
-    images = [np.zeros((10, 10, 3), np.uint8)] * 5 + [np.zeros((100, 100, 3), np.uint8)] + [np.zeros((10, 10, 3), np.uint8)]
+    images = (
+        [np.zeros((10, 10, 3), np.uint8)] * 5 + [np.zeros((100, 100, 3), np.uint8)] + [np.zeros((10, 10, 3), np.uint8)]
+    )
     sizes = [len(c) for c in scoring._chunks(images, size=2, max_pixels=5000)]
     assert sizes == [2, 2, 1, 1, 1] and sum(sizes) == len(images)

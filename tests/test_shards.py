@@ -20,8 +20,9 @@ def manifest(folder: Path) -> dict:
     return {k: v for k, v in json.loads((folder / "manifest.json").read_text()).items() if k != "date"}
 
 
-@pytest.mark.parametrize("total, count, granularity", [(1, 1, 1), (10, 3, 1), (37, 5, 4), (100, 7, 16), (65, 2, 64),
-                                                       (1000, 1000, 1)])
+@pytest.mark.parametrize(
+    "total, count, granularity", [(1, 1, 1), (10, 3, 1), (37, 5, 4), (100, 7, 16), (65, 2, 64), (1000, 1000, 1)]
+)
 def test_parts_cover_the_job_once(total, count, granularity):
     ranges = [Shard(k, count).rows(total=total, granularity=granularity) for k in range(count)]
     assert [r for rows in ranges for r in rows] == list(range(total))
@@ -33,8 +34,12 @@ def test_parts_cover_the_job_once(total, count, granularity):
 
 def test_shard_requests_are_checked():
     assert Shard.parse(" 2/5 ") == Shard(2, 5) and Shard(2, 5).name == "part-00002-of-00005"
-    for text, message in [("5/5", "index must be in 0..4"), ("-1/3", "must read K/N"), ("1/0", "count must be"),
-                          ("1", "must read K/N")]:
+    for text, message in [
+        ("5/5", "index must be in 0..4"),
+        ("-1/3", "must read K/N"),
+        ("1/0", "count must be"),
+        ("1", "must read K/N"),
+    ]:
         with pytest.raises(ValueError, match=message):
             Shard.parse(text)
     with pytest.raises(ValueError, match="at most 3 parts"):
@@ -62,8 +67,13 @@ def test_sharded_sample_equals_unsharded(tmp_path, run_cli):
     assert run_cli(*args, "-o", tmp_path / "whole", "--device", "cpu")[0] == 0
     run_parts(run_cli, args, tmp_path / "parts", 3, order=[2, 0, 1])
     part = tmp_path / "parts" / "part-00001-of-00003"
-    assert sorted(p.name for p in part.glob("*.png")) == ["000003.png", "000004.png", "000005.png", "000006.png",
-                                                          "grid.png"]  # images keep the job's numbers
+    assert sorted(p.name for p in part.glob("*.png")) == [
+        "000003.png",
+        "000004.png",
+        "000005.png",
+        "000006.png",
+        "grid.png",
+    ]  # images keep the job's numbers
     stamp = (part / "z.npy").stat().st_mtime_ns
     code, stdout, _ = run_cli(*args, "-o", tmp_path / "parts", "--shard", "1/3", "--device", "cpu")
     assert code == 0 and "already complete" in stdout and (part / "z.npy").stat().st_mtime_ns == stamp
@@ -82,8 +92,9 @@ def test_sharded_score_equals_unsharded(tmp_path, run_cli, dcgan):
     args = ["score", "--codes", tmp_path / "z.npy", "-b", 4]
     assert run_cli(*args, "-o", tmp_path / "whole", "--device", "cpu")[0] == 0
     run_parts(run_cli, args, tmp_path / "parts", 3)
-    code, _, stderr = run_cli("merge", *sorted((tmp_path / "parts").iterdir())[::-1], "-o", tmp_path / "merged",
-                              "--device", "cpu")
+    code, _, stderr = run_cli(
+        "merge", *sorted((tmp_path / "parts").iterdir())[::-1], "-o", tmp_path / "merged", "--device", "cpu"
+    )
     assert code == 0, stderr
     assert files(tmp_path / "merged") == files(tmp_path / "whole")
     assert manifest(tmp_path / "merged") == manifest(tmp_path / "whole")

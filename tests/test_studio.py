@@ -41,10 +41,20 @@ def extra_boundaries(tmp_path_factory):
     shipped name, codes and scores files, and a boundary of another dimension."""
     folder = tmp_path_factory.mktemp("mine")
     rng = np.random.default_rng(5)
-    save_boundary(Boundary.from_normal("beard", rng.standard_normal(100), attribute="beard", validation_accuracy=0.91,
-                                       n=4000, extra={"meaning": "more beard"}), folder / "beard.npy")
-    save_boundary(Boundary.from_normal("smile", -shipped("smile"), extra={"method": "sefa", "rank": 2}),
-                  folder / "smile.npy")
+    save_boundary(
+        Boundary.from_normal(
+            "beard",
+            rng.standard_normal(100),
+            attribute="beard",
+            validation_accuracy=0.91,
+            n=4000,
+            extra={"meaning": "more beard"},
+        ),
+        folder / "beard.npy",
+    )
+    save_boundary(
+        Boundary.from_normal("smile", -shipped("smile"), extra={"method": "sefa", "rank": 2}), folder / "smile.npy"
+    )
     np.save(folder / "z.npy", rng.standard_normal((40, 100)).astype(np.float32))
     np.save(folder / "beard_scores.npy", rng.random((40, 1)).astype(np.float32))
     save_boundary(Boundary.from_normal("wide", np.ones(512)), folder / "wide.npy")
@@ -53,8 +63,15 @@ def extra_boundaries(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory, extra_boundaries):
-    return Studio(StudioRequest(tmp_path_factory.mktemp("studio"), GeneratorSpec(MODEL, device="cpu"),
-                                [extra_boundaries], PhotoOptions(InversionSettings(iterations=6)), tune=2))
+    return Studio(
+        StudioRequest(
+            tmp_path_factory.mktemp("studio"),
+            GeneratorSpec(MODEL, device="cpu"),
+            [extra_boundaries],
+            PhotoOptions(InversionSettings(iterations=6)),
+            tune=2,
+        )
+    )
 
 
 def state(source=None, fixed=(), **strengths) -> dict:
@@ -70,8 +87,9 @@ def parse(studio: Studio, data: dict) -> EditState:
 
 def test_sliders_shipped_and_from_folders(studio, extra_boundaries):
     assert list(studio.sliders)[:5] == ["age", "eyeglasses", "gender", "pose", "smile"]
-    assert "beard" in studio.sliders and studio.sliders["beard"].meaning.startswith("more beard; attribute beard; "
-                                                                                    "validation accuracy 0.910 on 4000")
+    assert "beard" in studio.sliders and studio.sliders["beard"].meaning.startswith(
+        "more beard; attribute beard; validation accuracy 0.910 on 4000"
+    )
     renamed = f"{extra_boundaries.name}/smile"
     assert renamed in studio.sliders and "sefa direction #2" in studio.sliders[renamed].meaning
     assert np.allclose(studio.sliders[renamed].boundary.normal, -studio.sliders["smile"].boundary.normal)
@@ -94,8 +112,10 @@ def test_render_follows_the_sliders(studio, dcgan):
 
 def test_scores_move_with_the_edit(studio):
     """The live scores read the face shown: smile +3 reads as more smiling than smile -3, eyeglasses likewise."""
-    scores = {value: studio.scores(studio.render(parse(studio, state(smile=value, eyeglasses=value))))
-              for value in (-3.0, 3.0)}
+    scores = {
+        value: studio.scores(studio.render(parse(studio, state(smile=value, eyeglasses=value))))
+        for value in (-3.0, 3.0)
+    }
     assert scores[3.0]["smile"] > scores[-3.0]["smile"] + 0.2
     assert scores[3.0]["eyeglasses"] > scores[-3.0]["eyeglasses"] + 0.2
     assert set(scores[3.0]) == {"pose", "smile", "age", "gender", "eyeglasses"}
@@ -150,8 +170,15 @@ def test_undo_goes_back_one_commit_at_a_time(tmp_path, studio):
 
 def test_paths_stay_in_the_work_folder(studio, tmp_path):
     assert studio.path("codes", "a.npy") == studio.workdir / "codes" / "a.npy"
-    for folder, name in [("codes", "../exports/x"), ("codes", "/etc/passwd"), ("codes", "a/b.npy"), ("..", "x"),
-                         ("uploads", ".."), ("uploads", ""), ("labels", "x\\..\\y")]:
+    for folder, name in [
+        ("codes", "../exports/x"),
+        ("codes", "/etc/passwd"),
+        ("codes", "a/b.npy"),
+        ("..", "x"),
+        ("uploads", ".."),
+        ("uploads", ""),
+        ("labels", "x\\..\\y"),
+    ]:
         with pytest.raises(UsageError):
             studio.path(folder, name)
     outside = tmp_path / "secret.npy"
@@ -194,8 +221,14 @@ def test_export_of_a_codes_row_and_a_folder_boundary(tmp_path, studio, run_cli, 
     assert added == {"folder": "codes", "file": "my_codes.npy", "rows": 5}
     assert studio.add_codes("my codes.npy", buffer.getvalue()) == added  # the same file again: kept once
     renamed = f"{extra_boundaries.name}/smile"
-    folder = studio.export(parse(studio, state({"kind": "codes", "folder": "codes", "file": "my_codes.npy", "row": 3},
-                                               **{"beard": 1.5, renamed: 2.0})))
+    folder = studio.export(
+        parse(
+            studio,
+            state(
+                {"kind": "codes", "folder": "codes", "file": "my_codes.npy", "row": 3}, **{"beard": 1.5, renamed: 2.0}
+            ),
+        )
+    )
     again = replay(run_cli, folder / "edit.json", tmp_path / "again")
     replayed = np.load(again / "codes.npy")
     assert np.array_equal(replayed[0, 0], codes[3])
@@ -230,8 +263,9 @@ def test_photo_edit_replays_bit_for_bit(tmp_path, studio, run_cli, monkeypatch):
 
     monkeypatch.setattr(studio, "_report_progress", spy)
     face = studio.prepare_photo(name)
-    assert reported == [{"stage": "inverting 1 face(s)", "done": i, "total": 6} for i in range(1, 7)] + \
-        [{"stage": "tuning the generator to the photo", "done": i, "total": 2} for i in (1, 2)]
+    assert reported == [{"stage": "inverting 1 face(s)", "done": i, "total": 6} for i in range(1, 7)] + [
+        {"stage": "tuning the generator to the photo", "done": i, "total": 2} for i in (1, 2)
+    ]
     assert studio.progress() is None
     assert face.quality["faces_found"] >= 1
     photo = {"kind": "photo", "file": name}
@@ -250,8 +284,14 @@ def test_photo_edit_replays_bit_for_bit(tmp_path, studio, run_cli, monkeypatch):
 def test_photo_options_reach_the_export(tmp_path, run_cli, dcgan):
     """The studio's photo options are those of `edit PHOTO`: an aligned face (no detection) is inverted as given,
     and its export records the options, so that `edit --replay` writes the same photo."""
-    aligned = Studio(StudioRequest(tmp_path / "studio", GeneratorSpec(MODEL, device="cpu"),
-                                   options=PhotoOptions(InversionSettings(iterations=4), aligned=True), tune=1))
+    aligned = Studio(
+        StudioRequest(
+            tmp_path / "studio",
+            GeneratorSpec(MODEL, device="cpu"),
+            options=PhotoOptions(InversionSettings(iterations=4), aligned=True),
+            tune=1,
+        )
+    )
     buffer = io.BytesIO()
     Image.fromarray(next(render(dcgan, dcgan.sample(1, 2)))[0]).save(buffer, format="PNG")
     name = aligned.add_photo("face.png", buffer.getvalue())
@@ -280,12 +320,14 @@ def test_bad_photos_are_refused(studio, tmp_path):
 
 # ------------------------------------------------------------------------------------ StyleGAN: W+ layers
 
+
 @pytest.fixture(scope="module")
 def w_studio(tmp_path_factory, small_stylegan2):
     """A studio of a small seeded StyleGAN2 (16 x 16, 6 W+ layers of 16) with two W boundaries and a Z one."""
     weights, folder = small_stylegan2
-    return Studio(StudioRequest(tmp_path_factory.mktemp("w-studio"), GeneratorSpec("stylegan2-ffhq", weights, "cpu"),
-                                [folder]))
+    return Studio(
+        StudioRequest(tmp_path_factory.mktemp("w-studio"), GeneratorSpec("stylegan2-ffhq", weights, "cpu"), [folder])
+    )
 
 
 def layered(data: dict, layers: str) -> dict:
@@ -331,8 +373,9 @@ def test_layer_ranges_are_checked_and_undone(w_studio):
 def test_w_plus_export_replays_bit_for_bit(tmp_path, w_studio, run_cli):
     """A W+ edit of layers 0-1 with a condition: edit.json records space wp and the layers, only layers 0 and 1 of
     the exported code differ from the unedited code, and `edit --replay` makes the same code and pixels."""
-    folder = w_studio.export(parse(w_studio, layered(state({"kind": "seed", "seed": 6}, fixed=["tone"], wide=-2.0),
-                                                     "0-1")))
+    folder = w_studio.export(
+        parse(w_studio, layered(state({"kind": "seed", "seed": 6}, fixed=["tone"], wide=-2.0), "0-1"))
+    )
     record = json.loads((folder / "edit.json").read_text())
     assert record["space"] == "wp" and record["layers"] == [0, 1] and record["attrs"] == "wide=-2.0"
     assert record["conditions"] == ["tone"] and record["studio"]["state"]["layers"] == "0-1"
@@ -363,8 +406,9 @@ def test_z_codes_rows_are_edited_in_w_plus_and_replay(tmp_path, w_studio, run_cl
     again = replay(run_cli, folder / "edit.json", tmp_path / "again")
     replayed, code = np.load(again / "codes.npy"), np.load(folder / "code.npy")
     assert np.array_equal(replayed[0, -1], code[0]) and np.array_equal(code[0, :2], source[0, :2])
-    assert np.array_equal(np.asarray(Image.open(folder / "face.png")),
-                          next(render(generator, replayed[:, -1], space="wp"))[0])
+    assert np.array_equal(
+        np.asarray(Image.open(folder / "face.png")), next(render(generator, replayed[:, -1], space="wp"))[0]
+    )
     for name, codes in [("z", z), ("wp", np.repeat(source, 2, 0)), ("short", source[:, 0, :8])]:
         buffer = io.BytesIO()
         np.save(buffer, codes)
@@ -380,16 +424,25 @@ def test_photo_in_w_plus_replays_bit_for_bit(tmp_path, small_stylegan2, run_cli)
     """A photo in a StyleGAN studio is inverted in W+ (as `edit PHOTO --space wp`); its export with layers 0-1
     replays to the same photo."""
     weights, folder = small_stylegan2
-    studio = Studio(StudioRequest(tmp_path / "studio", GeneratorSpec("stylegan2-ffhq", weights, "cpu"), [folder],
-                                  PhotoOptions(InversionSettings(iterations=4)), tune=1))
+    studio = Studio(
+        StudioRequest(
+            tmp_path / "studio",
+            GeneratorSpec("stylegan2-ffhq", weights, "cpu"),
+            [folder],
+            PhotoOptions(InversionSettings(iterations=4)),
+            tune=1,
+        )
+    )
     name = studio.add_photo("astronaut.png", ASTRONAUT.read_bytes())
     assert studio.prepare_photo(name).code.shape == (1, 6, 16)
     exported = studio.export(parse(studio, layered(state({"kind": "photo", "file": name}, wide=2.0), "0-1")))
     record = json.loads((exported / "edit.json").read_text())
     assert record["space"] == "wp" and record["layers"] == [0, 1] and record["inversion"]["space"] == "wp"
     again = replay(run_cli, exported / "edit.json", tmp_path / "again")
-    assert np.array_equal(np.asarray(Image.open(exported / "face.png")),
-                          np.asarray(Image.open(again / "photos" / Path(name).stem / "edited.png")))
+    assert np.array_equal(
+        np.asarray(Image.open(exported / "face.png")),
+        np.asarray(Image.open(again / "photos" / Path(name).stem / "edited.png")),
+    )
 
 
 # ----------------------------------------------------------------------------------------------- labelling
@@ -409,11 +462,13 @@ def test_labels_csv(tmp_path, studio, dcgan):
     assert counts == {"1": 0, "0": 2, "?": 1}
     with open(studio.workdir / "labels" / "beard.csv", newline="") as handle:
         assert list(csv.reader(handle)) == [["item", "label"], [items[0], "0"], [items[1], "0"], [items[2], "?"]]
-    for attribute, item, label, message in [("beard", items[0], "yes", "a label is"),
-                                            ("beard", "seed7-n4.npy:9", "1", "no row 9"),
-                                            ("beard", "../codes/x.npy:0", "1", "FILE.npy:ROW"),
-                                            ("beard", "other.npy:0", "1", "no codes file"),
-                                            ("../beard", items[0], "1", "attribute name")]:
+    for attribute, item, label, message in [
+        ("beard", items[0], "yes", "a label is"),
+        ("beard", "seed7-n4.npy:9", "1", "no row 9"),
+        ("beard", "../codes/x.npy:0", "1", "FILE.npy:ROW"),
+        ("beard", "other.npy:0", "1", "no codes file"),
+        ("../beard", items[0], "1", "attribute name"),
+    ]:
         with pytest.raises(UsageError, match=message):
             book.set(attribute, item, label)
 
@@ -497,8 +552,11 @@ def test_bad_requests_get_one_line(client, studio):
         (client.post("/api/render", json=[1, 2], headers=HEADERS), 400, "JSON object"),
         (client.post("/api/render", json={"state": state(nose=2)}, headers=HEADERS), 400, "unknown slider"),
         (client.post("/api/undo", json={}, headers=HEADERS), 400, "nothing to undo"),
-        (client.post("/api/label", json={"attribute": "x", "item": "/etc/passwd:0", "label": "1"}, headers=HEADERS),
-         400, "FILE.npy:ROW"),
+        (
+            client.post("/api/label", json={"attribute": "x", "item": "/etc/passwd:0", "label": "1"}, headers=HEADERS),
+            400,
+            "FILE.npy:ROW",
+        ),
         (client.post("/api/render", json={"state": "x" * 300_000}, headers=HEADERS), 413, "larger than"),
         (client.get("/api/nothing"), 404, "Not Found"),
     ]
@@ -522,9 +580,16 @@ def test_files_only_from_the_work_folder(client, studio):
     assert ok.status_code == 200 and ok.content == (folder / "face.png").read_bytes()
     secret = studio.workdir.parent / "secret.txt"
     secret.write_text("secret")
-    for url in ["/files/exports/../secret.txt", "/files/exports/%2e%2e/secret.txt", "/files/uploads/..%2Fsecret.txt",
-                f"/files/exports/{folder.name}/..%2F..%2F..%2Fsecret.txt", "/files/etc/passwd",
-                "/files/exports/..%2F..%2F/secret.txt", "/static/../session.py", "/files/labels/%2e%2e%2fsecret.txt"]:
+    for url in [
+        "/files/exports/../secret.txt",
+        "/files/exports/%2e%2e/secret.txt",
+        "/files/uploads/..%2Fsecret.txt",
+        f"/files/exports/{folder.name}/..%2F..%2F..%2Fsecret.txt",
+        "/files/etc/passwd",
+        "/files/exports/..%2F..%2F/secret.txt",
+        "/static/../session.py",
+        "/files/labels/%2e%2e%2fsecret.txt",
+    ]:
         response = client.get(url)
         assert response.status_code in (400, 404), url
         assert "secret" not in response.text.replace("secret.txt", "")

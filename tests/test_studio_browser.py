@@ -76,8 +76,12 @@ def expected(dcgan, code: np.ndarray, strengths: dict[str, float], fixed=()) -> 
     boundaries = {name: load_boundary(path) for name, path in shipped_boundaries(MODEL).items()}
     if not strengths:
         return code, next(render(dcgan, code))[0]
-    plan = plan_edit([boundaries[n] for n in strengths], list(strengths.values()),
-                     conditions=[boundaries[n] for n in fixed], steps=np.array([0.0, 1.0]))
+    plan = plan_edit(
+        [boundaries[n] for n in strengths],
+        list(strengths.values()),
+        conditions=[boundaries[n] for n in fixed],
+        steps=np.array([0.0, 1.0]),
+    )
     edited = apply_edit(code, plan)[:, -1]
     return edited, next(render(dcgan, edited))[0]
 
@@ -92,8 +96,13 @@ def wait_for_state(page, key: str, selector: str = "#after") -> None:
 
 def replay(record: Path, out: Path) -> Path:
     """`latentedit edit --replay` in its own process, as a user would run it."""
-    done = subprocess.run([sys.executable, "-m", "latentedit.cli", "edit", "--replay", str(record), "-o", str(out),
-                           "--device", "cpu"], check=False, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "latentedit.cli", "edit", "--replay", str(record), "-o", str(out), "--device", "cpu"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     return out
 
@@ -103,8 +112,10 @@ def test_a_drag_ends_on_the_image_of_its_last_value(page, dcgan):
     and fewer renders go out than inputs came in."""
     renders = []
     page.on("request", lambda r: renders.append(r) if r.url.endswith("/api/render") else None)
-    page.evaluate("() => { window.inputs = 0; document.querySelector('.slider[data-name=\"smile\"] input')"
-                  ".addEventListener('input', () => window.inputs++); }")
+    page.evaluate(
+        "() => { window.inputs = 0; document.querySelector('.slider[data-name=\"smile\"] input')"
+        ".addEventListener('input', () => window.inputs++); }"
+    )
     box = slider(page, "smile").bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] / 2, y)
@@ -260,8 +271,18 @@ def w_server(tmp_path_factory, small_stylegan2):
     """`latentedit studio` of a small seeded StyleGAN2 (6 W+ layers) with its boundaries folder."""
     weights, folder = small_stylegan2
     workdir = tmp_path_factory.mktemp("w-studio")
-    studio = StudioProcess("-m", "stylegan2-ffhq", "--weights", str(weights), "--boundaries", str(folder),
-                           "--workdir", str(workdir), "--device", "cpu")
+    studio = StudioProcess(
+        "-m",
+        "stylegan2-ffhq",
+        "--weights",
+        str(weights),
+        "--boundaries",
+        str(folder),
+        "--workdir",
+        str(workdir),
+        "--device",
+        "cpu",
+    )
     yield studio
     assert studio.stop() == 0, "".join(studio.stderr)
     assert "Traceback" not in "".join(studio.stderr)

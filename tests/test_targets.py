@@ -6,46 +6,55 @@ import pytest
 from latentedit.core.targets import Target, parse_target, search_distances, unit_of
 
 
-@pytest.mark.parametrize("attribute, text, unit, expected", [
-    ("age", "+10y", "years", Target("age", 10.0, True, "years")),
-    ("age", "40y", "years", Target("age", 40.0, False, "years")),
-    ("age", "-5 years", "years", Target("age", -5.0, True, "years")),
-    ("pose", "+20deg", "degrees", Target("pose", 20.0, True, "degrees")),
-    ("pose", "-15°", "degrees", Target("pose", -15.0, True, "degrees")),
-    ("smile", "0.9", "probability", Target("smile", 0.9, False, "probability")),
-    ("smile", "90%", "probability", Target("smile", 0.9, False, "probability")),
-    ("smile", "+0.2p", "probability", Target("smile", 0.2, True, "probability")),
-    ("eyeglasses", "1", "probability", Target("eyeglasses", 1.0, False, "probability")),
-    ("eyeglasses", "0", "probability", Target("eyeglasses", 0.0, False, "probability")),
-    ("age", ".5e1y", "years", Target("age", 5.0, False, "years")),
-])
+@pytest.mark.parametrize(
+    "attribute, text, unit, expected",
+    [
+        ("age", "+10y", "years", Target("age", 10.0, True, "years")),
+        ("age", "40y", "years", Target("age", 40.0, False, "years")),
+        ("age", "-5 years", "years", Target("age", -5.0, True, "years")),
+        ("pose", "+20deg", "degrees", Target("pose", 20.0, True, "degrees")),
+        ("pose", "-15°", "degrees", Target("pose", -15.0, True, "degrees")),
+        ("smile", "0.9", "probability", Target("smile", 0.9, False, "probability")),
+        ("smile", "90%", "probability", Target("smile", 0.9, False, "probability")),
+        ("smile", "+0.2p", "probability", Target("smile", 0.2, True, "probability")),
+        ("eyeglasses", "1", "probability", Target("eyeglasses", 1.0, False, "probability")),
+        ("eyeglasses", "0", "probability", Target("eyeglasses", 0.0, False, "probability")),
+        ("age", ".5e1y", "years", Target("age", 5.0, False, "years")),
+    ],
+)
 def test_parse_targets(attribute, text, unit, expected):
     assert parse_target(text, attribute=attribute, unit=unit) == expected
 
 
-@pytest.mark.parametrize("attribute, text, unit", [
-    ("smile", "+3", "probability"),  # signed: a distance, as before
-    ("smile", "3", "probability"),  # above 1: cannot be a probability
-    ("age", "-2", "years"),
-    ("age", "30", "years"),  # a bare number is a target only for probabilities
-    ("age", "+3", None),  # no scorer: plain distances still work
-])
+@pytest.mark.parametrize(
+    "attribute, text, unit",
+    [
+        ("smile", "+3", "probability"),  # signed: a distance, as before
+        ("smile", "3", "probability"),  # above 1: cannot be a probability
+        ("age", "-2", "years"),
+        ("age", "30", "years"),  # a bare number is a target only for probabilities
+        ("age", "+3", None),  # no scorer: plain distances still work
+    ],
+)
 def test_plain_distances_are_not_targets(attribute, text, unit):
     assert parse_target(text, attribute=attribute, unit=unit) is None
 
 
-@pytest.mark.parametrize("attribute, text, unit, message", [
-    ("smile", "+10y", "probability", "smile is measured in probability, not years: write smile=0.9, 90% or +0.2p"),
-    ("age", "0.5p", "years", "age is measured in years, not probability: write age=+10y or 40y"),
-    ("pose", "10%", "degrees", "pose is measured in degrees, not probability"),
-    ("age", "+20deg", "years", "age is measured in years, not degrees"),
-    ("smile", "1.5p", "probability", "must lie between 0 and 1"),
-    ("smile", "120%", "probability", "must lie between 0 and 1"),
-    ("age", "+10y", None, "names no scorer with a unit"),
-    ("age", "+10parsecs", "years", "unknown unit 'parsecs'"),
-    ("age", "ten", "years", "cannot read the value 'ten' of 'age'"),
-    ("age", "+-3y", "years", "cannot read"),
-])
+@pytest.mark.parametrize(
+    "attribute, text, unit, message",
+    [
+        ("smile", "+10y", "probability", "smile is measured in probability, not years: write smile=0.9, 90% or +0.2p"),
+        ("age", "0.5p", "years", "age is measured in years, not probability: write age=+10y or 40y"),
+        ("pose", "10%", "degrees", "pose is measured in degrees, not probability"),
+        ("age", "+20deg", "years", "age is measured in years, not degrees"),
+        ("smile", "1.5p", "probability", "must lie between 0 and 1"),
+        ("smile", "120%", "probability", "must lie between 0 and 1"),
+        ("age", "+10y", None, "names no scorer with a unit"),
+        ("age", "+10parsecs", "years", "unknown unit 'parsecs'"),
+        ("age", "ten", "years", "cannot read the value 'ten' of 'age'"),
+        ("age", "+-3y", "years", "cannot read"),
+    ],
+)
 def test_bad_targets(attribute, text, unit, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("+", r"\+")):
         parse_target(text, attribute=attribute, unit=unit)
@@ -119,8 +128,9 @@ def test_probability_on_a_logistic_scorer():
 def test_unreachable_target_is_reported_not_looped():
     """A goal beyond what the largest distance gives: 'out of range' after the probes alone, the closest kept."""
     scorer = Recorder(lambda i, d: 30.0 + d)
-    result = search_distances(scorer, Target("age", 10.0, True, "years"), max_distance=4.0, before=np.array([30.0]),
-                              max_evaluations=50)
+    result = search_distances(
+        scorer, Target("age", 10.0, True, "years"), max_distance=4.0, before=np.array([30.0]), max_evaluations=50
+    )
     assert result.status[0] == "out of range" and not result.reached[0]
     assert result.distance[0] == 4.0 and result.reading[0] == 34.0
     assert result.evaluations == 3
@@ -128,8 +138,9 @@ def test_unreachable_target_is_reported_not_looped():
 
 def test_a_direction_that_does_nothing_stops_after_the_probes():
     scorer = Recorder(lambda i, d: 0.3)
-    result = search_distances(scorer, Target("smile", 0.9, False, "probability"), max_distance=5.0, n=2,
-                              max_evaluations=100)
+    result = search_distances(
+        scorer, Target("smile", 0.9, False, "probability"), max_distance=5.0, n=2, max_evaluations=100
+    )
     assert list(result.status) == ["out of range"] * 2
     assert result.evaluations == 4  # the reading before, then three probes
     np.testing.assert_array_equal(result.distance, [0.0, 0.0])  # nothing came closer than not moving
@@ -157,6 +168,7 @@ def test_no_face_and_lost_faces():
 def test_non_monotone_scorer_wrong_way_first():
     """Reading = 50 - 4d + d^2 falls, then rises past the goal 55 (at d = 5). Probes 2, 4 (still short) and 8 (past)
     bracket [4, 8]; each regula falsi step then interpolates the gaps; the second lands within 1 year."""
+
     def gap(d):
         return (d - 5.0) * (d + 1.0)  # reading minus goal
 
@@ -205,13 +217,16 @@ def test_noisy_scorer_stays_within_budget_and_reports_real_readings():
     assert 0 < (result.status == "not converged").sum() < 200
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"max_distance": 0.0}, "max_distance must be a positive number"),
-    ({"max_distance": 3.0, "tolerance": 0.0}, "tolerance must be positive"),
-    ({"max_distance": 3.0, "probes": (0.5, 0.25, 1.0)}, "probes must increase"),
-    ({"max_distance": 3.0, "probes": (0.5, 0.9)}, "probes must increase"),
-    ({"max_distance": 3.0, "max_evaluations": 3}, "max_evaluations must be at least 4"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"max_distance": 0.0}, "max_distance must be a positive number"),
+        ({"max_distance": 3.0, "tolerance": 0.0}, "tolerance must be positive"),
+        ({"max_distance": 3.0, "probes": (0.5, 0.25, 1.0)}, "probes must increase"),
+        ({"max_distance": 3.0, "probes": (0.5, 0.9)}, "probes must increase"),
+        ({"max_distance": 3.0, "max_evaluations": 3}, "max_evaluations must be at least 4"),
+    ],
+)
 def test_bad_search_arguments(options, message):
     with pytest.raises(ValueError, match=message):
         search_distances(lambda d: d, Target("age", 1.0, True, "years"), n=2, **options)

@@ -73,8 +73,9 @@ def test_plain_strengths_apply_first_and_stay_plain(tmp_path, run_cli):
     """smile=+1 with a pose target: smile moves every face by exactly 1 along its normal; pose by each face's own
     distance, its reading relative to the face before the whole edit."""
     out = tmp_path / "mixed"
-    run_edit(run_cli, "--attrs", "smile=+1,pose=+8deg", "--max-distance", 3, "-n", 2, "--seed", 3, "--steps", 2,
-             "-o", out)
+    run_edit(
+        run_cli, "--attrs", "smile=+1,pose=+8deg", "--max-distance", 3, "-n", 2, "--seed", 3, "--steps", 2, "-o", out
+    )
     record = json.loads((out / "edit.json").read_text())
     assert record["strengths"] == [1.0, 0.0] and record["edit"] == "smile+1 + pose=+8deg"
     moved = np.load(out / "codes.npy")[:, -1] - np.load(out / "source_codes.npy")
@@ -92,8 +93,9 @@ def test_which_values_are_targets():
     found = Boundary.from_normal("direction_3", np.ones(4), scorer="age")
     bare = Boundary.from_normal("mine", np.ones(4))
     assert [scorer_of(b) for b in (shipped, found, bare)] == ["smile", "age", None]
-    strengths, targets = read_values([("smile", "0.9"), ("direction_3", "+5y"), ("mine", "0.9")],
-                                     [shipped, found, bare])
+    strengths, targets = read_values(
+        [("smile", "0.9"), ("direction_3", "+5y"), ("mine", "0.9")], [shipped, found, bare]
+    )
     assert strengths == [0.0, 0.0, 0.9]
     assert targets["smile"].value == 0.9 and not targets["smile"].relative
     assert targets["direction_3"].unit == "years" and targets["direction_3"].relative

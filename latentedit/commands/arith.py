@@ -63,7 +63,9 @@ def arith(request: ArithRequest) -> ArithRecord:
         every = [s for sources in members.values() for s in sources]
         record = ArithRecord(
             **sources_head(generator, digest, request.generator, space, request.options, every),
-            expression=expression, terms=[[c, name] for c, name in terms], rescaled_to_typical_norm=space == "z",
+            expression=expression,
+            terms=[[c, name] for c, name in terms],
+            rescaled_to_typical_norm=space == "z",
             groups={name: [s.spec for s in sources] for name, sources in members.items()},
             faces_per_group={name: sum(len(s.codes) for s in sources) for name, sources in members.items()},
         )

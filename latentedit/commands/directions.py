@@ -93,8 +93,14 @@ def _shipped(model: str, space: str) -> dict[str, Boundary]:
 
 
 def name_directions(
-    generator: Generator, directions: Directions, codes: np.ndarray, *, space: str,
-    boundaries: Mapping[str, np.ndarray], analysis: FaceAnalysis, batch_size: int = 64,
+    generator: Generator,
+    directions: Directions,
+    codes: np.ndarray,
+    *,
+    space: str,
+    boundaries: Mapping[str, np.ndarray],
+    analysis: FaceAnalysis,
+    batch_size: int = 64,
     learned: Mapping[str, Path] | None = None,
 ) -> list[NamedDirection]:
     """Move ``codes`` (in ``space``) by ±NAMING_DISTANCE along each direction, re-score them with every shipped
@@ -111,8 +117,14 @@ def name_directions(
     named = []
     steps = np.array([-NAMING_DISTANCE, NAMING_DISTANCE])
     prefix = directions.method
-    for rank, (vector, value) in enumerate(tqdm(list(zip(directions.vectors, directions.values)), unit="direction",
-                                                desc=f"naming {prefix} directions", leave=False)):
+    for rank, (vector, value) in enumerate(
+        tqdm(
+            list(zip(directions.vectors, directions.values)),
+            unit="direction",
+            desc=f"naming {prefix} directions",
+            leave=False,
+        )
+    ):
         moved = _moved(codes, vector, steps, directions.layers)
         after = scores(moved.reshape(-1, *moved.shape[2:]))
         minus = {name: values.reshape(len(codes), 2)[:, 0] for name, values in after.items()}
@@ -123,8 +135,17 @@ def name_directions(
         if sign < 0:
             effects, cos = flipped(effects, cos)
         name = f"{prefix}_{rank:02d}"
-        named.append(NamedDirection(name, (sign * vector).astype(np.float32), float(value),
-                                    name_line(name, effects, cos, UNITS), effects, cos, sign))
+        named.append(
+            NamedDirection(
+                name,
+                (sign * vector).astype(np.float32),
+                float(value),
+                name_line(name, effects, cos, UNITS),
+                effects,
+                cos,
+                sign,
+            )
+        )
     return named
 
 
@@ -133,23 +154,33 @@ def _short(direction: NamedDirection) -> str:
     return " ".join(moved) or "none"
 
 
-def _pictures(generator: Generator, codes: np.ndarray, space: str, named: list[NamedDirection],
-              layers: tuple[int, ...] | None, sheet_faces: int, batch_size: int, title: str) -> tuple[list, np.ndarray]:
+def _pictures(
+    generator: Generator,
+    codes: np.ndarray,
+    space: str,
+    named: list[NamedDirection],
+    layers: tuple[int, ...] | None,
+    sheet_faces: int,
+    batch_size: int,
+    title: str,
+) -> tuple[list, np.ndarray]:
     """A contact sheet per direction (``sheet_faces`` faces, -3 … +3) and the overview (two faces per direction)."""
     labels = [f"{s:+g}" for s in SHEET_STEPS]
     faces = codes[:sheet_faces]
     sheets, overview_rows = [], []
     for direction in named:
         moved = _moved(faces, direction.vector, SHEET_STEPS, layers)
-        images = np.concatenate(list(render(generator, moved.reshape(-1, *moved.shape[2:]), space=space,
-                                            batch_size=batch_size)))
+        images = np.concatenate(
+            list(render(generator, moved.reshape(-1, *moved.shape[2:]), space=space, batch_size=batch_size))
+        )
         big = preview_tiles(images)
         tiles = big.reshape(*moved.shape[:2], *big.shape[1:])
         sheets.append(annotated_grid(tiles, direction.line, [f"#{i}" for i in range(len(faces))], labels))
         small = preview_tiles(images[: 2 * len(SHEET_STEPS)], int(np.clip(generator.resolution, 64, 96)))
         overview_rows.append(small.reshape(1, -1, *small.shape[1:]))
-    overview = annotated_grid(np.concatenate(overview_rows), title,
-                              [f"{d.name} ({_short(d)})" for d in named], labels * min(2, len(faces)))
+    overview = annotated_grid(
+        np.concatenate(overview_rows), title, [f"{d.name} ({_short(d)})" for d in named], labels * min(2, len(faces))
+    )
     return sheets, overview
 
 
@@ -159,9 +190,16 @@ def _rounded(value: float | None, digits: int) -> float | None:
 
 def _effect_records(effects: Mapping[str, Effect]) -> dict[str, MeasuredEffect]:
     """The measured effects as the sidecar holds them (rounded)."""
-    return {name: MeasuredEffect(change_per_unit=_rounded(e.per_unit, 5), same_sign=_rounded(e.same_sign, 4),
-                                 faces=e.faces, effect_size=_rounded(e.size, 4), moved=e.moved)
-            for name, e in effects.items()}
+    return {
+        name: MeasuredEffect(
+            change_per_unit=_rounded(e.per_unit, 5),
+            same_sign=_rounded(e.same_sign, 4),
+            faces=e.faces,
+            effect_size=_rounded(e.size, 4),
+            moved=e.moved,
+        )
+        for name, e in effects.items()
+    }
 
 
 def _value(method: str, value: float) -> dict[str, Any]:
@@ -185,57 +223,95 @@ def find_and_name(request: DirectionsRequest) -> DirectionsResult:
         raise UsageError(f"sheet_faces must be at least 1, got {request.sheet_faces}")
     generator, digest = request.generator.load()
     model = generator.name
-    directions = find_directions(generator, method=request.method, k=request.k, layers=request.layers,
-                                 samples=request.samples, seed=request.seed)
+    directions = find_directions(
+        generator, method=request.method, k=request.k, layers=request.layers, samples=request.samples, seed=request.seed
+    )
     shipped = _shipped(model, directions.space)
     inputs = [request.generator.weights, *(b.path for b in shipped.values()), *request.scorers.values()]
     with staged_output(request.output.path, request.output.overwrite, inputs=inputs) as staging:
         edit_space = "wp" if directions.space == "w" else "z"
         codes = downstream_codes(generator, generator.sample(request.n, request.seed))[edit_space]
-        named = name_directions(generator, directions, codes, space=edit_space,
-                                boundaries={name: b.normal for name, b in shipped.items()},
-                                analysis=FaceAnalysis(generator.device), batch_size=request.batch_size,
-                                learned=request.scorers)
+        named = name_directions(
+            generator,
+            directions,
+            codes,
+            space=edit_space,
+            boundaries={name: b.normal for name, b in shipped.items()},
+            analysis=FaceAnalysis(generator.device),
+            batch_size=request.batch_size,
+            learned=request.scorers,
+        )
         layers = None if directions.layers is None else list(directions.layers)
         naming = Naming(
-            faces=request.n, seed=request.seed, distance=NAMING_DISTANCE, space=edit_space,
+            faces=request.n,
+            seed=request.seed,
+            distance=NAMING_DISTANCE,
+            space=edit_space,
             moved_when=f"at least {MIN_SAME_SIGN:.0%} of the faces move the same way and the mean change over the "
-                       f"move is at least {MIN_SIZE} of the attribute's standard deviation over the unedited faces",
+            f"move is at least {MIN_SIZE} of the attribute's standard deviation over the unedited faces",
             sign="each direction is oriented so that its strongest moved attribute increases; a direction that "
-                 "moves none keeps the method's sign (largest component positive)",
+            "moves none keeps the method's sign (largest component positive)",
         )
         brief = dataclasses.replace(naming, moved_when=None, sign=None)  # each sidecar: the numbers only
         entries = []
         for rank, direction in enumerate(named):
             moved = [a for a, e in direction.effects.items() if e.moved]
             info = BoundaryInfo(
-                name=direction.name, dim=len(direction.vector), method=directions.method, rank=rank,
-                **_value(directions.method, direction.value), layers=layers, model=model, weights_sha256=digest,
-                space=directions.space, meaning=direction.line, moved=moved,
+                name=direction.name,
+                dim=len(direction.vector),
+                method=directions.method,
+                rank=rank,
+                **_value(directions.method, direction.value),
+                layers=layers,
+                model=model,
+                weights_sha256=digest,
+                space=directions.space,
+                meaning=direction.line,
+                moved=moved,
                 effects=_effect_records(direction.effects),
-                cosines={b: round(c, 4) for b, c in direction.cos.items()}, flipped=direction.sign < 0,
-                naming=brief, found=directions.record,
+                cosines={b: round(c, 4) for b, c in direction.cos.items()},
+                flipped=direction.sign < 0,
+                naming=brief,
+                found=directions.record,
             )
             writers = boundary_writers(Boundary(direction.vector, info), staging / f"{direction.name}.npy")
             for path, write in writers.items():
                 write(path)
-            entries.append(DirectionEntry(name=direction.name, file=f"{direction.name}.npy",
-                                          **_value(directions.method, direction.value), meaning=direction.line,
-                                          moved=moved,
-                                          flipped=direction.sign < 0))
-        title = (f"{len(named)} {directions.method} directions of {model}"
-                 + (f", layers {request.layers}" if request.layers else "") + ": two faces each, -3 to +3")
-        sheets, overview = _pictures(generator, codes, edit_space, named, directions.layers, request.sheet_faces,
-                                     request.batch_size, title)
+            entries.append(
+                DirectionEntry(
+                    name=direction.name,
+                    file=f"{direction.name}.npy",
+                    **_value(directions.method, direction.value),
+                    meaning=direction.line,
+                    moved=moved,
+                    flipped=direction.sign < 0,
+                )
+            )
+        title = (
+            f"{len(named)} {directions.method} directions of {model}"
+            + (f", layers {request.layers}" if request.layers else "")
+            + ": two faces each, -3 to +3"
+        )
+        sheets, overview = _pictures(
+            generator, codes, edit_space, named, directions.layers, request.sheet_faces, request.batch_size, title
+        )
         (staging / "sheets").mkdir()
         for direction, sheet in zip(named, sheets):
             save_png(sheet, staging / "sheets" / f"{direction.name}.png")
         save_png(overview, staging / "overview.png")
         record = DirectionsRecord(
-            **run_record(model, digest, generator, request.generator.weights), method=directions.method,
-            space=directions.space, layers=layers, k=request.k, naming=naming, found=directions.record,
-            directions=entries, scorers={name: FileRef(path=str(path), sha256=sha256_file(Path(path)))
-                                         for name, path in request.scorers.items()} or None,
+            **run_record(model, digest, generator, request.generator.weights),
+            method=directions.method,
+            space=directions.space,
+            layers=layers,
+            k=request.k,
+            naming=naming,
+            found=directions.record,
+            directions=entries,
+            scorers={
+                name: FileRef(path=str(path), sha256=sha256_file(Path(path))) for name, path in request.scorers.items()
+            }
+            or None,
         )
         write_json(record, staging / "directions.json")
     return DirectionsResult(Path(request.output.path), named, record)

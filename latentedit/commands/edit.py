@@ -92,8 +92,12 @@ class EditRequest:
         return cls(
             output=output,
             attrs=record.attrs,
-            generator=GeneratorSpec(record.model, Path(record.weights_file) if record.weights_file else None, device,
-                                    StyleOptions(**record.style)),
+            generator=GeneratorSpec(
+                record.model,
+                Path(record.weights_file) if record.weights_file else None,
+                device,
+                StyleOptions(**record.style),
+            ),
             space=record.space,
             n=record.n or 1,
             seed=record.seed or 0,
@@ -108,7 +112,8 @@ class EditRequest:
             max_distance=record.max_distance,
             recorded_targets=record.targets,
             options=PhotoOptions(record.inversion.settings(), photos[0].face_index, bool(record.aligned))
-            if photos and record.inversion is not None else PhotoOptions(),
+            if photos and record.inversion is not None
+            else PhotoOptions(),
             paste=record.paste or "change",
             tune=record.tune_steps or 0,
             layers=None if record.layers is None else ",".join(map(str, record.layers)),
@@ -122,8 +127,15 @@ class EditResult:
     record: EditRecord
 
 
-def select_codes(generator: Generator, *, space: str = "z", n: int = 4, seed: int = 0, codes_file: Path | None = None,
-                 index: Sequence[int] | None = None) -> tuple[np.ndarray, dict]:
+def select_codes(
+    generator: Generator,
+    *,
+    space: str = "z",
+    n: int = 4,
+    seed: int = 0,
+    codes_file: Path | None = None,
+    index: Sequence[int] | None = None,
+) -> tuple[np.ndarray, dict]:
     """The codes to edit in ``space``, from ``codes_file`` (optionally rows ``index``) or ``n`` sampled from
     ``seed`` (Z codes mapped to the space), with the fields of an :class:`EditRecord` saying where they came from."""
     if codes_file is None:
@@ -151,44 +163,99 @@ class PreparedPhotos:
     source: dict
 
 
-def prepare_photos(photos: Sequence[Path], generator: Generator, *, space: str = "z", options: PhotoOptions,
-                   paste: str = "change", tune: int = 100, analysis: FaceAnalysis,
-                   on_progress: Progress | None = None) -> PreparedPhotos:
+def prepare_photos(
+    photos: Sequence[Path],
+    generator: Generator,
+    *,
+    space: str = "z",
+    options: PhotoOptions,
+    paste: str = "change",
+    tune: int = 100,
+    analysis: FaceAnalysis,
+    on_progress: Progress | None = None,
+) -> PreparedPhotos:
     """What ``edit PHOTO`` does before editing: invert the photos' faces (see
     :func:`~latentedit.commands.photos.invert_photos`) and tune a copy of the generator to each for ``tune`` steps,
     counting the pixels from the photo only; ``on_progress`` is told each step of both."""
-    faces, inverted = invert_photos(photos, generator, space=space, options=options, analysis=analysis,
-                                    on_progress=on_progress)
+    faces, inverted = invert_photos(
+        photos, generator, space=space, options=options, analysis=analysis, on_progress=on_progress
+    )
     source = {
-        "photos": [EditedPhoto(photo=f.name, sha256=sha256_file(Path(f.name)), face_index=options.face_index,
-                               faces_found=f.faces_found, psnr_db=round(float(p), 3), ssim=round(float(s), 4))
-                   for f, p, s in zip(faces, inverted.psnr, inverted.ssim)],
-        "inversion": inverted.record(), "aligned": options.aligned or None, "paste": paste, "tune_steps": tune,
+        "photos": [
+            EditedPhoto(
+                photo=f.name,
+                sha256=sha256_file(Path(f.name)),
+                face_index=options.face_index,
+                faces_found=f.faces_found,
+                psnr_db=round(float(p), 3),
+                ssim=round(float(s), 4),
+            )
+            for f, p, s in zip(faces, inverted.psnr, inverted.ssim)
+        ],
+        "inversion": inverted.record(),
+        "aligned": options.aligned or None,
+        "paste": paste,
+        "tune_steps": tune,
     }
     features = FeatureLoss(analysis)
-    renderers = [tune_generator(generator, code, face.crop, features=features, mask=face.inside, space=space,
-                                steps=tune, on_progress=on_progress) if tune else generator
-                 for code, face in zip(inverted.codes, faces)]
+    renderers = [
+        tune_generator(
+            generator,
+            code,
+            face.crop,
+            features=features,
+            mask=face.inside,
+            space=space,
+            steps=tune,
+            on_progress=on_progress,
+        )
+        if tune
+        else generator
+        for code, face in zip(inverted.codes, faces)
+    ]
     return PreparedPhotos(faces, inverted.codes, renderers, source)
 
 
-def edit_record(head: dict, *, space: str, source: dict, attrs: str, plan: EditPlan, boundaries: Sequence[Boundary],
-                report: dict | None = None, max_distance: float | None = None,
-                targets: dict[str, EditTarget] | None = None, auto_conditions: AutoConditions | None = None,
-                scorers: Mapping[str, Path] | None = None) -> EditRecord:
+def edit_record(
+    head: dict,
+    *,
+    space: str,
+    source: dict,
+    attrs: str,
+    plan: EditPlan,
+    boundaries: Sequence[Boundary],
+    report: dict | None = None,
+    max_distance: float | None = None,
+    targets: dict[str, EditTarget] | None = None,
+    auto_conditions: AutoConditions | None = None,
+    scorers: Mapping[str, Path] | None = None,
+) -> EditRecord:
     """The ``edit.json`` of an edit, from which :func:`replay_edit` redoes it: ``head`` (see
     :func:`~latentedit.models.generators.run_record`), the codes' ``source`` (see :func:`select_codes` and
     :func:`prepare_photos`), the ``attrs`` as given, the plan, every boundary used (edited and conditions) with its
     sha256, the measured ``report``, and for targets in units the search's ``max_distance``, what it found per face
     (``targets``), the conditions ``--condition auto`` chose and the learned ``scorers`` the report used."""
     return EditRecord(
-        **head, space=space, **source, attrs=attrs, attributes=plan.attributes, strengths=plan.strengths,
+        **head,
+        space=space,
+        **source,
+        attrs=attrs,
+        attributes=plan.attributes,
+        strengths=plan.strengths,
         boundaries={b.name: _file_ref(b) for b in boundaries},
-        conditions=plan.conditions, combine=plan.combine, steps=plan.steps.tolist(),
-        layers=None if plan.layers is None else list(plan.layers), edit=plan.describe(), report=report,
-        max_distance=max_distance, targets=targets, auto_conditions=auto_conditions,
-        scorers={name: FileRef(path=str(path), sha256=sha256_file(Path(path)))
-                 for name, path in (scorers or {}).items()} or None,
+        conditions=plan.conditions,
+        combine=plan.combine,
+        steps=plan.steps.tolist(),
+        layers=None if plan.layers is None else list(plan.layers),
+        edit=plan.describe(),
+        report=report,
+        max_distance=max_distance,
+        targets=targets,
+        auto_conditions=auto_conditions,
+        scorers={
+            name: FileRef(path=str(path), sha256=sha256_file(Path(path))) for name, path in (scorers or {}).items()
+        }
+        or None,
     )
 
 
@@ -199,8 +266,9 @@ def _file_ref(boundary: Boundary) -> FileRef:
     return FileRef(path=str(boundary.path), sha256=sha256_file(boundary.path))
 
 
-def resolve_boundaries(names: Sequence[str], model: str, overrides: Mapping[str, str], space: str = "z"
-                       ) -> list[Boundary]:
+def resolve_boundaries(
+    names: Sequence[str], model: str, overrides: Mapping[str, str], space: str = "z"
+) -> list[Boundary]:
     """Boundaries by attribute name: ``overrides`` (NAME=path) first, then the shipped ones for ``model``.
 
     Warns on stderr when a boundary's sidecar names another model, or another latent space than ``space`` (a w
@@ -214,8 +282,9 @@ def resolve_boundaries(names: Sequence[str], model: str, overrides: Mapping[str,
             warnings.warn(f"boundary {name} was trained for model {trained_for}, not {model}", stacklevel=2)
         trained_in = boundary.info.space
         if trained_in and trained_in != ("w" if space == "wp" else space):
-            warnings.warn(f"boundary {name} was trained on {trained_in} codes, the edit is in space {space}",
-                          stacklevel=2)
+            warnings.warn(
+                f"boundary {name} was trained on {trained_in} codes, the edit is in space {space}", stacklevel=2
+            )
         loaded.append(boundary)
     return loaded
 
@@ -253,59 +322,122 @@ def edit_faces(request: EditRequest) -> EditResult:
     auto = None
     if request.auto_condition:
         condition_boundaries, auto = auto_conditions(
-            generator, boundaries, strengths, targets, condition_boundaries, model=model,
-            overrides=request.boundary_files, space=space, analysis=analysis, combine=request.combine,
-            batch_size=request.batch_size)
+            generator,
+            boundaries,
+            strengths,
+            targets,
+            condition_boundaries,
+            model=model,
+            overrides=request.boundary_files,
+            space=space,
+            analysis=analysis,
+            combine=request.combine,
+            batch_size=request.batch_size,
+        )
     value_range, steps = request.value_range, request.steps
     if value_range is None and steps is not None:
         value_range = "-3:3" if all(s is None for s in strengths) else "0:1"
     step_values = parse_range(value_range, steps or 7) if value_range is not None else None
-    plan = plan_edit(boundaries, strengths, conditions=condition_boundaries, combine=request.combine, steps=step_values,
-                     layers=layers)
+    plan = plan_edit(
+        boundaries,
+        strengths,
+        conditions=condition_boundaries,
+        combine=request.combine,
+        steps=step_values,
+        layers=layers,
+    )
     plan.targets = {name: text for name, text in parsed if name in targets and text is not None}
     if plan.direction.shape[0] != generator.code_shape(space)[-1]:
-        raise UsageError(f"the boundaries have dimension {plan.direction.shape[0]}, model {model} codes "
-                         f"{generator.code_shape(space)[-1]}")
-    inputs = [request.codes_file, *photos, *(b.path for b in [*boundaries, *condition_boundaries]),
-              *learned.values()]
+        raise UsageError(
+            f"the boundaries have dimension {plan.direction.shape[0]}, model {model} codes "
+            f"{generator.code_shape(space)[-1]}"
+        )
+    inputs = [request.codes_file, *photos, *(b.path for b in [*boundaries, *condition_boundaries]), *learned.values()]
     with staged_output(request.output.path, request.output.overwrite, inputs=inputs) as staging:
         if photos:
-            prepared = prepare_photos(photos, generator, space=space, options=request.options, paste=request.paste,
-                                      tune=request.tune, analysis=analysis)
+            prepared = prepare_photos(
+                photos,
+                generator,
+                space=space,
+                options=request.options,
+                paste=request.paste,
+                tune=request.tune,
+                analysis=analysis,
+            )
             faces, codes, renderers, source = prepared.faces, prepared.codes, prepared.renderers, prepared.source
         else:
-            codes, source = select_codes(generator, space=space, n=request.n, seed=request.seed,
-                                         codes_file=request.codes_file, index=request.index)
+            codes, source = select_codes(
+                generator,
+                space=space,
+                n=request.n,
+                seed=request.seed,
+                codes_file=request.codes_file,
+                index=request.index,
+            )
             renderers = [generator]
         found = None
         if targets:
             assert max_distance is not None  # _max_distance gives one whenever there are targets
-            found = (request.recorded_targets if request.recorded_targets is not None else
-                     search_targets(renderers, codes, plan, targets, analysis=analysis, max_distance=max_distance,
-                                    space=space, batch_size=request.batch_size))
+            found = (
+                request.recorded_targets
+                if request.recorded_targets is not None
+                else search_targets(
+                    renderers,
+                    codes,
+                    plan,
+                    targets,
+                    analysis=analysis,
+                    max_distance=max_distance,
+                    space=space,
+                    batch_size=request.batch_size,
+                )
+            )
             plan.distances = recorded_distances(found, targets, len(codes))
         edited = apply_edit(codes, plan)
         rows = [edited.reshape(-1, *edited.shape[2:])] if len(renderers) == 1 else edited
-        rendered = np.concatenate([np.concatenate(list(render(r, c, space=space, batch_size=request.batch_size)))
-                                   for r, c in zip(renderers, rows)])
+        rendered = np.concatenate(
+            [
+                np.concatenate(list(render(r, c, space=space, batch_size=request.batch_size)))
+                for r, c in zip(renderers, rows)
+            ]
+        )
         faces_tiles = preview_tiles(rendered)
         tiles = faces_tiles.reshape(*edited.shape[:2], *faces_tiles.shape[1:])  # (N, steps, T, T, 3)
         # columns are distances when swept, else fractions of the asked edit
         column_labels = [f"{v:+.2g}" if plan.swept else f"x{v:.2g}" for v in plan.steps]
         report = None
         if request.report:
-            report, picture = measure_edit(generator, codes, edited, plan, analysis=analysis, step_labels=column_labels,
-                                           batch_size=request.batch_size, space=space, learned=learned)
+            report, picture = measure_edit(
+                generator,
+                codes,
+                edited,
+                plan,
+                analysis=analysis,
+                step_labels=column_labels,
+                batch_size=request.batch_size,
+                space=space,
+                learned=learned,
+            )
             save_png(picture, staging / "report.png")
-        record = edit_record(run_record(model, digest, generator, request.generator.weights), space=space,
-                             source=source, attrs=request.attrs, plan=plan,
-                             boundaries=[*boundaries, *condition_boundaries], report=report,
-                             max_distance=max_distance, targets=dict(found) if found else None,
-                             auto_conditions=auto, scorers=learned)
+        record = edit_record(
+            run_record(model, digest, generator, request.generator.weights),
+            space=space,
+            source=source,
+            attrs=request.attrs,
+            plan=plan,
+            boundaries=[*boundaries, *condition_boundaries],
+            report=report,
+            max_distance=max_distance,
+            targets=dict(found) if found else None,
+            auto_conditions=auto,
+            scorers=learned,
+        )
         np.save(staging / "source_codes.npy", codes)
         np.save(staging / "codes.npy", edited)
-        save_png(annotated_grid(tiles, plan.describe(), [f"#{i}" for i in range(len(codes))], column_labels),
-                 staging / "grid.png")
+        save_png(
+            annotated_grid(tiles, plan.describe(), [f"#{i}" for i in range(len(codes))], column_labels),
+            staging / "grid.png",
+        )
         (staging / "gifs").mkdir()
         for i, frames in enumerate(tiles):
             save_gif(frames, staging / "gifs" / f"face_{i:03d}.gif")
@@ -334,8 +466,9 @@ def _max_distance(request: EditRequest, targets: Mapping) -> float | None:
             raise UsageError("max_distance does nothing without a target in units, such as age=+10y or smile=0.9")
         return None
     if request.combine != "sum":
-        raise UsageError(f"targets in units move each attribute by its own distance: combine must be sum, not "
-                         f"{request.combine!r}")
+        raise UsageError(
+            f"targets in units move each attribute by its own distance: combine must be sum, not {request.combine!r}"
+        )
     value = DEFAULT_MAX_DISTANCE if request.max_distance is None else request.max_distance
     if not value > 0 or not np.isfinite(value):
         raise UsageError(f"max_distance must be a positive number, got {value}")
@@ -375,9 +508,18 @@ def replay_edit(record_file: Path, output: OutputSpec, device: str = "auto") -> 
     return edit_faces(EditRequest.from_record(record, output, device))
 
 
-def measure_edit(generator: Generator, source: np.ndarray, edited: np.ndarray, plan: EditPlan, *,
-                 analysis: FaceAnalysis, step_labels: Sequence[str], batch_size: int = 64, space: str = "z",
-                 learned: Mapping[str, Path] | None = None) -> tuple[dict, np.ndarray]:
+def measure_edit(
+    generator: Generator,
+    source: np.ndarray,
+    edited: np.ndarray,
+    plan: EditPlan,
+    *,
+    analysis: FaceAnalysis,
+    step_labels: Sequence[str],
+    batch_size: int = 64,
+    space: str = "z",
+    learned: Mapping[str, Path] | None = None,
+) -> tuple[dict, np.ndarray]:
     """What ``edit --report`` measures: every scorer's scores (the shipped ones and the ``learned`` scorer files) and
     the identity embedding of every face before and at every step of the edit; the effect of the full edit (see
     :func:`~latentedit.core.editing.edit_effect`) with the mean score of every attribute at every step
@@ -385,8 +527,9 @@ def measure_edit(generator: Generator, source: np.ndarray, edited: np.ndarray, p
     embedding before the edit, see :func:`identity_kept`); and a picture of every face's scores and identity along
     the edit."""
     scorers = load_scorers([*SCORERS, *(learned or {})], analysis, learned)
-    at_steps = score_codes(generator, edited.reshape(-1, *edited.shape[2:]), scorers, space=space,
-                           batch_size=batch_size, identity=True)
+    at_steps = score_codes(
+        generator, edited.reshape(-1, *edited.shape[2:]), scorers, space=space, batch_size=batch_size, identity=True
+    )
     curves = {name: at_steps[name].reshape(edited.shape[:2]) for name in scorers}
     before = score_codes(generator, source, scorers, space=space, batch_size=batch_size, identity=True)
     report = _effect(plan, source, edited[:, -1], before, {n: values[:, -1] for n, values in curves.items()})
@@ -408,20 +551,35 @@ def identity_kept(kept: np.ndarray) -> dict:
     last = kept[:, -1][np.isfinite(kept[:, -1])]
     summary: dict = {"step_means": _rounded(column_means(kept)), "faces_scored": int(len(last))}
     if len(last):
-        summary.update(mean=round(float(last.mean()), 4), median=round(float(np.median(last)), 4),
-                       lowest=round(float(last.min()), 4),
-                       same_person_share=round(float((last >= SAME_PERSON_THRESHOLD).mean()), 4))
-    return {**summary, "same_person_threshold": SAME_PERSON_THRESHOLD,
-            "different_generated_faces_median": DIFFERENT_GENERATED_MEDIAN,
-            "mirrored_generated_face_median": MIRROR_GENERATED_MEDIAN}
+        summary.update(
+            mean=round(float(last.mean()), 4),
+            median=round(float(np.median(last)), 4),
+            lowest=round(float(last.min()), 4),
+            same_person_share=round(float((last >= SAME_PERSON_THRESHOLD).mean()), 4),
+        )
+    return {
+        **summary,
+        "same_person_threshold": SAME_PERSON_THRESHOLD,
+        "different_generated_faces_median": DIFFERENT_GENERATED_MEDIAN,
+        "mirrored_generated_face_median": MIRROR_GENERATED_MEDIAN,
+    }
 
 
 def _rounded(values: np.ndarray) -> list[float | None]:
     return [None if np.isnan(v) else round(float(v), 4) for v in values]
 
 
-def plan_effect(generator: Generator, codes: np.ndarray, plan: EditPlan, scorers: dict, *, space: str = "z",
-                batch_size: int = 64, before: Scores | None = None, identity: bool = False) -> dict:
+def plan_effect(
+    generator: Generator,
+    codes: np.ndarray,
+    plan: EditPlan,
+    scorers: dict,
+    *,
+    space: str = "z",
+    batch_size: int = 64,
+    before: Scores | None = None,
+    identity: bool = False,
+) -> dict:
     """The effect of the full edit ``plan`` on ``codes`` as ``scorers`` measure it (see
     :func:`~latentedit.core.editing.edit_effect`); ``before``: the codes' scores, when already known (with
     ``identity``, scored with it). With ``identity``, also the identity kept (see :func:`identity_kept`)."""
@@ -450,14 +608,18 @@ def format_report(report: dict) -> str:
         if not target["faces_scored"]:
             lines.append(f"  {name}: no face found both before and after the edit")
             continue
-        lines.append(f"  {name}: score change {target['mean_change']:+.3f}"
-                     + (f" ({per_unit:+.3f} per unit step)" if per_unit is not None else "")
-                     + f", moved as asked for {target['moved_as_asked']:.0%} of {target['faces_scored']} faces")
+        lines.append(
+            f"  {name}: score change {target['mean_change']:+.3f}"
+            + (f" ({per_unit:+.3f} per unit step)" if per_unit is not None else "")
+            + f", moved as asked for {target['moved_as_asked']:.0%} of {target['faces_scored']} faces"
+        )
     for name, change in report["side_effects"].items():
         if change is None:
             continue
-        lines.append(f"  {name}: side effect, mean absolute change {change:.3f} (mean change "
-                     f"{report['side_effects_signed'][name]:+.3f})")
+        lines.append(
+            f"  {name}: side effect, mean absolute change {change:.3f} (mean change "
+            f"{report['side_effects_signed'][name]:+.3f})"
+        )
     identity = report.get("identity")
     if identity and identity.get("faces_scored"):
         lines.append(
@@ -466,5 +628,6 @@ def format_report(report: dict) -> str:
             f"{identity['faces_scored']} faces at or above {identity['same_person_threshold']} (the same person, on "
             f"real photos). For scale, on generated faces: two different faces "
             f"{identity['different_generated_faces_median']}, a face and its mirror image "
-            f"{identity['mirrored_generated_face_median']} (medians)")
+            f"{identity['mirrored_generated_face_median']} (medians)"
+        )
     return "\n".join(lines)

@@ -38,30 +38,41 @@ def invert_to_folder(request: InvertRequest) -> InversionRecord:
     paths = list(request.photos)
     with staged_output(request.output.path, request.output.overwrite, inputs=paths) as staging:
         analysis = FaceAnalysis(generator.device)
-        photos, result = invert_photos(paths, generator, space=request.space, options=request.options,
-                                       analysis=analysis)
+        photos, result = invert_photos(
+            paths, generator, space=request.space, options=request.options, analysis=analysis
+        )
         targets = [photo.filled(image) for photo, image in zip(photos, result.images)]
         identity = image_similarity(analysis, targets, list(result.images), rendered_resolution=generator.resolution)
         entries = []
-        for name, photo, code, image, target, p, s, same in zip(photo_names(paths), photos, result.codes, result.images,
-                                                                targets, result.psnr, result.ssim, identity):
+        for name, photo, code, image, target, p, s, same in zip(
+            photo_names(paths), photos, result.codes, result.images, targets, result.psnr, result.ssim, identity
+        ):
             folder = staging / name
             folder.mkdir()
             np.save(folder / "code.npy", code[None])
             save_png(target, folder / "target.png")
             save_png(image, folder / "reconstruction.png")
             save_png(comparison(target, image, float(p), float(s), float(same)), folder / "side_by_side.png")
-            entries.append(InvertedPhoto(
-                photo=photo.name, folder=name, face_index=request.options.face_index, faces_found=photo.faces_found,
-                face_box=[round(float(v), 1) for v in photo.face.box], psnr_db=round(float(p), 3),
-                ssim=round(float(s), 4),
-                identity=None if np.isnan(same) else round(float(same), 4),
-            ))
+            entries.append(
+                InvertedPhoto(
+                    photo=photo.name,
+                    folder=name,
+                    face_index=request.options.face_index,
+                    faces_found=photo.faces_found,
+                    face_box=[round(float(v), 1) for v in photo.face.box],
+                    psnr_db=round(float(p), 3),
+                    ssim=round(float(s), 4),
+                    identity=None if np.isnan(same) else round(float(same), 4),
+                )
+            )
         np.save(staging / "codes.npy", result.codes)
         found = identity[np.isfinite(identity)]
         record = InversionRecord(
-            **run_record(generator.name, digest, generator, request.generator.weights), inversion=result.record(),
-            photos=entries, aligned=request.options.aligned or None, mean_psnr_db=round(float(result.psnr.mean()), 3),
+            **run_record(generator.name, digest, generator, request.generator.weights),
+            inversion=result.record(),
+            photos=entries,
+            aligned=request.options.aligned or None,
+            mean_psnr_db=round(float(result.psnr.mean()), 3),
             mean_ssim=round(float(result.ssim.mean()), 4),
             mean_identity=round(float(found.mean()), 4) if len(found) else None,
         )
@@ -69,8 +80,9 @@ def invert_to_folder(request: InvertRequest) -> InversionRecord:
     return record
 
 
-def comparison(target: np.ndarray, reconstruction: np.ndarray, psnr_db: float, ssim_value: float, identity: float
-               ) -> np.ndarray:
+def comparison(
+    target: np.ndarray, reconstruction: np.ndarray, psnr_db: float, ssim_value: float, identity: float
+) -> np.ndarray:
     """The aligned photo and its reconstruction side by side, enlarged, with the metrics (identity: NaN where no face
     was found) as a title."""
     tiles = preview_tiles(np.stack([target, reconstruction]))

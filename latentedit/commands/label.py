@@ -67,8 +67,16 @@ def label_sheet(request: SheetRequest) -> Sheet:
     ``codes.npy:I,`` per face, labels empty) and ``sheet.json`` (a :class:`~latentedit.records.LabelSheetRecord`)."""
     generator, digest = request.generator.load()
     codes = generator.sample(request.n, request.seed)
-    sheets = write_sheet(request.output, generator, digest, request.generator, codes, {"seed": request.seed},
-                         f"faces of seed {request.seed}", request.batch_size)
+    sheets = write_sheet(
+        request.output,
+        generator,
+        digest,
+        request.generator,
+        codes,
+        {"seed": request.seed},
+        f"faces of seed {request.seed}",
+        request.batch_size,
+    )
     return Sheet(Path(request.output.path), codes, sheets, request.seed)
 
 
@@ -77,20 +85,49 @@ def label_suggest(request: SuggestRequest) -> Sheet:
     scorer = read_scorer(request.scorer_file)
     generator, digest = request.generator.load()
     seed = request.seed if request.seed is not None else int(sha256_file(Path(request.scorer_file))[:7], 16)
-    codes, logits = pick_from_pool(generator, FaceAnalysis(generator.device), scorer.logits, n=request.n,
-                                   pool=request.pool, seed=seed, shortlist=request.shortlist,
-                                   batch_size=request.batch_size, progress=request.progress)
+    codes, logits = pick_from_pool(
+        generator,
+        FaceAnalysis(generator.device),
+        scorer.logits,
+        n=request.n,
+        pool=request.pool,
+        seed=seed,
+        shortlist=request.shortlist,
+        batch_size=request.batch_size,
+        progress=request.progress,
+    )
     title = f"{scorer.header.attribute}: the {request.n} of {request.pool} faces (seed {seed}) to label next"
-    source = {"pool": request.pool, "pool_seed": seed,
-              "scorer": FileRef(path=str(request.scorer_file), sha256=sha256_file(Path(request.scorer_file)))}
-    sheets = write_sheet(request.output, generator, digest, request.generator, codes, source, title,
-                         request.batch_size, inputs=[request.scorer_file])
+    source = {
+        "pool": request.pool,
+        "pool_seed": seed,
+        "scorer": FileRef(path=str(request.scorer_file), sha256=sha256_file(Path(request.scorer_file))),
+    }
+    sheets = write_sheet(
+        request.output,
+        generator,
+        digest,
+        request.generator,
+        codes,
+        source,
+        title,
+        request.batch_size,
+        inputs=[request.scorer_file],
+    )
     return Sheet(Path(request.output.path), codes, sheets, seed, 0.5 * (1 + np.tanh(logits / 2)))
 
 
-def pick_from_pool(generator: Generator, analysis: FaceAnalysis, logits: Callable[[np.ndarray], np.ndarray], *,
-                   n: int, pool: int, seed: int, shortlist: int = 4, batch_size: int = 64,
-                   progress: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+def pick_from_pool(
+    generator: Generator,
+    analysis: FaceAnalysis,
+    logits: Callable[[np.ndarray], np.ndarray],
+    *,
+    n: int,
+    pool: int,
+    seed: int,
+    shortlist: int = 4,
+    batch_size: int = 64,
+    progress: bool | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The codes of the ``n`` of ``pool`` faces drawn from ``seed`` that a probe (``logits`` of face features) is
     least sure about, spread over the features (see :func:`latentedit.core.probe.suggest`), with their logits."""
     codes = generator.sample(pool, seed)
@@ -100,8 +137,15 @@ def pick_from_pool(generator: Generator, analysis: FaceAnalysis, logits: Callabl
     return codes[chosen], values[chosen]
 
 
-def suggest_for_labels(labels_csv: Path, n: int, *, generator: Generator, analysis: FaceAnalysis,
-                       pool: int = STUDIO_POOL, batch_size: int = 64) -> tuple[np.ndarray, str]:
+def suggest_for_labels(
+    labels_csv: Path,
+    n: int,
+    *,
+    generator: Generator,
+    analysis: FaceAnalysis,
+    pool: int = STUDIO_POOL,
+    batch_size: int = 64,
+) -> tuple[np.ndarray, str]:
     """The studio's suggest hook: a probe fitted to the labels in ``labels_csv`` as train-scorer fits one, then
     :func:`pick_from_pool` on a pool drawn from a seed derived from the labels (each round sees new faces); returns
     the codes and a name for their sheet."""
@@ -109,13 +153,30 @@ def suggest_for_labels(labels_csv: Path, n: int, *, generator: Generator, analys
     features = labelled_features(labels, lambda: (generator, ""), analysis, batch_size=batch_size, progress=False)
     fit, _ = fit_labels(labels, features)
     seed = int(sha256_file(labels_csv)[:7], 16)
-    codes, _ = pick_from_pool(generator, analysis, lambda x: fit.logits(probe_input(x)), n=n, pool=pool, seed=seed,
-                              batch_size=batch_size, progress=False)
+    codes, _ = pick_from_pool(
+        generator,
+        analysis,
+        lambda x: fit.logits(probe_input(x)),
+        n=n,
+        pool=pool,
+        seed=seed,
+        batch_size=batch_size,
+        progress=False,
+    )
     return codes, f"suggest-{seed:07x}"
 
 
-def write_sheet(output: OutputSpec, generator: Generator, digest: str, spec: GeneratorSpec, codes: np.ndarray,
-                source: dict, title: str, batch_size: int, inputs: list[Path] | None = None) -> list[str]:
+def write_sheet(
+    output: OutputSpec,
+    generator: Generator,
+    digest: str,
+    spec: GeneratorSpec,
+    codes: np.ndarray,
+    source: dict,
+    title: str,
+    batch_size: int,
+    inputs: list[Path] | None = None,
+) -> list[str]:
     """The sheet folder for ``codes`` (see :func:`label_sheet`; ``source``: where the codes came from, fields of
     :class:`~latentedit.records.LabelSheetRecord`); returns the contact sheets' file names."""
     with staged_output(output.path, output.overwrite, inputs=inputs or []) as staging:
@@ -134,9 +195,15 @@ def write_sheet(output: OutputSpec, generator: Generator, digest: str, spec: Gen
             captions = [numbers[r * columns : (r + 1) * columns] for r in range(rows)]
             heading = f"{title}: sheet {k} of {count}, faces {start}-{start + len(part) - 1} = rows of labels.csv"
             names.append(f"sheet_{k:02d}.png")
-            save_png(annotated_grid(tiles.reshape(rows, columns, TILE, TILE, 3), heading, captions=captions),
-                     staging / names[-1])
+            save_png(
+                annotated_grid(tiles.reshape(rows, columns, TILE, TILE, 3), heading, captions=captions),
+                staging / names[-1],
+            )
         (staging / "labels.csv").write_text(labels_csv([f"codes.npy:{i}" for i in range(len(codes))]))
-        write_json(LabelSheetRecord(**run_record(generator.name, digest, generator, spec.weights), n=len(codes),
-                                    **source, sheets=names), staging / "sheet.json")
+        write_json(
+            LabelSheetRecord(
+                **run_record(generator.name, digest, generator, spec.weights), n=len(codes), **source, sheets=names
+            ),
+            staging / "sheet.json",
+        )
     return names

@@ -66,7 +66,10 @@ def merge(request: MergeRequest) -> MergeResult:
         else:
             heads = [ScoreManifest.from_json(m, str(f / "manifest.json")) for m, f in zip(manifests, folders)]
             manifest = dataclasses.replace(
-                heads[0], n=first.job["rows"], date=utc_now(), faces_not_found=sum(h.faces_not_found for h in heads),
+                heads[0],
+                n=first.job["rows"],
+                date=utc_now(),
+                faces_not_found=sum(h.faces_not_found for h in heads),
                 skipped_files=[name for h in heads for name in h.skipped_files],
             )
             _join_csv(folders, staging / "scores.csv")
@@ -89,8 +92,9 @@ def _read_parts(given: Sequence[Path]) -> list[tuple[Path, PartRecord]]:
             raise UsageError(f"{path} is not a part folder (no {PART_RECORD}) nor a folder of parts")
     if not folders:
         raise UsageError("give the parts to merge")
-    parts = [(f, PartRecord.from_json(read_json(f / PART_RECORD, "part record"), str(f / PART_RECORD)))
-             for f in folders]
+    parts = [
+        (f, PartRecord.from_json(read_json(f / PART_RECORD, "part record"), str(f / PART_RECORD))) for f in folders
+    ]
     first_folder, first = parts[0]
     for folder, record in parts[1:]:
         if record.job_sha256 != first.job_sha256 or record.count != first.count:
@@ -104,8 +108,9 @@ def _read_parts(given: Sequence[Path]) -> list[tuple[Path, PartRecord]]:
         raise UsageError(f"part {repeated[0]} of {first.count} is given more than once: {', '.join(twice)}")
     if missing:
         names = [Shard(i, first.count).name for i in missing]
-        raise UsageError(f"missing {len(missing)} of {first.count} parts: {', '.join(names[:5])}"
-                         f"{' ...' if len(names) > 5 else ''}")
+        raise UsageError(
+            f"missing {len(missing)} of {first.count} parts: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"
+        )
     parts.sort(key=lambda item: item[1].index)
     stop = 0
     for folder, record in parts:
@@ -126,8 +131,9 @@ def _concatenate(folders: list[Path], name: str, target: Path) -> None:
         arrays.append(np.load(folder / name, mmap_mode="r"))
     if len({(a.dtype, a.shape[1:]) for a in arrays}) > 1:
         raise UsageError(f"the parts' {name} differ in type or shape: {[a.shape for a in arrays]}")
-    out = np.lib.format.open_memmap(target, mode="w+", dtype=arrays[0].dtype,
-                                    shape=(sum(len(a) for a in arrays), *arrays[0].shape[1:]))
+    out = np.lib.format.open_memmap(
+        target, mode="w+", dtype=arrays[0].dtype, shape=(sum(len(a) for a in arrays), *arrays[0].shape[1:])
+    )
     row = 0
     for array in arrays:
         out[row : row + len(array)] = array
@@ -159,12 +165,18 @@ def _link(source: Path, target: Path) -> None:
 
 def _write_grid(manifest: SampleManifest, staging: Path, device: str) -> None:
     """grid.png of the job's first faces, rendered from the merged codes as ``sample`` renders it."""
-    spec = GeneratorSpec(model=manifest.model, weights=Path(manifest.weights_file) if manifest.weights_file else None,
-                         device=device, style=StyleOptions(**manifest.style))
+    spec = GeneratorSpec(
+        model=manifest.model,
+        weights=Path(manifest.weights_file) if manifest.weights_file else None,
+        device=device,
+        style=StyleOptions(**manifest.style),
+    )
     generator, digest = spec.load()
     if digest != manifest.weights_sha256:
-        raise UsageError(f"the parts were rendered with weights {(manifest.weights_sha256 or 'none')[:12]}, these are "
-                         f"{digest[:12]}: the grid cannot be drawn again")
+        raise UsageError(
+            f"the parts were rendered with weights {(manifest.weights_sha256 or 'none')[:12]}, these are "
+            f"{digest[:12]}: the grid cannot be drawn again"
+        )
     codes = load_codes(staging / manifest.files.codes)[:GRID_FACES]
     faces = np.concatenate(list(render(generator, codes, space=manifest.space, progress=False)))
     save_png(image_grid(preview_tiles(faces)), staging / "grid.png")

@@ -54,9 +54,13 @@ def mix(request: MixRequest) -> MixRecord:
         code_a, code_b = single(sources[0]), single(sources[1])
         blend = [0.5 if weight is None else weight] if steps is None else list(np.linspace(0, 1, steps))
         codes = generator.normalize_z(interpolate(code_a[0], code_b[0], blend, spherical), space)
-        record = MixRecord(**sources_head(generator, digest, request.generator, space, request.options, sources),
-                           a=request.a, b=request.b, path="spherical" if spherical else "linear",
-                           weights=[round(float(w), 6) for w in blend])
+        record = MixRecord(
+            **sources_head(generator, digest, request.generator, space, request.options, sources),
+            a=request.a,
+            b=request.b,
+            path="spherical" if spherical else "linear",
+            weights=[round(float(w), 6) for w in blend],
+        )
         if steps is None:
             tiles = render_tiles(generator, np.concatenate([code_a, codes, code_b]), space)
             labels = ["A", f"{1 - blend[0]:.2g} A + {blend[0]:.2g} B", "B"]
@@ -64,8 +68,10 @@ def mix(request: MixRequest) -> MixRecord:
             np.save(staging / "code.npy", codes)
         else:
             tiles = render_tiles(generator, codes, space)
-            save_png(annotated_grid(tiles[None], f"A -> B ({record.path})", None, [f"{w:.2g}" for w in blend]),
-                     staging / "grid.png")
+            save_png(
+                annotated_grid(tiles[None], f"A -> B ({record.path})", None, [f"{w:.2g}" for w in blend]),
+                staging / "grid.png",
+            )
             save_gif(list(tiles), staging / "interpolation.gif")
             np.save(staging / "codes.npy", codes)
         write_json(record, staging / "mix.json")
@@ -77,11 +83,15 @@ def render_tiles(generator: Generator, codes: np.ndarray, space: str) -> np.ndar
     return preview_tiles(np.concatenate(list(render(generator, codes, space=space))))
 
 
-def sources_head(generator: Generator, digest: str, spec: GeneratorSpec, space: str, options: PhotoOptions,
-                 sources: list[Source]) -> dict:
+def sources_head(
+    generator: Generator, digest: str, spec: GeneratorSpec, space: str, options: PhotoOptions, sources: list[Source]
+) -> dict:
     """The fields that ``mix.json`` and ``arith.json`` share: the run head, the space, each source's origin, and the
     inversion settings when a source was a photo."""
     inverted = any(s.record.photo is not None for s in sources)
-    return {**run_record(generator.name, digest, generator, spec.weights), "space": space,
-            "sources": {s.spec: s.record for s in sources},
-            "inversion": InversionRun(**asdict(options.settings)) if inverted else None}
+    return {
+        **run_record(generator.name, digest, generator, spec.weights),
+        "space": space,
+        "sources": {s.spec: s.record for s in sources},
+        "inversion": InversionRun(**asdict(options.settings)) if inverted else None,
+    }

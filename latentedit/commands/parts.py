@@ -53,8 +53,9 @@ def plan_part(output: OutputSpec, shard: Shard, job: dict[str, Any], *, total: i
     folder = Path(output.path) / shard.name
     if folder.is_file():
         raise UsageError(f"{output.path} holds a file named {shard.name}; give another output folder")
-    record = PartRecord(job=job, job_sha256=job_digest(job), index=shard.index, count=shard.count,
-                        start=rows.start, stop=rows.stop)
+    record = PartRecord(
+        job=job, job_sha256=job_digest(job), index=shard.index, count=shard.count, start=rows.start, stop=rows.stop
+    )
     done = False
     if (folder / PART_RECORD).is_file() and not output.overwrite:
         there = PartRecord.from_json(read_json(folder / PART_RECORD, "part record"), str(folder / PART_RECORD))

@@ -35,12 +35,23 @@ def invert_photos(
     analysis = analysis or FaceAnalysis(generator.device)
     images = [read_image(path) for path in paths]
     names = [str(path) for path in paths]
-    photos = (aligned_photos(images, names, generator) if options.aligned
-              else align_photos(images, names, generator, analysis, face_index=options.face_index))
+    photos = (
+        aligned_photos(images, names, generator)
+        if options.aligned
+        else align_photos(images, names, generator, analysis, face_index=options.face_index)
+    )
     targets = np.stack([photo.crop for photo in photos])
-    inversion = invert(generator, targets, features=FeatureLoss(analysis), masks=np.stack([p.inside for p in photos]),
-                       encoder=load_encoder(generator, space), space=space, settings=options.settings,
-                       progress=progress, on_progress=on_progress)
+    inversion = invert(
+        generator,
+        targets,
+        features=FeatureLoss(analysis),
+        masks=np.stack([p.inside for p in photos]),
+        encoder=load_encoder(generator, space),
+        space=space,
+        settings=options.settings,
+        progress=progress,
+        on_progress=on_progress,
+    )
     return photos, inversion
 
 

@@ -34,15 +34,19 @@ def rank(request: RankRequest) -> Path:
     """Write the ranking picture to the output path; returns it."""
     out = Path(request.output.path)
     if out.suffix.lower() not in PICTURE_SUFFIXES:
-        raise UsageError("the ranking is a picture: give an output file ending in .png "
-                         f"(or {', '.join(PICTURE_SUFFIXES[1:])}), got {out}")
+        raise UsageError(
+            "the ranking is a picture: give an output file ending in .png "
+            f"(or {', '.join(PICTURE_SUFFIXES[1:])}), got {out}"
+        )
     boundary = resolve_boundary(request.boundary, request.generator.name)
     generator, _ = request.generator.load()
     space = request.space or boundary.info.space or "z"
-    picture = render_ranking(generator, load_codes(request.codes_file), boundary, per_group=request.per_group,
-                             space=space)
-    write_files_atomically({out: lambda p: save_png(picture, p)}, request.output.overwrite,
-                           inputs=[request.codes_file, boundary.path])
+    picture = render_ranking(
+        generator, load_codes(request.codes_file), boundary, per_group=request.per_group, space=space
+    )
+    write_files_atomically(
+        {out: lambda p: save_png(picture, p)}, request.output.overwrite, inputs=[request.codes_file, boundary.path]
+    )
     return out
 
 

@@ -63,8 +63,12 @@ def run_on_ray(request: RayRequest) -> MergeResult:
     try:
         task = ray.remote(num_cpus=request.cpus, max_retries=request.retries, retry_exceptions=False)(_run_part)
         jobs = {
-            task.remote(dataclasses.replace(request.job, output=OutputSpec(folder), shard=Shard(k, request.parts),
-                                            progress=False), request.cpus): k
+            task.remote(
+                dataclasses.replace(
+                    request.job, output=OutputSpec(folder), shard=Shard(k, request.parts), progress=False
+                ),
+                request.cpus,
+            ): k
             for k in range(request.parts)
         }
         _wait(ray, jobs, request)
@@ -116,8 +120,10 @@ def _wait(ray, jobs: dict, request: RayRequest) -> None:
                 cause = getattr(exc, "cause", None)
                 if isinstance(cause, UsageError):
                     raise cause from None
-                raise UsageError(f"part {jobs[done[0]]} of {request.parts} failed after {request.retries} retries: "
-                                 f"{str(exc).splitlines()[0]}") from None
+                raise UsageError(
+                    f"part {jobs[done[0]]} of {request.parts} failed after {request.retries} retries: "
+                    f"{str(exc).splitlines()[0]}"
+                ) from None
             bar.update(1)
             bar.set_postfix_str(f"{faces / (time.perf_counter() - start):.1f} faces/s")
 

@@ -65,8 +65,14 @@ def sample(request: SampleRequest) -> SampleResult:
     total = request.n if codes is None else len(codes)
     rows, out = range(total), Path(request.output.path)
     if request.shard is not None:
-        job = {"command": "sample", "rows": total, "space": space, "images": request.images,
-               **job_head(run_record(generator.name, digest, generator)), **source}
+        job = {
+            "command": "sample",
+            "rows": total,
+            "space": space,
+            "images": request.images,
+            **job_head(run_record(generator.name, digest, generator)),
+            **source,
+        }
         job.pop("codes_file", None)
         part = plan_part(request.output, request.shard, job, total=total)
         if part.done:
@@ -86,8 +92,9 @@ def sample(request: SampleRequest) -> SampleResult:
         todo = n if request.images else min(n, GRID_FACES)  # without images only the grid needs rendering
         with PngWriter() as writer:
             done = 0
-            for batch in render(generator, codes[:todo], space=space, batch_size=request.batch_size,
-                                progress=request.progress):
+            for batch in render(
+                generator, codes[:todo], space=space, batch_size=request.batch_size, progress=request.progress
+            ):
                 if done < GRID_FACES:
                     preview.append(batch[: GRID_FACES - done])
                 if request.images:

@@ -96,13 +96,21 @@ def score(request: ScoreRequest) -> ScoreRun:
         elif not paths:
             raise UsageError(f"no images (.png, .jpg, ...) in {source}")
         else:
-            unused = [name for name, value in (("a model", spec.model), ("a weights file", spec.weights),
-                                               ("StyleGAN options", spec.style.given()),
-                                               ("a latent space", space != "z"))
-                      if value]
+            unused = [
+                name
+                for name, value in (
+                    ("a model", spec.model),
+                    ("a weights file", spec.weights),
+                    ("StyleGAN options", spec.style.given()),
+                    ("a latent space", space != "z"),
+                )
+                if value
+            ]
             if unused:
-                raise UsageError(f"{' and '.join(unused)} {'does' if len(unused) == 1 else 'do'} nothing when scoring "
-                                 f"images: the faces are read from the pictures in {source}")
+                raise UsageError(
+                    f"{' and '.join(unused)} {'does' if len(unused) == 1 else 'do'} nothing when scoring "
+                    f"images: the faces are read from the pictures in {source}"
+                )
     if request.shard is not None and paths is not None:
         raise UsageError("--shard splits codes: give --codes, or a sample or edit folder without images")
     inputs = [request.source, codes_file, *request.scorers.values()]
@@ -112,20 +120,34 @@ def score(request: ScoreRequest) -> ScoreRun:
         codes = load_codes(codes_file)
         generator, digest = spec.load()
         if made and made.weights_sha256 and generator.name == made.model and digest != made.weights_sha256:
-            raise UsageError(f"{request.source} was rendered with weights {made.weights_sha256[:12]}, these are "
-                             f"{digest[:12]}: pass the same weights file")
+            raise UsageError(
+                f"{request.source} was rendered with weights {made.weights_sha256[:12]}, these are "
+                f"{digest[:12]}: pass the same weights file"
+            )
         shape = generator.code_shape(space)
         steps = codes.shape[1] if codes.ndim == len(shape) + 2 and codes.shape[2:] == shape else None
         flat = codes.reshape(-1, *shape) if steps else codes
-        origin: dict = {"codes": str(codes_file), "model": generator.name, "weights_sha256": digest, "space": space,
-                  **generator.settings(), **({"faces": len(codes), "steps": steps} if steps else {})}
+        origin: dict = {
+            "codes": str(codes_file),
+            "model": generator.name,
+            "weights_sha256": digest,
+            "space": space,
+            **generator.settings(),
+            **({"faces": len(codes), "steps": steps} if steps else {}),
+        }
         rows = range(len(flat))
         if request.shard is not None:
-            job = {"command": "score", "rows": len(flat), "attributes": names, "batch_size": request.batch_size,
-                   "precision": request.precision,
-                   "scorer_files": {name: sha256_file(Path(path)) for name, path in request.scorers.items()},
-                   "codes_sha256": sha256_file(Path(codes_file)),
-                   **job_head(run_record(generator.name, digest, generator)), **origin}
+            job = {
+                "command": "score",
+                "rows": len(flat),
+                "attributes": names,
+                "batch_size": request.batch_size,
+                "precision": request.precision,
+                "scorer_files": {name: sha256_file(Path(path)) for name, path in request.scorers.items()},
+                "codes_sha256": sha256_file(Path(codes_file)),
+                **job_head(run_record(generator.name, digest, generator)),
+                **origin,
+            }
             job.pop("codes")
             part = plan_part(request.output, request.shard, job, total=len(flat), granularity=request.batch_size)
             if part.done:
@@ -144,14 +166,26 @@ def score(request: ScoreRequest) -> ScoreRun:
             images = _readable(paths, strict, skipped, labels)
             # a sample folder's PNGs are scored exactly as its codes would be
             resolution = made.resolution if made else None
-            scores = scoring.score_images(images, scorers, batch_size=request.batch_size, progress=request.progress,
-                                  total=len(paths), rendered_resolution=resolution)
+            scores = scoring.score_images(
+                images,
+                scorers,
+                batch_size=request.batch_size,
+                progress=request.progress,
+                total=len(paths),
+                rendered_resolution=resolution,
+            )
             origin = {"images": str(request.source)}
             if len(scores) == 0:
                 raise UsageError(f"none of the {len(skipped)} image files in {request.source} could be read")
         else:
-            scores = scoring.score_codes(generator, flat[rows.start : rows.stop], scorers, space=space,
-                                         batch_size=request.batch_size, progress=request.progress)
+            scores = scoring.score_codes(
+                generator,
+                flat[rows.start : rows.stop],
+                scorers,
+                space=space,
+                batch_size=request.batch_size,
+                progress=request.progress,
+            )
             labels = [f"{i // steps}:{i % steps}" if steps else str(i) for i in rows]
         for name in names:
             np.save(staging / f"{name}_scores.npy", scores.values[name].astype(np.float32)[:, None])
@@ -163,9 +197,15 @@ def score(request: ScoreRequest) -> ScoreRun:
                 row = [scores.values[n][i] for n in names]
                 writer.writerow([first + i, label, int(scores.found[i]), _cell(scores.confidence[i]), *map(_cell, row)])
         manifest = ScoreManifest(
-            date=utc_now(), **origin, n=len(scores), faces_not_found=scores.missing, skipped_files=skipped,
-            attributes={n: ScoreFile(file=f"{n}_scores.npy", unit=scorers[n].unit, scorer=_learned(request.scorers, n))
-                        for n in names},
+            date=utc_now(),
+            **origin,
+            n=len(scores),
+            faces_not_found=scores.missing,
+            skipped_files=skipped,
+            attributes={
+                n: ScoreFile(file=f"{n}_scores.npy", unit=scorers[n].unit, scorer=_learned(request.scorers, n))
+                for n in names
+            },
             precision=None if request.precision == "float32" else request.precision,
         )
         write_json(manifest, staging / "manifest.json")
@@ -211,8 +251,10 @@ def _folder_images(folder: Path, given: GeneratorSpec) -> tuple[list[Path] | Non
             continue  # another command's manifest (score's own, say), not a sample folder
         if name == "edit.json":
             if "photos" in data:
-                raise UsageError(f"{folder} holds edits of photos, drawn by generators tuned to each photo: score the "
-                                 f"images in {folder / 'photos'} instead")
+                raise UsageError(
+                    f"{folder} holds edits of photos, drawn by generators tuned to each photo: score the "
+                    f"images in {folder / 'photos'} instead"
+                )
             edit = EditRecord.from_json(data, str(folder / name))
             head, codes, space, resolution, images, n = edit, "codes.npy", edit.space, None, None, 0
         else:
@@ -221,7 +263,8 @@ def _folder_images(folder: Path, given: GeneratorSpec) -> tuple[list[Path] | Non
             images, n = manifest.files.images, manifest.n
             check_sample_manifest(folder / name, manifest)
         spec = dataclasses.replace(
-            given, model=given.model or head.model,
+            given,
+            model=given.model or head.model,
             weights=given.weights or (Path(head.weights_file) if head.weights_file else None),
             style=StyleOptions(**head.style),
         )

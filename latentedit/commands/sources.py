@@ -29,8 +29,9 @@ class Source:
     record: MixSource
 
 
-def resolve_sources(specs: Sequence[str], generator: Generator, *, space: str = "z",
-                    options: PhotoOptions = DEFAULT_PHOTO_OPTIONS) -> list[Source]:
+def resolve_sources(
+    specs: Sequence[str], generator: Generator, *, space: str = "z", options: PhotoOptions = DEFAULT_PHOTO_OPTIONS
+) -> list[Source]:
     """The codes of each source spec, in ``space``; all photos among them are inverted together."""
     sources: list[Source | None] = []
     photos: list[tuple[int, Path]] = []
@@ -60,8 +61,13 @@ def resolve_sources(specs: Sequence[str], generator: Generator, *, space: str = 
     if photos:
         faces, result = invert_photos([path for _, path in photos], generator, space=space, options=options)
         for (i, path), code, p, s in zip(photos, result.codes, result.psnr, result.ssim):
-            sources[i] = Source(specs[i], code[None], MixSource(photo=str(path), face_index=options.face_index,
-                                                                psnr_db=round(float(p), 3), ssim=round(float(s), 4)))
+            sources[i] = Source(
+                specs[i],
+                code[None],
+                MixSource(
+                    photo=str(path), face_index=options.face_index, psnr_db=round(float(p), 3), ssim=round(float(s), 4)
+                ),
+            )
     return [source for source in sources if source is not None]
 
 

@@ -49,8 +49,10 @@ def scorer_of(boundary: Boundary) -> str | None:
     if info.scorer_file is not None:
         return info.attribute or boundary.name
     if info.scorer is not None and info.scorer not in SCORERS:
-        raise UsageError(f"the sidecar of boundary {boundary.name!r} names the scorer {info.scorer!r}; latentedit has "
-                         f"{', '.join(SCORERS)}")
+        raise UsageError(
+            f"the sidecar of boundary {boundary.name!r} names the scorer {info.scorer!r}; latentedit has "
+            f"{', '.join(SCORERS)}"
+        )
     name = info.scorer or info.attribute
     return name if name in SCORERS else None
 
@@ -65,8 +67,10 @@ def learned_scorers(boundaries: Sequence[Boundary]) -> dict[str, Path]:
             continue
         path = Path(ref.path)
         if not path.is_file() or sha256_file(path) != ref.sha256:
-            raise UsageError(f"boundary {boundary.name!r} was trained with the scorer {ref.path}, which is missing or "
-                             "has changed since: train the boundary again with the scorer you have")
+            raise UsageError(
+                f"boundary {boundary.name!r} was trained with the scorer {ref.path}, which is missing or "
+                "has changed since: train the boundary again with the scorer you have"
+            )
         files[boundary.info.attribute or boundary.name] = path  # the name scorer_of gives it
     return files
 
@@ -77,8 +81,9 @@ def _unit(scorer: str | None, boundary: Boundary) -> str | None:
     return "probability" if boundary.info.scorer_file is not None else unit_of(SCORERS[scorer].unit)
 
 
-def read_values(parsed: Sequence[tuple[str, str | None]], boundaries: Sequence[Boundary]
-                ) -> tuple[list[float | None], dict[str, Target]]:
+def read_values(
+    parsed: Sequence[tuple[str, str | None]], boundaries: Sequence[Boundary]
+) -> tuple[list[float | None], dict[str, Target]]:
     """Each attribute's plain strength (None where swept; 0.0 for a target) and the targets in units, read with the
     unit of the scorer that measures its boundary (see :func:`latentedit.core.targets.parse_target`; a learned
     scorer reads a probability)."""
@@ -100,20 +105,43 @@ def read_values(parsed: Sequence[tuple[str, str | None]], boundaries: Sequence[B
     return strengths, targets
 
 
-def readings(renderers: Sequence[Generator], codes: np.ndarray, scorers: dict, *, space: str, batch_size: int,
-             identity: bool = False) -> Scores:
+def readings(
+    renderers: Sequence[Generator],
+    codes: np.ndarray,
+    scorers: dict,
+    *,
+    space: str,
+    batch_size: int,
+    identity: bool = False,
+) -> Scores:
     """The scores of ``codes`` rendered by one generator, or each by its own of ``renderers`` (tuned to photos)."""
     if len(renderers) == 1:
-        return score_codes(renderers[0], codes, scorers, space=space, batch_size=batch_size, progress=False,
-                           identity=identity)
+        return score_codes(
+            renderers[0], codes, scorers, space=space, batch_size=batch_size, progress=False, identity=identity
+        )
     images = [next(render(r, code[None], space=space))[0] for r, code in zip(renderers, codes)]
-    return score_images(images, scorers, batch_size=batch_size, progress=False,
-                        rendered_resolution=renderers[0].resolution, identity=identity)
+    return score_images(
+        images,
+        scorers,
+        batch_size=batch_size,
+        progress=False,
+        rendered_resolution=renderers[0].resolution,
+        identity=identity,
+    )
 
 
-def search_targets(renderers: Sequence[Generator], codes: np.ndarray, plan: EditPlan, targets: Mapping[str, Target], *,
-                   analysis: FaceAnalysis, max_distance: float, space: str, batch_size: int, progress: bool = True
-                   ) -> dict[str, EditTarget]:
+def search_targets(
+    renderers: Sequence[Generator],
+    codes: np.ndarray,
+    plan: EditPlan,
+    targets: Mapping[str, Target],
+    *,
+    analysis: FaceAnalysis,
+    max_distance: float,
+    space: str,
+    batch_size: int,
+    progress: bool = True,
+) -> dict[str, EditTarget]:
     """For every face, the distance along each target's (projected) normal that brings its scorer's reading to the
     target, within ``max_distance`` either way; the plain strengths of ``plan`` are applied first.
 
@@ -122,8 +150,9 @@ def search_targets(renderers: Sequence[Generator], codes: np.ndarray, plan: Edit
     step 1), exactly as :func:`~latentedit.core.editing.apply_edit` will move them. With several targets, the earlier
     ones are read again on the finished face: one that a later target moved off its goal says so.
     """
-    scorer_names = {name: _measured_by(boundary) for name, boundary in zip(plan.attributes, plan.boundaries)
-                    if name in targets}
+    scorer_names = {
+        name: _measured_by(boundary) for name, boundary in zip(plan.attributes, plan.boundaries) if name in targets
+    }
     scorers = load_scorers(list(dict.fromkeys(scorer_names.values())), analysis, learned_scorers(plan.boundaries))
     n = len(codes)
     renderer_of = (lambda faces: renderers) if len(renderers) == 1 else (lambda faces: [renderers[i] for i in faces])
@@ -137,8 +166,9 @@ def search_targets(renderers: Sequence[Generator], codes: np.ndarray, plan: Edit
     for name, target in targets.items():
         scorer = scorer_names[name]
         start_is_source = not found and not np.any(plan.direction)
-        with tqdm(total=MAX_EVALUATIONS, desc=f"searching {name}", unit="round", leave=False,
-                  disable=not progress) as bar:
+        with tqdm(
+            total=MAX_EVALUATIONS, desc=f"searching {name}", unit="round", leave=False, disable=not progress
+        ) as bar:
 
             def evaluate(distances: np.ndarray, name: str = name, scorer: str = scorer, bar: tqdm = bar) -> np.ndarray:
                 bar.update()
@@ -146,20 +176,28 @@ def search_targets(renderers: Sequence[Generator], codes: np.ndarray, plan: Edit
                 out = np.full(n, np.nan)
                 if len(active):
                     trial = moved({**found, name: np.nan_to_num(distances)})[active]
-                    out[active] = readings(renderer_of(active), trial, {scorer: scorers[scorer]}, space=space,
-                                           batch_size=batch_size)[scorer]
+                    out[active] = readings(
+                        renderer_of(active), trial, {scorer: scorers[scorer]}, space=space, batch_size=batch_size
+                    )[scorer]
                 return out
 
-            result = search_distances(evaluate, target, max_distance=max_distance,
-                                      before=before[scorer] if start_is_source else None, n=n,
-                                      goal=target.goal(before[scorer]), max_evaluations=MAX_EVALUATIONS)
+            result = search_distances(
+                evaluate,
+                target,
+                max_distance=max_distance,
+                before=before[scorer] if start_is_source else None,
+                n=n,
+                goal=target.goal(before[scorer]),
+                max_evaluations=MAX_EVALUATIONS,
+            )
         found[name] = result.distance
         results[name] = result
     final = {}
     if len(targets) > 1:  # read the earlier targets again on the finished faces
         earlier = {scorer_names[name] for name in list(targets)[:-1]}
-        final = readings(renderers, moved(found), {s: scorers[s] for s in earlier}, space=space,
-                         batch_size=batch_size).values
+        final = readings(
+            renderers, moved(found), {s: scorers[s] for s in earlier}, space=space, batch_size=batch_size
+        ).values
     records = {}
     for name, target in targets.items():
         result, scorer = results[name], scorer_names[name]
@@ -173,8 +211,15 @@ def search_targets(renderers: Sequence[Generator], codes: np.ndarray, plan: Edit
                 if face["status"] == "reached" and off:
                     face["status"] = "moved by a later target"
             faces.append(TargetFace(**face))
-        records[name] = EditTarget(value=target.value, relative=target.relative, unit=target.unit, scorer=scorer,
-                                   tolerance=tolerance, evaluations=result.evaluations, faces=faces)
+        records[name] = EditTarget(
+            value=target.value,
+            relative=target.relative,
+            unit=target.unit,
+            scorer=scorer,
+            tolerance=tolerance,
+            evaluations=result.evaluations,
+            faces=faces,
+        )
     return records
 
 
@@ -182,36 +227,53 @@ def _number(value: float) -> float | None:
     return None if np.isnan(value) else round(float(value), 6)
 
 
-def recorded_distances(recorded: Mapping[str, EditTarget], targets: Mapping[str, Target], faces: int
-                       ) -> dict[str, np.ndarray]:
+def recorded_distances(
+    recorded: Mapping[str, EditTarget], targets: Mapping[str, Target], faces: int
+) -> dict[str, np.ndarray]:
     """The per-face distances of an earlier search (``edit --replay``), checked against the targets and faces."""
     if set(recorded) != set(targets):
-        raise UsageError(f"the recorded targets ({', '.join(recorded) or 'none'}) are not the targets of the edit's "
-                         f"attrs ({', '.join(targets) or 'none'})")
+        raise UsageError(
+            f"the recorded targets ({', '.join(recorded) or 'none'}) are not the targets of the edit's "
+            f"attrs ({', '.join(targets) or 'none'})"
+        )
     for name, target in recorded.items():
         if len(target.faces) != faces:
             raise UsageError(f"the recorded target {name!r} has {len(target.faces)} faces, the edit {faces}")
     return {name: np.array(target.distances, np.float64) for name, target in recorded.items()}
 
 
-def auto_conditions(generator: Generator, boundaries: Sequence[Boundary], strengths: Sequence[float | None],
-                    targets: Mapping[str, Target], conditions: Sequence[Boundary], *, model: str,
-                    overrides: Mapping[str, str], space: str, analysis: FaceAnalysis, combine: str = "sum",
-                    batch_size: int = 64) -> tuple[list[Boundary], AutoConditions]:
+def auto_conditions(
+    generator: Generator,
+    boundaries: Sequence[Boundary],
+    strengths: Sequence[float | None],
+    targets: Mapping[str, Target],
+    conditions: Sequence[Boundary],
+    *,
+    model: str,
+    overrides: Mapping[str, str],
+    space: str,
+    analysis: FaceAnalysis,
+    combine: str = "sum",
+    batch_size: int = 64,
+) -> tuple[list[Boundary], AutoConditions]:
     """The conditions ``--condition auto`` adds to ``conditions``: a probe edit of :data:`PROBE_STEP` along the unit
     edit direction (targets counted as strength +-1) on :data:`PROBE_FACES` sampled faces, scored before and after;
     every other attribute with a scorer and a boundary whose mean change per unit step exceeds its unit's threshold
     (see :func:`latentedit.core.conditions.choose_conditions`)."""
     weights = [1.0 if s is None else s for s in strengths]
-    weights = [(-1.0 if t.relative and t.value < 0 else 1.0) if (t := targets.get(b.name)) else w
-               for b, w in zip(boundaries, weights)]
+    weights = [
+        (-1.0 if t.relative and t.value < 0 else 1.0) if (t := targets.get(b.name)) else w
+        for b, w in zip(boundaries, weights)
+    ]
     plan = plan_edit(list(boundaries), weights, conditions=conditions, combine=combine)
     direction = plan.direction.astype(np.float64)
     step = PROBE_STEP * direction / np.linalg.norm(direction)
     probe = downstream_codes(generator, generator.sample(PROBE_FACES, PROBE_SEED))[space]
     scorers = load_scorers(list(SCORERS), analysis)
-    before, after = (score_codes(generator, codes, scorers, space=space, batch_size=batch_size, progress=False)
-                     for codes in (probe, probe + step.astype(np.float32)))
+    before, after = (
+        score_codes(generator, codes, scorers, space=space, batch_size=batch_size, progress=False)
+        for codes in (probe, probe + step.astype(np.float32))
+    )
     effects = side_effects({n: before[n] for n in scorers}, {n: after[n] for n in scorers}, PROBE_STEP)
     edited = {b.name for b in boundaries} | {scorer_of(b) for b in boundaries}
     kept = {c.name for c in conditions}
@@ -224,11 +286,19 @@ def auto_conditions(generator: Generator, boundaries: Sequence[Boundary], streng
         except UsageError:
             reasons.append(f"{name}: no boundary to condition on for model {model}; left free")
     units = {n: unit_of(SCORERS[n].unit) or "" for n in candidates}
-    choice = choose_conditions({n: effects[n] for n in candidates}, units=units, edited=[], direction=direction,
-                               normals={n: b.normal for n, b in candidates.items()})
+    choice = choose_conditions(
+        {n: effects[n] for n in candidates},
+        units=units,
+        edited=[],
+        direction=direction,
+        normals={n: b.normal for n, b in candidates.items()},
+    )
     record = AutoConditions(
-        probe_seed=PROBE_SEED, probe_faces=PROBE_FACES, step=PROBE_STEP,
-        side_effects={n: _number(v) for n, v in effects.items()}, chosen=list(choice.conditions),
+        probe_seed=PROBE_SEED,
+        probe_faces=PROBE_FACES,
+        step=PROBE_STEP,
+        side_effects={n: _number(v) for n, v in effects.items()},
+        chosen=list(choice.conditions),
         reasons=[*choice.reasons, *reasons],
     )
     return [*conditions, *(candidates[name] for name in choice.conditions)], record
@@ -242,17 +312,23 @@ def format_targets(targets: Mapping[str, EditTarget], attrs: str, max_lines: int
     for name, target in targets.items():
         faces = target.faces
         reached = sum(face.status == "reached" for face in faces)
-        lines.append(f"  {name}={written.get(name)}: {reached} of {len(faces)} faces reached the target (within "
-                     f"{target.tolerance:g} {target.unit}, read by the {target.scorer} scorer)")
+        lines.append(
+            f"  {name}={written.get(name)}: {reached} of {len(faces)} faces reached the target (within "
+            f"{target.tolerance:g} {target.unit}, read by the {target.scorer} scorer)"
+        )
         for i, face in enumerate(faces[:max_lines]):
             if face.before is None:
                 lines.append(f"    #{i}: no face found before the edit; not moved")
                 continue
             reading = "no face" if face.reading is None else f"{face.reading:.3g}"
-            lines.append(f"    #{i}: distance {face.distance:+.3f}, {face.before:.3g} -> {reading} {target.unit} "
-                         f"(goal {face.goal:.3g}), {face.status}")
+            lines.append(
+                f"    #{i}: distance {face.distance:+.3f}, {face.before:.3g} -> {reading} {target.unit} "
+                f"(goal {face.goal:.3g}), {face.status}"
+            )
         missed = [f"#{i} ({face.status})" for i, face in enumerate(faces) if face.status != "reached"]
         if missed:
-            lines.append(f"    could not reach it: {', '.join(missed[:max_lines])}"
-                         + (f" and {len(missed) - max_lines} more" if len(missed) > max_lines else ""))
+            lines.append(
+                f"    could not reach it: {', '.join(missed[:max_lines])}"
+                + (f" and {len(missed) - max_lines} more" if len(missed) > max_lines else "")
+            )
     return "\n".join(lines)

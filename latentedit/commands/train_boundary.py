@@ -59,10 +59,14 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
     if request.labels_files:
         return _from_labels(request)
     if request.scorer_file is not None and codes_file is not None:
-        raise UsageError("a scorer file scores the faces of end-to-end training (sample, score, train); with codes "
-                         "and scores files the scores are given")
+        raise UsageError(
+            "a scorer file scores the faces of end-to-end training (sample, score, train); with codes "
+            "and scores files the scores are given"
+        )
     if (codes_file is None) != (scores_file is None):
-        raise UsageError("give both codes and scores files, or neither (then an attribute to sample and score end to end)")
+        raise UsageError(
+            "give both codes and scores files, or neither (then an attribute to sample and score end to end)"
+        )
     if space not in BOUNDARY_SPACES:
         raise UsageError(f"boundaries are trained in space z or w (a w boundary also edits wp codes), not {space!r}")
     refuse_overlap(out, [codes_file, scores_file])
@@ -70,8 +74,13 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
     if codes_file is not None and scores_file is not None:  # both or neither, checked above
         codes, scores = load_codes(codes_file), load_codes(scores_file)
         attr = attr or Path(scores_file).stem.removesuffix("_scores")
-        provenance = {"attribute": attr, "space": space, **_codes_provenance(codes_file), "codes_file": str(codes_file),
-                      "scores_file": str(scores_file)}
+        provenance = {
+            "attribute": attr,
+            "space": space,
+            **_codes_provenance(codes_file),
+            "codes_file": str(codes_file),
+            "scores_file": str(scores_file),
+        }
     else:
         learned = {}
         if request.scorer_file is not None:
@@ -87,18 +96,33 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
         kept = downstream_codes(generator, sampled, batch_size=request.batch_size) if space != "z" else {"z": sampled}
         codes = kept[space]
         weights = request.generator.weights
-        provenance = {"attribute": attr, "space": space, "model": generator.name, "weights_sha256": digest,
-                      **({"weights_file": str(weights)} if weights else {}), "sample_seed": request.seed}
+        provenance = {
+            "attribute": attr,
+            "space": space,
+            "model": generator.name,
+            "weights_sha256": digest,
+            **({"weights_file": str(weights)} if weights else {}),
+            "sample_seed": request.seed,
+        }
         if request.scorer_file is not None:
-            provenance["scorer_file"] = FileRef(path=str(request.scorer_file),
-                                                sha256=sha256_file(Path(request.scorer_file)))
+            provenance["scorer_file"] = FileRef(
+                path=str(request.scorer_file), sha256=sha256_file(Path(request.scorer_file))
+            )
         extra = {out / f"{key}.npy": partial(np.save, arr=kept[key]) for key in ("z", space)}
         extra[out / f"{attr}_scores.npy"] = partial(np.save, arr=scores.astype(np.float32))
     name = safe_name(request.name or attr, "the boundary name")
     conditions = _conditions(request, provenance.get("model", request.generator.name), attr)
-    boundary = train_boundary(codes, scores, name=name, ratio=request.ratio, split=request.split, seed=request.seed,
-                              invalid_value=request.invalid_value, provenance=provenance,
-                              device=request.generator.device)
+    boundary = train_boundary(
+        codes,
+        scores,
+        name=name,
+        ratio=request.ratio,
+        split=request.split,
+        seed=request.seed,
+        invalid_value=request.invalid_value,
+        provenance=provenance,
+        device=request.generator.device,
+    )
     return _write(request, boundary, conditions, extra, inputs=[codes_file, scores_file])
 
 
@@ -110,8 +134,13 @@ def _conditions(request: BoundaryRequest, model: str, attr: str) -> list[Boundar
     return conditions
 
 
-def _write(request: BoundaryRequest, boundary: Boundary, conditions: list[Boundary],
-           extra: dict[Path, Callable[[Path], None]], inputs: Sequence[Path | None]) -> list[tuple[Boundary, Path]]:
+def _write(
+    request: BoundaryRequest,
+    boundary: Boundary,
+    conditions: list[Boundary],
+    extra: dict[Path, Callable[[Path], None]],
+    inputs: Sequence[Path | None],
+) -> list[tuple[Boundary, Path]]:
     """Write ``boundary`` (and its conditional variant) with the ``extra`` files as one unit."""
     out = Path(request.output.path)
     written = [(boundary, out / f"{boundary.name}.npy")]
@@ -136,11 +165,14 @@ def _from_labels(request: BoundaryRequest) -> list[tuple[Boundary, Path]]:
     given = Path(request.codes_file).resolve() if request.codes_file is not None else None
     for label in labels:
         if not label.is_code:
-            raise UsageError(f"{label.where}: an image has no latent code; labelled boundaries need CODES.npy:ROW "
-                             "items (train a scorer on images with train-scorer)")
+            raise UsageError(
+                f"{label.where}: an image has no latent code; labelled boundaries need CODES.npy:ROW "
+                "items (train a scorer on images with train-scorer)"
+            )
         if given is not None and label.path.resolve() != given:
-            raise UsageError(f"{label.where}: the item names {label.path}, not the given codes file "
-                             f"{request.codes_file}")
+            raise UsageError(
+                f"{label.where}: the item names {label.path}, not the given codes file {request.codes_file}"
+            )
     known = [label for label in labels if label.label == label.label]  # not NaN (unclear)
     if not known:
         raise UsageError(f"no face is labelled 1 or 0 in {', '.join(map(str, request.labels_files))}")
@@ -150,14 +182,19 @@ def _from_labels(request: BoundaryRequest) -> list[tuple[Boundary, Path]]:
         raise UsageError(f"labelled codes must be rows of (N, dim) codes files, got rows of shape {x.shape[1:]}")
     y = np.array([int(label.label) for label in known])
     sources = sorted({str(label.path) for label in known})
-    provenance = {"attribute": attr, "space": request.space, **_codes_provenance(Path(sources[0])),
-                  "codes_file": ", ".join(sources),
-                  "scores": f"labels by eye: {int(y.sum())} labelled 1, {int(len(y) - y.sum())} labelled 0, "
-                            f"{len(labels) - len(known)} unclear, from {', '.join(map(str, request.labels_files))}"}
+    provenance = {
+        "attribute": attr,
+        "space": request.space,
+        **_codes_provenance(Path(sources[0])),
+        "codes_file": ", ".join(sources),
+        "scores": f"labels by eye: {int(y.sum())} labelled 1, {int(len(y) - y.sum())} labelled 0, "
+        f"{len(labels) - len(known)} unclear, from {', '.join(map(str, request.labels_files))}",
+    }
     name = safe_name(request.name or attr, "the boundary name")
     conditions = _conditions(request, provenance.get("model", request.generator.name), attr)
-    boundary = train_labelled_boundary(x, y, name=name, seed=request.seed, provenance=provenance,
-                                       device=request.generator.device)
+    boundary = train_labelled_boundary(
+        x, y, name=name, seed=request.seed, provenance=provenance, device=request.generator.device
+    )
     return _write(request, boundary, conditions, {}, inputs=[*request.labels_files, *codes])
 
 

@@ -53,16 +53,18 @@ def train_detector_files(request: DetectorTrainingRequest) -> Detector:
     by_subfolder = request.split_by == "subfolder"
     mtcnn = None if request.whole_image else MTCNN.load(request.device)
     whole_image = request.whole_image
-    real, real_groups, real_info = crops_from_folder(request.real_dir, spec, label="real", by_subfolder=by_subfolder,
-                                                     detector=mtcnn, whole_image=whole_image)
+    real, real_groups, real_info = crops_from_folder(
+        request.real_dir, spec, label="real", by_subfolder=by_subfolder, detector=mtcnn, whole_image=whole_image
+    )
     if request.fake_dir is not None:
-        fake, fake_groups, fake_info = crops_from_folder(request.fake_dir, spec, label="fake",
-                                                         by_subfolder=by_subfolder, detector=mtcnn,
-                                                         whole_image=whole_image)
+        fake, fake_groups, fake_info = crops_from_folder(
+            request.fake_dir, spec, label="fake", by_subfolder=by_subfolder, detector=mtcnn, whole_image=whole_image
+        )
     else:
         assert request.fake_model is not None  # exactly one of fake_dir and fake_model, checked above
-        fake, fake_info = crops_from_generator(request.fake_model, spec, n=request.n, seed=seed, detector=mtcnn,
-                                               whole_image=whole_image)
+        fake, fake_info = crops_from_generator(
+            request.fake_model, spec, n=request.n, seed=seed, detector=mtcnn, whole_image=whole_image
+        )
         fake_groups = [str(i) for i in range(len(fake))]  # one per sampled code
     for name, crops, info in (("real", real, real_info), ("fake", fake, fake_info)):
         if len(crops) < MIN_PER_CLASS:
@@ -74,8 +76,12 @@ def train_detector_files(request: DetectorTrainingRequest) -> Detector:
     split = Split.make(len(real), len(fake), seed, groups=(real_groups, fake_groups)) if by_subfolder else None
     detector, _ = train(real, fake, spec=spec, settings=request.training, split=split, device=request.device)
     assert detector.header is not None and detector.header.training is not None
-    detector.header.training["data"] = {"real": real_info, "fake": fake_info, "whole_image": request.whole_image,
-                                        "split_by": request.split_by}
+    detector.header.training["data"] = {
+        "real": real_info,
+        "fake": fake_info,
+        "whole_image": request.whole_image,
+        "split_by": request.split_by,
+    }
     write_files_atomically({out: detector.save}, request.output.overwrite, inputs=[request.real_dir, request.fake_dir])
     return detector
 
@@ -88,11 +94,14 @@ def grouped_images(folder: Path, by_subfolder: bool, label: str) -> list[tuple[P
         raise UsageError(f"{label} folder {folder} does not exist")
     paths = [(path, path.name) for path in list_images(folder)]
     if by_subfolder:
-        subfolders = [(path, sub.name + "/") for sub in sorted(folder.iterdir()) if sub.is_dir()
-                      for path in list_images(sub)]
+        subfolders = [
+            (path, sub.name + "/") for sub in sorted(folder.iterdir()) if sub.is_dir() for path in list_images(sub)
+        ]
         if label == "real" and not subfolders:
-            raise UsageError(f"split by subfolder: the real folder {folder} has no subfolders with images "
-                             "(put each person's photos in a subfolder of their own)")
+            raise UsageError(
+                f"split by subfolder: the real folder {folder} has no subfolders with images "
+                "(put each person's photos in a subfolder of their own)"
+            )
         paths += subfolders
     if not paths:
         raise UsageError(f"{label} folder {folder} holds no images (.png, .jpg, …)")
@@ -100,7 +109,12 @@ def grouped_images(folder: Path, by_subfolder: bool, label: str) -> list[tuple[P
 
 
 def crops_from_folder(
-    folder: Path, spec: InputSpec, *, detector: MTCNN | None, whole_image: bool = False, label: str = "real",
+    folder: Path,
+    spec: InputSpec,
+    *,
+    detector: MTCNN | None,
+    whole_image: bool = False,
+    label: str = "real",
     by_subfolder: bool = False,
 ) -> tuple[np.ndarray, list[str], dict]:
     """The largest face of every image in ``folder`` (see :func:`grouped_images`) as input crops, each crop's
@@ -121,8 +135,14 @@ def crops_from_folder(
             if faces:
                 crops.append(faces[0])
                 groups.append(group)
-    description = {"source": str(folder), "images": len(paths), "unreadable": unreadable,
-                   "no_face": len(paths) - unreadable - len(crops), "faces": len(crops), "groups": len(set(groups))}
+    description = {
+        "source": str(folder),
+        "images": len(paths),
+        "unreadable": unreadable,
+        "no_face": len(paths) - unreadable - len(crops),
+        "faces": len(crops),
+        "groups": len(set(groups)),
+    }
     stacked = np.stack(crops) if crops else np.zeros((0, spec.size, spec.size, spec.channels), np.uint8)
     return stacked, groups, description
 
@@ -136,6 +156,11 @@ def crops_from_generator(
     for batch in render(generator, generator.sample(n, seed), batch_size=64, progress=True):
         found, _ = face_crops(list(batch), spec, detector=detector, whole_image=whole_image)
         crops += [faces[0] for faces in found if faces]
-    description = {"source": f"{generator.name} samples (seed {seed})", "weights_sha256": digest, "images": n,
-                   "no_face": n - len(crops), "faces": len(crops)}
+    description = {
+        "source": f"{generator.name} samples (seed {seed})",
+        "weights_sha256": digest,
+        "images": n,
+        "no_face": n - len(crops),
+        "faces": len(crops),
+    }
     return np.stack(crops) if crops else np.zeros((0, spec.size, spec.size, spec.channels), np.uint8), description

@@ -48,18 +48,32 @@ def train_scorer(request: ScorerRequest) -> ScorerFile:
     check_output(out, overwrite=request.output.overwrite, inputs=request.labels_files, folder=False)
     labels = [label for path in request.labels_files for label in read_labels(Path(path))]
     require_classes(np.array([label.label for label in labels]))  # before any face is rendered or read
-    features = labelled_features(labels, request.generator.load, FaceAnalysis(request.generator.device),
-                                 batch_size=request.batch_size, progress=request.progress)
+    features = labelled_features(
+        labels,
+        request.generator.load,
+        FaceAnalysis(request.generator.device),
+        batch_size=request.batch_size,
+        progress=request.progress,
+    )
     fit, counts = fit_labels(labels, features, seed=request.seed)
     header = ScorerHeader(
-        attribute=attr, feature_extractor=FEATURES, feature_extractor_sha256=AGE_WEIGHTS.sha256,
-        feature_dim=FEATURE_DIM, labels_files=[str(p) for p in request.labels_files], labels=counts,
-        regularisation_c=fit.c, cv_folds=fit.folds, cv_auc=round(fit.cv_auc, 4), cv_auc_std=round(fit.cv_auc_std, 4),
-        date=utc_now(), version=__version__,
+        attribute=attr,
+        feature_extractor=FEATURES,
+        feature_extractor_sha256=AGE_WEIGHTS.sha256,
+        feature_dim=FEATURE_DIM,
+        labels_files=[str(p) for p in request.labels_files],
+        labels=counts,
+        regularisation_c=fit.c,
+        cv_folds=fit.folds,
+        cv_auc=round(fit.cv_auc, 4),
+        cv_auc_std=round(fit.cv_auc_std, 4),
+        date=utc_now(),
+        version=__version__,
     )
     scorer = ScorerFile(header, torch.from_numpy(fit.weight), fit.bias)
-    write_files_atomically({out: lambda path: torch.save(scorer.checkpoint(), path)}, request.output.overwrite,
-                           inputs=request.labels_files)
+    write_files_atomically(
+        {out: lambda path: torch.save(scorer.checkpoint(), path)}, request.output.overwrite, inputs=request.labels_files
+    )
     return scorer
 
 
@@ -70,12 +84,19 @@ def fit_labels(labels: Sequence[Label], features: np.ndarray, *, seed: int = 0) 
     known, found = ~np.isnan(y), ~np.isnan(features[:, 0, 0])
     used = features[known & found]
     fit = fit_probe(probe_input(used[:, 0]), y[known & found], augmented=probe_input(used[:, 1]), seed=seed)
-    return fit, LabelCounts(positive=fit.positive, negative=fit.negative, unclear=int((~known).sum()),
-                            no_face=int((known & ~found).sum()))
+    return fit, LabelCounts(
+        positive=fit.positive, negative=fit.negative, unclear=int((~known).sum()), no_face=int((known & ~found).sum())
+    )
 
 
-def labelled_features(labels: Sequence[Label], load: Callable[[], tuple[Generator, str]], analysis: FaceAnalysis, *,
-                      batch_size: int = 64, progress: bool | None = None) -> np.ndarray:
+def labelled_features(
+    labels: Sequence[Label],
+    load: Callable[[], tuple[Generator, str]],
+    analysis: FaceAnalysis,
+    *,
+    batch_size: int = 64,
+    progress: bool | None = None,
+) -> np.ndarray:
     """Float32 (N, 2, FEATURE_DIM) face features of the labelled items, in order (each face and its mirror image),
     NaN where no face was found: images are read, codes rendered by the generator that ``load`` gives (called only
     when there are codes)."""
@@ -87,11 +108,16 @@ def labelled_features(labels: Sequence[Label], load: Callable[[], tuple[Generato
         model, _ = load()
         codes = {path: model.validate_codes(array, "z") for path, array in codes.items()}
         stacked = np.stack([codes[labels[i].path][labels[i].row] for i in rows])
-        features[rows] = codes_features(model, stacked, analysis, mirror=True, batch_size=batch_size,
-                                        progress=progress)
+        features[rows] = codes_features(model, stacked, analysis, mirror=True, batch_size=batch_size, progress=progress)
     if images:
-        features[images] = face_features((_image(labels[i]) for i in images), analysis, mirror=True,
-                                         batch_size=batch_size, progress=progress, total=len(images))
+        features[images] = face_features(
+            (_image(labels[i]) for i in images),
+            analysis,
+            mirror=True,
+            batch_size=batch_size,
+            progress=progress,
+            total=len(images),
+        )
     return features
 
 

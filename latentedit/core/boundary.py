@@ -40,8 +40,9 @@ class Boundary:
     @classmethod
     def from_normal(cls, name: str, normal: np.ndarray, **info: Any) -> "Boundary":
         """A boundary through the origin along ``normal`` (normalised here); ``info``: more fields of its record."""
-        return cls(unit(np.asarray(normal, np.float64).reshape(-1), name),
-                   BoundaryInfo(name=name, dim=np.size(normal), **info))
+        return cls(
+            unit(np.asarray(normal, np.float64).reshape(-1), name), BoundaryInfo(name=name, dim=np.size(normal), **info)
+        )
 
     def renamed(self, name: str) -> "Boundary":
         """The same boundary under another name (the attribute it stands for in an edit)."""
@@ -143,8 +144,13 @@ def choose_samples(
     )
 
 
-def _lbfgs(objective: Callable[[torch.Tensor], tuple[float, torch.Tensor]], x: torch.Tensor, max_iter: int = 500,
-           history: int = 10, tol: float = 1e-6) -> torch.Tensor:
+def _lbfgs(
+    objective: Callable[[torch.Tensor], tuple[float, torch.Tensor]],
+    x: torch.Tensor,
+    max_iter: int = 500,
+    history: int = 10,
+    tol: float = 1e-6,
+) -> torch.Tensor:
     """Minimise a smooth convex function given as ``objective(x) -> (value, gradient)``: limited-memory BFGS with
     a backtracking (Armijo) line search. (``torch.optim.LBFGS`` would import torch._dynamo, about a second.)"""
     value, grad = objective(x)
@@ -255,8 +261,16 @@ def train_boundary(
     return Boundary(normal, info)
 
 
-def train_labelled_boundary(codes: np.ndarray, labels: np.ndarray, *, name: str, seed: int = 0, folds: int = 5,
-                            provenance: dict[str, Any] | None = None, device: str | torch.device = "cpu") -> Boundary:
+def train_labelled_boundary(
+    codes: np.ndarray,
+    labels: np.ndarray,
+    *,
+    name: str,
+    seed: int = 0,
+    folds: int = 5,
+    provenance: dict[str, Any] | None = None,
+    device: str | torch.device = "cpu",
+) -> Boundary:
     """A boundary straight from labelled codes (the route InterFaceGAN's authors suggest for attributes without a
     predictor): the linear SVM of :func:`fit_linear_svm` on ``codes`` (N, dim) with ``labels`` 0 or 1, at least
     :data:`~latentedit.core.probe.MIN_PER_CLASS` of each. Its record's validation accuracy is the mean over
@@ -272,15 +286,24 @@ def train_labelled_boundary(codes: np.ndarray, labels: np.ndarray, *, name: str,
         raise UsageError("codes contain NaN or infinite values")
     positive, negative = require_classes(labels)
     k = min(folds, positive, negative)
-    held = [accuracy(*fit_linear_svm(codes[train], labels[train], device=device), codes[test], labels[test])
-            for train, test in StratifiedKFold(k, shuffle=True, random_state=seed).split(codes, labels)]
+    held = [
+        accuracy(*fit_linear_svm(codes[train], labels[train], device=device), codes[test], labels[test])
+        for train, test in StratifiedKFold(k, shuffle=True, random_state=seed).split(codes, labels)
+    ]
     start = time.perf_counter()
     normal, offset = fit_linear_svm(codes, labels, device=device)
     info = BoundaryInfo(
-        name=name, dim=int(normal.shape[0]), offset=offset, **(provenance or {}), n=len(codes), n_valid=len(codes),
-        seed=seed, solver="primal linear SVM (squared hinge, L2, C=0.01, unregularised intercept), L-BFGS in torch; "
+        name=name,
+        dim=int(normal.shape[0]),
+        offset=offset,
+        **(provenance or {}),
+        n=len(codes),
+        n_valid=len(codes),
+        seed=seed,
+        solver="primal linear SVM (squared hinge, L2, C=0.01, unregularised intercept), L-BFGS in torch; "
         f"validation accuracy: mean over {k} stratified folds of the labelled codes",
-        fit_seconds=round(time.perf_counter() - start, 3), train_accuracy=accuracy(normal, offset, codes, labels),
+        fit_seconds=round(time.perf_counter() - start, 3),
+        train_accuracy=accuracy(normal, offset, codes, labels),
         validation_accuracy=float(np.mean([a for a in held if a is not None])),
     )
     return Boundary(normal, info)
@@ -301,8 +324,9 @@ def project_out(primal: Boundary, conditions: list[Boundary]) -> Boundary:
     if np.linalg.norm(direction) < 1e-6:
         raise UsageError(f"{primal.name} lies in the span of its conditions: nothing is left after projection")
     names = [c.name for c in conditions]
-    info = dataclasses.replace(primal.info, name=f"{primal.name}_c_{'_'.join(names)}", conditions=names,
-                               primal=primal.name)
+    info = dataclasses.replace(
+        primal.info, name=f"{primal.name}_c_{'_'.join(names)}", conditions=names, primal=primal.name
+    )
     return Boundary(unit(direction, primal.name), info)
 
 
@@ -313,5 +337,3 @@ def cosine_matrix(boundaries: list[Boundary]) -> np.ndarray:
         raise UsageError(f"boundaries of different dimensions cannot be compared: {sorted(dims)}")
     normals = np.stack([b.normal.astype(np.float64) for b in boundaries])
     return normals @ normals.T
-
-

@@ -101,7 +101,8 @@ def choose_conditions(
         while chosen and kept < min_kept:
             weakest = chosen.pop()
             reasons[weakest] = reasons[weakest].replace(
-                "; conditioned", f"; left free (conditioning on it would leave {kept:.0%} of the edit direction)")
+                "; conditioned", f"; left free (conditioning on it would leave {kept:.0%} of the edit direction)"
+            )
             kept = _kept(direction, [normals[name] for name in chosen])
     return ConditionChoice(tuple(chosen), tuple(reasons[name] for name in effects if name in reasons), kept)
 

@@ -66,8 +66,9 @@ def metrics(p_fake: np.ndarray, is_fake: np.ndarray, threshold: float = 0.5) -> 
         "n_real": int((~is_fake).sum()),
         "n_fake": int(is_fake.sum()),
         "accuracy": round(float((said_fake == is_fake).mean()), 4),
-        "balanced_accuracy": (round(float((said_fake[is_fake].mean() + (~said_fake[~is_fake]).mean()) / 2), 4)
-                              if both else None),
+        "balanced_accuracy": (
+            round(float((said_fake[is_fake].mean() + (~said_fake[~is_fake]).mean()) / 2), 4) if both else None
+        ),
         "auc": round(float(roc_auc_score(is_fake, p_fake)), 4) if both else None,
         "average_precision": round(float(average_precision_score(is_fake, p_fake)), 4) if both else None,
         "confusion": {
@@ -197,8 +198,9 @@ def train(
         order = rng.permutation(len(x))
         seen = correct = 0
         loss_sum = 0.0
-        with tqdm(total=len(x), desc=f"epoch {epoch + 1}/{epochs}", unit="img", disable=not progress,
-                  leave=False) as bar:
+        with tqdm(
+            total=len(x), desc=f"epoch {epoch + 1}/{epochs}", unit="img", disable=not progress, leave=False
+        ) as bar:
             for start in range(0, len(x), batch_size):
                 idx = order[start : start + batch_size]
                 target = torch.from_numpy(y[idx]).to(device)
@@ -213,17 +215,26 @@ def train(
                 bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
                 bar.update(len(idx))
         p_val = detector.probabilities(val_x)
-        losses = F.binary_cross_entropy(torch.from_numpy(p_val).double().clamp(1e-7, 1 - 1e-7), torch.from_numpy(val_y),
-                                        reduction="none").numpy()
+        losses = F.binary_cross_entropy(
+            torch.from_numpy(p_val).double().clamp(1e-7, 1 - 1e-7), torch.from_numpy(val_y), reduction="none"
+        ).numpy()
         val_loss = float((losses[val_y == 0].mean() + losses[val_y == 1].mean()) / 2)  # each class counts alike
         right = (p_val >= 0.5) == val_y
-        history.append({"epoch": epoch + 1, "train_loss": round(loss_sum / seen, 4),
-                        "train_accuracy": round(correct / seen, 4), "val_loss": round(val_loss, 4),
-                        "val_accuracy": round(float((right[val_y == 0].mean() + right[val_y == 1].mean()) / 2), 4)})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": round(loss_sum / seen, 4),
+                "train_accuracy": round(correct / seen, 4),
+                "val_loss": round(val_loss, 4),
+                "val_accuracy": round(float((right[val_y == 0].mean() + right[val_y == 1].mean()) / 2), 4),
+            }
+        )
         if progress:
-            tqdm.write(f"epoch {epoch + 1}: train loss {loss_sum / seen:.3f} acc {correct / seen:.3f}, "
-                       f"validation loss {val_loss:.3f} balanced acc {history[-1]['val_accuracy']:.3f}",
-                       file=sys.stderr)
+            tqdm.write(
+                f"epoch {epoch + 1}: train loss {loss_sum / seen:.3f} acc {correct / seen:.3f}, "
+                f"validation loss {val_loss:.3f} balanced acc {history[-1]['val_accuracy']:.3f}",
+                file=sys.stderr,
+            )
         if val_loss < best[0] - 1e-4:
             best = (val_loss, {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch + 1)
         elif epoch + 1 - best[2] >= patience:
@@ -238,12 +249,15 @@ def train(
         parameters=sum(p.numel() for p in model.parameters()),
         input=spec.record(),
         threshold=0.5,
-        training={"seed": seed, "epochs_run": len(history), "best_epoch": best[2], "split": split.counts(),
-                  "history": history},
+        training={
+            "seed": seed,
+            "epochs_run": len(history),
+            "best_epoch": best[2],
+            "split": split.counts(),
+            "history": history,
+        },
         held_out=metrics(detector.probabilities(test_x), test_y),
         created=utc_now(),
         latentedit_version=__version__,
     )
     return detector, history
-
-

@@ -48,8 +48,9 @@ def _check_layers(generator: Generator, layers: str | None) -> tuple[int, ...] |
     """The chosen W+ layers of a StyleGAN-family generator (all when ``layers`` is None), None for Z-only ones."""
     if not isinstance(generator, StyleGenerator):
         if layers is not None:
-            raise UsageError(f"layers: model {generator.name} has no per-layer (W+) codes; layers apply to the "
-                             f"StyleGAN family only")
+            raise UsageError(
+                f"layers: model {generator.name} has no per-layer (W+) codes; layers apply to the StyleGAN family only"
+            )
         return None
     return parse_layers(layers or "all", num_layers=generator.num_ws)
 
@@ -159,7 +160,12 @@ def _features(generator: Generator, codes: np.ndarray, batch_size: int) -> np.nd
 
 
 def ganspace(
-    generator: Generator, *, k: int = 10, samples: int = 10000, seed: int = 0, layers: str | None = None,
+    generator: Generator,
+    *,
+    k: int = 10,
+    samples: int = 10000,
+    seed: int = 0,
+    layers: str | None = None,
     batch_size: int = 256,
 ) -> Directions:
     """GANSpace directions from ``samples`` codes drawn with ``seed``.
@@ -184,8 +190,11 @@ def ganspace(
         record["decomposed"] = "W codes (mapping outputs, before truncation)"
     else:
         data = _features(generator, z, batch_size)
-        record["decomposed"] = "early feature map, " + ("main.0-2 (ConvTranspose2d, BatchNorm, ReLU)" if isinstance(
-            generator, DCGANGenerator) else "layer0 (first 4x4 conv block)")
+        record["decomposed"] = "early feature map, " + (
+            "main.0-2 (ConvTranspose2d, BatchNorm, ReLU)"
+            if isinstance(generator, DCGANGenerator)
+            else "layer0 (first 4x4 conv block)"
+        )
     pca = PCA(n_components=k, svd_solver="full" if data.shape[1] <= 1024 else "randomized", random_state=seed)
     pca.fit(data.astype(np.float64))
     record["std"] = np.sqrt(pca.explained_variance_).round(6).tolist()
@@ -196,12 +205,19 @@ def ganspace(
         coords = pca.transform(_features(generator, fresh, batch_size)) / np.sqrt(pca.explained_variance_)
         vectors = np.linalg.lstsq(coords, fresh.astype(np.float64), rcond=None)[0]  # (k, dim)
         record["regression"] = f"least squares from component coordinates to Z, {samples} fresh codes (seed {seed + 1})"
-    return Directions("ganspace", _signed(vectors), pca.explained_variance_ratio_.astype(np.float64), space, chosen,
-                      record)
+    return Directions(
+        "ganspace", _signed(vectors), pca.explained_variance_ratio_.astype(np.float64), space, chosen, record
+    )
 
 
 def find_directions(
-    generator: Generator, *, method: str, k: int = 10, layers: str | None = None, samples: int = 10000, seed: int = 0,
+    generator: Generator,
+    *,
+    method: str,
+    k: int = 10,
+    layers: str | None = None,
+    samples: int = 10000,
+    seed: int = 0,
 ) -> Directions:
     """``sefa`` or ``ganspace`` (see there)."""
     if method == "sefa":
@@ -223,8 +239,13 @@ class Effect:
 
 
 def measure_effects(
-    before: Mapping[str, np.ndarray], minus: Mapping[str, np.ndarray], plus: Mapping[str, np.ndarray], *,
-    distance: float = 2.0, min_same_sign: float = MIN_SAME_SIGN, min_size: float = MIN_SIZE,
+    before: Mapping[str, np.ndarray],
+    minus: Mapping[str, np.ndarray],
+    plus: Mapping[str, np.ndarray],
+    *,
+    distance: float = 2.0,
+    min_same_sign: float = MIN_SAME_SIGN,
+    min_size: float = MIN_SIZE,
 ) -> dict[str, Effect]:
     """Per attribute, from the scores of unedited faces (``before``) and of the same faces moved by ``-distance``
     (``minus``) and ``+distance`` (``plus``); NaN marks a face not found.
@@ -274,8 +295,10 @@ def orientation(effects: Mapping[str, Effect]) -> int:
 
 def flipped(effects: Mapping[str, Effect], cos: Mapping[str, float]) -> tuple[dict[str, Effect], dict[str, float]]:
     """The effects and cosines of the opposite direction."""
-    turned = {name: Effect(None if e.per_unit is None else -e.per_unit, e.same_sign, e.faces, e.size, e.moved)
-              for name, e in effects.items()}
+    turned = {
+        name: Effect(None if e.per_unit is None else -e.per_unit, e.same_sign, e.faces, e.size, e.moved)
+        for name, e in effects.items()
+    }
     return turned, {name: -value for name, value in cos.items()}
 
 

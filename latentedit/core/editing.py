@@ -34,8 +34,10 @@ class EditPlan:
 
     def describe(self) -> str:
         signed = self.combine == "sum" and not self.swept
-        parts = [f"{a}={self.targets[a]}" if a in self.targets else f"{a}{s:+g}" if signed else a
-                 for a, s in zip(self.attributes, self.strengths)]
+        parts = [
+            f"{a}={self.targets[a]}" if a in self.targets else f"{a}{s:+g}" if signed else a
+            for a, s in zip(self.attributes, self.strengths)
+        ]
         text = (" + " if self.combine == "sum" else " & ").join(parts)
         if self.combine == "average":
             text = f"average({text})"
@@ -158,9 +160,17 @@ def plan_edit(
         direction = np.sum([w * b.normal.astype(np.float64) for w, b in zip(weights, projected)], axis=0)
     if steps is None:
         steps = np.linspace(-3, 3, 7) if all(s is None for s in strengths) else np.linspace(0, 1, 5)
-    return EditPlan(names, weights, [c.name for c in conditions], combine, np.asarray(steps, np.float64),
-                    direction.astype(np.float32), projected, all(s is None for s in strengths),
-                    None if layers is None else tuple(sorted(set(layers))))
+    return EditPlan(
+        names,
+        weights,
+        [c.name for c in conditions],
+        combine,
+        np.asarray(steps, np.float64),
+        direction.astype(np.float32),
+        projected,
+        all(s is None for s in strengths),
+        None if layers is None else tuple(sorted(set(layers))),
+    )
 
 
 def face_directions(plan: EditPlan, faces: int) -> np.ndarray:
@@ -189,8 +199,10 @@ def apply_edit(codes: np.ndarray, plan: EditPlan) -> np.ndarray:
     offsets = offsets.reshape(len(direction), len(plan.steps), *([1] * (codes.ndim - 2)), -1)
     if plan.layers is not None:
         if codes.ndim != 3 or not plan.layers or max(plan.layers) >= codes.shape[1] or min(plan.layers) < 0:
-            raise UsageError(f"the plan's layers {','.join(map(str, plan.layers))} need W+ codes (N, layers, dim) "
-                             f"that have them, got codes of shape {codes.shape}")
+            raise UsageError(
+                f"the plan's layers {','.join(map(str, plan.layers))} need W+ codes (N, layers, dim) "
+                f"that have them, got codes of shape {codes.shape}"
+            )
         offsets = offsets * np.isin(np.arange(codes.shape[1]), plan.layers)[None, None, :, None]
     return codes[:, None] + offsets
 

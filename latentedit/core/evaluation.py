@@ -80,8 +80,14 @@ def _pose_rows(scores: np.ndarray, labels: Labels) -> list[Row]:
     sides = f"{int((yaw[turned] < 0).sum())} left / {int((yaw[turned] > 0).sum())} right"
     return [
         Row("pose", "Spearman ρ, yaw score vs label (left −1, frontal 0, right +1)", rho, f"{int(used.sum())} faces"),
-        Row("pose", "yaw sign right on turned faces", accuracy,
-            sides + (f" ({lost} without face left out)" if lost else ""), SIGN_TARGET, percent=True),
+        Row(
+            "pose",
+            "yaw sign right on turned faces",
+            accuracy,
+            sides + (f" ({lost} without face left out)" if lost else ""),
+            SIGN_TARGET,
+            percent=True,
+        ),
     ]
 
 
@@ -95,8 +101,12 @@ def _age_row(scores: np.ndarray, labels: Labels) -> Row:
         for name, code in AGE.items()
         if (used & (bucket == code)).any()
     )
-    return Row("age", "Spearman ρ, predicted age vs bucket (child < young < middle < old)", rho,
-               f"median prediction: {medians}")
+    return Row(
+        "age",
+        "Spearman ρ, predicted age vs bucket (child < young < middle < old)",
+        rho,
+        f"median prediction: {medians}",
+    )
 
 
 def accuracy_rows(scores: Mapping[str, np.ndarray], labels: Labels) -> list[Row]:
@@ -118,8 +128,15 @@ def accuracy_rows(scores: Mapping[str, np.ndarray], labels: Labels) -> list[Row]
             raise ValueError(f"scores names {attr!r}, which has no labels; its keys must be among {known}")
     if scores:
         found = ~np.isnan(np.asarray(next(iter(scores.values())), np.float64))
-        rows.append(Row("(detection)", "faces found by MTCNN", float(found.mean()), f"{int(found.sum())}/{len(found)}",
-                        percent=True))
+        rows.append(
+            Row(
+                "(detection)",
+                "faces found by MTCNN",
+                float(found.mean()),
+                f"{int(found.sum())}/{len(found)}",
+                percent=True,
+            )
+        )
     return rows
 
 

@@ -95,7 +95,11 @@ def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def _starts(
-    generator: Generator, space: str, targets: torch.Tensor, starts: int, encoder: Encoder | None,
+    generator: Generator,
+    space: str,
+    targets: torch.Tensor,
+    starts: int,
+    encoder: Encoder | None,
     rng: np.random.Generator,
 ) -> torch.Tensor:
     """Initial codes (N * starts, *code_shape), the starts of each target together: the encoder's (or the mean W)
@@ -148,12 +152,14 @@ def invert(
     per_batch = min(settings.batch_size, max(1, (generator.max_batch or settings.batch_size * starts) // starts))
     chunks = range(0, len(targets), per_batch)
     codes, images = [], []
-    inside = (torch.ones(targets.shape[:3], dtype=torch.bool) if masks is None
-              else torch.from_numpy(np.asarray(masks, bool)))
+    inside = (
+        torch.ones(targets.shape[:3], dtype=torch.bool) if masks is None else torch.from_numpy(np.asarray(masks, bool))
+    )
     if inside.shape != targets.shape[:3]:
         raise UsageError(f"masks must be (N, R, R) like the targets, got {tuple(inside.shape)}")
-    with _steps(f"inverting {len(targets)} face(s)", len(chunks) * settings.iterations, show=progress,
-                on_progress=on_progress) as step:
+    with _steps(
+        f"inverting {len(targets)} face(s)", len(chunks) * settings.iterations, show=progress, on_progress=on_progress
+    ) as step:
         for start in chunks:
             target = to_tensor(targets[start : start + per_batch], device)
             mask = inside[start : start + per_batch, None].to(device)
@@ -164,8 +170,14 @@ def invert(
     codes_np, images_np = torch.cat(codes).numpy(), np.concatenate(images)
     t, r = to_tensor(targets, torch.device("cpu")), to_tensor(images_np, torch.device("cpu"))
     metrics_mask = None if masks is None else inside
-    return Inversion(codes_np, images_np, psnr(r, t, mask=metrics_mask).numpy(), ssim(r, t, mask=metrics_mask).numpy(),
-                     space, settings)
+    return Inversion(
+        codes_np,
+        images_np,
+        psnr(r, t, mask=metrics_mask).numpy(),
+        ssim(r, t, mask=metrics_mask).numpy(),
+        space,
+        settings,
+    )
 
 
 def _optimise(
@@ -202,15 +214,20 @@ def _optimise(
     for step in range(settings.iterations):
         if step == explore and starts > 1:  # keep the best start of each target
             with torch.no_grad():
-                keep = (losses(codes, goal_pixels, goal).view(n, starts).argmin(1)
-                        + torch.arange(n, device=codes.device) * starts)
+                keep = (
+                    losses(codes, goal_pixels, goal).view(n, starts).argmin(1)
+                    + torch.arange(n, device=codes.device) * starts
+                )
             codes = codes.detach()[keep].clone().requires_grad_(True)
             goal_pixels, goal_mask, goal = goal_pixels[keep], goal_mask[keep], [f[keep] for f in goal]
             state = optimizer.state[optimizer.param_groups[0]["params"][0]]
             optimizer = torch.optim.Adam([codes], lr=lr)
             if state:  # carry the moments of the kept starts over
-                optimizer.state[codes] = {"step": state["step"], "exp_avg": state["exp_avg"][keep],
-                                          "exp_avg_sq": state["exp_avg_sq"][keep]}
+                optimizer.state[codes] = {
+                    "step": state["step"],
+                    "exp_avg": state["exp_avg"][keep],
+                    "exp_avg_sq": state["exp_avg_sq"][keep],
+                }
             starts = 1
         for group in optimizer.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / settings.iterations))
@@ -224,8 +241,10 @@ def _optimise(
         step_done()
     with torch.no_grad():
         if starts > 1:
-            keep = (losses(codes, goal_pixels, goal).view(n, starts).argmin(1)
-                    + torch.arange(n, device=codes.device) * starts)
+            keep = (
+                losses(codes, goal_pixels, goal).view(n, starts).argmin(1)
+                + torch.arange(n, device=codes.device) * starts
+            )
             codes = codes[keep]
     return codes.detach()
 
@@ -255,8 +274,11 @@ def tune_generator(
     device = generator.device
     pivot = torch.from_numpy(generator.validate_codes(code[None], space)).to(device)
     goal_pixels = to_tensor(target[None], device)
-    inside = (torch.ones(goal_pixels.shape[-2:], dtype=torch.bool) if mask is None
-              else torch.from_numpy(np.asarray(mask, bool)))
+    inside = (
+        torch.ones(goal_pixels.shape[-2:], dtype=torch.bool)
+        if mask is None
+        else torch.from_numpy(np.asarray(mask, bool))
+    )
     inside = inside.to(device)[None, None]
     goal = features.features(goal_pixels)
     rng = np.random.default_rng(seed)

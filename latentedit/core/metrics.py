@@ -22,8 +22,9 @@ def _gaussian_window(sigma: float, radius: int, device: torch.device) -> torch.T
     return w / w.sum()
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0, sigma: float = 1.5,
-         mask: torch.Tensor | None = None) -> torch.Tensor:
+def ssim(
+    a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0, sigma: float = 1.5, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Structural similarity of each image pair in (N, C, H, W) batches, averaged over channels and pixels.
 
     Wang et al.'s definition: local means, variances and covariance under an 11 x 11 Gaussian window

@@ -35,13 +35,15 @@ def parse_expression(expression: str) -> list[tuple[float, str]]:
     while position < len(text):
         match = _TERM.match(text, position)
         if not match or match.end() == position or (terms and not match.group(1)):
-            raise UsageError(f"cannot read the expression {expression!r} at {text[position:]!r}: "
-                             "use NAME, +NAME, -NAME or COEFFICIENT*NAME terms, e.g. \"a - b + c\"")
+            raise UsageError(
+                f"cannot read the expression {expression!r} at {text[position:]!r}: "
+                'use NAME, +NAME, -NAME or COEFFICIENT*NAME terms, e.g. "a - b + c"'
+            )
         sign = -1.0 if match.group(1) == "-" else 1.0
         terms.append((sign * float(match.group(2) or 1.0), match.group(3)))
         position = match.end()
     if not terms:
-        raise UsageError("the expression is empty: give e.g. \"smiling_woman - neutral_woman + neutral_man\"")
+        raise UsageError('the expression is empty: give e.g. "smiling_woman - neutral_woman + neutral_man"')
     return terms
 
 

@@ -38,19 +38,29 @@ class ProbeFit:
 def require_classes(labels: np.ndarray, minimum: int = MIN_PER_CLASS) -> tuple[int, int]:
     """The counts of label 1 and label 0, or a :class:`UsageError` saying how many more of each are needed."""
     positive, negative = int((labels == 1).sum()), int((labels == 0).sum())
-    short = [f"{minimum - count} more labelled {value}"
-             for value, count in ((1, positive), (0, negative)) if count < minimum]
+    short = [
+        f"{minimum - count} more labelled {value}" for value, count in ((1, positive), (0, negative)) if count < minimum
+    ]
     if short:
-        raise UsageError(f"need at least {minimum} labels of each class (1 and 0), got {positive} labelled 1 and "
-                         f"{negative} labelled 0: label {' and '.join(short)}")
+        raise UsageError(
+            f"need at least {minimum} labels of each class (1 and 0), got {positive} labelled 1 and "
+            f"{negative} labelled 0: label {' and '.join(short)}"
+        )
     return positive, negative
 
 
 # small matrices: one thread is faster, and far faster on a busy machine
 @threadpool_limits.wrap(limits=1, user_api="blas")
-def fit_probe(features: np.ndarray, labels: np.ndarray, *, augmented: np.ndarray | None = None,
-              c_grid: tuple[float, ...] = C_GRID, folds: int = FOLDS, seed: int = 0,
-              min_per_class: int = MIN_PER_CLASS) -> ProbeFit:
+def fit_probe(
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    augmented: np.ndarray | None = None,
+    c_grid: tuple[float, ...] = C_GRID,
+    folds: int = FOLDS,
+    seed: int = 0,
+    min_per_class: int = MIN_PER_CLASS,
+) -> ProbeFit:
     """Logistic regression of ``labels`` (0 or 1) on ``features`` (N, dim), standardised per feature.
 
     ``augmented`` (N, dim), optional: features of another view of each face (its mirror image), trained on with the
@@ -86,18 +96,29 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, *, augmented: np.ndarray
     x = vectors[:, keep] * singular  # each row's coordinates in that basis
     k = min(folds, positive, negative)
     copies = len(x) // n
-    splits = [(np.concatenate([train + j * n for j in range(copies)]), test)  # a face's views stay together
-              for train, test in StratifiedKFold(k, shuffle=True, random_state=seed).split(x[:n], y[:n])]
+    splits = [
+        (np.concatenate([train + j * n for j in range(copies)]), test)  # a face's views stay together
+        for train, test in StratifiedKFold(k, shuffle=True, random_state=seed).split(x[:n], y[:n])
+    ]
     results = {}
     for c in c_grid:
-        aucs = [roc_auc_score(y[test], _model(c).fit(x[train], y[train]).decision_function(x[test]))
-                for train, test in splits]
+        aucs = [
+            roc_auc_score(y[test], _model(c).fit(x[train], y[train]).decision_function(x[test]))
+            for train, test in splits
+        ]
         results[c] = (float(np.mean(aucs)), float(np.std(aucs)))
     best = max(c_grid, key=lambda c: results[c][0])  # the first (strongest regularisation) among equals
     model = _model(best).fit(x, y)
     weight = basis @ model.coef_[0] / std
-    return ProbeFit(weight.astype(np.float32), float(model.intercept_[0] - weight @ mean), best, k, *results[best],
-                    positive, negative)
+    return ProbeFit(
+        weight.astype(np.float32),
+        float(model.intercept_[0] - weight @ mean),
+        best,
+        k,
+        *results[best],
+        positive,
+        negative,
+    )
 
 
 def _model(c: float) -> LogisticRegression:
@@ -124,8 +145,11 @@ def suggest(logits: np.ndarray, features: np.ndarray, *, n: int, shortlist: int 
     chosen = [0]
     nearest = ((points - points[0]) ** 2).sum(1)
     for _ in range(n - 1):
-        pick = int(rng.choice(len(points), p=nearest / nearest.sum())) if nearest.sum() > 0 else \
-            int(np.flatnonzero(~np.isin(np.arange(len(points)), chosen))[0])
+        pick = (
+            int(rng.choice(len(points), p=nearest / nearest.sum()))
+            if nearest.sum() > 0
+            else int(np.flatnonzero(~np.isin(np.arange(len(points)), chosen))[0])
+        )
         chosen.append(pick)
         nearest = np.minimum(nearest, ((points - points[pick]) ** 2).sum(1))
     return candidates[np.sort(chosen)]

@@ -45,8 +45,10 @@ class Shard:
             raise ValueError(f"granularity must be 1 or more, got {granularity}")
         blocks = -(-total // granularity)
         if self.count > blocks:
-            raise ValueError(f"count: {self.count} parts of a job of {total} rows in blocks of {granularity} "
-                             f"would leave parts empty; use at most {blocks} parts")
+            raise ValueError(
+                f"count: {self.count} parts of a job of {total} rows in blocks of {granularity} "
+                f"would leave parts empty; use at most {blocks} parts"
+            )
         first, last = self.index * blocks // self.count, (self.index + 1) * blocks // self.count
         return range(min(total, first * granularity), min(total, last * granularity))
 

@@ -20,8 +20,18 @@ import numpy as np
 
 UNITS = ("years", "degrees", "probability")
 # Suffixes accepted for each unit ("%" divides by 100).
-_SUFFIXES = {"y": "years", "yr": "years", "yrs": "years", "years": "years", "deg": "degrees", "°": "degrees",
-             "degrees": "degrees", "p": "probability", "prob": "probability", "%": "probability"}
+_SUFFIXES = {
+    "y": "years",
+    "yr": "years",
+    "yrs": "years",
+    "years": "years",
+    "deg": "degrees",
+    "°": "degrees",
+    "degrees": "degrees",
+    "p": "probability",
+    "prob": "probability",
+    "%": "probability",
+}
 _EXAMPLES = {"years": "+10y or 40y", "degrees": "+20deg or -15deg", "probability": "0.9, 90% or +0.2p"}
 _VALUE = re.compile(r"^(?P<sign>[+-])?(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<suffix>[A-Za-z°%]*)$")
 # How close a reading must come to its goal to count as reached, by unit (the default of search_distances).
@@ -63,8 +73,10 @@ def parse_target(text: str, *, attribute: str, unit: str | None) -> Target | Non
     """
     match = _VALUE.match(text.strip())
     if not match:
-        raise ValueError(f"cannot read the value {text!r} of {attribute!r}: use a distance such as +3 or a target "
-                         f"such as {_EXAMPLES.get(unit or '', '+10y, +20deg or 0.9')}")
+        raise ValueError(
+            f"cannot read the value {text!r} of {attribute!r}: use a distance such as +3 or a target "
+            f"such as {_EXAMPLES.get(unit or '', '+10y, +20deg or 0.9')}"
+        )
     sign, suffix = match["sign"], match["suffix"].lower()
     value = float(match["number"]) * (-1.0 if sign == "-" else 1.0)
     if not suffix:
@@ -72,13 +84,17 @@ def parse_target(text: str, *, attribute: str, unit: str | None) -> Target | Non
             return None
         suffix = "p"
     if suffix not in _SUFFIXES:
-        raise ValueError(f"unknown unit {match['suffix']!r} in {attribute}={text}: use y (years), deg (degrees), "
-                         "p or % (probability)")
+        raise ValueError(
+            f"unknown unit {match['suffix']!r} in {attribute}={text}: use y (years), deg (degrees), "
+            "p or % (probability)"
+        )
     given = _SUFFIXES[suffix]
     if unit is None:
-        raise ValueError(f"{attribute}={text} is a target in {given}, but the direction of {attribute!r} names no "
-                         "scorer with a unit: give a plain distance such as +3, or a direction whose sidecar names "
-                         "a scorer")
+        raise ValueError(
+            f"{attribute}={text} is a target in {given}, but the direction of {attribute!r} names no "
+            "scorer with a unit: give a plain distance such as +3, or a direction whose sidecar names "
+            "a scorer"
+        )
     if given != unit:
         raise ValueError(f"{attribute} is measured in {unit}, not {given}: write {attribute}={_EXAMPLES[unit]}")
     if suffix == "%":
@@ -113,8 +129,10 @@ class SearchResult:
         def number(value: float) -> float | None:
             return None if np.isnan(value) else round(float(value), 6)
 
-        return [{"distance": float(d), "before": number(b), "goal": number(g), "reading": number(r), "status": str(s)}
-                for d, b, g, r, s in zip(self.distance, self.before, self.goal, self.reading, self.status)]
+        return [
+            {"distance": float(d), "before": number(b), "goal": number(g), "reading": number(r), "status": str(s)}
+            for d, b, g, r, s in zip(self.distance, self.before, self.goal, self.reading, self.status)
+        ]
 
 
 def search_distances(
@@ -161,8 +179,9 @@ def search_distances(
         evaluations += 1
         readings = np.asarray(score(distances.copy()), np.float64)
         if readings.shape != distances.shape:
-            raise ValueError(f"score returned readings of shape {readings.shape} for distances of shape "
-                             f"{distances.shape}")
+            raise ValueError(
+                f"score returned readings of shape {readings.shape} for distances of shape {distances.shape}"
+            )
         return np.where(np.isnan(distances), np.nan, readings)
 
     if before is None:

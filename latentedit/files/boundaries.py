@@ -41,8 +41,11 @@ def load_boundary(path: Path) -> Boundary:
     """Load a boundary ``.npy`` (ours or InterFaceGAN's bare (1, dim) file) and its JSON sidecar if present."""
     path = Path(path)
     array = load_array(path, "boundary")
-    if (not np.issubdtype(array.dtype, np.floating) or array.ndim not in (1, 2)
-            or (array.ndim == 2 and array.shape[0] != 1)):
+    if (
+        not np.issubdtype(array.dtype, np.floating)
+        or array.ndim not in (1, 2)
+        or (array.ndim == 2 and array.shape[0] != 1)
+    ):
         raise UsageError(f"boundary {path} must be a float array of shape (1, dim), got {array.dtype} {array.shape}")
     sidecar, name = path.with_suffix(".json"), path.stem.removesuffix("_boundary")
     if sidecar.is_file():

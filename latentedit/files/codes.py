@@ -26,8 +26,10 @@ def available_memory() -> int:
 def check_fits(size: int, what: str) -> None:
     """Refuse work whose arrays would need ``size`` bytes, more than half the memory available now."""
     if size > available_memory() // 2:
-        raise UsageError(f"{what} would need {size / 2**30:.1f} GiB, more than this machine has free: work in smaller "
-                         "parts (fewer faces per run, --no-images)")
+        raise UsageError(
+            f"{what} would need {size / 2**30:.1f} GiB, more than this machine has free: work in smaller "
+            "parts (fewer faces per run, --no-images)"
+        )
 
 
 def array_shape(path: Path, what: str = "codes") -> tuple[int, ...]:

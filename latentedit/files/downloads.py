@@ -96,9 +96,12 @@ def download(url: str, target: Path, sha256: str | None = None, progress: bool =
                 have = 0
             length = response.headers.get("Content-Length")
             total = have + int(length) if length is not None else None
-            with open(partial, "ab" if resumed else "wb") as out, tqdm(
-                total=total, initial=have, unit="B", unit_scale=True, desc=target.name, disable=not progress
-            ) as bar:
+            with (
+                open(partial, "ab" if resumed else "wb") as out,
+                tqdm(
+                    total=total, initial=have, unit="B", unit_scale=True, desc=target.name, disable=not progress
+                ) as bar,
+            ):
                 while block := response.read(CHUNK):
                     out.write(block)
                     bar.update(len(block))
@@ -120,7 +123,8 @@ def download(url: str, target: Path, sha256: str | None = None, progress: bool =
         raise WeightsError(f"cannot download {url}: {reason}; {hint}") from None
     if sha256 and (actual := sha256_file(partial)) != sha256:
         partial.unlink()
-        raise WeightsError(f"download of {url} is corrupted (sha256 {actual[:12]}…, expected {sha256[:12]}…); "
-                           "try again")
+        raise WeightsError(
+            f"download of {url} is corrupted (sha256 {actual[:12]}…, expected {sha256[:12]}…); try again"
+        )
     os.replace(partial, target)
     return target

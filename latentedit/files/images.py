@@ -39,8 +39,13 @@ def to_rgb(image: Image.Image) -> np.ndarray:
             raise UsageError("the image has no finite pixel values")
         low, top = 0.0, 65535.0 if image.mode.startswith("I;16") else max(float(finite.max()), 255.0)
         if image.mode == "F":
-            low, top = (0.0, 1.0) if finite.min() >= 0 and finite.max() <= 1 else (0.0, 255.0) if finite.min() >= 0 \
-                and finite.max() <= 255 else (float(finite.min()), float(finite.max()))
+            low, top = (
+                (0.0, 1.0)
+                if finite.min() >= 0 and finite.max() <= 1
+                else (0.0, 255.0)
+                if finite.min() >= 0 and finite.max() <= 255
+                else (float(finite.min()), float(finite.max()))
+            )
         scaled = (np.nan_to_num(values, nan=low, posinf=top, neginf=low) - low) / max(top - low, 1e-12) * 255.0
         gray = np.clip(np.round(scaled), 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)

@@ -85,8 +85,9 @@ def code_rows(labels: list[Label]) -> dict[Path, np.ndarray]:
         if label.path not in codes:
             codes[label.path] = load_codes(label.path)
         if label.row >= len(codes[label.path]):
-            raise UsageError(f"{label.where}: row {label.row} is out of range: {label.path} holds "
-                             f"{len(codes[label.path])} codes")
+            raise UsageError(
+                f"{label.where}: row {label.row} is out of range: {label.path} holds {len(codes[label.path])} codes"
+            )
     return codes
 
 

@@ -56,8 +56,10 @@ def refuse_overlap(out: Path, inputs: Iterable[Path | None]) -> None:
         source = Path(given).resolve()
         if target == source or target in source.parents or source in target.parents:
             relation = "is" if target == source else "contains" if target in source.parents else "is inside"
-            raise UsageError(f"output {out} {relation} the input {given}: choose an output elsewhere, so that no "
-                             "input can be overwritten")
+            raise UsageError(
+                f"output {out} {relation} the input {given}: choose an output elsewhere, so that no "
+                "input can be overwritten"
+            )
 
 
 def safe_name(name: str, what: str) -> str:
@@ -145,11 +147,14 @@ def _claim(staging: Path, out: Path, overwrite: bool) -> None:
     try:
         os.rename(staging, out)  # fails if out appeared meanwhile and holds anything
     except OSError:
-        kept = next(out.with_name(f"{out.name}-{i}") for i in range(2, 10**6)
-                    if not out.with_name(f"{out.name}-{i}").exists())
+        kept = next(
+            out.with_name(f"{out.name}-{i}") for i in range(2, 10**6) if not out.with_name(f"{out.name}-{i}").exists()
+        )
         os.rename(staging, kept)
-        raise UsageError(f"{out} was written by another run while this one worked; it is left as it was, and this "
-                         f"run's results are in {kept}") from None
+        raise UsageError(
+            f"{out} was written by another run while this one worked; it is left as it was, and this "
+            f"run's results are in {kept}"
+        ) from None
 
 
 def save_png(array: np.ndarray, path: Path) -> None:
@@ -202,8 +207,9 @@ def read_json(path: Path, what: str, max_bytes: int = 64 << 20) -> Any:
         raise UsageError(f"cannot read {what} {path}: not valid JSON ({reason})") from None
 
 
-def write_files_atomically(writers: Mapping[Path, Callable[[Path], object]], overwrite: bool = False,
-                           inputs: Iterable[Path | None] = ()) -> None:
+def write_files_atomically(
+    writers: Mapping[Path, Callable[[Path], object]], overwrite: bool = False, inputs: Iterable[Path | None] = ()
+) -> None:
     """Write several files as a unit: each writer fills a temporary path, then all are renamed into place.
 
     Refuses existing files unless ``overwrite`` and targets that are inputs (see :func:`check_output`); on any
@@ -217,8 +223,9 @@ def write_files_atomically(writers: Mapping[Path, Callable[[Path], object]], ove
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 remove_leftovers(target.parent)
-                handle, name = tempfile.mkstemp(prefix=_temporary_prefix(target.name, "partial"), suffix=target.suffix,
-                                                dir=target.parent)
+                handle, name = tempfile.mkstemp(
+                    prefix=_temporary_prefix(target.name, "partial"), suffix=target.suffix, dir=target.parent
+                )
             except OSError as exc:
                 raise UsageError(f"cannot write to {target.parent}: {exc.strerror}") from None
             os.close(handle)

@@ -111,9 +111,7 @@ def read_network_pickle(path: Path, key: str = "G_ema") -> PickledModule:
     except OSError as exc:
         raise WeightsError(f"cannot read {path}: {exc.strerror}") from None
     except Exception as exc:  # pickle raises many types for bad or hostile files
-        raise WeightsError(
-            f"cannot read {path} as a StyleGAN2-ADA pickle: {first_line(exc)}"
-        ) from None
+        raise WeightsError(f"cannot read {path} as a StyleGAN2-ADA pickle: {first_line(exc)}") from None
     network = data.get(key) if isinstance(data, dict) else None
     if not isinstance(network, PickledModule):
         raise WeightsError(f"{path} has no {key!r} network: not a StyleGAN2-ADA pickle")

@@ -78,8 +78,10 @@ def read_checkpoint(path: Path, what: str = "weights") -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for bad files; its messages may advise weights_only=False
         if "unsupported global" in str(exc).lower():
-            raise WeightsError(f"{what} file {path} holds Python objects besides weights; latentedit does not load "
-                               "such files, since unpickling them could run code") from None
+            raise WeightsError(
+                f"{what} file {path} holds Python objects besides weights; latentedit does not load "
+                "such files, since unpickling them could run code"
+            ) from None
         raise WeightsError(f"cannot read {what} file {path}: not a PyTorch checkpoint, or a damaged one") from None
 
 
@@ -112,4 +114,3 @@ def shipped_folder(name: str) -> Path:
     package = Path(__file__).resolve().parent.parent
     packaged = package / "shipped" / name
     return packaged if packaged.is_dir() else package.parent / name
-

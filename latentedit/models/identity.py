@@ -129,9 +129,17 @@ class _Reader:
 def _read_layer(reader: _Reader, kind: str) -> dict:
     """One layer's details (its ``serialize`` in dlib/dnn/layers.h, input.h, loss.h), as a dict."""
     name = reader.string()
-    known = {"con": ("con_4", "con_5", "con_6"), "affine": ("affine_", "affine_2"), "relu": ("relu_", "relu_2"),
-             "max_pool": ("max_pool_2",), "avg_pool": ("avg_pool_2",), "add_prev": ("add_prev_",),
-             "fc": ("fc_2", "fc_3"), "input": ("input_rgb_image_sized",), "loss": ("loss_metric_", "loss_metric_2")}
+    known = {
+        "con": ("con_4", "con_5", "con_6"),
+        "affine": ("affine_", "affine_2"),
+        "relu": ("relu_", "relu_2"),
+        "max_pool": ("max_pool_2",),
+        "avg_pool": ("avg_pool_2",),
+        "add_prev": ("add_prev_",),
+        "fc": ("fc_2", "fc_3"),
+        "input": ("input_rgb_image_sized",),
+        "loss": ("loss_metric_", "loss_metric_2"),
+    }
     if name not in known[kind]:
         raise ValueError(f"expected a {kind} layer, found {name!r}")
     if kind == "con":
@@ -304,21 +312,28 @@ class DlibFaceResNet(nn.Module):
         affines = [m for m in model.modules() if isinstance(m, _Affine)]
         found = {kind: [d for k, d in layers if k == kind] for kind in ("con", "affine", "fc", "input")}
         if len(found["con"]) != len(convs) or len(found["affine"]) != len(affines):
-            raise ValueError(f"{len(found['con'])} convolutions and {len(found['affine'])} affine layers, "
-                             f"expected {len(convs)} and {len(affines)}")
+            raise ValueError(
+                f"{len(found['con'])} convolutions and {len(found['affine'])} affine layers, "
+                f"expected {len(convs)} and {len(affines)}"
+            )
         state: dict[nn.Module, dict[str, np.ndarray]] = {}
         for module, details in zip(convs, found["con"]):
             found_shape = (details["weight"].shape, details["stride"], details["padding"])
             if found_shape != (module.weight.shape, module.stride, module.padding):
-                raise ValueError(f"a convolution of shape {details['weight'].shape}, stride {details['stride']}, "
-                                 f"padding {details['padding']} where {tuple(module.weight.shape)}, {module.stride}, "
-                                 f"{module.padding} was expected")
+                raise ValueError(
+                    f"a convolution of shape {details['weight'].shape}, stride {details['stride']}, "
+                    f"padding {details['padding']} where {tuple(module.weight.shape)}, {module.stride}, "
+                    f"{module.padding} was expected"
+                )
             state[module] = {"weight": details["weight"], "bias": details["bias"]}
         for affine, details in zip(affines, found["affine"]):
             state[affine] = {"weight": details["gamma"], "bias": details["beta"]}
         names = {module: name for name, module in model.named_modules()}
-        tensors = {f"{names[m]}.{key}": torch.from_numpy(np.array(value, np.float32))
-                   for m, d in state.items() for key, value in d.items()}
+        tensors = {
+            f"{names[m]}.{key}": torch.from_numpy(np.array(value, np.float32))
+            for m, d in state.items()
+            for key, value in d.items()
+        }
         tensors["fc.weight"] = torch.from_numpy(np.array(found["fc"][0]["weight"], np.float32)).T.contiguous()
         tensors["means"] = torch.tensor(found["input"][0]["means"], dtype=torch.float32)
         if found["input"][0]["size"] != (CHIP_SIZE, CHIP_SIZE):
@@ -373,8 +388,11 @@ class IdentityEmbedder:
         """Unit-norm embeddings (N, 128) of the faces with MTCNN ``landmarks`` (N, 5, 2) in uint8 RGB ``images``."""
         if len(images) != len(landmarks):
             raise ValueError(f"{len(images)} images but {len(landmarks)} sets of landmarks")
-        chips = np.stack([face_chip(image, points) for image, points in zip(images, landmarks)]) if len(images) else (
-            np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8))
+        chips = (
+            np.stack([face_chip(image, points) for image, points in zip(images, landmarks)])
+            if len(images)
+            else (np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8))
+        )
         return self.embed_chips(chips)
 
     def embed_batch(self, batch: FaceBatch) -> np.ndarray:
@@ -402,11 +420,16 @@ def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(np.asarray(a, np.float32) * np.asarray(b, np.float32), axis=-1)
 
 
-def image_similarity(analysis: FaceAnalysis, first: Sequence[np.ndarray], second: Sequence[np.ndarray], *,
-                     rendered_resolution: int | None = None) -> np.ndarray:
+def image_similarity(
+    analysis: FaceAnalysis,
+    first: Sequence[np.ndarray],
+    second: Sequence[np.ndarray],
+    *,
+    rendered_resolution: int | None = None,
+) -> np.ndarray:
     """Float (N,): the cosine of the identity embeddings of the largest face in each pair of uint8 RGB images
     ``first[i]``, ``second[i]``; NaN where either has no face (``rendered_resolution``: see FaceAnalysis.detect)."""
-    embeddings = [analysis.identity.embed_batch(analysis.detect(images, rendered_resolution))
-                  for images in (first, second)]
+    embeddings = [
+        analysis.identity.embed_batch(analysis.detect(images, rendered_resolution)) for images in (first, second)
+    ]
     return similarity(*embeddings).astype(np.float64)
-

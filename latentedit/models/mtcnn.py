@@ -28,6 +28,7 @@ MTCNN_WEIGHTS = {
     ]
 }
 
+
 @dataclass
 class Face:
     """One detected face: box (x1, y1, x2, y2), detector confidence, five (x, y) landmarks, all in image pixels."""
@@ -270,8 +271,13 @@ class MTCNN(nn.Module):
             cell = torch.stack([col, row], 1).to(images.dtype)
             corners = torch.cat([((2 * cell + 1) / scale).floor(), ((2 * cell + 12) / scale).floor()], 1)
             candidates = torch.cat(
-                [corners, probability[owner, row, col][:, None], offsets[owner, :, row, col],
-                 owner[:, None].to(images.dtype)], 1
+                [
+                    corners,
+                    probability[owner, row, col][:, None],
+                    offsets[owner, :, row, col],
+                    owner[:, None].to(images.dtype),
+                ],
+                1,
             )
             found.append(candidates[nms(corners, candidates[:, 4], owner, 0.5)])
             scale *= self.factor
@@ -304,8 +310,9 @@ class MTCNN(nn.Module):
         return out
 
 
-def _sample(images: torch.Tensor, corners: torch.Tensor, side: torch.Tensor, owners: torch.Tensor, n: int
-            ) -> torch.Tensor:
+def _sample(
+    images: torch.Tensor, corners: torch.Tensor, side: torch.Tensor, owners: torch.Tensor, n: int
+) -> torch.Tensor:
     """(K, 3, n, n) bilinear samples of the squares at ``corners`` with ``side`` of the images ``owners``. Small
     images are gathered once per box and sampled in one call; big ones image by image, all its boxes at once."""
     height, width = images.shape[2:]
@@ -314,8 +321,12 @@ def _sample(images: torch.Tensor, corners: torch.Tensor, side: torch.Tensor, own
     ys = (corners[:, None, 1] + steps * side[:, None, 1]) / height * 2 - 1
     grid = torch.stack(torch.broadcast_tensors(xs[:, None, :], ys[:, :, None]), -1)  # (K, n, n, 2)
     if height * width <= 256 * 256:
-        return torch.cat([F.grid_sample(images[owners[i : i + 1024]], grid[i : i + 1024], align_corners=False)
-                          for i in range(0, len(grid), 1024)])
+        return torch.cat(
+            [
+                F.grid_sample(images[owners[i : i + 1024]], grid[i : i + 1024], align_corners=False)
+                for i in range(0, len(grid), 1024)
+            ]
+        )
     out = images.new_zeros((len(grid), 3, n, n))
     for owner in owners.unique().tolist():
         idx = (owners == owner).nonzero()[:, 0]
@@ -329,5 +340,3 @@ def stretch_contrast(image: np.ndarray) -> np.ndarray:
     low, high = np.percentile(image, [1, 99])
     scaled = (image.astype(np.float32) - low) * (255.0 / max(high - low, 1.0))
     return np.clip(scaled, 0, 255).round().astype(np.uint8)
-
-

@@ -102,11 +102,17 @@ class OnnxNet(nn.Module):
             op, inputs, output, attributes = self.nodes[i]
             chain = self.nodes[i + 1 : i + 3]
             if (
-                op == "Conv" and len(inputs) == 3 and [n[0] for n in chain] == ["Mul", "Add"]
-                and chain[0][1] == [output, chain[0][1][1]] and chain[1][1] == [chain[0][2], chain[1][1][1]]
-                and uses[output] == 1 and uses[chain[0][2]] == 1
-                and all(n[1][1] in buffers and buffers[n[1][1]].shape == (1, buffers[inputs[1]].shape[0], 1, 1)
-                        for n in chain)
+                op == "Conv"
+                and len(inputs) == 3
+                and [n[0] for n in chain] == ["Mul", "Add"]
+                and chain[0][1] == [output, chain[0][1][1]]
+                and chain[1][1] == [chain[0][2], chain[1][1][1]]
+                and uses[output] == 1
+                and uses[chain[0][2]] == 1
+                and all(
+                    n[1][1] in buffers and buffers[n[1][1]].shape == (1, buffers[inputs[1]].shape[0], 1, 1)
+                    for n in chain
+                )
             ):
                 scale, offset = buffers[chain[0][1][1]].flatten(), buffers[chain[1][1][1]].flatten()
                 weight, bias = inputs[1] + "_folded", inputs[2] + "_folded"

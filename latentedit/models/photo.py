@@ -35,8 +35,16 @@ class PhotoFace:
         size = image.shape[0]
         box = np.array([0.0, 0.0, float(image.shape[1]), float(size)])
         face = Face(box, 1.0, template * size)
-        return cls(name, image, face, image, np.hstack([np.eye(2), np.zeros((2, 1))]), 1, template,
-                   np.ones(image.shape[:2], bool))
+        return cls(
+            name,
+            image,
+            face,
+            image,
+            np.hstack([np.eye(2), np.zeros((2, 1))]),
+            1,
+            template,
+            np.ones(image.shape[:2], bool),
+        )
 
     def filled(self, reconstruction: np.ndarray) -> np.ndarray:
         """The aligned face with the pixels from past the photo's edge taken from ``reconstruction`` (for pictures)."""
@@ -81,7 +89,11 @@ def generator_template(generator: Generator) -> np.ndarray:
 
 
 def align_photos(
-    images: Sequence[np.ndarray], names: Sequence[str], generator: Generator, analysis: FaceAnalysis, *,
+    images: Sequence[np.ndarray],
+    names: Sequence[str],
+    generator: Generator,
+    analysis: FaceAnalysis,
+    *,
     face_index: int = 0,
 ) -> list[PhotoFace]:
     """Detect the faces of each image and align face number ``face_index`` (0 = largest) to the generator.
@@ -102,8 +114,9 @@ def align_photos(
         face = faces[face_index]
         side = min(face.box[2] - face.box[0], face.box[3] - face.box[1])
         if side < MIN_FACE_PIXELS:
-            warnings.warn(f"the face in {name} is only {side:.0f} pixels across: its reconstruction will be coarse",
-                          stacklevel=2)
+            warnings.warn(
+                f"the face in {name} is only {side:.0f} pixels across: its reconstruction will be coarse", stacklevel=2
+            )
         crop, matrix = align(image, face.landmarks, generator.resolution, template)
         inside = coverage(image.shape, face.landmarks, generator.resolution, template)
         photos.append(PhotoFace(name, image, face, crop, matrix, len(faces), template, inside))
@@ -114,8 +127,11 @@ def aligned_photos(images: Sequence[np.ndarray], names: Sequence[str], generator
     """Images that already are face crops aligned to the generator's framing at its resolution (as e4e and pSp take
     FFHQ-aligned faces): used as they are, without face detection."""
     size = generator.resolution
-    wrong = [f"{name} ({image.shape[1]}x{image.shape[0]})" for image, name in zip(images, names)
-             if image.shape[:2] != (size, size)]
+    wrong = [
+        f"{name} ({image.shape[1]}x{image.shape[0]})"
+        for image, name in zip(images, names)
+        if image.shape[:2] != (size, size)
+    ]
     if wrong:
         raise UsageError(f"aligned faces for {generator.name} must be {size}x{size} pixels: {', '.join(wrong)}")
     template = generator_template(generator)

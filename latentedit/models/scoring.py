@@ -28,8 +28,9 @@ BATCH_SIZE = 256
 def check_learned_name(name: str) -> str:
     """``name`` if it can name a learned attribute: not a shipped attribute's name, and usable in file names."""
     if name in ATTRIBUTES:
-        raise UsageError(f"{name!r} is a shipped attribute's name: give your own attribute another name, "
-                         f"e.g. my_{name}")
+        raise UsageError(
+            f"{name!r} is a shipped attribute's name: give your own attribute another name, e.g. my_{name}"
+        )
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", name):
         raise UsageError(f"attribute name {name!r} must start with a letter and hold only letters, digits, - and _")
     return name
@@ -44,13 +45,15 @@ def parse_attributes(spec: str | Sequence[str] | None, learned: Iterable[str] = 
     names = [n for n in dict.fromkeys(names) if n]
     unknown = [n for n in names if n not in known]
     if unknown or not names:
-        raise UsageError(f"unknown attribute {', '.join(map(repr, unknown)) or '(none)'}; "
-                         f"choose from: {', '.join(known)}")
+        raise UsageError(
+            f"unknown attribute {', '.join(map(repr, unknown)) or '(none)'}; choose from: {', '.join(known)}"
+        )
     return names
 
 
-def load_scorers(attrs: str | Sequence[str] | None, analysis: FaceAnalysis,
-                 learned: Mapping[str, Path] | None = None) -> dict[str, Scorer]:
+def load_scorers(
+    attrs: str | Sequence[str] | None, analysis: FaceAnalysis, learned: Mapping[str, Path] | None = None
+) -> dict[str, Scorer]:
     """Scorers for ``attrs`` (see :func:`parse_attributes`) reading faces through ``analysis``: the shipped ones, and
     ``learned`` scorer files (train-scorer) under the names given; raises if an attribute has no scorer here."""
     learned = dict(learned or {})
@@ -61,8 +64,10 @@ def load_scorers(attrs: str | Sequence[str] | None, analysis: FaceAnalysis,
             f"no scorer for {', '.join(missing)} in this version (available: {', '.join(SCORERS)}); "
             f"pass --attrs {','.join(n for n in names if n in SCORERS) or 'pose'}"
         )
-    return {name: LearnedScorer.load(learned[name], analysis, name) if name in learned else SCORERS[name](analysis)
-            for name in names}
+    return {
+        name: LearnedScorer.load(learned[name], analysis, name) if name in learned else SCORERS[name](analysis)
+        for name in names
+    }
 
 
 @dataclass
@@ -98,8 +103,13 @@ class Scores:
         )
 
 
-def score_batch(images: Sequence[np.ndarray], scorers: dict[str, Scorer], analysis: FaceAnalysis,
-                rendered_resolution: int | None = None, identity: bool = False) -> Scores:
+def score_batch(
+    images: Sequence[np.ndarray],
+    scorers: dict[str, Scorer],
+    analysis: FaceAnalysis,
+    rendered_resolution: int | None = None,
+    identity: bool = False,
+) -> Scores:
     """Detect the largest face in each uint8 RGB image and score it with every scorer (see
     :meth:`FaceAnalysis.detect` for ``rendered_resolution``); with ``identity``, also embed it."""
     batch = analysis.detect(images, rendered_resolution)
@@ -144,14 +154,27 @@ def score_codes(
     """Render ``codes`` (in latent ``space``) with ``generator`` batch by batch and score them (with ``identity``,
     also embed the faces); no image is written or kept."""
     codes = generator.validate_codes(codes, space)
-    return score_images(_rendered(generator, codes, space, batch_size), scorers, batch_size=batch_size,
-                        progress=progress, total=len(codes), rendered_resolution=generator.resolution,
-                        identity=identity)
+    return score_images(
+        _rendered(generator, codes, space, batch_size),
+        scorers,
+        batch_size=batch_size,
+        progress=progress,
+        total=len(codes),
+        rendered_resolution=generator.resolution,
+        identity=identity,
+    )
 
 
-def face_features(images: Iterable[np.ndarray], analysis: FaceAnalysis, *, mirror: bool = False,
-                  batch_size: int = BATCH_SIZE, progress: bool | None = None, total: int | None = None,
-                  rendered_resolution: int | None = None) -> np.ndarray:
+def face_features(
+    images: Iterable[np.ndarray],
+    analysis: FaceAnalysis,
+    *,
+    mirror: bool = False,
+    batch_size: int = BATCH_SIZE,
+    progress: bool | None = None,
+    total: int | None = None,
+    rendered_resolution: int | None = None,
+) -> np.ndarray:
     """Float32 (N, FEATURE_DIM) face features of uint8 RGB images, NaN rows where no face was found: what every probe
     scorer (shipped or learned) reads, computed as :func:`score_images` computes them. With ``mirror``, (N, 2,
     FEATURE_DIM): each face's features and those of its chip's mirror image."""
@@ -171,12 +194,27 @@ def face_features(images: Iterable[np.ndarray], analysis: FaceAnalysis, *, mirro
     return out if mirror else out[:, 0]
 
 
-def codes_features(generator: Generator, codes: np.ndarray, analysis: FaceAnalysis, *, space: str = "z",
-                   mirror: bool = False, batch_size: int = BATCH_SIZE, progress: bool | None = None) -> np.ndarray:
+def codes_features(
+    generator: Generator,
+    codes: np.ndarray,
+    analysis: FaceAnalysis,
+    *,
+    space: str = "z",
+    mirror: bool = False,
+    batch_size: int = BATCH_SIZE,
+    progress: bool | None = None,
+) -> np.ndarray:
     """:func:`face_features` of ``codes`` rendered on the fly, as :func:`score_codes` renders them."""
     codes = generator.validate_codes(codes, space)
-    return face_features(_rendered(generator, codes, space, batch_size), analysis, mirror=mirror, batch_size=batch_size,
-                         progress=progress, total=len(codes), rendered_resolution=generator.resolution)
+    return face_features(
+        _rendered(generator, codes, space, batch_size),
+        analysis,
+        mirror=mirror,
+        batch_size=batch_size,
+        progress=progress,
+        total=len(codes),
+        rendered_resolution=generator.resolution,
+    )
 
 
 def _rendered(generator: Generator, codes: np.ndarray, space: str, batch_size: int) -> Iterator[np.ndarray]:

@@ -128,7 +128,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def _size(count: int) -> str:
-    return f"{count / 1024 ** 2:g} MB" if count >= 1024**2 else f"{count / 1024:g} KB"
+    return f"{count / 1024**2:g} MB" if count >= 1024**2 else f"{count / 1024:g} KB"
 
 
 def json_value(data: dict, name: str) -> Any:
@@ -165,16 +165,22 @@ def create_app(studio: Studio, max_upload: int = MAX_UPLOAD, allowed_hosts: list
         return FileResponse(STATIC / "index.html")
 
     async def info(request: Request) -> Response:
-        return JSONResponse({
-            "model": studio.model, "resolution": studio.generator.resolution, "space": studio.space,
-            "layers": studio.num_layers,
-            "sliders": [slider.to_json() for slider in studio.sliders.values()],
-            "skipped": studio.skipped,
-            "scores": {name: cls.unit for name, cls in SCORERS.items()},
-            "codes": studio.codes_files(), "state": studio.current.to_json(),
-            "suggest": studio.suggest is not None, "max_upload": max_upload,
-            "inversion": {"iterations": studio.options.settings.iterations, "tune": studio.tune},
-        })
+        return JSONResponse(
+            {
+                "model": studio.model,
+                "resolution": studio.generator.resolution,
+                "space": studio.space,
+                "layers": studio.num_layers,
+                "sliders": [slider.to_json() for slider in studio.sliders.values()],
+                "skipped": studio.skipped,
+                "scores": {name: cls.unit for name, cls in SCORERS.items()},
+                "codes": studio.codes_files(),
+                "state": studio.current.to_json(),
+                "suggest": studio.suggest is not None,
+                "max_upload": max_upload,
+                "inversion": {"iterations": studio.options.settings.iterations, "tune": studio.tune},
+            }
+        )
 
     async def render(request: Request) -> Response:
         state = state_of(await read_json(request))
@@ -241,12 +247,20 @@ def create_app(studio: Studio, max_upload: int = MAX_UPLOAD, allowed_hosts: list
         else:
             items = await run(renderer, partial(studio.label_sheet, json_value(data, "seed"), json_value(data, "n")))
         faces = await run(renderer, partial(studio.sheet_faces, items))
-        return JSONResponse({
-            "attribute": attribute, "csv": f"/files/labels/{studio.labels.csv_path(attribute).name}",
-            "faces": [{"item": item, "label": labels.get(item),
-                       "image": "data:image/png;base64," + base64.b64encode(png(face)).decode()}
-                      for item, face in zip(items, faces)],
-        })
+        return JSONResponse(
+            {
+                "attribute": attribute,
+                "csv": f"/files/labels/{studio.labels.csv_path(attribute).name}",
+                "faces": [
+                    {
+                        "item": item,
+                        "label": labels.get(item),
+                        "image": "data:image/png;base64," + base64.b64encode(png(face)).decode(),
+                    }
+                    for item, face in zip(items, faces)
+                ],
+            }
+        )
 
     async def label(request: Request) -> Response:
         data = await read_json(request)
@@ -285,18 +299,36 @@ def create_app(studio: Studio, max_upload: int = MAX_UPLOAD, allowed_hosts: list
     async def not_found(request: Request, exc: HTTPException) -> Response:
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
 
-    posts = {"render": render, "before": before, "scores": scores, "commit": commit, "undo": undo, "export": export,
-             "photo": upload_photo, "codes": upload_codes, "sheet": sheet, "label": label}
-    gets = {"/": index, "/api/info": info, "/api/progress": progress, "/files/exports/{export}/{name}": files,
-            "/files/{folder}/{name}": files}
+    posts = {
+        "render": render,
+        "before": before,
+        "scores": scores,
+        "commit": commit,
+        "undo": undo,
+        "export": export,
+        "photo": upload_photo,
+        "codes": upload_codes,
+        "sheet": sheet,
+        "label": label,
+    }
+    gets = {
+        "/": index,
+        "/api/info": info,
+        "/api/progress": progress,
+        "/files/exports/{export}/{name}": files,
+        "/files/{folder}/{name}": files,
+    }
     routes = [
         *[Route(path, handled(endpoint, post=False)) for path, endpoint in gets.items()],
         *[Route(f"/api/{name}", handled(endpoint, post=True), methods=["POST"]) for name, endpoint in posts.items()],
         Mount("/static", StaticFiles(directory=STATIC)),
     ]
     # Starlette types a handler's exception as Exception, so a handler of one exception class does not fit its stub.
-    app = Starlette(routes=routes, exception_handlers={HTTPException: not_found},  # type: ignore[dict-item]
-                    middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["*"])])
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: not_found},  # type: ignore[dict-item]
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["*"])],
+    )
     app.state.workers = (renderer, scorer)
     return app
 
@@ -323,8 +355,9 @@ def serve(studio: Studio, sock: socket.socket, open_browser: bool = False, max_u
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
     allowed = [*LOOPBACK, "[::1]"] if host in LOOPBACK else None  # a page at another name (DNS rebinding) is refused
     app = create_app(studio, max_upload, allowed)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                           timeout_graceful_shutdown=2))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+    )
     try:  # Ctrl-C as soon as the URL shows stops as cleanly as later
         print(f"latentedit studio: {url} (work folder {studio.workdir}; Ctrl-C stops)", flush=True)
         if open_browser:

@@ -22,8 +22,16 @@ import numpy as np
 from PIL import Image
 
 CHROMIUM = Path(os.environ.get("LATENTEDIT_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+]
 URL_LINE = re.compile(r"latentedit studio: (http://\S+)")
 
 
@@ -77,8 +85,10 @@ class StudioProcess:
 def chromium_browser() -> Iterator[object]:
     """A headless Chromium (the system's) under Playwright; a clear error when it is not installed."""
     if not CHROMIUM.is_file():
-        raise RuntimeError(f"{CHROMIUM} not found: the studio's browser tests need Debian's chromium; run "
-                           "scripts/install_browser.sh (as root) or set LATENTEDIT_CHROMIUM")
+        raise RuntimeError(
+            f"{CHROMIUM} not found: the studio's browser tests need Debian's chromium; run "
+            "scripts/install_browser.sh (as root) or set LATENTEDIT_CHROMIUM"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -91,11 +101,14 @@ def chromium_browser() -> Iterator[object]:
 
 def shown_image(page, selector: str) -> np.ndarray:
     """The pixels of the image an ``<img>`` of the page shows, as uint8 (H, W, 3)."""
-    data = page.evaluate("""async (selector) => {
+    data = page.evaluate(
+        """async (selector) => {
         const blob = await (await fetch(document.querySelector(selector).src)).blob();
         const bytes = new Uint8Array(await blob.arrayBuffer());
         let text = "";
         for (const byte of bytes) text += String.fromCharCode(byte);
         return btoa(text);
-    }""", selector)
+    }""",
+        selector,
+    )
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))

@@ -77,8 +77,9 @@ def sidecar_meaning(meta: dict) -> str:
     return "; ".join(parts)
 
 
-def load_sliders(model: str, dim: int, folders: Sequence[Path] = (), space: str = "z"
-                 ) -> tuple[dict[str, Slider], list[str]]:
+def load_sliders(
+    model: str, dim: int, folders: Sequence[Path] = (), space: str = "z"
+) -> tuple[dict[str, Slider], list[str]]:
     """The shipped boundaries of ``model``, then every boundary in ``folders`` (``NAME.npy`` with a ``NAME.json``
     sidecar, or a bare (1, dim) ``.npy``), keyed by slider name; returns them and the files left out, with why.
 
@@ -178,8 +179,7 @@ class EditState:
 
     def to_json(self) -> dict:
         layers = {} if self.layers is None else {"layers": format_layers(self.layers)}
-        return {"source": self.source.to_json(), "strengths": dict(self.strengths), "fixed": list(self.fixed),
-                **layers}
+        return {"source": self.source.to_json(), "strengths": dict(self.strengths), "fixed": list(self.fixed), **layers}
 
     @classmethod
     def from_json(cls, data: object, sliders: dict[str, Slider], *, num_layers: int | None = None) -> "EditState":
@@ -195,16 +195,24 @@ class EditState:
         if unknown:
             raise UsageError(f"unknown slider {unknown[0]!r}; the sliders are: {', '.join(sliders)}")
         for name, value in strengths.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or abs(value) > STRENGTH_LIMIT:
-                raise UsageError(f"strength of {name} must be a number from -{STRENGTH_LIMIT:g} to "
-                                 f"{STRENGTH_LIMIT:g}, got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or abs(value) > STRENGTH_LIMIT
+            ):
+                raise UsageError(
+                    f"strength of {name} must be a number from -{STRENGTH_LIMIT:g} to {STRENGTH_LIMIT:g}, got {value!r}"
+                )
         both = [name for name in fixed if strengths.get(name)]
         if both:
             raise UsageError(f"{both[0]} is kept fixed, so it cannot be edited too: set its slider to 0 or let it move")
-        return cls(Source.from_json(data.get("source")),
-                   tuple((name, float(strengths[name])) for name in sliders if strengths.get(name)),
-                   tuple(name for name in sliders if name in fixed), _layers(data.get("layers"), num_layers))
+        return cls(
+            Source.from_json(data.get("source")),
+            tuple((name, float(strengths[name])) for name in sliders if strengths.get(name)),
+            tuple(name for name in sliders if name in fixed),
+            _layers(data.get("layers"), num_layers),
+        )
 
 
 def _layers(value: object, num_layers: int | None) -> tuple[int, ...] | None:
@@ -433,8 +441,10 @@ class Studio:
             except Exception:  # noqa: BLE001 (Pillow raises many types for files that are not images)
                 raise UsageError(f"cannot read image {name}: not an image file") from None
             if width * height > MAX_PHOTO_PIXELS:
-                raise UsageError(f"{name} has {width} x {height} pixels; the studio takes photos of at most "
-                                 f"{MAX_PHOTO_PIXELS // 1_000_000} million pixels")
+                raise UsageError(
+                    f"{name} has {width} x {height} pixels; the studio takes photos of at most "
+                    f"{MAX_PHOTO_PIXELS // 1_000_000} million pixels"
+                )
             try:
                 read_image(path)
             except UsageError as exc:
@@ -479,9 +489,16 @@ class Studio:
             raise UsageError(f"no uploaded photo {name}")
         try:
             with torch_threads(self.photo_threads):
-                prepared = prepare_photos([path], self.generator, space=self.space, options=self.options,
-                                          paste="change", tune=self.tune, analysis=self.analysis,
-                                          on_progress=self._report_progress)
+                prepared = prepare_photos(
+                    [path],
+                    self.generator,
+                    space=self.space,
+                    options=self.options,
+                    paste="change",
+                    tune=self.tune,
+                    analysis=self.analysis,
+                    on_progress=self._report_progress,
+                )
                 before = self._render(prepared.renderers[0], prepared.codes[:1])
         finally:
             self._progress = None
@@ -524,8 +541,13 @@ class Studio:
             return None
         boundaries = [self.sliders[name].boundary for name, _ in state.strengths]
         conditions = [self.sliders[name].boundary for name in state.fixed]
-        return plan_edit(boundaries, [value for _, value in state.strengths], conditions=conditions, steps=EXPORT_STEPS,
-                         layers=state.layers)
+        return plan_edit(
+            boundaries,
+            [value for _, value in state.strengths],
+            conditions=conditions,
+            steps=EXPORT_STEPS,
+            layers=state.layers,
+        )
 
     def render(self, state: EditState) -> Rendered:
         """Render ``state`` for the page: the edited code and the view (a photo: its face edited, in its
@@ -550,8 +572,12 @@ class Studio:
 
     def scores(self, rendered: Rendered) -> dict:
         """The five attribute scores of what the page shows (None where no face is found)."""
-        found = score_images([rendered.view], self.scorers, progress=False,
-                             rendered_resolution=None if rendered.photo else self.generator.resolution)
+        found = score_images(
+            [rendered.view],
+            self.scorers,
+            progress=False,
+            rendered_resolution=None if rendered.photo else self.generator.resolution,
+        )
         return {name: (None if np.isnan(found[name][0]) else round(float(found[name][0]), 4)) for name in found.names}
 
     # -- undo
@@ -592,13 +618,15 @@ class Studio:
         exports = self.workdir / "exports"
         number = 1 + max([int(p.name) for p in exports.iterdir() if p.name.isdigit()], default=0)
         out = exports / f"{number:04d}"
-        inputs = [b.path for b in used] + [Path(p) for p in (record.codes_file, *(e.photo for e in record.photos or []))
-                                           if p]
+        inputs = [b.path for b in used] + [
+            Path(p) for p in (record.codes_file, *(e.photo for e in record.photos or [])) if p
+        ]
         with staged_output(out, inputs=inputs) as staging:
             if not face.source:
                 np.save(staging / "source.npy", face.code)
-                record = dataclasses.replace(record, codes_file=str(out / "source.npy"),
-                                             codes_sha256=sha256_file(staging / "source.npy"))
+                record = dataclasses.replace(
+                    record, codes_file=str(out / "source.npy"), codes_sha256=sha256_file(staging / "source.npy")
+                )
             save_png(picture, staging / "face.png")
             np.save(staging / "code.npy", rendered.code)
             write_json(record, staging / "edit.json")
@@ -617,8 +645,10 @@ class Studio:
         """A sheet of the faces that the suggest hook (``latentedit label suggest``) picks for ``attribute``'s
         labels, kept in ``labels/`` like any sheet."""
         if self.suggest is None:
-            raise LatentEditError("no suggestion method is installed in this version: label random sheets "
-                                  "(the suggest round comes with `latentedit label suggest`)")
+            raise LatentEditError(
+                "no suggestion method is installed in this version: label random sheets "
+                "(the suggest round comes with `latentedit label suggest`)"
+            )
         codes, name = self.suggest(self.labels.csv_path(attribute), n)
         return self.labels.add_codes(self.generator.validate_codes(codes), name)
 

@@ -22,8 +22,21 @@ from .style import StyleGenerator
 from .stylegan import StyleGANGenerator
 from .stylegan2 import StyleGAN2Generator
 
-__all__ = ["Generator", "downstream_codes", "ModelInfo", "MODELS", "DEFAULT_MODEL", "get_model", "load_generator",
-           "render", "run_record", "to_typical_norm", "to_uint8"]
+__all__ = [
+    "Generator",
+    "downstream_codes",
+    "ModelInfo",
+    "MODELS",
+    "DEFAULT_MODEL",
+    "get_model",
+    "load_generator",
+    "render",
+    "run_record",
+    "to_typical_norm",
+    "to_uint8",
+]
+
+DEFAULT_STYLE = StyleOptions()  # the model's own truncation and noise
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,7 @@ def _stylegan(name: str, dataset: str, url: str) -> "ModelInfo":
         loader=_state_dict_loader(StyleGANGenerator.from_state_dict),
     )
 
+
 MODELS: dict[str, ModelInfo] = {
     info.name: info
     for info in [
@@ -123,15 +137,20 @@ MODELS: dict[str, ModelInfo] = {
             latent_dim=512,
             spaces=("z",),
             weights=_interfacegan(
-                "pggan-celebahq", "pggan_celebahq.pth", "https://www.dropbox.com/s/t74z87pk3cf8ny7/pggan_celebahq.pth?dl=1"
+                "pggan-celebahq",
+                "pggan_celebahq.pth",
+                "https://www.dropbox.com/s/t74z87pk3cf8ny7/pggan_celebahq.pth?dl=1",
             ),
             loader=_state_dict_loader(PGGANGenerator.from_state_dict),
         ),
-        _stylegan("stylegan-celebahq", "CelebA-HQ", "https://www.dropbox.com/s/nmo2g3u0qt7x70m/stylegan_celebahq.pth?dl=1"),
+        _stylegan(
+            "stylegan-celebahq", "CelebA-HQ", "https://www.dropbox.com/s/nmo2g3u0qt7x70m/stylegan_celebahq.pth?dl=1"
+        ),
         _stylegan("stylegan-ffhq", "FFHQ", "https://www.dropbox.com/s/qyv37eaobnow7fu/stylegan_ffhq.pth?dl=1"),
         ModelInfo(
             name="stylegan2-ffhq",
-            description="StyleGAN2 trained on FFHQ, NVIDIA's stylegan2-ada-pytorch pickle (read without running its code)",
+            description="StyleGAN2 trained on FFHQ, NVIDIA's stylegan2-ada-pytorch pickle "
+            "(read without running its code)",
             resolution=1024,
             latent_dim=512,
             spaces=("z", "w", "wp"),
@@ -160,7 +179,7 @@ def load_generator(
     *,
     weights: Path | None = None,
     device: str | torch.device = "auto",
-    style: StyleOptions = StyleOptions(),
+    style: StyleOptions = DEFAULT_STYLE,
 ) -> tuple[Generator, str]:
     """Build ``model`` with verified weights on ``device`` in eval mode.
 
@@ -177,8 +196,9 @@ def load_generator(
     trained = read_generator_file(require_file(weights, "weights file", WeightsError)) if weights is not None else None
     if trained is not None and weights is not None:
         if model not in (DEFAULT_MODEL, trained.name) and not model.startswith(generator_config(trained)[0] + "-"):
-            raise UsageError(f"{weights} holds {trained.name}, a generator trained by latentedit; leave out the "
-                             f"model {model!r}")
+            raise UsageError(
+                f"{weights} holds {trained.name}, a generator trained by latentedit; leave out the model {model!r}"
+            )
         if given:
             raise UsageError(f"{', '.join(given)} only apply to StyleGAN models, not to {trained.name}")
         generator, digest = trained, sha256_file(Path(weights))
@@ -203,6 +223,11 @@ def run_record(model: str, digest: str, generator: Generator, weights: Path | No
     """The fields of :class:`~latentedit.records.RunHead`, the head of every output record: tool, version, date,
     model, weights sha256 (and the file when given by ``--weights``) and the generator's run-time settings."""
     return {
-        "tool": "latentedit", "version": __version__, "date": utc_now(), "model": model, "weights_sha256": digest,
-        **({"weights_file": str(weights)} if weights else {}), **generator.settings(),
+        "tool": "latentedit",
+        "version": __version__,
+        "date": utc_now(),
+        "model": model,
+        "weights_sha256": digest,
+        **({"weights_file": str(weights)} if weights else {}),
+        **generator.settings(),
     }

@@ -20,8 +20,10 @@ def check_architecture(name: str, channels: list[int], *, blocks: int, max_block
     """Refuse an architecture read from a weights file that no published network has (it could need any amount of
     memory): more than ``max_blocks`` resolution blocks, or more than 2048 channels in a layer."""
     if not 1 <= blocks <= max_blocks or not all(1 <= c <= 2048 for c in channels):
-        raise WeightsError(f"weights for {name} describe {blocks} blocks with up to {max(channels, default=0)} "
-                           "channels: not a network this model family makes")
+        raise WeightsError(
+            f"weights for {name} describe {blocks} blocks with up to {max(channels, default=0)} "
+            "channels: not a network this model family makes"
+        )
 
 
 def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -49,7 +51,13 @@ class ConvBlock(nn.Module):
     """Pixel norm, optional x2 upsampling, equalised conv, bias, leaky ReLU (or linear for ToRGB)."""
 
     def __init__(
-        self, cin: int, cout: int, kernel: int = 3, up: bool = False, fused: bool = False, gain: float = SQRT2,
+        self,
+        cin: int,
+        cout: int,
+        kernel: int = 3,
+        up: bool = False,
+        fused: bool = False,
+        gain: float = SQRT2,
         linear: bool = False,
     ) -> None:
         super().__init__()
@@ -87,8 +95,10 @@ class PGGANGenerator(Generator):
         self.resolution = 2 ** len(channels)
         self.blocks = len(channels) - 1
         for i in range(1, len(channels)):
-            first = ConvBlock(channels[i - 1], channels[i], kernel=4) if i == 1 else (
-                ConvBlock(channels[i - 1], channels[i], up=True, fused=fused_scale)
+            first = (
+                ConvBlock(channels[i - 1], channels[i], kernel=4)
+                if i == 1
+                else (ConvBlock(channels[i - 1], channels[i], up=True, fused=fused_scale))
             )
             self.add_module(f"layer{2 * i - 2}", first)
             self.add_module(f"layer{2 * i - 1}", ConvBlock(channels[i], channels[i]))
@@ -106,8 +116,9 @@ class PGGANGenerator(Generator):
         except KeyError as exc:
             raise WeightsError(f"not an InterFaceGAN PGGAN state dict: no {exc.args[0]!r}") from None
         except IndexError:
-            raise WeightsError("not an InterFaceGAN PGGAN state dict: a convolution weight has too few "
-                               "dimensions") from None
+            raise WeightsError(
+                "not an InterFaceGAN PGGAN state dict: a convolution weight has too few dimensions"
+            ) from None
         check_architecture(name, channels, blocks=outputs, max_blocks=9)
         generator = cls(name, channels, fused_scale="layer2.weight" in state)
         generator.load_state_dict(state, strict=True)

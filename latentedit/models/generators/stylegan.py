@@ -154,8 +154,9 @@ class Synthesis(nn.Module):
         super().__init__()
         self.blocks = len(channels) - 1
         for i in range(1, len(channels)):
-            self.add_module(f"layer{2 * i - 2}",
-                            SynthesisLayer(2 * i - 2, channels[i - 1], channels[i], w_dim, fused[i - 1]))
+            self.add_module(
+                f"layer{2 * i - 2}", SynthesisLayer(2 * i - 2, channels[i - 1], channels[i], w_dim, fused[i - 1])
+            )
             self.add_module(f"layer{2 * i - 1}", SynthesisLayer(2 * i - 1, channels[i], channels[i], w_dim, False))
             self.add_module(f"output{i - 1}", ToRGB(channels[i]))
         self.lod = nn.Parameter(torch.zeros(()))

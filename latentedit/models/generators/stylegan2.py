@@ -146,7 +146,13 @@ class Block(nn.Module):
     resample_filter: torch.Tensor  # buffer
 
     def __init__(
-        self, cin: int, cout: int, w_dim: int, resolution: int, architecture: str, is_last: bool,
+        self,
+        cin: int,
+        cout: int,
+        w_dim: int,
+        resolution: int,
+        architecture: str,
+        is_last: bool,
         conv_clamp: float | None,
     ) -> None:
         super().__init__()
@@ -214,8 +220,15 @@ class StyleGAN2Generator(StyleGenerator):
     """StyleGAN2-ADA's ``Generator``; ``channels`` maps each resolution (4, 8, …) to its width."""
 
     def __init__(
-        self, name: str, z_dim: int, w_dim: int, channels: dict[int, int], mapping_layers: int = 8,
-        mapping_features: int | None = None, mapping_lr: float = 0.01, architecture: str = "skip",
+        self,
+        name: str,
+        z_dim: int,
+        w_dim: int,
+        channels: dict[int, int],
+        mapping_layers: int = 8,
+        mapping_features: int | None = None,
+        mapping_lr: float = 0.01,
+        architecture: str = "skip",
         conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
@@ -238,8 +251,9 @@ class StyleGAN2Generator(StyleGenerator):
         try:
             return cls._from_config(name, kwargs, state)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            raise WeightsError(f"{name}: the network's configuration is damaged ({type(exc).__name__}: "
-                               f"{first_line(exc)})") from None
+            raise WeightsError(
+                f"{name}: the network's configuration is damaged ({type(exc).__name__}: {first_line(exc)})"
+            ) from None
 
     @classmethod
     def _from_config(cls, name: str, kwargs: dict, state: dict[str, torch.Tensor] | None) -> "StyleGAN2Generator":
@@ -264,8 +278,14 @@ class StyleGAN2Generator(StyleGenerator):
         _whole(mapping.get("num_layers", 8), "num_layers", 1, 64)
         channels = {2**i: min(base // 2**i, top) for i in range(2, resolution.bit_length())}
         generator = cls(
-            name, int(kwargs["z_dim"]), int(kwargs["w_dim"]), channels, mapping.get("num_layers", 8),
-            mapping.get("layer_features"), mapping.get("lr_multiplier", 0.01), synthesis.get("architecture", "skip"),
+            name,
+            int(kwargs["z_dim"]),
+            int(kwargs["w_dim"]),
+            channels,
+            mapping.get("num_layers", 8),
+            mapping.get("layer_features"),
+            mapping.get("lr_multiplier", 0.01),
+            synthesis.get("architecture", "skip"),
             synthesis.get("conv_clamp"),
         )
         if state is not None:
@@ -291,8 +311,10 @@ class StyleGAN2Generator(StyleGenerator):
             z_dim, w_dim = state["mapping.fc0.weight"].shape[1], state["mapping.w_avg"].shape[0]
             features = state["mapping.fc0.weight"].shape[0] if layers > 1 else None
             top = max(channels)
-            architecture = "resnet" if f"synthesis.b{top}.skip.weight" in state else (
-                "skip" if "synthesis.b4.torgb.weight" in state else "orig"
+            architecture = (
+                "resnet"
+                if f"synthesis.b{top}.skip.weight" in state
+                else ("skip" if "synthesis.b4.torgb.weight" in state else "orig")
             )
             if not channels or max(channels) > 4096 or any(r & (r - 1) for r in channels):
                 raise ValueError(f"no synthesis blocks at powers of two up to 4096: {sorted(channels)}")

@@ -68,6 +68,7 @@ class AttributeProbe(nn.Module):
     def batch_features(self, batch: FaceBatch, found: np.ndarray, mirror: bool = False) -> torch.Tensor:
         """Features of the faces of ``batch`` where ``found`` (``mirror``: of their chips' mirror images), computed
         once per batch for every probe (shipped or learned) that reads them."""
+
         def compute() -> torch.Tensor:
             chips = batch.crops(CHIP_SIZE, CHIP_TEMPLATE)[found]
             return self.chip_features(np.ascontiguousarray(chips[:, :, ::-1]) if mirror else chips)
@@ -78,8 +79,14 @@ class AttributeProbe(nn.Module):
     def batch_logits(self, batch: FaceBatch, found: np.ndarray) -> np.ndarray:
         """Logits (k, len(OUTPUTS)) of the faces of ``batch`` where ``found``."""
         features = self.batch_features(batch, found)
-        return torch.cat([self.linear(features[i : i + CHUNK]) for i in range(0, len(features), CHUNK)]
-                         + [features.new_zeros(0, len(OUTPUTS))]).cpu().numpy()
+        return (
+            torch.cat(
+                [self.linear(features[i : i + CHUNK]) for i in range(0, len(features), CHUNK)]
+                + [features.new_zeros(0, len(OUTPUTS))]
+            )
+            .cpu()
+            .numpy()
+        )
 
 
 def load_probe(analysis: FaceAnalysis, path: Path = WEIGHTS_PATH) -> AttributeProbe:
@@ -125,8 +132,10 @@ class EyeglassesScorer(_ProbeScorer):
 class GenderScorer(_ProbeScorer):
     name = "gender"
     unit = "probability of male"
-    description = ("mean of the logits of dlib-models' gender classifier (CC0, real photographs) and of a linear "
-                   "probe on the age network's feature maps fitted to generator faces labelled by eye")
+    description = (
+        "mean of the logits of dlib-models' gender classifier (CC0, real photographs) and of a linear "
+        "probe on the age network's feature maps fitted to generator faces labelled by eye"
+    )
 
     def __init__(self, analysis: FaceAnalysis) -> None:
         super().__init__(analysis)

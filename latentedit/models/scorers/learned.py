@@ -49,8 +49,11 @@ class ScorerFile:
 
     def checkpoint(self) -> dict:
         """What ``torch.save`` writes (see the module docstring)."""
-        return {HEADER_KEY: json.dumps(self.header.to_json()), "weight": self.weight.float().contiguous(),
-                "bias": torch.tensor([self.bias], dtype=torch.float32)}
+        return {
+            HEADER_KEY: json.dumps(self.header.to_json()),
+            "weight": self.weight.float().contiguous(),
+            "bias": torch.tensor([self.bias], dtype=torch.float32),
+        }
 
     def logits(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
         """Float64 logits of (N, FEATURE_DIM) features, as :func:`~latentedit.models.scoring.face_features` gives
@@ -63,8 +66,9 @@ def read_scorer(path: Path) -> ScorerFile:
     """The scorer in ``path``, checked: ours, well-formed, finite, and built on this latentedit's features."""
     data = read_checkpoint(path, "scorer")
     if not isinstance(data, dict) or not isinstance(data.get(HEADER_KEY), str):
-        raise WeightsError(f"{path} is not a latentedit scorer file (no {HEADER_KEY!r} header); make one with "
-                           "latentedit train-scorer")
+        raise WeightsError(
+            f"{path} is not a latentedit scorer file (no {HEADER_KEY!r} header); make one with latentedit train-scorer"
+        )
     try:
         raw = json.loads(data[HEADER_KEY])
     except (ValueError, RecursionError):
@@ -77,11 +81,14 @@ def read_scorer(path: Path) -> ScorerFile:
         raise WeightsError(
             f"scorer file {path} reads other face features ({header.feature_extractor}, weights "
             f"{header.feature_extractor_sha256[:12]}…) than this latentedit computes (weights "
-            f"{AGE_WEIGHTS.sha256[:12]}…): train it again with latentedit train-scorer")
+            f"{AGE_WEIGHTS.sha256[:12]}…): train it again with latentedit train-scorer"
+        )
     tensors = check_tensors({k: data.get(k) for k in ("weight", "bias")}, f"scorer file {path}")
     if tuple(tensors["weight"].shape) != (FEATURE_DIM,) or tuple(tensors["bias"].shape) != (1,):
-        raise WeightsError(f"scorer file {path}: weight must have shape ({FEATURE_DIM},) and bias (1,), got "
-                           f"{tuple(tensors['weight'].shape)} and {tuple(tensors['bias'].shape)}")
+        raise WeightsError(
+            f"scorer file {path}: weight must have shape ({FEATURE_DIM},) and bias (1,), got "
+            f"{tuple(tensors['weight'].shape)} and {tuple(tensors['bias'].shape)}"
+        )
     return ScorerFile(header, tensors["weight"].float(), float(tensors["bias"][0]))
 
 
@@ -93,9 +100,11 @@ class LearnedScorer(Scorer):
         super().__init__(analysis)
         self.scorer, self.name, self.path = scorer, name, Path(path)
         self.unit = f"probability of {scorer.header.attribute}"
-        self.description = (f"linear probe on the age network's feature maps, trained with train-scorer on "
-                            f"{scorer.header.labels.positive} + {scorer.header.labels.negative} labelled faces "
-                            f"(cross-validated ROC AUC {scorer.header.cv_auc:.3f})")
+        self.description = (
+            f"linear probe on the age network's feature maps, trained with train-scorer on "
+            f"{scorer.header.labels.positive} + {scorer.header.labels.negative} labelled faces "
+            f"(cross-validated ROC AUC {scorer.header.cv_auc:.3f})"
+        )
 
     @classmethod
     def load(cls, path: Path, analysis: FaceAnalysis, name: str | None = None) -> "LearnedScorer":
