@@ -84,6 +84,17 @@ class InversionSettings:
 
 
 @dataclass(frozen=True)
+class TuningSettings:
+    """Pivotal tuning of a generator to one photo: Adam steps, learning rate, the weight of the locality term and the
+    seed of its random codes."""
+
+    steps: int = 100
+    lr: float = 3e-4
+    locality: float = 1.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class PhotoOptions:
     """How photos are turned into codes: the inversion settings, which face of each photo (0 = largest), or
     ``aligned``: the photos already are face crops at the generator's framing and resolution (no detection)."""

@@ -19,7 +19,7 @@ from latentedit.models.generators import render
 from latentedit.models.generators.stylegan import StyleGANGenerator
 from latentedit.models.identity import image_similarity
 from latentedit.models.photo import PhotoFace
-from latentedit.specs import InversionSettings
+from latentedit.specs import InversionSettings, TuningSettings
 
 
 def run_invert(generator, targets, analysis, space="z", **settings):
@@ -164,7 +164,14 @@ def test_inversion_of_a_generated_face_converges(dcgan, generated, analysis):
 def test_tuning_the_generator_to_a_photo(dcgan, generated, analysis):
     codes, images = generated
     start = run_invert(dcgan, images[3:4], analysis, iterations=0)
-    tuned = tune_generator(dcgan, start.codes[0], images[3], features=FeatureLoss(analysis), steps=15, progress=False)
+    tuned = tune_generator(
+        dcgan,
+        start.codes[0],
+        images[3],
+        features=FeatureLoss(analysis),
+        settings=TuningSettings(steps=15),
+        progress=False,
+    )
     again = np.concatenate(list(render(tuned, start.codes)))
     target = torch.from_numpy(images[3:4]).permute(0, 3, 1, 2).double()
     assert psnr(torch.from_numpy(again).permute(0, 3, 1, 2).double(), target, 255).item() > start.psnr[0] + 2

@@ -25,7 +25,7 @@ from ..models.photo import PASTE_MODES, PhotoFace
 from ..models.scoring import SCORERS, Scores, load_scorers, score_codes
 from ..pictures import annotated_grid, column_means, line_panels, preview_tiles, zoom
 from ..records import AutoConditions, EditedPhoto, EditRecord, EditTarget, FileRef
-from ..specs import GeneratorSpec, OutputSpec, PhotoOptions, StyleOptions
+from ..specs import GeneratorSpec, OutputSpec, PhotoOptions, StyleOptions, TuningSettings
 from .photos import invert_photos, photo_names
 from .targets import (
     DEFAULT_MAX_DISTANCE,
@@ -206,7 +206,7 @@ def prepare_photos(
             features=features,
             mask=face.inside,
             space=space,
-            steps=tune,
+            settings=TuningSettings(steps=tune),
             on_progress=on_progress,
         )
         if tune

@@ -24,10 +24,12 @@ from ..models.features import FeatureLoss
 from ..models.generators import Generator, to_uint8
 from ..models.generators.style import StyleGenerator
 from ..records import InversionRun
-from ..specs import InversionSettings
+from ..specs import InversionSettings, TuningSettings
 from .metrics import psnr, ssim
 
 Progress = Callable[[str, int, int], None]  # called after each step with the stage, the steps done and their total
+
+DEFAULT_TUNING = TuningSettings()
 
 
 @contextmanager
@@ -257,19 +259,17 @@ def tune_generator(
     features: FeatureLoss,
     mask: np.ndarray | None = None,
     space: str = "z",
-    steps: int = 100,
-    lr: float = 3e-4,
-    locality: float = 1.0,
-    seed: int = 0,
+    settings: TuningSettings = DEFAULT_TUNING,
     progress: bool = True,
     on_progress: Progress | None = None,
 ) -> Generator:
-    """Pivotal tuning (Roich et al. 2022): a copy of ``generator`` whose weights are fine-tuned for ``steps`` Adam
-    steps so that ``code`` (one inverted code) renders the uint8 ``target`` face itself, with the inversion's
-    pixel and feature (``features``) losses, counted where ``mask`` (R, R) is true (see :func:`invert`). A locality
-    term keeps the renders of nearby codes (``code`` moved up to 30 % of the way to random codes, four per step) as
-    the original generator makes them, so that editing the code still works as before. Normalisation layers stay in
-    eval mode. ``progress`` and ``on_progress``: as in :func:`invert`."""
+    """Pivotal tuning (Roich et al. 2022): a copy of ``generator`` whose weights are fine-tuned for
+    ``settings.steps`` Adam steps so that ``code`` (one inverted code) renders the uint8 ``target`` face itself, with
+    the inversion's pixel and feature (``features``) losses, counted where ``mask`` (R, R) is true (see
+    :func:`invert`). A locality term keeps the renders of nearby codes (``code`` moved up to 30 % of the way to
+    random codes, four per step) as the original generator makes them, so that editing the code still works as
+    before. Normalisation layers stay in eval mode. ``progress`` and ``on_progress``: as in :func:`invert`."""
+    steps, lr, locality, seed = settings.steps, settings.lr, settings.locality, settings.seed
     tuned = copy.deepcopy(generator).requires_grad_(True)
     device = generator.device
     pivot = torch.from_numpy(generator.validate_codes(code[None], space)).to(device)
