@@ -49,6 +49,14 @@ space_option = click.option(
     show_default=True,
     help="Latent space of the codes (w and wp: StyleGAN models; wp is layers x dim).",
 )
+out_option = click.option(
+    "-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty)."
+)
+
+
+def batch_option(default: int):
+    """--batch-size / -b with ``default``."""
+    return click.option("--batch-size", "-b", type=int, default=default, show_default=True, callback=_positive)
 
 
 def _shard(ctx: click.Context, param: click.Parameter, value: str | None):
@@ -248,10 +256,8 @@ def cli() -> None:
 @click.option("-n", "--num", "n", type=int, default=64, show_default=True, callback=_positive, help="Number of faces.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed for the codes.")
 @model_option
-@click.option(
-    "-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty)."
-)
-@click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@out_option
+@batch_option(64)
 @click.option("--no-images", is_flag=True, help="Write only the codes, the grid preview and the manifest.")
 @click.option(
     "--codes",
@@ -338,9 +344,7 @@ def sample(
     help="Comma-separated attributes [default: pose,smile,age,gender,eyeglasses and every --scorer].",
 )
 @learned_scorers_option
-@click.option(
-    "-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty)."
-)
+@out_option
 @click.option("--batch-size", "-b", type=int, default=256, show_default=True, callback=_positive)
 @click.option("--strict", is_flag=True, help="Fail on an unreadable file instead of skipping it.")
 @space_option
@@ -427,9 +431,7 @@ def score(
 
 @cli.command("merge")
 @click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty)."
-)
+@out_option
 @device_option
 @overwrite_option
 def merge_cmd(parts, out, device, overwrite) -> None:
@@ -531,7 +533,7 @@ def _names(value: str | None) -> list[str]:
 @click.option("--condition", help="Comma-separated boundaries (shipped names or .npy paths) to project out.")
 @click.option("--name", help="Boundary file name (default: the attribute).")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Folder for NAME.npy and NAME.json.")
-@click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@batch_option(64)
 @boundary_space_option
 @device_option
 @weights_option
@@ -727,7 +729,7 @@ def _boundary_overrides(values: tuple[str, ...]) -> dict[str, str]:
 )
 @learned_scorers_option
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
-@click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@batch_option(64)
 @inversion_options
 @click.option(
     "--paste",
@@ -908,10 +910,8 @@ def edit(
     help="GANSpace: codes sampled for the PCA.",
 )
 @learned_scorers_option
-@click.option(
-    "-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty)."
-)
-@click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@out_option
+@batch_option(64)
 @device_option
 @weights_option
 @overwrite_option
@@ -1232,7 +1232,7 @@ def train_detector_cmd(
 @click.option("--attr", help="Name of the attribute [default: the output file's name].")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Scorer file to write (NAME.scorer).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the cross-validation folds.")
-@click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@batch_option(64)
 @click.option(
     "--model", "-m", default=None, help=f"Generator that renders CODES.npy:ROW items [default: {DEFAULT_MODEL}]."
 )
@@ -1282,10 +1282,8 @@ def _sheet_summary(sheet) -> str:
 @click.option("-n", "--num", "n", type=int, default=48, show_default=True, callback=_positive, help="Number of faces.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed for the codes.")
 @model_option
-@click.option(
-    "-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty)."
-)
-@click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@out_option
+@batch_option(64)
 @device_option
 @weights_option
 @overwrite_option
@@ -1335,10 +1333,8 @@ def label_sheet_cmd(n, seed, model, out, batch_size, device, weights, overwrite)
     help="Seed of the pool [default: derived from the scorer file, so every retrained scorer sees new faces].",
 )
 @model_option
-@click.option(
-    "-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (must be new or empty)."
-)
-@click.option("--batch-size", "-b", type=int, default=64, show_default=True, callback=_positive)
+@out_option
+@batch_option(64)
 @device_option
 @weights_option
 @overwrite_option

@@ -18,15 +18,7 @@ from latentedit.models.analysis import FaceAnalysis
 from latentedit.models.generators import load_generator
 from latentedit.models.generators.stylegan2 import StyleGAN2Generator
 
-SMALL_STYLEGAN2 = {
-    "z_dim": 16,
-    "w_dim": 16,
-    "c_dim": 0,
-    "img_resolution": 16,
-    "img_channels": 3,
-    "mapping_kwargs": {"num_layers": 2},
-    "synthesis_kwargs": {"channel_base": 256, "channel_max": 16, "conv_clamp": 256, "architecture": "skip"},
-}
+from hostile import SMALL_STYLEGAN2
 
 torch.set_num_threads(2)
 
