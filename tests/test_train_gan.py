@@ -309,10 +309,19 @@ def test_a_failed_checkpoint_keeps_the_last_good_one(tmp_path, run_cli, faces16,
 
 
 def _torchrun(*args: str) -> subprocess.CompletedProcess:
-    command = [*TORCHRUN, "-m", "latentedit", *args]
-    return subprocess.run(
-        command, capture_output=True, text=True, cwd=ROOT, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
-    )
+    return _two_processes([*TORCHRUN, "-m", "latentedit", *args])
+
+
+def _two_processes(command: list[str]) -> subprocess.CompletedProcess:
+    """``command`` under torchrun, run again once if a process died of a signal: in a fresh CI environment gloo's
+    start-up aborted one rank once (SIGABRT) where dozens of local runs passed. A wrong answer fails both times."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for attempt in range(2):
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
+        if done.returncode == 0 or "Signal " not in done.stderr or attempt:
+            return done
+        print(f"torchrun attempt 1 failed by a signal; stderr began:\n{done.stderr[:3000]}")
+    return done
 
 
 @pytest.mark.slow
@@ -347,10 +356,8 @@ def test_two_processes_compute_the_gradients_of_one(tmp_path, faces16, faces64, 
         [sys.executable, script, data, str(tmp_path / "one.pt"), arch], capture_output=True, text=True, env=env
     )
     assert alone.returncode == 0, alone.stderr[-2000:]
-    pair = subprocess.run(
-        [*TORCHRUN, script, data, str(tmp_path / "two.pt"), arch], capture_output=True, text=True, env=env, timeout=600
-    )
-    assert pair.returncode == 0, pair.stderr[-2000:]
+    pair = _two_processes([*TORCHRUN, script, data, str(tmp_path / "two.pt"), arch])
+    assert pair.returncode == 0, pair.stderr[:2000] + "\n...\n" + pair.stderr[-2000:]
     one, two = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
     assert one.keys() == two.keys() and len(one) > 10
     for key in one:
