@@ -55,7 +55,7 @@ def stages(generator, codes: np.ndarray, precision: str, batch_size: int) -> dic
 
     def probes() -> None:
         with analysis.chip_inference():
-            scorers["smile"].probe.logits(probe_chips)
+            scorers["smile"].probe(torch.from_numpy(probe_chips).permute(0, 3, 1, 2).float())
 
     out = {
         "render": timed(lambda: [None for _ in render(generator, codes, batch_size=batch_size, progress=False)]),

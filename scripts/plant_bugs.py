@@ -52,8 +52,8 @@ BUGS = [
     Bug(
         "every scorer fed BGR instead of RGB",
         "latentedit/models/scoring.py",
-        "analysis.detect(images, rendered_resolution)",
-        "analysis.detect([image[..., ::-1] for image in images], rendered_resolution)",
+        "analysis.detect(images, framing)",
+        "analysis.detect([image[..., ::-1] for image in images], framing)",
         (*COLOUR, *CHECKSET),
     ),
     Bug(

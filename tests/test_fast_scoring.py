@@ -8,7 +8,7 @@ import pytest
 from latentedit.models.alignment import align, similarity_transform, similarity_transforms, template_points
 from latentedit.models.analysis import FaceAnalysis
 from latentedit.models.dlib import AGE_WEIGHTS, CHIP_TEMPLATE
-from latentedit.models.generators import render
+from latentedit.models.generators import generator_template, render
 from latentedit.models.onnxnet import OnnxNet
 from latentedit.models.scorers.agegender import chip_outputs
 from latentedit.models.scoring import load_scorers, score_codes
@@ -34,7 +34,7 @@ def test_batched_similarity_transforms_recover_known_maps_and_equal_single_solve
 
 def test_batched_crops_equal_align_face_by_face(dcgan, analysis):
     images = list(np.concatenate(list(render(dcgan, dcgan.sample(12, seed=8), progress=False))))
-    batch = analysis.detect(images, dcgan.resolution)
+    batch = analysis.detect(images, generator_template(dcgan))
     assert batch.found.sum() >= 10
     crops = batch.crops(64, "face", 1.12, -6.0)
     points = template_points("face")
@@ -55,7 +55,7 @@ def test_zeroed_tiny_weights_change_no_output_bit(dcgan, analysis):
 
     assert tiny(raw) > 10000 and tiny(analysis.age_network) == 0
     images = list(np.concatenate(list(render(dcgan, dcgan.sample(24, seed=5), progress=False))))
-    batch = analysis.detect(images, dcgan.resolution)
+    batch = analysis.detect(images, generator_template(dcgan))
     chips = np.concatenate([batch.crops(64, CHIP_TEMPLATE, s, r)[batch.found] for s, r in [(1.0, 0.0), (0.88, 6.0)]])
     assert np.array_equal(
         chip_outputs(raw, chips, mirror_average=True), chip_outputs(analysis.age_network, chips, mirror_average=True)

@@ -15,7 +15,7 @@ from latentedit.errors import UsageError
 from latentedit.models.alignment import TEMPLATES, align, face_mask, unalign
 from latentedit.models.encoder import load_encoder
 from latentedit.models.features import FeatureLoss
-from latentedit.models.generators import render
+from latentedit.models.generators import model_template, render
 from latentedit.models.generators.stylegan import StyleGANGenerator
 from latentedit.models.identity import image_similarity
 from latentedit.models.photo import PhotoFace
@@ -311,7 +311,9 @@ def test_invert_cli_writes_codes_pictures_and_metrics(tmp_path, run_cli, photos,
         name: [np.asarray(Image.open(out / f / f"{name}.png")) for f in ("one", "two")]
         for name in ("target", "reconstruction")
     }
-    expected = image_similarity(analysis, pictures["target"], pictures["reconstruction"], rendered_resolution=64)
+    expected = image_similarity(
+        analysis, pictures["target"], pictures["reconstruction"], framing=model_template("dcgan-digiface64")
+    )
     assert [p["identity"] for p in record["photos"]] == pytest.approx(expected, abs=1e-4)
     assert record["mean_identity"] == pytest.approx(expected.mean(), abs=1e-4) and expected.max() < 0.999
     assert "identity" in stdout

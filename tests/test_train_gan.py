@@ -18,9 +18,8 @@ from latentedit.core.kernel_distance import kernel_distance
 from latentedit.models.alignment import TEMPLATES
 from latentedit.models.feature_net import ImageFeatures
 from latentedit.models.gan import build_generator, build_networks, generator_file
-from latentedit.models.generators import load_generator, render
+from latentedit.models.generators import generator_template, load_generator, render
 from latentedit.models.generators.pggan import PGGANGenerator
-from latentedit.models.photo import generator_template
 from latentedit.specs import GeneratorSpec, OutputSpec
 
 ROOT = Path(__file__).resolve().parent.parent

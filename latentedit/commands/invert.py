@@ -9,7 +9,7 @@ import numpy as np
 
 from ..files.outputs import save_png, staged_output, write_json
 from ..models.analysis import FaceAnalysis
-from ..models.generators import run_record
+from ..models.generators import generator_template, run_record
 from ..models.identity import image_similarity
 from ..pictures import annotated_grid, preview_tiles
 from ..records import InversionRecord, InvertedPhoto
@@ -42,7 +42,7 @@ def invert_to_folder(request: InvertRequest) -> InversionRecord:
             paths, generator, space=request.space, options=request.options, analysis=analysis
         )
         targets = [photo.filled(image) for photo, image in zip(photos, result.images)]
-        identity = image_similarity(analysis, targets, list(result.images), rendered_resolution=generator.resolution)
+        identity = image_similarity(analysis, targets, list(result.images), framing=generator_template(generator))
         entries = []
         for name, photo, code, image, target, p, s, same in zip(
             photo_names(paths), photos, result.codes, result.images, targets, result.psnr, result.ssim, identity

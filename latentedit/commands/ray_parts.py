@@ -26,17 +26,24 @@ INSTALL = "pip install 'latentedit[ray]' (or: pip install ray)"
 
 
 @dataclass(frozen=True)
-class RayRequest:
-    """Run ``job`` (a ``SampleRequest`` or ``ScoreRequest`` without a shard) as ``parts`` Ray tasks of ``cpus`` CPUs
-    each on the cluster at ``address`` (None: a new local one with ``local_cpus`` CPUs), retrying a failed part up to
-    ``retries`` times, and merge the parts into the job's output."""
+class RaySettings:
+    """How a job's parts run on Ray: ``parts`` tasks of ``cpus`` CPUs each, on the cluster at ``address`` (None: a
+    new local one with ``local_cpus`` CPUs), a failed part retried up to ``retries`` times."""
 
-    job: Any
-    parts: int
+    parts: int = 4
     address: str | None = None
     cpus: float = 1.0
     local_cpus: int | None = None
     retries: int = 3
+
+
+@dataclass(frozen=True)
+class RayRequest:
+    """Run ``job`` (a ``SampleRequest`` or ``ScoreRequest`` without a shard) on Ray as ``settings`` say, and merge
+    the parts into the job's output."""
+
+    job: Any
+    settings: RaySettings = RaySettings()
     progress: bool | None = None
 
 
@@ -48,8 +55,9 @@ def parts_folder(out: Path) -> Path:
 
 def run_on_ray(request: RayRequest) -> MergeResult:
     """Compute every part of ``request.job`` on Ray, then merge them into ``request.job.output``."""
-    if request.parts < 1:
-        raise UsageError(f"--parts must be 1 or more, got {request.parts}")
+    settings = request.settings
+    if settings.parts < 1:
+        raise UsageError(f"--parts must be 1 or more, got {settings.parts}")
     if getattr(request.job, "shard", None) is not None:
         raise UsageError("--ray runs every part itself: give --parts N, not --shard")
     try:
@@ -59,39 +67,39 @@ def run_on_ray(request: RayRequest) -> MergeResult:
 
     output = request.job.output
     folder = parts_folder(output.path)
-    _connect(ray, request)
+    _connect(ray, settings)
     try:
-        task = ray.remote(num_cpus=request.cpus, max_retries=request.retries, retry_exceptions=False)(_run_part)
+        task = ray.remote(num_cpus=settings.cpus, max_retries=settings.retries, retry_exceptions=False)(_run_part)
         jobs = {
             task.remote(
                 dataclasses.replace(
-                    request.job, output=OutputSpec(folder), shard=Shard(k, request.parts), progress=False
+                    request.job, output=OutputSpec(folder), shard=Shard(k, settings.parts), progress=False
                 ),
-                request.cpus,
+                settings.cpus,
             ): k
-            for k in range(request.parts)
+            for k in range(settings.parts)
         }
-        _wait(ray, jobs, request)
+        _wait(ray, jobs, settings, request.progress)
     finally:
-        if request.address is None:
+        if settings.address is None:
             ray.shutdown()
     return merge(MergeRequest(output=output, parts=(folder,), device=request.job.generator.device))
 
 
-def _connect(ray, request: RayRequest) -> None:
-    """Join the cluster at ``request.address``, or start a local one bound to 127.0.0.1."""
+def _connect(ray, settings: RaySettings) -> None:
+    """Join the cluster at ``settings.address``, or start a local one bound to 127.0.0.1."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-    if request.address not in (None, "auto"):
-        _probe(request.address)
+    if settings.address not in (None, "auto"):
+        _probe(settings.address)
     try:
-        if request.address is None:
-            ray.init(num_cpus=request.local_cpus, _node_ip_address="127.0.0.1", **options)
+        if settings.address is None:
+            ray.init(num_cpus=settings.local_cpus, _node_ip_address="127.0.0.1", **options)
         else:
-            ray.init(address=request.address, **options)
+            ray.init(address=settings.address, **options)
     except Exception as exc:  # ConnectionError, ValueError, RuntimeError... depending on how the address fails
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"cannot reach the Ray cluster at {request.address or 'a local cluster'}: {reason}") from None
+        raise UsageError(f"cannot reach the Ray cluster at {settings.address or 'a local cluster'}: {reason}") from None
 
 
 def _probe(address: str, timeout: float = 5.0) -> None:
@@ -105,12 +113,12 @@ def _probe(address: str, timeout: float = 5.0) -> None:
         raise UsageError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
-def _wait(ray, jobs: dict, request: RayRequest) -> None:
+def _wait(ray, jobs: dict, settings: RaySettings, progress: bool | None) -> None:
     """Wait for every part, showing parts done and faces per second; the first part that fails for good stops
     the run with its error."""
     pending = list(jobs)
     start, faces = time.perf_counter(), 0
-    show = request.progress if request.progress is not None else True
+    show = progress if progress is not None else True
     with tqdm(total=len(pending), unit="part", desc="parts", disable=not show, leave=False) as bar:
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
@@ -121,7 +129,7 @@ def _wait(ray, jobs: dict, request: RayRequest) -> None:
                 if isinstance(cause, UsageError):
                     raise cause from None
                 raise UsageError(
-                    f"part {jobs[done[0]]} of {request.parts} failed after {request.retries} retries: "
+                    f"part {jobs[done[0]]} of {settings.parts} failed after {settings.retries} retries: "
                     f"{str(exc).splitlines()[0]}"
                 ) from None
             bar.update(1)

@@ -19,7 +19,7 @@ from ..files.paths import require_file
 from ..files.weights import sha256_file
 from ..models import scoring
 from ..models.analysis import FaceAnalysis
-from ..models.generators import run_record
+from ..models.generators import model_template, run_record
 from ..models.scoring import BATCH_SIZE, load_scorers, parse_attributes
 from ..records import EditRecord, FileRef, SampleManifest, ScoreFile, ScoreManifest, utc_now
 from ..specs import GeneratorSpec, OutputSpec, StyleOptions
@@ -165,14 +165,13 @@ def score(request: ScoreRequest) -> ScoreRun:
         if paths:
             images = _readable(paths, strict, skipped, labels)
             # a sample folder's PNGs are scored exactly as its codes would be
-            resolution = made.resolution if made else None
             scores = scoring.score_images(
                 images,
                 scorers,
                 batch_size=request.batch_size,
                 progress=request.progress,
                 total=len(paths),
-                rendered_resolution=resolution,
+                framing=model_template(made.model) if made else None,
             )
             origin = {"images": str(request.source)}
             if len(scores) == 0:

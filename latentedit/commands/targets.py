@@ -21,7 +21,7 @@ from ..errors import UsageError
 from ..files.boundaries import resolve_boundary
 from ..files.weights import sha256_file
 from ..models.analysis import FaceAnalysis
-from ..models.generators import Generator, downstream_codes, render
+from ..models.generators import Generator, downstream_codes, generator_template, render
 from ..models.scoring import SCORERS, Scores, load_scorers, score_codes, score_images
 from ..records import AutoConditions, EditTarget, TargetFace
 
@@ -125,7 +125,7 @@ def readings(
         scorers,
         batch_size=batch_size,
         progress=False,
-        rendered_resolution=renderers[0].resolution,
+        framing=generator_template(renderers[0]),
         identity=identity,
     )
 

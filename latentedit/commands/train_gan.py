@@ -51,7 +51,7 @@ from ..models.alignment import template_points
 from ..models.analysis import FaceAnalysis
 from ..models.feature_net import ImageFeatures
 from ..models.gan import ARCHS, DCGAN_RESOLUTION, PGGAN_RESOLUTIONS, Synthesis, build_networks, generator_file
-from ..models.generators import MODELS, Generator, render
+from ..models.generators import MODELS, Generator, generator_template, render
 from ..models.generators.pggan import PGGANGenerator
 from ..pictures import image_grid, line_panels, preview_tiles
 from ..records import FaceDatasetRecord, SampleManifest, TrainRunRecord, utc_now
@@ -487,7 +487,7 @@ class Evaluator:
         kid, spread = kernel_distance(
             self.features(images), self.reference, subsets=100, subset_size=subset, seed=self.seed
         )
-        found = self.analysis.detect(list(images), rendered_resolution=images.shape[1]).found.mean()
+        found = self.analysis.detect(list(images), framing=generator_template(generator)).found.mean()
         return {"kid": kid, "kid_std": spread, "faces_found": float(found)}
 
 

@@ -18,17 +18,12 @@ from PIL import Image
 from ..device import resolve_device
 from .alignment import similarity_transforms, template_points, warp
 from .dlib import AGE_WEIGHTS
-from .mtcnn import MTCNN, Face
+from .mtcnn import MTCNN, Face, framing_prior
 from .onnxnet import OnnxNet
 
 if TYPE_CHECKING:
     from .identity import IdentityEmbedder
     from .scorers.attribute_probe import AttributeProbe
-
-# A generator's face fills its frame (MTCNN boxes of dcgan-digiface64 faces span ~0.7 of it, of FFHQ-aligned
-# ones ~0.5): rendered faces are searched from this fraction of the resolution up first, then from 20 px.
-RENDERED_FACE_FRACTION = 0.6
-
 
 PRECISIONS = ("float32", "bfloat16")
 
@@ -75,11 +70,13 @@ class FaceAnalysis:
 
         return IdentityEmbedder.load(self.device)
 
-    def detect(self, images: Sequence[np.ndarray], rendered_resolution: int | None = None) -> "FaceBatch":
-        """The largest face in each uint8 RGB image. For a generator's renders pass ``rendered_resolution``: faces
-        are then searched from :data:`RENDERED_FACE_FRACTION` of the frame up first, about a third faster."""
-        first = RENDERED_FACE_FRACTION * rendered_resolution if rendered_resolution else None
-        return FaceBatch(images, [faces[0] if faces else None for faces in self.mtcnn.detect(images, first)])
+    def detect(self, images: Sequence[np.ndarray], framing: np.ndarray | None = None) -> "FaceBatch":
+        """The largest face in each uint8 RGB image. For a generator's renders pass its ``framing`` (the five-point
+        template of its faces, see models.generators.framing): MTCNN then starts from the box that framing puts
+        the face in instead of searching the image pyramid (about four times faster on 64x64 renders); images
+        where that finds no face are searched in full."""
+        priors = None if framing is None else framing_prior(framing)
+        return FaceBatch(images, [faces[0] if faces else None for faces in self.mtcnn.detect(images, priors=priors)])
 
 
 class FaceBatch:

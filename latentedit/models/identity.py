@@ -425,11 +425,9 @@ def image_similarity(
     first: Sequence[np.ndarray],
     second: Sequence[np.ndarray],
     *,
-    rendered_resolution: int | None = None,
+    framing: np.ndarray | None = None,
 ) -> np.ndarray:
     """Float (N,): the cosine of the identity embeddings of the largest face in each pair of uint8 RGB images
-    ``first[i]``, ``second[i]``; NaN where either has no face (``rendered_resolution``: see FaceAnalysis.detect)."""
-    embeddings = [
-        analysis.identity.embed_batch(analysis.detect(images, rendered_resolution)) for images in (first, second)
-    ]
+    ``first[i]``, ``second[i]``; NaN where either has no face (``framing``: see FaceAnalysis.detect)."""
+    embeddings = [analysis.identity.embed_batch(analysis.detect(images, framing)) for images in (first, second)]
     return similarity(*embeddings).astype(np.float64)

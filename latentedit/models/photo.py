@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import NoFaceError, UsageError
-from .alignment import align, coverage, face_mask, template_points, unalign
+from .alignment import align, coverage, face_mask, unalign
 from .analysis import FaceAnalysis
-from .generators import MODELS, Generator
+from .generators import Generator, generator_template
 from .mtcnn import Face
 
 MIN_FACE_PIXELS = 32  # faces with a shorter box side than this are warned about: too little of them to go on
@@ -77,15 +77,6 @@ class PhotoFace:
         rows = slice(max(0, int(cy - half)), min(height, int(np.ceil(cy + half))))
         cols = slice(max(0, int(cx - half)), min(width, int(np.ceil(cx + half))))
         return rows, cols
-
-
-def generator_template(generator: Generator) -> np.ndarray:
-    """The five-point framing of ``generator``'s samples (crop units): the generator's own (a trained generator
-    file's), else the registry's (default: FFHQ's)."""
-    if generator.template is not None:
-        return template_points(generator.template)
-    info = MODELS.get(generator.name)
-    return template_points(info.template if info is not None else "ffhq")
 
 
 def align_photos(

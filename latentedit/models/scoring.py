@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from ..errors import LatentEditError, UsageError
 from .analysis import FaceAnalysis
-from .generators import Generator, render
+from .generators import Generator, generator_template, render
 from .scorers import Scorer
 from .scorers.agegender import AgeScorer
 from .scorers.attribute_probe import FEATURE_DIM, EyeglassesScorer, GenderScorer, SmileScorer
@@ -107,12 +107,12 @@ def score_batch(
     images: Sequence[np.ndarray],
     scorers: dict[str, Scorer],
     analysis: FaceAnalysis,
-    rendered_resolution: int | None = None,
+    framing: np.ndarray | None = None,
     identity: bool = False,
 ) -> Scores:
     """Detect the largest face in each uint8 RGB image and score it with every scorer (see
-    :meth:`FaceAnalysis.detect` for ``rendered_resolution``); with ``identity``, also embed it."""
-    batch = analysis.detect(images, rendered_resolution)
+    :meth:`FaceAnalysis.detect` for ``framing``); with ``identity``, also embed it."""
+    batch = analysis.detect(images, framing)
     confidence = np.array([f.score if f is not None else np.nan for f in batch.faces])
     embeddings = analysis.identity.embed_batch(batch) if identity else None
     return Scores(list(scorers), {n: s.score(batch) for n, s in scorers.items()}, batch.found, confidence, embeddings)
@@ -125,18 +125,18 @@ def score_images(
     batch_size: int = BATCH_SIZE,
     progress: bool | None = None,
     total: int | None = None,
-    rendered_resolution: int | None = None,
+    framing: np.ndarray | None = None,
     identity: bool = False,
 ) -> Scores:
     """Scores of every scorer for uint8 (H, W, 3) RGB images, processed ``batch_size`` at a time (the scorers'
-    face analysis finds the faces; ``rendered_resolution``: the images are a generator's renders); with
+    face analysis finds the faces; ``framing``: the images are renders of a generator with that framing); with
     ``identity``, also the faces' identity embeddings."""
     analysis = next(iter(scorers.values())).analysis
     parts: list[Scores] = []
     show = progress if progress is not None else (total or 0) > batch_size
     with tqdm(total=total, unit="face", desc="scoring", disable=not show, leave=False) as bar:
         for chunk in _chunks(images, batch_size):
-            parts.append(score_batch(chunk, scorers, analysis, rendered_resolution, identity))
+            parts.append(score_batch(chunk, scorers, analysis, framing, identity))
             bar.update(len(chunk))
     return Scores.concatenate(list(scorers), parts)
 
@@ -160,7 +160,7 @@ def score_codes(
         batch_size=batch_size,
         progress=progress,
         total=len(codes),
-        rendered_resolution=generator.resolution,
+        framing=generator_template(generator),
         identity=identity,
     )
 
@@ -173,7 +173,7 @@ def face_features(
     batch_size: int = BATCH_SIZE,
     progress: bool | None = None,
     total: int | None = None,
-    rendered_resolution: int | None = None,
+    framing: np.ndarray | None = None,
 ) -> np.ndarray:
     """Float32 (N, FEATURE_DIM) face features of uint8 RGB images, NaN rows where no face was found: what every probe
     scorer (shipped or learned) reads, computed as :func:`score_images` computes them. With ``mirror``, (N, 2,
@@ -183,7 +183,7 @@ def face_features(
     show = progress if progress is not None else (total or 0) > batch_size
     with tqdm(total=total, unit="face", desc="face features", disable=not show, leave=False) as bar:
         for chunk in _chunks(images, batch_size):
-            batch = analysis.detect(chunk, rendered_resolution)
+            batch = analysis.detect(chunk, framing)
             part = np.full((len(chunk), len(views), FEATURE_DIM), np.nan, np.float32)
             for k, flipped in enumerate(views):
                 features = analysis.attribute_probe.batch_features(batch, batch.found, flipped)
@@ -213,7 +213,7 @@ def codes_features(
         batch_size=batch_size,
         progress=progress,
         total=len(codes),
-        rendered_resolution=generator.resolution,
+        framing=generator_template(generator),
     )
 
 

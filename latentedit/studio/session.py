@@ -30,7 +30,7 @@ from ..files.images import read_image
 from ..files.outputs import safe_name, save_png, staged_output, write_files_atomically, write_json
 from ..files.weights import sha256_file
 from ..models.analysis import FaceAnalysis
-from ..models.generators import Generator, downstream_codes, render, run_record, to_uint8
+from ..models.generators import Generator, downstream_codes, generator_template, render, run_record, to_uint8
 from ..models.photo import PhotoFace
 from ..models.scoring import load_scorers, score_images
 from ..specs import GeneratorSpec, PhotoOptions
@@ -576,7 +576,7 @@ class Studio:
             [rendered.view],
             self.scorers,
             progress=False,
-            rendered_resolution=None if rendered.photo else self.generator.resolution,
+            framing=None if rendered.photo else generator_template(self.generator),
         )
         return {name: (None if np.isnan(found[name][0]) else round(float(found[name][0]), 4)) for name in found.names}
 

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ... import __version__
@@ -15,6 +16,7 @@ from ...files.paths import first_line, require_file
 from ...files.weights import PackagedWeights, load_state_dict, sha256_file
 from ...records import utc_now
 from ...specs import DEFAULT_MODEL, StyleOptions
+from ..alignment import template_points
 from .base import Generator, downstream_codes, render, to_typical_norm, to_uint8
 from .dcgan import DCGANGenerator
 from .pggan import PGGANGenerator
@@ -28,7 +30,9 @@ __all__ = [
     "ModelInfo",
     "MODELS",
     "DEFAULT_MODEL",
+    "generator_template",
     "get_model",
+    "model_template",
     "load_generator",
     "render",
     "run_record",
@@ -172,6 +176,18 @@ def get_model(name: str) -> ModelInfo:
         return MODELS[name]
     except KeyError:
         raise UsageError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
+
+
+def model_template(name: str) -> np.ndarray:
+    """The five-point framing (crop units) of the samples of registry model ``name`` (unknown names: FFHQ's)."""
+    info = MODELS.get(name)
+    return template_points(info.template if info is not None else "ffhq")
+
+
+def generator_template(generator: Generator) -> np.ndarray:
+    """The five-point framing of ``generator``'s samples (crop units): the generator's own (a trained generator
+    file's), else the registry's (default: FFHQ's)."""
+    return template_points(generator.template) if generator.template is not None else model_template(generator.name)
 
 
 def load_generator(
