@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentedit.commands.ray_parts import RayRequest, run_on_ray
+from latentedit.commands.ray_parts import RayRequest, RaySettings, run_on_ray
 from latentedit.commands.score import ScoreRequest
 from latentedit.devtools import machine, write_section
 from latentedit.models.generators import load_generator
@@ -51,7 +51,7 @@ def main() -> None:
             precision=args.precision,
         )
         began = time.perf_counter()
-        run_on_ray(RayRequest(job=request, parts=parts, local_cpus=workers, progress=False))
+        run_on_ray(RayRequest(job=request, settings=RaySettings(parts=parts, local_cpus=workers), progress=False))
         return time.perf_counter() - began
 
     one_face = job(1, root / "one.npy", 1, "one")

@@ -100,18 +100,37 @@ def ray_options(command):
     return command
 
 
-def _run(ctx: click.Context, request, ray_address: str | None, parts: int | None, ray_cpus: float):
-    """``request`` run by its command, or with --ray as Ray tasks; None when run on Ray (merged, echoed here)."""
+def _ray_settings(ctx: click.Context, ray_address: str | None, parts: int | None, ray_cpus: float):
+    """The --ray options as RaySettings, or None without --ray (then --parts and --ray-cpus are refused)."""
     if ray_address is None:
         _refuse_given(ctx, "without --ray", "parts", "ray_cpus")
+        return None
+    from .commands.ray_parts import RaySettings
+
+    address = None if ray_address == "local" else ray_address
+    return RaySettings(parts=parts or 4, address=address, cpus=ray_cpus)
+
+
+def _run(ctx: click.Context, request, ray_address: str | None, parts: int | None, ray_cpus: float):
+    """``request`` run by its command, or with --ray as Ray tasks; None when run on Ray (merged, echoed here)."""
+    settings = _ray_settings(ctx, ray_address, parts, ray_cpus)
+    if settings is None:
         return request
     from .commands.ray_parts import RayRequest, run_on_ray
 
-    address = None if ray_address == "local" else ray_address
-    result = run_on_ray(RayRequest(job=request, parts=parts or 4, address=address, cpus=ray_cpus))
+    result = run_on_ray(RayRequest(job=request, settings=settings))
     click.echo(f"ran {result.parts} parts on Ray and merged {result.n} rows into {result.out}")
     return None
 
+
+precision_option = click.option(
+    "--precision",
+    type=click.Choice(["float32", "bfloat16"]),
+    default="float32",
+    show_default=True,
+    help="bfloat16: run the age, gender and probe networks in bfloat16 (several times faster on CPUs with "
+    "AMX or AVX-512 BF16; scores move slightly, see docs/benchmarks.md).",
+)
 
 boundary_space_option = click.option(
     "--space",
@@ -352,14 +371,7 @@ def sample(
 @device_option
 @weights_option
 @overwrite_option
-@click.option(
-    "--precision",
-    type=click.Choice(["float32", "bfloat16"]),
-    default="float32",
-    show_default=True,
-    help="bfloat16: run the age, gender and probe networks in bfloat16 (several times faster on CPUs with "
-    "AMX or AVX-512 BF16; scores move slightly, see docs/benchmarks.md).",
-)
+@precision_option
 @shard_option
 @ray_options
 @click.pass_context
@@ -538,6 +550,8 @@ def _names(value: str | None) -> list[str]:
 @device_option
 @weights_option
 @overwrite_option
+@precision_option
+@ray_options
 @click.pass_context
 def train_boundary_cmd(
     ctx,
@@ -560,6 +574,10 @@ def train_boundary_cmd(
     device,
     weights,
     overwrite,
+    precision,
+    ray_address,
+    parts,
+    ray_cpus,
 ) -> None:
     """Learn an attribute's boundary: a linear SVM on the highest- and lowest-scored codes.
 
@@ -568,6 +586,8 @@ def train_boundary_cmd(
     scores in OUT. With --condition, also writes the conditional boundary NAME_c_COND1_COND2.npy whose normal
     is orthogonal to every condition's. With a learned scorer: --attr beard --scorer beard.scorer -n 50000. From
     labels by eye: --labels labels.csv --attr beard (--codes, if given, must be the file the labels name).
+    End to end with --ray [ADDRESS]: the faces are scored as --parts Ray tasks (work kept in OUT.parts/ until the
+    boundary is written, so a rerun continues where a failed run stopped).
     """
     from .commands.train_boundary import BoundaryRequest, train_boundary_files
 
@@ -575,6 +595,7 @@ def train_boundary_cmd(
         _refuse_given(
             ctx, "with --labels (the labelled codes are the data)", "n", "ratio", "split", "invalid_value", "batch_size"
         )
+    ray = _ray_settings(ctx, ray_address, parts, ray_cpus)
     result = train_boundary_files(
         BoundaryRequest(
             output=OutputSpec(out, overwrite),
@@ -593,6 +614,8 @@ def train_boundary_cmd(
             batch_size=batch_size,
             scorer_file=scorer_file,
             labels_files=labels_files,
+            precision=precision,
+            ray=ray,
         )
     )
     for boundary, path in result:

@@ -250,3 +250,21 @@ def test_cli_end_to_end_samples_scores_and_trains(tmp_path, run_cli):
     assert record["validation_accuracy"] >= 0.8
     learned, shipped = load_boundary(out / "pose.npy"), load_boundary(SHIPPED_DIR / "dcgan-digiface64" / "pose.npy")
     assert float(learned.normal @ shipped.normal) > 0.5
+    # run again into the same folder: refused before sampling and scoring anything, and nothing is touched
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, _, stderr = run_cli("train-boundary", "--attr", "pose", "-n", 100000, "-o", out, "--device", "cpu")
+    assert code == 2 and "pose.npy already holds results" in stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # --ray and --precision only concern faces scored end to end
+    for extra in (["--ray"], ["--precision", "bfloat16"]):
+        code, _, stderr = run_cli(
+            "train-boundary",
+            "--codes",
+            out / "z.npy",
+            "--scores",
+            out / "pose_scores.npy",
+            "-o",
+            tmp_path / "x",
+            *extra,
+        )
+        assert code == 2 and "score the faces of end-to-end training" in stderr and not (tmp_path / "x").exists()

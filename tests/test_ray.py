@@ -70,3 +70,25 @@ def test_an_unreachable_cluster_is_one_line(tmp_path, run_cli, dcgan):
     )
     assert code == 2 and stderr.strip().count("\n") == 0 and "cannot reach the Ray cluster at 127.0.0.1:1" in stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_train_boundary_on_ray_equals_one_process(tmp_path):
+    """End-to-end training with its faces scored as Ray tasks writes the same codes, scores and boundary as one
+    process, and removes its work folder once the boundary is written."""
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
+    common = ["train-boundary", "--attr", "pose", "-n", 160, "--ratio", 0.25, "--seed", 3, "-b", 16]
+    plain = latentedit(*common, "-o", tmp_path / "plain", env=env)
+    assert plain.wait(600) == 0, plain.stderr.read()
+    ray = latentedit(*common, "-o", tmp_path / "ray", "--ray", "--parts", 2, env=env)
+    stdout, stderr = ray.communicate(timeout=600)
+    assert ray.returncode == 0, stderr
+    for name in ("z.npy", "pose_scores.npy", "pose.npy"):
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
+    assert np.isfinite(np.load(tmp_path / "ray" / "pose_scores.npy")).mean() > 0.8
+    assert not Path(f"{tmp_path / 'ray'}.parts").exists()

@@ -2,6 +2,7 @@
 with a shipped or a learned scorer, train), or from codes labelled by eye; with its conditional variant;
 ``latentedit boundaries``: the cosine between boundaries."""
 
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -14,7 +15,7 @@ from ..errors import UsageError
 from ..files.boundaries import BOUNDARY_SPACES, boundary_writers, resolve_boundary, shipped_boundaries
 from ..files.codes import load_codes
 from ..files.labels import code_rows, read_labels
-from ..files.outputs import read_json, refuse_overlap, safe_name, write_files_atomically
+from ..files.outputs import check_output, read_json, refuse_overlap, safe_name, write_files_atomically
 from ..files.weights import sha256_file
 from ..models.analysis import FaceAnalysis
 from ..models.generators import downstream_codes
@@ -22,6 +23,8 @@ from ..models.scorers.learned import read_scorer
 from ..models.scoring import check_learned_name, load_scorers, score_codes
 from ..records import FileRef, SampleManifest
 from ..specs import GeneratorSpec, OutputSpec
+from .ray_parts import RayRequest, RaySettings, parts_folder, run_on_ray
+from .score import ScoreRequest
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,8 @@ class BoundaryRequest:
     InterFaceGAN; ``conditions``: boundaries (names or paths) to project out; ``name``: the file name (default: the
     attribute); ``space``: z or w. ``scorer_file``: end to end, score with this learned scorer (train-scorer).
     ``labels_files``: instead of scores, labels CSVs of rows of codes files (``codes_file``, if given, must be the
-    file they name): a linear SVM on the labelled codes themselves."""
+    file they name): a linear SVM on the labelled codes themselves. End to end, ``precision`` is the scorers'
+    (FaceAnalysis) and ``ray`` scores the faces as Ray tasks (see :func:`_scores_on_ray`)."""
 
     output: OutputSpec
     codes_file: Path | None = None
@@ -49,6 +53,8 @@ class BoundaryRequest:
     batch_size: int = 64
     scorer_file: Path | None = None
     labels_files: Sequence[Path] = ()
+    precision: str = "float32"
+    ray: RaySettings | None = None
 
 
 def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]]:
@@ -56,6 +62,11 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
     also ``OUT/z.npy`` (and ``w.npy`` for a W boundary) and ``OUT/{attr}_scores.npy``. Returns what was written."""
     codes_file, scores_file, attr, space = request.codes_file, request.scores_file, request.attr, request.space
     out = Path(request.output.path)
+    end_to_end = not request.labels_files and codes_file is None and scores_file is None
+    if not end_to_end and (request.ray is not None or request.precision != "float32"):
+        raise UsageError(
+            "--ray and --precision score the faces of end-to-end training (--attr, -n); here none are scored"
+        )
     if request.labels_files:
         return _from_labels(request)
     if request.scorer_file is not None and codes_file is not None:
@@ -88,11 +99,16 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
             learned = {attr: request.scorer_file}
         elif not attr:
             raise UsageError("give codes and scores files, or an attribute to sample and score end to end")
+        for target in (safe_name(request.name or attr, "the boundary name"), "z", f"{attr}_scores"):
+            check_output(out / f"{target}.npy", overwrite=request.output.overwrite, folder=False)  # before the work
         generator, digest = request.generator.load()
         generator.check_space(space)
         sampled = generator.sample(request.n, request.seed)
-        scorers = load_scorers([attr], FaceAnalysis(generator.device), learned)
-        scores = score_codes(generator, sampled, scorers, batch_size=request.batch_size)[attr].reshape(-1, 1)
+        if request.ray is not None:
+            scores = _scores_on_ray(request, request.ray, sampled, attr, learned)
+        else:
+            scorers = load_scorers([attr], FaceAnalysis(generator.device, request.precision), learned)
+            scores = score_codes(generator, sampled, scorers, batch_size=request.batch_size)[attr].reshape(-1, 1)
         kept = downstream_codes(generator, sampled, batch_size=request.batch_size) if space != "z" else {"z": sampled}
         codes = kept[space]
         weights = request.generator.weights
@@ -123,7 +139,32 @@ def train_boundary_files(request: BoundaryRequest) -> list[tuple[Boundary, Path]
         provenance=provenance,
         device=request.generator.device,
     )
-    return _write(request, boundary, conditions, extra, inputs=[codes_file, scores_file])
+    written = _write(request, boundary, conditions, extra, inputs=[codes_file, scores_file])
+    if request.ray is not None:
+        shutil.rmtree(parts_folder(out), ignore_errors=True)  # its codes and scores are in OUT now
+    return written
+
+
+def _scores_on_ray(
+    request: BoundaryRequest, ray: RaySettings, codes: np.ndarray, attr: str, learned: dict[str, Path]
+) -> np.ndarray:
+    """(N, 1) scores of ``codes`` for ``attr``, computed as ``score --codes --ray`` computes them: the codes and the
+    parts go to OUT.parts/, kept until the boundary is written so that a rerun only scores the missing parts."""
+    work = parts_folder(Path(request.output.path))
+    codes_file = work / "z.npy"
+    if not (codes_file.is_file() and np.array_equal(np.load(codes_file, mmap_mode="r"), codes)):
+        write_files_atomically({codes_file: partial(np.save, arr=codes)}, overwrite=True)
+    job = ScoreRequest(
+        output=OutputSpec(work / "scores", overwrite=True),
+        codes_file=codes_file,
+        generator=request.generator,
+        attrs=[attr],
+        scorers=learned,
+        batch_size=request.batch_size,
+        precision=request.precision,
+    )
+    run_on_ray(RayRequest(job=job, settings=ray))
+    return np.load(work / "scores" / f"{attr}_scores.npy")
 
 
 def _conditions(request: BoundaryRequest, model: str, attr: str) -> list[Boundary]:
