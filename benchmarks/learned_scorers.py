@@ -37,7 +37,7 @@ from latentedit.errors import UsageError
 from latentedit.files.boundaries import load_boundary, shipped_boundaries
 from latentedit.files.labels import Label
 from latentedit.models.analysis import FaceAnalysis
-from latentedit.models.generators import load_generator, render
+from latentedit.models.generators import generator_template, load_generator, render
 from latentedit.models.scorers.attribute_probe import FEATURE_DIM
 from latentedit.models.scorers.learned import probe_input
 from latentedit.models.scoring import SCORERS, score_codes
@@ -62,7 +62,7 @@ def features_and_scores(generator, codes: np.ndarray, analysis: FaceAnalysis, *,
     features = np.full((len(codes), len(views), FEATURE_DIM), np.nan, np.float32)
     scores = {name: np.full(len(codes), np.nan) for name in ATTRIBUTES}
     for start, images in zip(range(0, len(codes), batch), render(generator, codes, batch_size=batch, progress=False)):
-        faces = analysis.detect(list(images), generator.resolution)
+        faces = analysis.detect(list(images), generator_template(generator))
         rows = np.arange(start, start + len(images))
         for k, flipped in enumerate(views):
             features[rows[faces.found], k] = (

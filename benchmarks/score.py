@@ -16,7 +16,7 @@ import torch
 
 from latentedit.devtools import machine, write_section
 from latentedit.models.analysis import FaceAnalysis, FaceBatch
-from latentedit.models.generators import load_generator, render
+from latentedit.models.generators import generator_template, load_generator, render
 from latentedit.models.scoring import SCORERS, load_scorers, score_codes
 
 
@@ -44,7 +44,7 @@ def main() -> None:
     analysis = FaceAnalysis(args.device)
     scorers = load_scorers(list(SCORERS), analysis)
     images = list(np.concatenate(list(render(generator, codes, batch_size=args.batch_size, progress=False))))
-    batch = analysis.detect(images[: args.batch_size], generator.resolution)  # warm-up, as score_codes detects
+    batch = analysis.detect(images[: args.batch_size], generator_template(generator))  # warm-up, as score_codes detects
 
     def fresh_batch() -> FaceBatch:  # detection results without cached crops
         return FaceBatch(batch.images, batch.faces)
@@ -52,7 +52,7 @@ def main() -> None:
     stages = {
         "render": lambda: [None for _ in render(generator, codes, batch_size=args.batch_size, progress=False)],
         "detect (MTCNN)": lambda: [
-            analysis.detect(images[i : i + args.batch_size], generator.resolution)
+            analysis.detect(images[i : i + args.batch_size], generator_template(generator))
             for i in range(0, args.n, args.batch_size)
         ],
     }

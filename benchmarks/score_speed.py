@@ -18,7 +18,7 @@ from latentedit.core.evaluation import accuracy_rows
 from latentedit.devtools import load_checkset, machine, write_section
 from latentedit.models.analysis import FaceAnalysis, FaceBatch
 from latentedit.models.dlib import CHIP_TEMPLATE
-from latentedit.models.generators import load_generator, render
+from latentedit.models.generators import generator_template, load_generator, render
 from latentedit.models.scorers.agegender import AgeScorer
 from latentedit.models.scoring import ATTRIBUTES, load_scorers, score_codes
 
@@ -38,7 +38,7 @@ def stages(generator, codes: np.ndarray, precision: str, batch_size: int) -> dic
     scorers = load_scorers(None, analysis)
     images = list(np.concatenate(list(render(generator, codes, batch_size=batch_size, progress=False))))
     score_codes(generator, codes[:batch_size], scorers, batch_size=batch_size, progress=False)  # warm-up
-    detected = analysis.detect(images, generator.resolution)
+    detected = analysis.detect(images, generator_template(generator))
     found = detected.found
 
     def fresh() -> FaceBatch:
@@ -61,7 +61,7 @@ def stages(generator, codes: np.ndarray, precision: str, batch_size: int) -> dic
         "render": timed(lambda: [None for _ in render(generator, codes, batch_size=batch_size, progress=False)]),
         "detect (MTCNN)": timed(
             lambda: [
-                analysis.detect(images[i : i + batch_size], generator.resolution)
+                analysis.detect(images[i : i + batch_size], generator_template(generator))
                 for i in range(0, len(images), batch_size)
             ]
         ),

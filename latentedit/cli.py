@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .device import keep_freed_memory
 from .errors import LatentEditError, UsageError
 from .models.generators import MODELS
 from .specs import DEFAULT_MODEL, GeneratorSpec, InversionSettings, OutputSpec, PhotoOptions, StyleOptions
@@ -1715,6 +1716,7 @@ def _signalled(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the CLI and turns library errors into one line on stderr."""
+    keep_freed_memory()
     warnings.showwarning = lambda message, *_, **__: click.echo(f"latentedit: warning: {message}", err=True)
     handled = (signal.SIGTERM, signal.SIGHUP)
     previous = (

@@ -2,6 +2,9 @@
 network without its tiny weights bit for bit,
 bfloat16 chip networks within stated tolerances of float32."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -77,3 +80,34 @@ def test_bfloat16_scores_stay_close_to_float32(dcgan):
     assert np.corrcoef(plain["age"][plain.found], fast["age"][plain.found])[0, 1] > 0.99
     with pytest.raises(ValueError, match="precision must be one of"):
         FaceAnalysis("cpu", "int4")
+
+
+FAULTS = """
+import resource, sys, torch
+from latentedit.device import keep_freed_memory
+applied = keep_freed_memory() if sys.argv[1] == "keep" else None
+torch.set_num_threads(2)
+from latentedit.models.analysis import FaceAnalysis
+from latentedit.models.generators import load_generator
+from latentedit.models.scoring import load_scorers, score_codes
+generator, _ = load_generator("dcgan-digiface64", device="cpu")
+scorers = load_scorers(["age"], FaceAnalysis("cpu"))
+codes = generator.sample(64, seed=0)
+score_codes(generator, codes, scorers, batch_size=64, progress=False)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+score_codes(generator, codes, scorers, batch_size=64, progress=False)
+print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc settings")
+def test_freed_batches_are_reused_not_faulted_in_again():
+    """Scoring a second batch after keep_freed_memory reuses the first batch's memory (a handful of page faults,
+    measured 5); with glibc's defaults its large tensors are fresh mappings faulted in page by page (~260 000)."""
+    runs = {
+        mode: subprocess.run([sys.executable, "-c", FAULTS, mode], capture_output=True, text=True, check=True)
+        for mode in ("keep", "default")
+    }
+    (applied, kept), (_, default) = (runs[m].stdout.split() for m in ("keep", "default"))
+    assert applied == "True"
+    assert int(default) > 50000 and int(kept) < 2000, (kept, default)

@@ -140,6 +140,9 @@ def _run_part(job: Any, cpus: float) -> int:
     """One part, in a Ray worker: the ordinary command with ``job.shard`` set. Returns its row count."""
     import torch
 
+    from ..device import keep_freed_memory
+
+    keep_freed_memory()
     torch.set_num_threads(max(1, int(cpus)))
     from .sample import SampleRequest, sample
     from .score import score
