@@ -14,6 +14,7 @@ import time
 import numpy as np
 import torch
 
+from latentedit.device import keep_freed_memory
 from latentedit.devtools import machine, write_section
 from latentedit.models.analysis import FaceAnalysis, FaceBatch
 from latentedit.models.generators import generator_template, load_generator, render
@@ -95,5 +96,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # as the command line does
     torch.set_num_threads(2)
     main()

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from latentedit.core.evaluation import accuracy_rows
+from latentedit.device import keep_freed_memory
 from latentedit.devtools import load_checkset, machine, write_section
 from latentedit.models.analysis import FaceAnalysis, FaceBatch
 from latentedit.models.dlib import CHIP_TEMPLATE
@@ -132,4 +133,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # as the command line does
     main()
