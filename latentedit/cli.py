@@ -95,26 +95,32 @@ def ray_options(command):
         ),
         click.option("--parts", type=int, default=None, callback=_positive, help="Parts of a --ray job [default: 4]."),
         click.option("--ray-cpus", type=float, default=1.0, show_default=True, help="CPUs each --ray task holds."),
+        click.option(
+            "--ray-gpus",
+            type=float,
+            default=None,
+            help="GPUs each --ray task holds [default: 1 where the cluster has GPUs and --device is not cpu].",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def _ray_settings(ctx: click.Context, ray_address: str | None, parts: int | None, ray_cpus: float):
-    """The --ray options as RaySettings, or None without --ray (then --parts and --ray-cpus are refused)."""
+def _ray_settings(ctx: click.Context, ray_address: str | None, parts: int | None, ray_cpus: float, ray_gpus):
+    """The --ray options as RaySettings, or None without --ray (then the other --ray options are refused)."""
     if ray_address is None:
-        _refuse_given(ctx, "without --ray", "parts", "ray_cpus")
+        _refuse_given(ctx, "without --ray", "parts", "ray_cpus", "ray_gpus")
         return None
     from .commands.ray_parts import RaySettings
 
     address = None if ray_address == "local" else ray_address
-    return RaySettings(parts=parts or 4, address=address, cpus=ray_cpus)
+    return RaySettings(parts=parts or 4, address=address, cpus=ray_cpus, gpus=ray_gpus)
 
 
-def _run(ctx: click.Context, request, ray_address: str | None, parts: int | None, ray_cpus: float):
+def _run(ctx: click.Context, request, ray_address: str | None, parts: int | None, ray_cpus: float, ray_gpus):
     """``request`` run by its command, or with --ray as Ray tasks; None when run on Ray (merged, echoed here)."""
-    settings = _ray_settings(ctx, ray_address, parts, ray_cpus)
+    settings = _ray_settings(ctx, ray_address, parts, ray_cpus, ray_gpus)
     if settings is None:
         return request
     from .commands.ray_parts import RayRequest, run_on_ray
@@ -313,6 +319,7 @@ def sample(
     ray_address,
     parts,
     ray_cpus,
+    ray_gpus,
 ) -> None:
     """Generate faces and save their latent codes.
 
@@ -341,6 +348,7 @@ def sample(
         ray_address,
         parts,
         ray_cpus,
+        ray_gpus,
     )
     if request is None:
         return
@@ -398,6 +406,7 @@ def score(
     ray_address,
     parts,
     ray_cpus,
+    ray_gpus,
 ) -> None:
     """Score faces for the InterFaceGAN attributes.
 
@@ -430,6 +439,7 @@ def score(
         ray_address,
         parts,
         ray_cpus,
+        ray_gpus,
     )
     if request is None:
         return
@@ -579,6 +589,7 @@ def train_boundary_cmd(
     ray_address,
     parts,
     ray_cpus,
+    ray_gpus,
 ) -> None:
     """Learn an attribute's boundary: a linear SVM on the highest- and lowest-scored codes.
 
@@ -596,7 +607,7 @@ def train_boundary_cmd(
         _refuse_given(
             ctx, "with --labels (the labelled codes are the data)", "n", "ratio", "split", "invalid_value", "batch_size"
         )
-    ray = _ray_settings(ctx, ray_address, parts, ray_cpus)
+    ray = _ray_settings(ctx, ray_address, parts, ray_cpus, ray_gpus)
     result = train_boundary_files(
         BoundaryRequest(
             output=OutputSpec(out, overwrite),

@@ -12,6 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from latentedit.commands.ray_parts import gpus_per_part
+from latentedit.errors import UsageError
+
 pytest.importorskip("ray")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,3 +95,22 @@ def test_train_boundary_on_ray_equals_one_process(tmp_path):
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
     assert np.isfinite(np.load(tmp_path / "ray" / "pose_scores.npy")).mean() > 0.8
     assert not Path(f"{tmp_path / 'ray'}.parts").exists()
+
+
+def test_parts_hold_a_gpu_where_the_cluster_has_them():
+    assert gpus_per_part(None, "auto", 4) == 1 and gpus_per_part(None, "cuda", 1) == 1
+    assert gpus_per_part(None, "cpu", 4) == 0 and gpus_per_part(None, "auto", 0) == 0
+    assert gpus_per_part(0.5, "auto", 1) == 0.5 and gpus_per_part(0, "auto", 2) == 0
+    with pytest.raises(UsageError, match="the cluster has 0 GPUs, a part cannot hold 1"):
+        gpus_per_part(1, "auto", 0)
+
+
+@pytest.mark.slow
+def test_more_gpus_than_the_cluster_has_is_one_line(tmp_path, run_cli, dcgan):
+    """Ray would wait forever for a GPU a local cluster without one cannot give: refused at once."""
+    np.save(tmp_path / "z.npy", dcgan.sample(4, seed=1))
+    code, _, stderr = run_cli(
+        "score", "--codes", tmp_path / "z.npy", "-o", tmp_path / "out", "--ray", "--ray-gpus", 1, "--device", "cpu"
+    )
+    assert code == 2 and stderr.strip().count("\n") == 0 and "the cluster has 0 GPUs" in stderr, stderr
+    assert not (tmp_path / "out").exists()

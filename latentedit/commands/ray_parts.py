@@ -27,12 +27,14 @@ INSTALL = "pip install 'latentedit[ray]' (or: pip install ray)"
 
 @dataclass(frozen=True)
 class RaySettings:
-    """How a job's parts run on Ray: ``parts`` tasks of ``cpus`` CPUs each, on the cluster at ``address`` (None: a
-    new local one with ``local_cpus`` CPUs), a failed part retried up to ``retries`` times."""
+    """How a job's parts run on Ray: ``parts`` tasks of ``cpus`` CPUs and ``gpus`` GPUs each (None: one GPU where
+    the cluster has GPUs and the job's device is not the CPU, else none), on the cluster at ``address`` (None: a new
+    local one with ``local_cpus`` CPUs), a failed part retried up to ``retries`` times."""
 
     parts: int = 4
     address: str | None = None
     cpus: float = 1.0
+    gpus: float | None = None
     local_cpus: int | None = None
     retries: int = 3
 
@@ -69,7 +71,10 @@ def run_on_ray(request: RayRequest) -> MergeResult:
     folder = parts_folder(output.path)
     _connect(ray, settings)
     try:
-        task = ray.remote(num_cpus=settings.cpus, max_retries=settings.retries, retry_exceptions=False)(_run_part)
+        gpus = gpus_per_part(settings.gpus, request.job.generator.device, ray.cluster_resources().get("GPU", 0))
+        task = ray.remote(num_cpus=settings.cpus, num_gpus=gpus, max_retries=settings.retries, retry_exceptions=False)(
+            _run_part
+        )
         jobs = {
             task.remote(
                 dataclasses.replace(
@@ -84,6 +89,16 @@ def run_on_ray(request: RayRequest) -> MergeResult:
         if settings.address is None:
             ray.shutdown()
     return merge(MergeRequest(output=output, parts=(folder,), device=request.job.generator.device))
+
+
+def gpus_per_part(asked: float | None, device: str, cluster_gpus: float) -> float:
+    """The GPUs each part holds: ``asked``, else one where the cluster has GPUs and ``device`` is not the CPU.
+    Refuses a number the cluster cannot give (Ray would wait for it forever)."""
+    if asked is None:
+        return 1.0 if cluster_gpus >= 1 and device != "cpu" else 0.0
+    if asked < 0 or asked > cluster_gpus:
+        raise UsageError(f"--ray-gpus {asked:g}: the cluster has {cluster_gpus:g} GPUs, a part cannot hold {asked:g}")
+    return asked
 
 
 def _connect(ray, settings: RaySettings) -> None:
