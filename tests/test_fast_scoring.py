@@ -102,8 +102,8 @@ print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc settings")
 def test_freed_batches_are_reused_not_faulted_in_again():
-    """Scoring a second batch after keep_freed_memory reuses the first batch's memory (a handful of page faults,
-    measured 5 to 2 600); with glibc's defaults its large tensors are fresh mappings faulted in page by page (~260 000)."""
+    """Scoring a second batch after keep_freed_memory reuses the first batch's memory (few page faults, measured
+    5 to 2 600); with glibc's defaults its large tensors are fresh mappings faulted in page by page (~260 000)."""
     runs = {
         mode: subprocess.run([sys.executable, "-c", FAULTS, mode], capture_output=True, text=True, check=True)
         for mode in ("keep", "default")
