@@ -8,6 +8,7 @@ into OUT. Ray is optional (``pip install 'latentedit[ray]'``); without an addres
 """
 
 import dataclasses
+import logging
 import os
 import socket
 import time
@@ -107,6 +108,9 @@ def _connect(ray, settings: RaySettings) -> None:
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     if settings.address not in (None, "auto"):
         _probe(settings.address)
+    quiet = logging.getLogger("ray")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # Ray's start-up notes (token authentication...) would interleave with ours
     try:
         if settings.address is None:
             ray.init(num_cpus=settings.local_cpus, _node_ip_address="127.0.0.1", **options)
@@ -115,6 +119,8 @@ def _connect(ray, settings: RaySettings) -> None:
     except Exception as exc:  # ConnectionError, ValueError, RuntimeError... depending on how the address fails
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"cannot reach the Ray cluster at {settings.address or 'a local cluster'}: {reason}") from None
+    finally:
+        quiet.setLevel(level)
 
 
 def _probe(address: str, timeout: float = 5.0) -> None:
