@@ -173,6 +173,34 @@ BUGS = [
         'np.argsort(-np.abs(logits[usable]), kind="stable")',
         ("tests/test_learned_scorers.py::test_suggest_prefers_uncertain_faces",),
     ),
+    Bug(
+        "rendered faces searched over the whole pyramid, the framing ignored",
+        "latentedit/models/mtcnn.py",
+        "proposals = self._propose(batch) if priors is None else self._prior_proposals(batch, priors)",
+        "proposals = self._propose(batch)",
+        ("tests/test_faces.py::test_known_framing_skips_the_pyramid_and_falls_back_to_it",),
+    ),
+    Bug(
+        "the framing's box placed from the mouth instead of the eyes",
+        "latentedit/models/mtcnn.py",
+        "eyes[1] + 0.3 * distance",
+        "mouth[1] + 0.3 * distance",
+        ("tests/test_faces.py::test_known_framing_skips_the_pyramid_and_falls_back_to_it", *COLOUR),
+    ),
+    Bug(
+        "freed memory returned to the system at once",
+        "latentedit/device.py",
+        "_KEEP = -1, -3, 2**31 - 1",
+        "_KEEP = -1, -3, 128 * 1024",
+        ("tests/test_fast_scoring.py::test_freed_batches_are_reused_not_faulted_in_again",),
+    ),
+    Bug(
+        "train-boundary --ray reads its parts' scores one row off",
+        "latentedit/commands/train_boundary.py",
+        'return np.load(work / "scores" / f"{attr}_scores.npy")',
+        'return np.roll(np.load(work / "scores" / f"{attr}_scores.npy"), 1)',
+        ("tests/test_ray.py::test_train_boundary_on_ray_equals_one_process",),
+    ),
 ]
 
 
