@@ -165,7 +165,8 @@ def main() -> None:
             ),
             (
                 f"Machine: {machine()}. 1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, on "
-                f"{os.cpu_count()} cores (other work was running)."
+                f"{os.cpu_count()} cores"
+                + (" (other work was running)." if max(load) > 0.5 * (os.cpu_count() or 1) else ", a quiet machine.")
             ),
             "",
             *table,
