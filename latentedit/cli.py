@@ -27,9 +27,15 @@ def _refuse_given(ctx: click.Context, when: str, *names: str) -> None:
         raise UsageError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} nothing {when}")
 
 
-def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     if value is not None and value <= 0:
-        raise click.BadParameter(f"must be positive, got {value}")
+        raise click.BadParameter(f"must be positive, got {value:g}")
+    return value
+
+
+def _not_negative(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and value < 0:
+        raise click.BadParameter(f"must be 0 or more, got {value:g}")
     return value
 
 
@@ -94,11 +100,19 @@ def ray_options(command):
             "`pip install 'latentedit[ray]'`.",
         ),
         click.option("--parts", type=int, default=None, callback=_positive, help="Parts of a --ray job [default: 4]."),
-        click.option("--ray-cpus", type=float, default=1.0, show_default=True, help="CPUs each --ray task holds."),
+        click.option(
+            "--ray-cpus",
+            type=float,
+            default=1.0,
+            show_default=True,
+            callback=_positive,
+            help="CPUs each --ray task holds.",
+        ),
         click.option(
             "--ray-gpus",
             type=float,
             default=None,
+            callback=_not_negative,
             help="GPUs each --ray task holds [default: 1 where the cluster has GPUs and --device is not cpu].",
         ),
     ]

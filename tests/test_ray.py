@@ -114,3 +114,19 @@ def test_more_gpus_than_the_cluster_has_is_one_line(tmp_path, run_cli, dcgan):
     )
     assert code == 2 and stderr.strip().count("\n") == 0 and "the cluster has 0 GPUs" in stderr, stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--parts", 0], "'--parts': must be positive, got 0"),
+        (["--ray-cpus", -1], "'--ray-cpus': must be positive, got -1"),
+        (["--ray-gpus", -0.5], "'--ray-gpus': must be 0 or more, got -0.5"),
+    ],
+)
+def test_impossible_ray_resources_are_one_line(tmp_path, run_cli, dcgan, option, message):
+    """Refused before any cluster starts (Ray itself answered a negative CPU count with a traceback)."""
+    np.save(tmp_path / "z.npy", dcgan.sample(4, seed=1))
+    code, _, stderr = run_cli("score", "--codes", tmp_path / "z.npy", "-o", tmp_path / "out", "--ray", *option)
+    assert code == 2 and stderr.strip().count("\n") == 0 and message in stderr, stderr
+    assert not (tmp_path / "out").exists()
