@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -358,7 +359,12 @@ def serve(studio: Studio, sock: socket.socket, open_browser: bool = False, max_u
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
     )
-    try:  # Ctrl-C as soon as the URL shows stops as cleanly as later
+    # Ctrl-C as soon as the URL shows stops as cleanly as later: until uvicorn takes the signal over (and after it
+    # gives it back), it asks the server to exit instead of raising KeyboardInterrupt wherever Python happens to be
+    # (inside the event loop's construction, it left a traceback and a never-awaited coroutine).
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: setattr(server, "should_exit", True)) if main else None
+    try:
         print(f"latentedit studio: {url} (work folder {studio.workdir}; Ctrl-C stops)", flush=True)
         if open_browser:
             webbrowser.open(url)
@@ -366,6 +372,8 @@ def serve(studio: Studio, sock: socket.socket, open_browser: bool = False, max_u
     except KeyboardInterrupt:
         pass
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         for worker in app.state.workers:
             worker.stop()
         sock.close()
