@@ -61,7 +61,6 @@ class _Made:
 
     codes: Path
     space: str
-    resolution: int | None
     model: str
     weights_sha256: str | None
     generator: GeneratorSpec
@@ -255,10 +254,10 @@ def _folder_images(folder: Path, given: GeneratorSpec) -> tuple[list[Path] | Non
                     f"images in {folder / 'photos'} instead"
                 )
             edit = EditRecord.from_json(data, str(folder / name))
-            head, codes, space, resolution, images, n = edit, "codes.npy", edit.space, None, None, 0
+            head, codes, space, images, n = edit, "codes.npy", edit.space, None, 0
         else:
             manifest = SampleManifest.from_json(data, str(folder / name))
-            head, codes, space, resolution = manifest, manifest.files.codes, manifest.space, manifest.resolution
+            head, codes, space = manifest, manifest.files.codes, manifest.space
             images, n = manifest.files.images, manifest.n
             check_sample_manifest(folder / name, manifest)
         spec = dataclasses.replace(
@@ -267,7 +266,7 @@ def _folder_images(folder: Path, given: GeneratorSpec) -> tuple[list[Path] | Non
             weights=given.weights or (Path(head.weights_file) if head.weights_file else None),
             style=StyleOptions(**head.style),
         )
-        made = _Made(folder / codes, space, resolution, head.model, head.weights_sha256, spec)
+        made = _Made(folder / codes, space, head.model, head.weights_sha256, spec)
         return ([folder / (images % i) for i in range(n)] if images else None), made
     return list_images(folder), None
 
