@@ -86,7 +86,7 @@ shard_option = click.option(
 
 
 def ray_options(command):
-    """--ray [ADDRESS], --parts and --ray-cpus: run the job's parts as Ray tasks, then merge them."""
+    """--ray [ADDRESS], --parts, --ray-cpus and --ray-gpus: run the job's parts on Ray actors, then merge them."""
     options = [
         click.option(
             "--ray",
@@ -95,8 +95,8 @@ def ray_options(command):
             flag_value="local",
             default=None,
             metavar="[ADDRESS]",
-            help="Run the job as --parts Ray tasks (on the cluster at ADDRESS, or a new local one) into "
-            "OUT.parts/, then merge them into OUT; a rerun keeps complete parts. Needs "
+            help="Run the job as --parts parts on Ray actors that load the models once (on the cluster at ADDRESS, "
+            "or a new local one) into OUT.parts/, then merge them into OUT; a rerun keeps complete parts. Needs "
             "`pip install 'latentedit[ray]'`.",
         ),
         click.option("--parts", type=int, default=None, callback=_positive, help="Parts of a --ray job [default: 4]."),
@@ -106,14 +106,14 @@ def ray_options(command):
             default=1.0,
             show_default=True,
             callback=_positive,
-            help="CPUs each --ray task holds.",
+            help="CPUs (and torch threads) each --ray actor holds.",
         ),
         click.option(
             "--ray-gpus",
             type=float,
             default=None,
             callback=_not_negative,
-            help="GPUs each --ray task holds [default: 1 where the cluster has GPUs and --device is not cpu].",
+            help="GPUs each --ray actor holds [default: 1 where the cluster has GPUs and --device is not cpu].",
         ),
     ]
     for option in reversed(options):
@@ -133,14 +133,18 @@ def _ray_settings(ctx: click.Context, ray_address: str | None, parts: int | None
 
 
 def _run(ctx: click.Context, request, ray_address: str | None, parts: int | None, ray_cpus: float, ray_gpus):
-    """``request`` run by its command, or with --ray as Ray tasks; None when run on Ray (merged, echoed here)."""
+    """``request`` run by its command, or with --ray on Ray actors; None when run on Ray (merged, echoed here)."""
     settings = _ray_settings(ctx, ray_address, parts, ray_cpus, ray_gpus)
     if settings is None:
         return request
     from .commands.ray_parts import RayRequest, run_on_ray
 
     result = run_on_ray(RayRequest(job=request, settings=settings))
-    click.echo(f"ran {result.parts} parts on Ray and merged {result.n} rows into {result.out}")
+    merged, workers = result.merged, result.workers
+    click.echo(
+        f"ran {merged.parts} parts on {workers} Ray worker{'s' * (workers > 1)} and merged {merged.n} rows into "
+        f"{merged.out}"
+    )
     return None
 
 
@@ -612,8 +616,8 @@ def train_boundary_cmd(
     scores in OUT. With --condition, also writes the conditional boundary NAME_c_COND1_COND2.npy whose normal
     is orthogonal to every condition's. With a learned scorer: --attr beard --scorer beard.scorer -n 50000. From
     labels by eye: --labels labels.csv --attr beard (--codes, if given, must be the file the labels name).
-    End to end with --ray [ADDRESS]: the faces are scored as --parts Ray tasks (work kept in OUT.parts/ until the
-    boundary is written, so a rerun continues where a failed run stopped).
+    End to end with --ray [ADDRESS]: the faces are scored as --parts parts on Ray actors (work kept in OUT.parts/
+    until the boundary is written, so a rerun continues where a failed run stopped).
     """
     from .commands.train_boundary import BoundaryRequest, train_boundary_files
 

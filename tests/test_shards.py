@@ -128,3 +128,35 @@ def test_merge_refuses_parts_that_are_not_one_job(tmp_path, run_cli):
     # a part of another job in the same place is not taken for done
     code, _, stderr = run_cli(*args, "--seed", 2, "-o", tmp_path / "a", "--shard", "0/3", "--device", "cpu")
     assert code == 2 and "is a part of another job" in stderr
+
+
+def test_parts_scored_with_one_model_cache_equal_fresh_loads(tmp_path, dcgan):
+    """A Ray actor keeps its generator and scorers for part after part: the parts' scores are the same bytes as
+    each part loading its own, and asking again for the same models loads nothing new."""
+    from latentedit.commands.score import ScoreRequest, score
+    from latentedit.models.cache import ModelCache
+    from latentedit.specs import GeneratorSpec, OutputSpec
+
+    np.save(tmp_path / "z.npy", dcgan.sample(12, seed=4))
+    cache = ModelCache()
+
+    def part(k: int, models: ModelCache | None, name: str) -> Path:
+        request = ScoreRequest(
+            output=OutputSpec(tmp_path / name),
+            codes_file=tmp_path / "z.npy",
+            generator=GeneratorSpec(device="cpu"),
+            attrs="pose,smile",
+            batch_size=4,
+            shard=Shard(k, 3),
+            progress=False,
+        )
+        return score(request, models=models).out
+
+    for k in range(3):
+        assert files(part(k, cache, "kept")) == files(part(k, None, "fresh")), k
+    spec = GeneratorSpec(device="cpu")
+    assert cache.generator(spec)[0] is cache.generator(GeneratorSpec(device="cpu"))[0]
+    scorers = cache.scorers(["pose", "smile"], device="cpu", precision="float32", learned={})
+    assert scorers is cache.scorers(["pose", "smile"], device="cpu", precision="float32", learned={})
+    fast = cache.scorers(["pose", "smile"], device="cpu", precision="bfloat16", learned={})
+    assert fast is not scorers and fast["smile"].analysis.precision == "bfloat16"

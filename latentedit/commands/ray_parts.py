@@ -1,10 +1,11 @@
-"""``score|sample ... --ray [ADDRESS] --parts N``: the parts of a sharded job (commands/parts.py) as Ray tasks.
+"""``score|sample ... --ray [ADDRESS] --parts N``: the parts of a sharded job (commands/parts.py) on Ray actors.
 
-Each task runs the ordinary command for one part (``--shard K/N``) into ``OUT.parts/``; the part appears whole or not
-at all, so a task killed mid-way leaves nothing that counts and Ray runs it again (``max_retries``). Parts already
-complete there are kept, so a rerun after a failure only computes what is missing. The driver then merges the parts
-into OUT. Ray is optional (``pip install 'latentedit[ray]'``); without an address a local cluster is started on
-127.0.0.1 with usage statistics off.
+A pool of actors, as many as the cluster can hold at once (at most one per part), each loading the generator and
+scorers once and then running part after part: the ordinary command for one part (``--shard K/N``) into
+``OUT.parts/``. A part appears whole or not at all, so an actor killed mid-part leaves nothing that counts: Ray starts
+it again and the part is redone (``retries``). Parts already complete there are kept, so a rerun after a failure only
+computes what is missing. The driver then merges the parts into OUT. Ray is optional (``pip install
+'latentedit[ray]'``); without an address a local cluster is started on 127.0.0.1 with usage statistics off.
 """
 
 import dataclasses
@@ -12,6 +13,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,9 +30,10 @@ INSTALL = "pip install 'latentedit[ray]' (or: pip install ray)"
 
 @dataclass(frozen=True)
 class RaySettings:
-    """How a job's parts run on Ray: ``parts`` tasks of ``cpus`` CPUs and ``gpus`` GPUs each (None: one GPU where
-    the cluster has GPUs and the job's device is not the CPU, else none), on the cluster at ``address`` (None: a new
-    local one with ``local_cpus`` CPUs), a failed part retried up to ``retries`` times."""
+    """How a job's parts run on Ray: ``parts`` parts on actors of ``cpus`` CPUs and ``gpus`` GPUs each (None: one GPU
+    where the cluster has GPUs and the job's device is not the CPU, else none), on the cluster at ``address`` (None: a
+    new local one with ``local_cpus`` CPUs), an actor that dies restarted and its part redone up to ``retries``
+    times."""
 
     parts: int = 4
     address: str | None = None
@@ -56,7 +59,15 @@ def parts_folder(out: Path) -> Path:
     return out.with_name(out.name + ".parts")
 
 
-def run_on_ray(request: RayRequest) -> MergeResult:
+@dataclass(frozen=True)
+class RayResult:
+    """The merged output, and how many actors ran its parts."""
+
+    merged: MergeResult
+    workers: int
+
+
+def run_on_ray(request: RayRequest) -> RayResult:
     """Compute every part of ``request.job`` on Ray, then merge them into ``request.job.output``."""
     settings = request.settings
     if settings.parts < 1:
@@ -72,24 +83,38 @@ def run_on_ray(request: RayRequest) -> MergeResult:
     folder = parts_folder(output.path)
     _connect(ray, settings)
     try:
-        gpus = gpus_per_part(settings.gpus, request.job.generator.device, ray.cluster_resources().get("GPU", 0))
-        task = ray.remote(num_cpus=settings.cpus, num_gpus=gpus, max_retries=settings.retries, retry_exceptions=False)(
-            _run_part
-        )
-        jobs = {
-            task.remote(
-                dataclasses.replace(
-                    request.job, output=OutputSpec(folder), shard=Shard(k, settings.parts), progress=False
-                ),
-                settings.cpus,
-            ): k
+        resources = ray.cluster_resources()
+        gpus = gpus_per_part(settings.gpus, request.job.generator.device, resources.get("GPU", 0))
+        worker = ray.remote(
+            num_cpus=settings.cpus, num_gpus=gpus, max_restarts=settings.retries, max_task_retries=settings.retries
+        )(_PartWorker)
+        size = pool_size(settings.parts, settings.cpus, gpus, resources)
+        actors: list[Any] = [worker.remote(settings.cpus) for _ in range(size)]
+        parts = [
+            dataclasses.replace(request.job, output=OutputSpec(folder), shard=Shard(k, settings.parts), progress=False)
             for k in range(settings.parts)
-        }
-        _wait(ray, jobs, settings, request.progress)
+        ]
+        try:
+            _run_parts(ray, actors, parts, settings.retries, request.progress)
+        finally:
+            for actor in actors:
+                ray.kill(actor)
     finally:
         if settings.address is None:
             ray.shutdown()
-    return merge(MergeRequest(output=output, parts=(folder,), device=request.job.generator.device))
+    merged = merge(MergeRequest(output=output, parts=(folder,), device=request.job.generator.device))
+    return RayResult(merged, workers=len(actors))
+
+
+def pool_size(parts: int, cpus: float, gpus: float, resources: Mapping[str, float]) -> int:
+    """How many actors to start: as many as the cluster's CPUs (and GPUs, where each holds some) fit at once, at
+    most one per part. Refuses an actor bigger than the cluster (Ray would wait for room forever)."""
+    if cpus > resources.get("CPU", 0):
+        raise UsageError(f"--ray-cpus {cpus:g}: the cluster has {resources.get('CPU', 0):g} CPUs")
+    fit = resources["CPU"] // cpus
+    if gpus > 0:
+        fit = min(fit, resources.get("GPU", 0) // gpus)
+    return int(min(parts, fit))
 
 
 def gpus_per_part(asked: float | None, device: str, cluster_gpus: float) -> float:
@@ -134,15 +159,20 @@ def _probe(address: str, timeout: float = 5.0) -> None:
         raise UsageError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
-def _wait(ray, jobs: dict, settings: RaySettings, progress: bool | None) -> None:
-    """Wait for every part, showing parts done and faces per second; the first part that fails for good stops
-    the run with its error."""
-    pending = list(jobs)
+def _run_parts(ray, actors: list, parts: list, retries: int, progress: bool | None) -> None:
+    """Hand the parts out to the actors, the next part to whichever is free, showing parts done and faces per second;
+    the first part that fails for good stops the run with its error."""
+    todo, free = list(parts), list(actors)
+    running: dict[Any, tuple[Any, Shard]] = {}  # a part's result -> the actor running it, and which part
     start, faces = time.perf_counter(), 0
     show = progress if progress is not None else True
-    with tqdm(total=len(pending), unit="part", desc="parts", disable=not show, leave=False) as bar:
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+    with tqdm(total=len(parts), unit="part", desc="parts", disable=not show, leave=False) as bar:
+        while todo or running:
+            while todo and free:
+                actor, part = free.pop(), todo.pop(0)
+                running[actor.run.remote(part)] = actor, part.shard
+            done, _ = ray.wait(list(running), num_returns=1)
+            actor, shard = running.pop(done[0])
             try:
                 faces += ray.get(done[0])
             except ray.exceptions.RayError as exc:
@@ -150,23 +180,30 @@ def _wait(ray, jobs: dict, settings: RaySettings, progress: bool | None) -> None
                 if isinstance(cause, UsageError):
                     raise cause from None
                 raise UsageError(
-                    f"part {jobs[done[0]]} of {settings.parts} failed after {settings.retries} retries: "
-                    f"{str(exc).splitlines()[0]}"
+                    f"part {shard.index} of {shard.count} failed after {retries} retries: {str(exc).splitlines()[0]}"
                 ) from None
+            free.append(actor)
             bar.update(1)
             bar.set_postfix_str(f"{faces / (time.perf_counter() - start):.1f} faces/s")
 
 
-def _run_part(job: Any, cpus: float) -> int:
-    """One part, in a Ray worker: the ordinary command with ``job.shard`` set. Returns its row count."""
-    import torch
+class _PartWorker:
+    """A Ray actor running parts of one job with ``cpus`` torch threads, keeping the models it loads for the next
+    part. Returns each part's row count."""
 
-    from ..device import keep_freed_memory
+    def __init__(self, cpus: float) -> None:
+        import torch
 
-    keep_freed_memory()
-    torch.set_num_threads(max(1, int(cpus)))
-    from .sample import SampleRequest, sample
-    from .score import score
+        from ..device import keep_freed_memory
+        from ..models.cache import ModelCache
 
-    result = sample(job) if isinstance(job, SampleRequest) else score(job)
-    return result.n
+        keep_freed_memory()
+        torch.set_num_threads(max(1, int(cpus)))
+        self.models = ModelCache()
+
+    def run(self, job: Any) -> int:
+        from .sample import SampleRequest, sample
+        from .score import score
+
+        result = sample(job, models=self.models) if isinstance(job, SampleRequest) else score(job, models=self.models)
+        return result.n

@@ -11,6 +11,7 @@ from ..errors import UsageError
 from ..files.codes import load_codes
 from ..files.outputs import PngWriter, read_json, save_png, staged_output, write_json
 from ..files.weights import sha256_file
+from ..models.cache import ModelCache
 from ..models.generators import downstream_codes, render, run_record
 from ..pictures import image_grid, preview_tiles
 from ..records import SampleFiles, SampleManifest
@@ -44,14 +45,15 @@ class SampleResult:
     reused: bool = False  # a complete part of the same job was already there
 
 
-def sample(request: SampleRequest) -> SampleResult:
+def sample(request: SampleRequest, *, models: ModelCache | None = None) -> SampleResult:
     """Write ``z.npy`` (float32, (N, dim)), ``000000.png``… unless ``images`` is false, ``grid.png`` with the first
     64 faces, and ``manifest.json`` into the output folder, which appears only when everything is written.
     StyleGAN models also write ``w.npy`` (N, 512) and ``wp.npy`` (N, layers, 512), as InterFaceGAN does.
 
     With ``shard``, only that part's rows, into OUT/part-0000K-of-0000N (images keep the job's numbers); a
-    complete part of the same job there is kept as it is (``reused``)."""
-    generator, digest = request.generator.load()
+    complete part of the same job there is kept as it is (``reused``). ``models`` keeps the generator loaded for the
+    next part (a Ray worker); None loads it here."""
+    generator, digest = (models or ModelCache()).generator(request.generator)
     space = request.space
     codes: np.ndarray | None = None
     source: dict[str, Any]

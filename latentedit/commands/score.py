@@ -18,9 +18,9 @@ from ..files.outputs import read_json, staged_output, write_json
 from ..files.paths import require_file
 from ..files.weights import sha256_file
 from ..models import scoring
-from ..models.analysis import FaceAnalysis
+from ..models.cache import ModelCache
 from ..models.generators import model_template, run_record
-from ..models.scoring import BATCH_SIZE, load_scorers, parse_attributes
+from ..models.scoring import BATCH_SIZE, parse_attributes
 from ..records import EditRecord, FileRef, SampleManifest, ScoreFile, ScoreManifest, utc_now
 from ..specs import GeneratorSpec, OutputSpec, StyleOptions
 from .parts import job_head, plan_part, write_part_record
@@ -66,7 +66,7 @@ class _Made:
     generator: GeneratorSpec
 
 
-def score(request: ScoreRequest) -> ScoreRun:
+def score(request: ScoreRequest, *, models: ModelCache | None = None) -> ScoreRun:
     """Write OUT/{attr}_scores.npy (float32 (N, 1), NaN where no face), OUT/scores.csv and OUT/manifest.json.
 
     (N, steps, ...) codes, as ``edit`` writes them, give one row per face and step, face by face. A ``sample
@@ -75,7 +75,9 @@ def score(request: ScoreRequest) -> ScoreRun:
 
     With ``shard`` (codes only), only that part's rows, into OUT/part-0000K-of-0000N; rows are handed out in whole
     batches, so that its scores are bit-identical to the same rows of the unsharded run with the same batch size.
+    ``models`` keeps the generator and scorers loaded for the next part (a Ray worker); None loads them here.
     """
+    models = models or ModelCache()
     if (request.source is None) == (request.codes_file is None):
         raise UsageError("give either a folder of images or a codes file (with its model), not both")
     names = parse_attributes(request.attrs, request.scorers)
@@ -117,7 +119,7 @@ def score(request: ScoreRequest) -> ScoreRun:
     if paths is None:
         assert codes_file is not None  # given, or the folder's own codes
         codes = load_codes(codes_file)
-        generator, digest = spec.load()
+        generator, digest = models.generator(spec)
         if made and made.weights_sha256 and generator.name == made.model and digest != made.weights_sha256:
             raise UsageError(
                 f"{request.source} was rendered with weights {made.weights_sha256[:12]}, these are "
@@ -154,11 +156,7 @@ def score(request: ScoreRequest) -> ScoreRun:
                 return ScoreRun(part.folder, done.n, done.faces_not_found, [], reused=True)
             out, rows = part.folder, part.rows
     with staged_output(out, request.output.overwrite, inputs=inputs) as staging:
-        try:
-            analysis = FaceAnalysis(spec.device, request.precision)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        scorers = load_scorers(names, analysis, request.scorers)
+        scorers = models.scorers(names, device=spec.device, precision=request.precision, learned=request.scorers)
         skipped: list[str] = []
         labels: list[str] = []
         if paths:

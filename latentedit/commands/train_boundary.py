@@ -35,7 +35,7 @@ class BoundaryRequest:
     attribute); ``space``: z or w. ``scorer_file``: end to end, score with this learned scorer (train-scorer).
     ``labels_files``: instead of scores, labels CSVs of rows of codes files (``codes_file``, if given, must be the
     file they name): a linear SVM on the labelled codes themselves. End to end, ``precision`` is the scorers'
-    (FaceAnalysis) and ``ray`` scores the faces as Ray tasks (see :func:`_scores_on_ray`)."""
+    (FaceAnalysis) and ``ray`` scores the faces on Ray actors (see :func:`_scores_on_ray`)."""
 
     output: OutputSpec
     codes_file: Path | None = None
