@@ -5,8 +5,8 @@
 Runs ``score --codes`` through ``latentedit.commands.ray_parts`` (the code of ``--ray``) on a new local cluster of
 1, then 2, CPUs (one actor of one CPU and one torch thread per CPU), and times the cluster's start, the whole job
 (parts and merge), a job of one part of one face (the actor's start and model loading, the part's files, the merge),
-and what each further part costs on an actor that already holds the models: 16 faces (batch 2) in 8 parts against
-1 part, on one worker.
+and what each further part costs on an actor that already holds the models: 64 faces of one batch each, in 64 parts
+against 1 part, on one worker.
 """
 
 import argparse
@@ -39,7 +39,7 @@ def main() -> None:
     codes = root / "z.npy"
     np.save(codes, generator.sample(args.n, seed=0))
     np.save(root / "one.npy", generator.sample(1, seed=1))
-    np.save(root / "sixteen.npy", generator.sample(16, seed=2))
+    np.save(root / "small.npy", generator.sample(64, seed=2))
     start = time.perf_counter()
     ray.init(num_cpus=1, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
     ray.shutdown()
@@ -59,7 +59,7 @@ def main() -> None:
 
     one_face = job(1, root / "one.npy", 1, "one")
     rates = {workers: args.n / job(workers, codes, args.parts, f"w{workers}") for workers in (1, 2)}
-    per_part = (job(1, root / "sixteen.npy", 8, "eight", 2) - job(1, root / "sixteen.npy", 1, "whole", 2)) / 7
+    per_part = (job(1, root / "small.npy", 64, "many", 1) - job(1, root / "small.npy", 1, "whole", 1)) / 63
     body = "\n".join(
         [
             f"`python benchmarks/scale.py --n {args.n} --parts {args.parts} --precision {args.precision}` — "
@@ -75,7 +75,8 @@ def main() -> None:
             f"Overheads: a local cluster starts and stops in {cluster:.1f} s; a job of one part of one face takes "
             f"{one_face:.1f} s (cluster start, the actor's start and its loading of the generator and scorers, the "
             f"part's files, the merge). Each further part on an actor that already holds the models costs "
-            f"{per_part:.2f} s besides its faces (16 faces in 8 parts against 1 part, one worker). "
+            f"{f'{per_part:.2f} s' if per_part >= 0.01 else 'under 0.01 s'} besides its faces (64 faces in 64 "
+            "parts against 1 part, one worker). "
             "Not measured here: several machines, GPUs.",
         ]
     )
