@@ -41,7 +41,7 @@ def main() -> None:
     np.save(root / "one.npy", generator.sample(1, seed=1))
     np.save(root / "small.npy", generator.sample(64, seed=2))
     start = time.perf_counter()
-    ray.init(num_cpus=1, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=1, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
     ray.shutdown()
     cluster = time.perf_counter() - start
 

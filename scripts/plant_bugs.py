@@ -209,6 +209,13 @@ BUGS = [
         ("tests/test_ray.py::test_a_worker_killed_mid_part_loses_nothing",),
     ),
     Bug(
+        "Ray workers get the driver's relative paths",
+        "latentedit/commands/ray_parts.py",
+        "job = absolute_paths(request.job)",
+        "job = request.job",
+        ("tests/test_ray.py::test_a_cluster_started_elsewhere_gets_the_job_with_relative_paths",),
+    ),
+    Bug(
         "an actor's kept scorers ignore the precision asked for",
         "latentedit/models/cache.py",
         "key = (tuple(names), device, precision,",

@@ -8,15 +8,18 @@ computes what is missing. The driver then merges the parts into OUT. Ray is opti
 'latentedit[ray]'``); without an address a local cluster is started on 127.0.0.1 with usage statistics off.
 """
 
+import contextlib
 import dataclasses
 import logging
 import os
 import socket
+import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tqdm import tqdm
 
@@ -24,6 +27,7 @@ from ..core.shards import Shard
 from ..errors import UsageError
 from ..specs import OutputSpec
 from .merge import MergeRequest, MergeResult, merge
+from .parts import PART_RECORD
 
 INSTALL = "pip install 'latentedit[ray]' (or: pip install ray)"
 
@@ -80,7 +84,7 @@ def run_on_ray(request: RayRequest) -> RayResult:
         raise UsageError(f"--ray needs Ray, which is not installed: {INSTALL}") from None
 
     output = request.job.output
-    folder = parts_folder(output.path)
+    folder = parts_folder(output.path).absolute()
     _connect(ray, settings)
     try:
         resources = ray.cluster_resources()
@@ -90,20 +94,33 @@ def run_on_ray(request: RayRequest) -> RayResult:
         )(_PartWorker)
         size = pool_size(settings.parts, settings.cpus, gpus, resources)
         actors: list[Any] = [worker.remote(settings.cpus) for _ in range(size)]
+        job = absolute_paths(request.job)  # workers elsewhere do not start in this directory
         parts = [
-            dataclasses.replace(request.job, output=OutputSpec(folder), shard=Shard(k, settings.parts), progress=False)
+            dataclasses.replace(job, output=OutputSpec(folder), shard=Shard(k, settings.parts), progress=False)
             for k in range(settings.parts)
         ]
-        try:
-            _run_parts(ray, actors, parts, settings.retries, request.progress)
-        finally:
-            for actor in actors:
-                ray.kill(actor)
+        _run_parts(ray, actors, parts, settings.retries, request.progress)
     finally:
-        if settings.address is None:
-            ray.shutdown()
+        ray.shutdown()  # a local cluster stops; on a cluster the actors end with this driver
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty: a failed run's complete parts stay for the rerun
     merged = merge(MergeRequest(output=output, parts=(folder,), device=request.job.generator.device))
     return RayResult(merged, workers=len(actors))
+
+
+def absolute_paths(request: Any) -> Any:
+    """``request`` (a frozen dataclass) with every path in it, in nested requests and in mappings of names to paths,
+    made absolute."""
+    changes: dict[str, Any] = {}
+    for item in dataclasses.fields(request):
+        value = getattr(request, item.name)
+        if isinstance(value, Path):
+            changes[item.name] = value.absolute()
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            changes[item.name] = absolute_paths(value)
+        elif isinstance(value, Mapping) and any(isinstance(path, Path) for path in value.values()):
+            changes[item.name] = {name: Path(path).absolute() for name, path in value.items()}
+    return dataclasses.replace(request, **changes)
 
 
 def pool_size(parts: int, cpus: float, gpus: float, resources: Mapping[str, float]) -> int:
@@ -136,16 +153,48 @@ def _connect(ray, settings: RaySettings) -> None:
     quiet = logging.getLogger("ray")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # Ray's start-up notes (token authentication...) would interleave with ours
+    # joining a cluster, Ray's C++ client writes every retry straight to stderr: kept aside unless it fails
+    with tempfile.TemporaryFile("w+") as kept, _stderr_to(kept) if settings.address else contextlib.nullcontext():
+        try:
+            if settings.address is None:
+                # "local": a new cluster even where RAY_ADDRESS or a `ray start` cluster (live or stale) is found
+                ray.init(address="local", num_cpus=settings.local_cpus, _node_ip_address="127.0.0.1", **options)
+            else:
+                ray.init(address=settings.address, **options)
+        except Exception as exc:  # ConnectionError, ValueError, RuntimeError... depending on how the address fails
+            raise _connection_error(exc, settings.address) from None
+        finally:
+            quiet.setLevel(level)
+
+
+def _connection_error(exc: BaseException, address: str | None) -> UsageError:
+    """One line saying why joining the cluster at ``address`` (None: starting a local one) failed."""
+    chain: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None:
+        chain.append(str(cause))
+        cause = cause.__cause__ or cause.__context__
+    if any("InvalidAuthToken" in text for text in chain):
+        return UsageError(
+            f"the Ray cluster at {address} asks for its token: set RAY_AUTH_MODE=token here, with the cluster's token "
+            "in ~/.ray/auth_token or RAY_AUTH_TOKEN"
+        )
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return UsageError(f"cannot reach the Ray cluster at {address or 'a local cluster'}: {reason}")
+
+
+@contextlib.contextmanager
+def _stderr_to(file: IO[str]) -> Iterator[None]:
+    """Send what this process writes to file descriptor 2, C++ libraries included, to ``file`` meanwhile."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(file.fileno(), 2)
     try:
-        if settings.address is None:
-            ray.init(num_cpus=settings.local_cpus, _node_ip_address="127.0.0.1", **options)
-        else:
-            ray.init(address=settings.address, **options)
-    except Exception as exc:  # ConnectionError, ValueError, RuntimeError... depending on how the address fails
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"cannot reach the Ray cluster at {settings.address or 'a local cluster'}: {reason}") from None
+        yield
     finally:
-        quiet.setLevel(level)
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _probe(address: str, timeout: float = 5.0) -> None:
@@ -160,36 +209,46 @@ def _probe(address: str, timeout: float = 5.0) -> None:
 
 
 def _run_parts(ray, actors: list, parts: list, retries: int, progress: bool | None) -> None:
-    """Hand the parts out to the actors, the next part to whichever is free, showing parts done and faces per second;
-    the first part that fails for good stops the run with its error."""
+    """Hand the parts out to the actors, the next part to whichever is free, showing parts done and faces per second.
+    The first part that fails for good stops the run with its error, once the parts already running have ended (so
+    that none is left half-written)."""
     todo, free = list(parts), list(actors)
     running: dict[Any, tuple[Any, Shard]] = {}  # a part's result -> the actor running it, and which part
+    failure: UsageError | None = None
     start, faces = time.perf_counter(), 0
     show = progress if progress is not None else True
     with tqdm(total=len(parts), unit="part", desc="parts", disable=not show, leave=False) as bar:
-        while todo or running:
-            while todo and free:
+        while running or (todo and failure is None):
+            while todo and free and failure is None:
                 actor, part = free.pop(), todo.pop(0)
                 running[actor.run.remote(part)] = actor, part.shard
             done, _ = ray.wait(list(running), num_returns=1)
             actor, shard = running.pop(done[0])
             try:
-                faces += ray.get(done[0])
-            except ray.exceptions.RayError as exc:
-                cause = getattr(exc, "cause", None)
-                if isinstance(cause, UsageError):
-                    raise cause from None
-                raise UsageError(
-                    f"part {shard.index} of {shard.count} failed after {retries} retries: {str(exc).splitlines()[0]}"
-                ) from None
+                rows, host, folder = ray.get(done[0])
+                check_part_seen(Path(folder), host)
+            except (ray.exceptions.RayError, UsageError) as exc:
+                failure = failure or _part_error(exc, shard, retries)
+                continue
+            faces += rows
             free.append(actor)
             bar.update(1)
             bar.set_postfix_str(f"{faces / (time.perf_counter() - start):.1f} faces/s")
+    if failure is not None:
+        raise failure
+
+
+def _part_error(exc: Exception, shard: Shard, retries: int) -> UsageError:
+    """The one line a failed part ends the run with: the command's own error, or Ray's reason."""
+    cause = getattr(exc, "cause", exc)
+    if isinstance(cause, UsageError):
+        return cause
+    return UsageError(f"part {shard.index} of {shard.count} failed after {retries} retries: {str(exc).splitlines()[0]}")
 
 
 class _PartWorker:
     """A Ray actor running parts of one job with ``cpus`` torch threads, keeping the models it loads for the next
-    part. Returns each part's row count."""
+    part. Returns each part's row count, the worker's host name and the part's folder."""
 
     def __init__(self, cpus: float) -> None:
         import torch
@@ -201,9 +260,19 @@ class _PartWorker:
         torch.set_num_threads(max(1, int(cpus)))
         self.models = ModelCache()
 
-    def run(self, job: Any) -> int:
+    def run(self, job: Any) -> tuple[int, str, str]:
         from .sample import SampleRequest, sample
         from .score import score
 
         result = sample(job, models=self.models) if isinstance(job, SampleRequest) else score(job, models=self.models)
-        return result.n
+        return result.n, socket.gethostname(), str(result.out)
+
+
+def check_part_seen(folder: Path, host: str) -> None:
+    """Refuse a part that a worker on ``host`` wrote to ``folder`` but that this machine cannot see there: the
+    output folder is not on a file system every node shares at the same path."""
+    if not (folder / PART_RECORD).is_file():
+        raise UsageError(
+            f"a Ray worker on {host} wrote {folder}, which is not there on this machine: put the output folder, "
+            "the codes and the weights on a file system every node shares, at the same path"
+        )
