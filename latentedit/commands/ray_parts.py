@@ -14,12 +14,11 @@ import logging
 import os
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tqdm import tqdm
 
@@ -126,9 +125,10 @@ def absolute_paths(request: Any) -> Any:
 def pool_size(parts: int, cpus: float, gpus: float, resources: Mapping[str, float]) -> int:
     """How many actors to start: as many as the cluster's CPUs (and GPUs, where each holds some) fit at once, at
     most one per part. Refuses an actor bigger than the cluster (Ray would wait for room forever)."""
-    if cpus > resources.get("CPU", 0):
-        raise UsageError(f"--ray-cpus {cpus:g}: the cluster has {resources.get('CPU', 0):g} CPUs")
-    fit = resources["CPU"] // cpus
+    cluster_cpus = resources.get("CPU", 0)
+    if cpus > cluster_cpus:
+        raise UsageError(f"--ray-cpus {cpus:g}: the cluster has {cluster_cpus:g} CPUs")
+    fit = cluster_cpus // cpus
     if gpus > 0:
         fit = min(fit, resources.get("GPU", 0) // gpus)
     return int(min(parts, fit))
@@ -153,8 +153,8 @@ def _connect(ray, settings: RaySettings) -> None:
     quiet = logging.getLogger("ray")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # Ray's start-up notes (token authentication...) would interleave with ours
-    # joining a cluster, Ray's C++ client writes every retry straight to stderr: kept aside unless it fails
-    with tempfile.TemporaryFile("w+") as kept, _stderr_to(kept) if settings.address else contextlib.nullcontext():
+    # joining a cluster, Ray's C++ client writes every retry straight to stderr; why it failed is in the exception
+    with _stderr_silenced() if settings.address else contextlib.nullcontext():
         try:
             if settings.address is None:
                 # "local": a new cluster even where RAY_ADDRESS or a `ray start` cluster (live or stale) is found
@@ -184,11 +184,12 @@ def _connection_error(exc: BaseException, address: str | None) -> UsageError:
 
 
 @contextlib.contextmanager
-def _stderr_to(file: IO[str]) -> Iterator[None]:
-    """Send what this process writes to file descriptor 2, C++ libraries included, to ``file`` meanwhile."""
+def _stderr_silenced() -> Iterator[None]:
+    """Discard what this process writes to file descriptor 2 meanwhile, C++ libraries included."""
     sys.stderr.flush()
     saved = os.dup(2)
-    os.dup2(file.fileno(), 2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
     try:
         yield
     finally:
